@@ -1,12 +1,49 @@
-// Placeholder entry, replaced by the room adapter.
+// roomstore under PartyKit (`npx partykit dev`): the same room core behind PartyKit's
+// `Party.Server`. Rooms are at `/parties/main/:room`, PartyKit's default party.
 import type * as Party from "partykit/server";
+import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
+import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 
 export default class Room implements Party.Server {
-  constructor(readonly room: Party.Room) {}
-  onRequest(request: Party.Request): Response {
-    return new Response(new URL(request.url).pathname.endsWith("/store") ? "" : "not found", { status: 200 });
+  /** Same default as on Workers: see README, "Hibernation". */
+  static options: Party.ServerOptions = { hibernate: true };
+
+  /** Config in code; wins over partykit.json `vars`. */
+  config: RoomConfigInput = {};
+
+  readonly party: Party.Room;
+  #room: RoomApi | undefined;
+
+  constructor(party: Party.Room) {
+    this.party = party;
   }
-  onMessage(message: string, sender: Party.Connection): void {
-    this.room.broadcast(message, [sender.id]);
+
+  get room(): RoomApi {
+    if (!this.#room) throw new Error("The room is used before onStart.");
+    return this.#room;
+  }
+
+  async onStart(): Promise<void> {
+    const room = createRoom({
+      name: this.party.id,
+      storage: createDurableStorage(this.party.storage as unknown as KeyValueStorage),
+      config: resolveConfig(this.party.env, this.config),
+      hooks: this,
+      connections: () => this.party.getConnections(),
+      logger: console,
+    });
+    await room.load();
+    this.#room = room;
+  }
+
+  onRequest(request: Party.Request): Promise<Response> {
+    return this.room.handleRequest(request as unknown as Request);
+  }
+
+  onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
+    return this.room.handleMessage(sender, message);
   }
 }
+
+// The permission hooks are optional methods: a subclass defines the ones it needs.
+export default interface Room extends RoomHooks {}

@@ -1,18 +1,67 @@
-// Placeholder entry, replaced by the room adapter.
-import { Server, routePartykitRequest } from "partyserver";
+// roomstore on Cloudflare Workers: partyserver routes `/parties/main/:room` to one Durable Object
+// per room (binding `Main`), and this class hands each request and frame to the room core.
+// Subclass it to set `config` or permission hooks; export your subclass under the class name in
+// wrangler.toml.
+import { routePartykitRequest, Server, type Connection, type WSMessage } from "partyserver";
+import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
+import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { errorBody, RoomError } from "./core/errors.ts";
 
-export class Room extends Server {
+export interface Env {
+  Main: DurableObjectNamespace;
+  [name: string]: unknown;
+}
+
+export class Room extends Server<Env & Cloudflare.Env> {
+  /**
+   * Hibernation: idle sockets cost no duration, and the room reloads its store when it wakes.
+   * See README, "Hibernation".
+   */
   static override options = { hibernate: true };
-  override onRequest(request: Request): Response {
-    return new Response(new URL(request.url).pathname.endsWith("/store") ? "" : "not found", { status: 200 });
+
+  /** Config in code; wins over environment variables. */
+  config: RoomConfigInput = {};
+
+  #room: RoomApi | undefined;
+
+  get room(): RoomApi {
+    if (!this.#room) throw new Error("The room is used before onStart.");
+    return this.#room;
   }
-  override onMessage(connection: import("partyserver").Connection, message: string | ArrayBuffer | ArrayBufferView): void {
-    this.broadcast(message as string, [connection.id]);
+
+  override async onStart(): Promise<void> {
+    const room = createRoom({
+      name: this.name,
+      storage: createDurableStorage(this.ctx.storage as unknown as KeyValueStorage),
+      config: resolveConfig(this.env as Record<string, unknown>, this.config),
+      hooks: this,
+      connections: () => this.getConnections(),
+      logger: console,
+    });
+    await room.load();
+    this.#room = room;
+  }
+
+  override onRequest(request: Request): Promise<Response> {
+    return this.room.handleRequest(request);
+  }
+
+  override onMessage(connection: Connection, message: WSMessage): Promise<void> {
+    return this.room.handleMessage(connection, message);
   }
 }
 
+// The permission hooks are optional methods: a subclass defines the ones it needs.
+export interface Room extends RoomHooks {}
+
+const notFound = () =>
+  new Response(JSON.stringify(errorBody(new RoomError("not_found", "Rooms live at /parties/main/:room."))), {
+    status: 404,
+    headers: { "Content-Type": "application/json; charset=utf-8" },
+  });
+
 export default {
-  async fetch(request: Request, env: Record<string, unknown>): Promise<Response> {
-    return (await routePartykitRequest(request, env as never)) ?? new Response("Not found", { status: 404 });
+  async fetch(request: Request, env: Env): Promise<Response> {
+    return (await routePartykitRequest(request, env as never)) ?? notFound();
   },
-};
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,116 @@
+// Room configuration: TinyBase's server config names plus roomstore's own, with every limit named.
+// Sources, most specific first: a subclass's `config` field, then environment variables
+// (wrangler `[vars]`, partykit.json `vars`), then the defaults in protocol.ts.
+import {
+  DEFAULT_EVENTS_PATH,
+  DEFAULT_PAGE_LIMIT,
+  DEFAULT_STORE_PATH,
+  MAX_BODY_BYTES,
+  MAX_EVENT_DATA_CHARS,
+  MAX_EVENTS_PER_APPEND,
+  MAX_FRAME_BYTES,
+  MAX_PAGE_LIMIT,
+} from "../protocol.ts";
+
+export interface RoomLimits {
+  maxBodyBytes: number;
+  maxFrameBytes: number;
+  maxEventDataChars: number;
+  maxEventsPerAppend: number;
+  defaultPageLimit: number;
+  maxPageLimit: number;
+}
+
+export interface RoomConfig {
+  /** Path of the whole store, as in TinyBase's `TinyBasePartyKitServerConfig`. */
+  storePath: string;
+  /** Path of the event log. */
+  eventsPath: string;
+  /** Prefix of every WebSocket frame, as in TinyBase. */
+  messagePrefix: string;
+  /** Prefix of every storage key, as in TinyBase. */
+  storagePrefix: string;
+  /** Headers added to every HTTP response; when set they replace the CORS defaults, as in TinyBase. */
+  responseHeaders?: Record<string, string>;
+  /** Origins allowed by CORS: `"*"` (TinyBase's default) or a list of exact origins. */
+  allowedOrigins: "*" | string[];
+  limits: RoomLimits;
+}
+
+/** What a subclass may set: any part of the config, limits included. */
+export type RoomConfigInput = Partial<Omit<RoomConfig, "limits">> & { limits?: Partial<RoomLimits> };
+
+export const DEFAULT_LIMITS: RoomLimits = {
+  maxBodyBytes: MAX_BODY_BYTES,
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxEventDataChars: MAX_EVENT_DATA_CHARS,
+  maxEventsPerAppend: MAX_EVENTS_PER_APPEND,
+  defaultPageLimit: DEFAULT_PAGE_LIMIT,
+  maxPageLimit: MAX_PAGE_LIMIT,
+};
+
+/** Environment variable of each limit, e.g. `MAX_FRAME_BYTES = "1048576"`. */
+const LIMIT_VARS: Record<keyof RoomLimits, string> = {
+  maxBodyBytes: "MAX_BODY_BYTES",
+  maxFrameBytes: "MAX_FRAME_BYTES",
+  maxEventDataChars: "MAX_EVENT_DATA_CHARS",
+  maxEventsPerAppend: "MAX_EVENTS_PER_APPEND",
+  defaultPageLimit: "DEFAULT_PAGE_LIMIT",
+  maxPageLimit: "MAX_PAGE_LIMIT",
+};
+
+const text = (env: Record<string, unknown>, name: string): string | undefined =>
+  typeof env[name] === "string" ? (env[name] as string) : undefined;
+
+const positive = (env: Record<string, unknown>, name: string): number | undefined => {
+  const raw = env[name];
+  const value = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw) : NaN;
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+};
+
+const headers = (env: Record<string, unknown>): Record<string, string> | undefined => {
+  const raw = env.RESPONSE_HEADERS;
+  if (typeof raw === "object" && raw !== null) return raw as Record<string, string>;
+  if (typeof raw !== "string") return undefined;
+  try {
+    return JSON.parse(raw) as Record<string, string>;
+  } catch {
+    throw new Error("RESPONSE_HEADERS must be a JSON object of header names to values.");
+  }
+};
+
+const origins = (env: Record<string, unknown>): "*" | string[] | undefined => {
+  const raw = text(env, "ALLOWED_ORIGINS")?.trim();
+  return raw === undefined ? undefined : raw === "*" ? "*" : raw.split(",").map((origin) => origin.trim());
+};
+
+const withoutUndefined = <T extends object>(thing: T): Partial<T> =>
+  Object.fromEntries(Object.entries(thing).filter(([, value]) => value !== undefined)) as Partial<T>;
+
+/** Resolves the config of one room. Throws (at start-up, not per request) on a malformed variable. */
+export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInput = {}): RoomConfig => {
+  const fromEnv = withoutUndefined({
+    storePath: text(env, "STORE_PATH"),
+    eventsPath: text(env, "EVENTS_PATH"),
+    messagePrefix: text(env, "MESSAGE_PREFIX"),
+    storagePrefix: text(env, "STORAGE_PREFIX"),
+    responseHeaders: headers(env),
+    allowedOrigins: origins(env),
+  });
+  const limitsFromEnv = withoutUndefined(
+    Object.fromEntries(
+      Object.entries(LIMIT_VARS).map(([key, name]) => [key, positive(env, name)]),
+    ) as Partial<RoomLimits>,
+  );
+  const { limits, ...rest } = input;
+  return {
+    storePath: DEFAULT_STORE_PATH,
+    eventsPath: DEFAULT_EVENTS_PATH,
+    messagePrefix: "",
+    storagePrefix: "",
+    allowedOrigins: "*",
+    ...fromEnv,
+    ...withoutUndefined(rest),
+    limits: { ...DEFAULT_LIMITS, ...limitsFromEnv, ...withoutUndefined(limits ?? {}) },
+  };
+};

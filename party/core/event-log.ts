@@ -1,0 +1,142 @@
+// The event log's write side: event records, their validation, and the storage entries one append
+// adds (event text, indexes, idempotency key, audit entries). Pure: the room performs the write.
+// Invariants: seqs are assigned head+1, head+2, … with no gap; an event's text is written once and
+// never rewritten; every index entry points at an event written in the same batch.
+import {
+  MAX_NAME_CHARS,
+  RESERVED_PREFIX,
+} from "../protocol.ts";
+import { LOGGED_NULL } from "./changes.ts";
+import { fail } from "./errors.ts";
+import type { Keys } from "./keys.ts";
+import type { StoreWrite } from "./store.ts";
+
+/** An event as readers receive it (SPEC "Event log"). */
+export interface RoomEvent {
+  seq: number;
+  id: string;
+  stream: string;
+  type: string;
+  data: unknown;
+  ts: string;
+  tz?: string;
+  room: string;
+}
+
+/** What a producer sends to append one event. */
+export interface EventInput {
+  type: string;
+  data?: unknown;
+  stream?: string;
+  id?: string;
+  tz?: string;
+}
+
+/** An event with its JSON text, serialized once and served as is. */
+export interface StoredEvent {
+  event: RoomEvent;
+  json: string;
+}
+
+/** Stream of application events that name none. */
+export const DEFAULT_STREAM = "default";
+
+/** Longest event text kept in one storage value (see MAX_CELL_CHARS in protocol.ts for why). */
+export const MAX_STORED_CHARS = 60_000;
+
+const checkName = (name: unknown, what: string, allowReserved: boolean): string => {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_CHARS) {
+    fail("bad_request", `${what} must be a string of 1 to ${MAX_NAME_CHARS} characters.`);
+  }
+  if (!allowReserved && (name as string).startsWith(RESERVED_PREFIX)) {
+    fail("reserved_name", `${what} ${JSON.stringify(name)} starts with "${RESERVED_PREFIX}", which the room keeps for itself.`);
+  }
+  return name as string;
+};
+
+const INPUT_FIELDS = new Set(["type", "data", "stream", "id", "tz"]);
+
+/** Validates one producer event (POST body or WebSocket append). */
+export const parseEventInput = (thing: unknown, maxDataChars: number): EventInput => {
+  if (typeof thing !== "object" || thing === null || Array.isArray(thing)) {
+    fail("bad_request", "An event must be a JSON object {type, data?, stream?, id?, tz?}.");
+  }
+  const input = thing as Record<string, unknown>;
+  for (const field in input) {
+    if (!INPUT_FIELDS.has(field)) fail("bad_request", `Unknown event field ${JSON.stringify(field)}.`);
+  }
+  const event: EventInput = { type: checkName(input.type, "The event type", false) };
+  if (input.stream !== undefined) event.stream = checkName(input.stream, "The stream", false);
+  if (input.id !== undefined) event.id = checkName(input.id, "The event id", true);
+  if (input.tz !== undefined) event.tz = checkName(input.tz, "The time zone", true);
+  if (input.data !== undefined) {
+    if (JSON.stringify(input.data).length > maxDataChars) {
+      fail("too_large", `Event data is larger than ${maxDataChars} JSON characters.`);
+    }
+    event.data = input.data;
+  }
+  return event;
+};
+
+export interface AppendContext {
+  keys: Keys;
+  room: string;
+  /** Seq of the first event appended. */
+  seq: number;
+  ts: string;
+  newId: () => string;
+  puts: Map<string, unknown>;
+}
+
+/** Adds the entries of one event to `puts` and returns it; the caller owns seq order. */
+export const putEvent = (context: AppendContext, input: EventInput & { stream: string }): StoredEvent => {
+  const { keys, puts } = context;
+  const seq = context.seq++;
+  const event: RoomEvent = {
+    seq,
+    id: input.id ?? context.newId(),
+    stream: input.stream,
+    type: input.type,
+    data: input.data ?? null,
+    ts: context.ts,
+    room: context.room,
+  };
+  if (input.tz !== undefined) event.tz = input.tz;
+  const json = JSON.stringify(event);
+  if (json.length <= MAX_STORED_CHARS) {
+    puts.set(keys.events.at(seq), json);
+  } else {
+    const count = Math.ceil(json.length / MAX_STORED_CHARS);
+    puts.set(keys.events.at(seq), count);
+    for (let i = 0; i < count; i++) {
+      puts.set(keys.eventChunk(seq, i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
+    }
+  }
+  puts.set(keys.eventId(event.stream, event.id), seq);
+  puts.set(keys.byStream(event.stream).at(seq), 1);
+  puts.set(keys.byType(event.type).at(seq), 1);
+  puts.set(keys.byStreamType(event.stream, event.type).at(seq), 1);
+  return { event, json };
+};
+
+/** Adds the audit entries of a $store event: the value it gave each cell and value it changed. */
+export const putAudit = (keys: Keys, seq: number, writes: StoreWrite[], puts: Map<string, unknown>): void => {
+  for (const write of writes) {
+    const logged = write.value === undefined ? null : write.value === null ? LOGGED_NULL : write.value;
+    if (write.kind === "cell") {
+      const [tableId, rowId, cellId] = write.path;
+      puts.set(keys.cellHistory(tableId, rowId, cellId).at(seq), 1);
+      puts.set(keys.rowCell(tableId, rowId, seq, cellId), logged);
+    } else {
+      puts.set(keys.valueHistory(write.id).at(seq), logged);
+    }
+  }
+};
+
+/** Rebuilds an event's text from a listing or a get: either the text, or a chunk count. */
+export const joinChunks = (head: unknown, chunks: Map<string, unknown>, keys: Keys, seq: number): string => {
+  if (typeof head === "string") return head;
+  let json = "";
+  for (let i = 0; i < (head as number); i++) json += chunks.get(keys.eventChunk(seq, i)) as string;
+  return json;
+};

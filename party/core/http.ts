@@ -1,0 +1,96 @@
+// HTTP responses and request bodies: JSON, errors, CORS and bounded reads. Fetch API only, so the
+// same code runs in workerd, under PartyKit and in Node.
+import type { ErrorBody } from "../protocol.ts";
+import type { RoomConfig } from "./config.ts";
+import { errorBody, RoomError, toRoomError } from "./errors.ts";
+
+const JSON_TYPE = "application/json; charset=utf-8";
+/** How long a browser may cache a preflight answer. */
+const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
+const ALLOWED_METHODS = "GET, HEAD, PUT, POST, OPTIONS";
+const EXPOSED_HEADERS = "ETag, Location";
+
+/**
+ * CORS headers for a response to `request`. A configured `responseHeaders` replaces them, as in
+ * TinyBase's server; otherwise `allowedOrigins` decides (default `*`).
+ */
+export const corsHeaders = (config: RoomConfig, request: Request): Headers => {
+  if (config.responseHeaders) return new Headers(config.responseHeaders);
+  const headers = new Headers({ "Access-Control-Expose-Headers": EXPOSED_HEADERS });
+  const origin = request.headers.get("Origin");
+  if (config.allowedOrigins === "*") {
+    headers.set("Access-Control-Allow-Origin", "*");
+  } else if (origin && config.allowedOrigins.includes(origin)) {
+    headers.set("Access-Control-Allow-Origin", origin);
+    headers.set("Vary", "Origin");
+  }
+  return headers;
+};
+
+/** The answer to a CORS preflight: no body, just what the browser asked for. */
+export const preflight = (config: RoomConfig, request: Request): Response => {
+  const headers = corsHeaders(config, request);
+  if (!config.responseHeaders) {
+    headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS);
+    headers.set("Access-Control-Allow-Headers", request.headers.get("Access-Control-Request-Headers") ?? "*");
+    headers.set("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
+  }
+  return new Response(null, { status: 204, headers });
+};
+
+export const respond = (status: number, body: string | null, headers: Headers, type = JSON_TYPE): Response => {
+  if (body !== null && body !== "") headers.set("Content-Type", type);
+  return new Response(body, { status, headers });
+};
+
+export const jsonResponse = (status: number, body: unknown, headers: Headers): Response =>
+  respond(status, JSON.stringify(body), headers);
+
+/** The JSON error response for anything thrown; unknown errors are logged and never shown. */
+export const errorResponse = (error: unknown, headers: Headers, log: (error: unknown) => void): Response => {
+  const roomError = toRoomError(error);
+  if (roomError !== error) log(error);
+  const body: ErrorBody = errorBody(roomError);
+  return jsonResponse(roomError.status, body, headers);
+};
+
+/** Reads a request body as text, refusing more than `maxBytes` without buffering it all. */
+export const readBody = async (request: Request, maxBytes: number): Promise<string> => {
+  const tooLarge = () => new RoomError("too_large", `The body is larger than ${maxBytes} bytes.`);
+  const declared = Number(request.headers.get("Content-Length") ?? NaN);
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new RoomError("bad_request", "The body is not valid UTF-8.");
+  }
+};
+
+/** The part of a URL path after `/parties/:party/:room`, or the whole path elsewhere. */
+export const subPath = (pathname: string): string => {
+  const match = pathname.match(/^\/parties\/[^/]+\/[^/]+(\/.*)?$/);
+  return match ? (match[1] ?? "/") : pathname;
+};
+
+export const methodNotAllowed = (allow: string): RoomError =>
+  new RoomError("method_not_allowed", `This resource answers ${allow} only.`);

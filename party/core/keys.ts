@@ -1,0 +1,62 @@
+// The storage layout. Every key starts with the room's `storagePrefix` (P); ids are written as JSON
+// strings, so that no id can run into the next part of a key; seqs are 16 zero-padded digits, so
+// that key order is seq order.
+//
+//   P m                               meta: { head, storeSeq, created }: log head, seq of the last
+//                                     $store event, whether a store exists
+//   P c "t","r","c"                   one cell (the value as TinyBase holds it)
+//   P v "id"                          one value
+//   P e <seq>                         one event, as its JSON text; a text longer than one storage
+//                                     value holds the number of chunks instead, and the chunks
+//                                     follow at P e <seq> . <k>
+//   P i "stream""id"                  the seq of the event with that id in that stream
+//   P s "stream" <seq>                index: an event of that stream
+//   P y "type" <seq>                  index: an event of that type
+//   P z "stream""type" <seq>          index: an event of that stream and type
+//   P a "t","r","c" <seq>             audit index: a $store event changed this cell (value 1)
+//   P r "t","r" <seq> "c"             audit: the value that event gave the cell (null: deleted)
+//   P w "id" <seq>                    audit: the value a $store event gave a value (null: deleted)
+//
+// One change writes its cells, one event, its index entries, its audit entries and the meta key:
+// work proportional to the change, never to the store.
+
+/** Digits of a seq in a key: enough for every safe integer. */
+const SEQ_DIGITS = 16;
+
+export const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, "0");
+
+export const createKeys = (prefix: string) => {
+  const seqRange = (base: string) => ({
+    at: (seq: number) => base + seqKey(seq),
+    /** Range of [from, to] seqs, both included. */
+    range: (from: number, to: number) => ({ start: base + seqKey(from), end: base + seqKey(to + 1) }),
+    seqOf: (key: string) => Number(key.slice(base.length, base.length + SEQ_DIGITS)),
+  });
+  const path = (ids: string[]) => JSON.stringify(ids).slice(1, -1);
+  return {
+    meta: prefix + "m",
+    cells: prefix + "c",
+    values: prefix + "v",
+    cell: (tableId: string, rowId: string, cellId: string) => prefix + "c" + path([tableId, rowId, cellId]),
+    value: (valueId: string) => prefix + "v" + JSON.stringify(valueId),
+    /** Parses a cell key back into its ids; undefined if the key is not one. */
+    cellIds: (key: string): [string, string, string] | undefined => {
+      const ids: unknown = JSON.parse("[" + key.slice(prefix.length + 1) + "]");
+      return Array.isArray(ids) && ids.length === 3 ? (ids as [string, string, string]) : undefined;
+    },
+    valueId: (key: string): string => JSON.parse(key.slice(prefix.length + 1)) as string,
+    events: seqRange(prefix + "e"),
+    eventChunk: (seq: number, index: number) => prefix + "e" + seqKey(seq) + "." + index,
+    eventId: (stream: string, id: string) => prefix + "i" + JSON.stringify(stream) + JSON.stringify(id),
+    byStream: (stream: string) => seqRange(prefix + "s" + JSON.stringify(stream)),
+    byType: (type: string) => seqRange(prefix + "y" + JSON.stringify(type)),
+    byStreamType: (stream: string, type: string) => seqRange(prefix + "z" + JSON.stringify(stream) + JSON.stringify(type)),
+    cellHistory: (tableId: string, rowId: string, cellId: string) => seqRange(prefix + "a" + path([tableId, rowId, cellId])),
+    rowHistory: (tableId: string, rowId: string) => seqRange(prefix + "r" + path([tableId, rowId])),
+    rowCell: (tableId: string, rowId: string, seq: number, cellId: string) =>
+      prefix + "r" + path([tableId, rowId]) + seqKey(seq) + JSON.stringify(cellId),
+    valueHistory: (valueId: string) => seqRange(prefix + "w" + JSON.stringify(valueId)),
+  };
+};
+
+export type Keys = ReturnType<typeof createKeys>;

@@ -1,0 +1,310 @@
+// The room: the authoritative store and its event log, transport-free. Adapters give it storage,
+// config, hooks and the open connections; it gives them `handleRequest` and `handleMessage`.
+// Postconditions of every write operation: the store update and its event are in one atomic
+// storage write; nothing is broadcast, acknowledged or answered before that write is durable; a
+// rejected or failed operation leaves memory and storage as they were.
+import { encodeChangesFrame, EVENT_CHANGES, EVENT_INIT, EVENT_REPLACE, STORE_STREAM } from "../protocol.ts";
+import type { Changes, Content } from "./changes.ts";
+import { changesForLog, isEmptyChanges, parseChanges } from "./changes.ts";
+import { createCommitQueue, type Batch } from "./commit-queue.ts";
+import type { RoomConfig } from "./config.ts";
+import { RoomError } from "./errors.ts";
+import { DEFAULT_STREAM, putAudit, putEvent, type EventInput, type StoredEvent } from "./event-log.ts";
+import { filterChanges, type RoomHooks } from "./hooks.ts";
+import { createKeys, type Keys } from "./keys.ts";
+import type { RoomStorage } from "./storage.ts";
+import { changesOf, createStoreModel, type StoreModel, type StoreWrite } from "./store.ts";
+
+/** A client socket as the room sees it: the runtime's own connection objects fit this. */
+export interface RoomConnection {
+  readonly id: string;
+  send(message: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface Logger {
+  error(message: string, error?: unknown): void;
+}
+
+export interface RoomOptions {
+  name: string;
+  storage: RoomStorage;
+  config: RoomConfig;
+  hooks: RoomHooks;
+  connections: () => Iterable<RoomConnection>;
+  now?: () => number;
+  newId?: () => string;
+  logger?: Logger;
+}
+
+interface Meta {
+  /** Seq of the newest event (0: empty log). */
+  head: number;
+  /** Seq of the newest $store event: the position the store reflects. */
+  storeSeq: number;
+  created: boolean;
+}
+
+/** Most keys read per listing while loading the store. */
+const LOAD_PAGE_KEYS = 10_000;
+
+export interface ChangesResult {
+  /** Seq of the $changes event, when anything was accepted. */
+  seq?: number;
+  accepted: Changes;
+  rejected: boolean;
+}
+
+export type PutResult = { status: 200 | 201 | 205; seq: number };
+
+export interface RoomCore {
+  readonly options: RoomOptions;
+  readonly keys: Keys;
+  readonly model: StoreModel;
+  readonly head: number;
+  readonly storeSeq: number;
+  load(): Promise<void>;
+  /** Applies a changeset from a connection or a request: hooks, write, broadcast. */
+  applyChanges(changes: Changes, origin: unknown, options?: { sender?: RoomConnection; allOrNothing?: boolean }): Promise<ChangesResult>;
+  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
+  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  /** Appends application events, all or nothing; returns them (duplicates as first stored). */
+  appendEvents(inputs: EventInput[], ifMatch?: number): Promise<StoredEvent[]>;
+  /** Listens to every committed event, in seq order. */
+  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+  /** Sends a frame to every connection but `except`. */
+  broadcast(frame: string, except?: string): void;
+}
+
+export const createRoomCore = (options: RoomOptions): RoomCore => {
+  const { storage, config, hooks } = options;
+  const now = options.now ?? Date.now;
+  const newId = options.newId ?? (() => crypto.randomUUID());
+  const keys = createKeys(config.storagePrefix);
+  const model = createStoreModel();
+  const meta: Meta = { head: 0, storeSeq: 0, created: false };
+  const listeners = new Set<(events: StoredEvent[]) => void>();
+  const log = (error: unknown) => options.logger?.error("roomstore: storage write failed", error);
+
+  const queue = createCommitQueue({
+    storage,
+    head: () => meta.head,
+    seal(batch) {
+      const previous = { ...meta };
+      meta.head = batch.nextSeq - 1;
+      meta.created = model.hasStore;
+      batch.put(keys.meta, { ...meta });
+      batch.onUndo(() => Object.assign(meta, previous));
+    },
+    log,
+  });
+
+  const broadcast = (frame: string, except?: string) => {
+    for (const connection of options.connections()) {
+      if (connection.id !== except) connection.send(frame);
+    }
+  };
+
+  const changesFrame = (changes: Changes) => encodeChangesFrame(config.messagePrefix, changes);
+
+  /** Records store writes and one $store event in the batch; returns the event. */
+  const commitStore = (batch: Batch, writes: StoreWrite[], type: string, data: unknown): StoredEvent => {
+    const previous = model.read(writes);
+    const hadStore = model.hasStore;
+    const previousStoreSeq = meta.storeSeq;
+    model.commit(writes);
+    batch.onUndo(() => {
+      model.revert(writes, previous, hadStore);
+      meta.storeSeq = previousStoreSeq;
+    });
+    for (const write of writes) {
+      const key = write.kind === "cell" ? keys.cell(...write.path) : keys.value(write.id);
+      if (write.value === undefined) batch.delete(key);
+      else batch.put(key, write.value);
+    }
+    const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, puts: new Map() };
+    const stored = putEvent(context, { stream: STORE_STREAM, type, data });
+    batch.nextSeq = context.seq;
+    for (const [key, value] of context.puts) batch.put(key, value);
+    const audit = new Map<string, unknown>();
+    putAudit(keys, stored.event.seq, writes, audit);
+    for (const [key, value] of audit) batch.put(key, value);
+    meta.storeSeq = stored.event.seq;
+    emitAfterCommit(batch, [stored]);
+    return stored;
+  };
+
+  const emitAfterCommit = (batch: Batch, events: StoredEvent[]) =>
+    batch.onCommit(() => {
+      for (const listener of listeners) listener(events);
+    });
+
+  /** The whole-changeset hook: may reject, pass or rewrite (a rewrite is validated again). */
+  const vet = async (changes: Changes, initialSave: boolean, origin: unknown): Promise<Changes | undefined> => {
+    const answer = hooks.canApplyChanges ? await hooks.canApplyChanges(changes, initialSave, origin) : true;
+    return answer === true ? changes : answer === false ? undefined : parseChanges(answer);
+  };
+
+  const core: RoomCore = {
+    options,
+    keys,
+    model,
+    get head() {
+      return meta.head;
+    },
+    get storeSeq() {
+      return meta.storeSeq;
+    },
+
+    async load() {
+      const stored = (await storage.get([keys.meta])).get(keys.meta) as Meta | undefined;
+      if (stored) Object.assign(meta, stored);
+      for (const prefix of [keys.cells, keys.values]) {
+        let start = prefix;
+        for (;;) {
+          const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
+          for (const [key, value] of page) {
+            if (prefix === keys.cells) model.commit([{ kind: "cell", path: keys.cellIds(key)!, value: value as never }]);
+            else model.commit([{ kind: "value", id: keys.valueId(key), value: value as never }]);
+            start = key + "\0";
+          }
+          if (page.size < LOAD_PAGE_KEYS) break;
+        }
+      }
+      model.markCreated(meta.created);
+    },
+
+    applyChanges(changes, origin, { sender, allOrNothing = false } = {}) {
+      return queue.run(async (batch) => {
+        if (!model.hasStore) throw new RoomError("conflict", "The room has no store yet: PUT it first.");
+        const vetted = await vet(changes, false, origin);
+        const { accepted, rejected } = vetted
+          ? await filterChanges(hooks, vetted, false, origin, model)
+          : { accepted: [{}, {}, 1] as Changes, rejected: true };
+        if (allOrNothing && (rejected || vetted !== changes)) {
+          throw new RoomError("forbidden", "The room's rules did not accept this changeset as sent.");
+        }
+        let seq: number | undefined;
+        if (!isEmptyChanges(accepted)) {
+          seq = commitStore(batch, model.plan(accepted), EVENT_CHANGES, changesForLog(accepted)).event.seq;
+          const frame = changesFrame(accepted);
+          batch.onCommit(() => broadcast(frame, sender?.id));
+        }
+        if (rejected && sender) {
+          // Reconverge the sender: it applied its whole changeset locally.
+          batch.onCommit(() => sender.send(changesFrame(model.currentOf(changes))));
+        }
+        return { seq, accepted, rejected };
+      });
+    },
+
+    putStore(content, origin, ifMatch) {
+      return queue.run(async (batch) => {
+        const replacing = ifMatch !== undefined;
+        if (!replacing && model.hasStore) return { status: 205 as const, seq: meta.storeSeq };
+        if (replacing && ifMatch !== meta.storeSeq) {
+          throw new RoomError("precondition_failed", `The store is at seq ${meta.storeSeq}, not ${ifMatch}.`);
+        }
+        const initialSave = !model.hasStore;
+        const asChanges: Changes = initialSave
+          ? [content[0], content[1], 1]
+          : changesOf(model.planReplace(content));
+        const vetted = await vet(asChanges, initialSave, origin);
+        if (!vetted) throw new RoomError("forbidden", "The room's rules did not accept this store.");
+        const { accepted, rejected } = await filterChanges(hooks, vetted, initialSave, origin, model);
+        if (rejected && (replacing || isEmptyChanges(accepted) !== isEmptyChanges(asChanges))) {
+          throw new RoomError("forbidden", "The room's rules did not accept this store.");
+        }
+        if (!initialSave && vetted !== asChanges) {
+          throw new RoomError("forbidden", "The room's rules would rewrite this store; a replace is all or nothing.");
+        }
+        const writes = initialSave ? model.plan(accepted) : model.planReplace(content);
+        const diff = changesOf(writes);
+        const data = initialSave ? [diff[0], diff[1]] : content;
+        const { event } = commitStore(batch, writes, initialSave ? EVENT_INIT : EVENT_REPLACE, data);
+        if (!isEmptyChanges(diff)) {
+          const frame = changesFrame(diff);
+          batch.onCommit(() => broadcast(frame));
+        }
+        return { status: replacing ? (initialSave ? 201 : 200) : 201, seq: event.seq } as PutResult;
+      });
+    },
+
+    appendEvents(inputs, ifMatch) {
+      return queue.run(async (batch) => {
+        if (ifMatch !== undefined && ifMatch !== batch.nextSeq - 1) {
+          throw new RoomError("precondition_failed", `The log head is at seq ${batch.nextSeq - 1}, not ${ifMatch}.`);
+        }
+        const withStream = inputs.map((input) => ({ ...input, stream: input.stream ?? DEFAULT_STREAM }));
+        const idKeys = withStream.filter((input) => input.id !== undefined).map((input) => keys.eventId(input.stream, input.id!));
+        const known = idKeys.length > 0 ? await storage.get(idKeys) : new Map<string, unknown>();
+        for (const key of idKeys) if (batch.pending(key) !== undefined) known.set(key, batch.pending(key));
+        const existingSeqs = [...new Set(known.values())] as number[];
+        const existing = existingSeqs.length > 0 ? await readEvents(existingSeqs, batch) : new Map<number, StoredEvent>();
+        // From here on: synchronous, no await.
+        const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, puts: new Map() };
+        const appended: StoredEvent[] = [];
+        const result: StoredEvent[] = [];
+        const seenInCall = new Map<string, StoredEvent>();
+        for (const input of withStream) {
+          const idKey = input.id === undefined ? undefined : keys.eventId(input.stream, input.id);
+          const duplicate = idKey === undefined ? undefined : seenInCall.get(idKey) ?? existing.get(known.get(idKey) as number);
+          if (duplicate) {
+            result.push(duplicate);
+            continue;
+          }
+          const stored = putEvent(context, input);
+          if (idKey) seenInCall.set(idKey, stored);
+          appended.push(stored);
+          result.push(stored);
+        }
+        batch.nextSeq = context.seq;
+        for (const [key, value] of context.puts) batch.put(key, value);
+        if (appended.length > 0) emitAfterCommit(batch, appended);
+        return result;
+      });
+    },
+
+    onEvents(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    broadcast,
+  };
+
+  /** Reads stored events by seq, including ones put by earlier jobs of the same batch. */
+  const readEvents = async (seqs: number[], batch: Batch): Promise<Map<number, StoredEvent>> => {
+    const found = new Map<number, StoredEvent>();
+    const missing: number[] = [];
+    for (const seq of seqs) {
+      const pending = batch.pending(keys.events.at(seq));
+      if (typeof pending === "string") found.set(seq, { event: JSON.parse(pending), json: pending });
+      else missing.push(seq);
+    }
+    for (const stored of await readEventsBySeq(storage, keys, missing)) found.set(stored.event.seq, stored);
+    return found;
+  };
+
+  return core;
+};
+
+/** Reads events by seq from storage, joining chunked ones; missing seqs are skipped. */
+export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[]): Promise<StoredEvent[]> => {
+  if (seqs.length === 0) return [];
+  const heads = await storage.get(seqs.map((seq) => keys.events.at(seq)));
+  const out: StoredEvent[] = [];
+  for (const seq of seqs) {
+    const head = heads.get(keys.events.at(seq));
+    if (head === undefined) continue;
+    let json: string;
+    if (typeof head === "string") json = head;
+    else {
+      const chunkKeys = Array.from({ length: head as number }, (_, i) => keys.eventChunk(seq, i));
+      const chunks = await storage.get(chunkKeys);
+      json = chunkKeys.map((key) => chunks.get(key) as string).join("");
+    }
+    out.push({ event: JSON.parse(json), json });
+  }
+  return out;
+};

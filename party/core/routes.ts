@@ -1,0 +1,83 @@
+// The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
+// conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
+// state changes; every failure is a JSON error with one of protocol.ts's codes.
+import { etagOf, parseEtag } from "../protocol.ts";
+import { parseContent, parseJson } from "./changes.ts";
+import { RoomError } from "./errors.ts";
+import { parseEventInput } from "./event-log.ts";
+import { readPage } from "./event-reads.ts";
+import { corsHeaders, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
+import type { RoomCore } from "./room.ts";
+
+type Handler = (request: Request, headers: Headers) => Promise<Response>;
+type Resource = Partial<Record<"GET" | "PUT" | "POST", Handler>>;
+
+export const createRequestHandler = (core: RoomCore) => {
+  const { config } = core.options;
+  const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
+
+  const getStore: Handler = async (request, headers) => {
+    headers.set("ETag", etagOf(core.storeSeq));
+    headers.set("Cache-Control", "no-store");
+    if (parseEtag(request.headers.get("If-None-Match")) === core.storeSeq) return respond(304, null, headers);
+    // TinyBase's client reads an empty body as "no store yet".
+    return respond(200, core.model.hasStore ? core.model.toJson() : "", headers);
+  };
+
+  const putStore: Handler = async (request, headers) => {
+    const ifMatchHeader = request.headers.get("If-Match");
+    const ifMatch = parseEtag(ifMatchHeader);
+    if (ifMatchHeader !== null && ifMatch === undefined) {
+      throw new RoomError("bad_request", 'If-Match must be a seq as the ETag gives it, e.g. "12".');
+    }
+    const content = parseContent(parseJson(await readBody(request, config.limits.maxBodyBytes)));
+    const { status, seq } = await core.putStore(content, request, ifMatch);
+    headers.set("ETag", etagOf(seq));
+    return respond(status, null, headers);
+  };
+
+  const getEvents: Handler = async (request, headers) => {
+    const page = await readPage(core, new URL(request.url).searchParams);
+    return respond(200, page, headers);
+  };
+
+  const postEvents: Handler = async (request, headers) => {
+    const ifMatchHeader = request.headers.get("If-Match");
+    const ifMatch = parseEtag(ifMatchHeader);
+    if (ifMatchHeader !== null && ifMatch === undefined) {
+      throw new RoomError("bad_request", 'If-Match must be a log seq, e.g. "12".');
+    }
+    const body = parseJson(await readBody(request, config.limits.maxBodyBytes));
+    const list = Array.isArray(body) ? body : [body];
+    if (list.length === 0) throw new RoomError("bad_request", "Append at least one event.");
+    if (list.length > config.limits.maxEventsPerAppend) {
+      throw new RoomError("too_large", `At most ${config.limits.maxEventsPerAppend} events per append.`);
+    }
+    const inputs = list.map((item) => parseEventInput(item, config.limits.maxEventDataChars));
+    const stored = await core.appendEvents(inputs, ifMatch);
+    headers.set("ETag", etagOf(core.head));
+    return respond(201, '{"events":[' + stored.map(({ json }) => json).join(",") + "]}", headers);
+  };
+
+  const resources = new Map<string, Resource>([
+    [config.storePath, { GET: getStore, PUT: putStore }],
+    [config.eventsPath, { GET: getEvents, POST: postEvents }],
+  ]);
+
+  return async (request: Request): Promise<Response> => {
+    const headers = corsHeaders(config, request);
+    try {
+      const resource = resources.get(subPath(new URL(request.url).pathname));
+      if (!resource) throw new RoomError("not_found", "No such resource in this room.");
+      if (request.method === "OPTIONS") return preflight(config, request);
+      const method = request.method === "HEAD" ? "GET" : request.method;
+      const handler = resource[method as keyof Resource];
+      if (!handler) throw methodNotAllowed(["OPTIONS", ...Object.keys(resource)].join(", "));
+      const response = await handler(request, headers);
+      return request.method === "HEAD" ? new Response(null, response) : response;
+    } catch (error) {
+      return errorResponse(error, headers, log);
+    }
+  };
+};
+

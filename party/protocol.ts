@@ -1,0 +1,128 @@
+// roomstore's wire protocol: the one place where routes, frame kinds, limits and error codes are
+// spelled. Imported by the room (party/) and by the client library (client/), so the two sides
+// cannot drift apart. Pure: no runtime imports.
+
+// ---- TinyBase's PartyKit persister protocol (tinybase/persisters/persister-partykit-*) ----
+
+/** Default path of the whole-store resource, as TinyBase's server and client use it. */
+export const DEFAULT_STORE_PATH = "/store";
+/** Default path of the event log resource (roomstore's own). */
+export const DEFAULT_EVENTS_PATH = "/events";
+/** Rooms live at `/parties/main/:room` (partyserver routing, PartyKit's default party). */
+export const PARTY_NAME = "main";
+/** TinyBase's frame type for a changeset: `{prefix}s{Changes JSON}`. */
+export const SET_CHANGES = "s";
+/** roomstore's own frame type, ignored by TinyBase clients: `{prefix}x{Message JSON}`. */
+export const ROOM_MESSAGE = "x";
+/** TinyBase's marker for a deleted table, row, cell or value inside Changes. */
+export const DELETED = "\uFFFC";
+/** TinyBase 8+ prefix of an object or array cell encoded as a string. */
+export const JSON_CELL_PREFIX = "\uFFFD";
+
+// ---- Event log ----
+
+/** Stream of the store's own history. Clients cannot append to `$`-prefixed streams or types. */
+export const STORE_STREAM = "$store";
+export const RESERVED_PREFIX = "$";
+export const EVENT_INIT = "$init";
+export const EVENT_REPLACE = "$replace";
+export const EVENT_CHANGES = "$changes";
+
+// ---- Limits (defaults; every one is configurable per room) ----
+
+/** Largest HTTP body accepted (PUT of a whole store, POST of events). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Largest WebSocket frame accepted. Cloudflare allows 32 MiB; a changeset rarely needs 1. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest cell or value, in JSON characters. A cell is one storage value; PartyKit's storage caps
+ * a value at 128 KiB of V8 serialization, which holds any string of 60,000 UTF-16 code units.
+ */
+export const MAX_CELL_CHARS = 60_000;
+/** Longest table/row/cell path, in JSON characters: keeps every storage key under 2 KiB. */
+export const MAX_PATH_CHARS = 1_024;
+/** Largest `data` of one application event, in JSON characters. */
+export const MAX_EVENT_DATA_CHARS = 256 * 1024;
+/** Most events in one append. */
+export const MAX_EVENTS_PER_APPEND = 100;
+/** Page size of `GET {eventsPath}` when `limit` is not given, and its maximum. */
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1_000;
+/** Longest stream name, event type or event id, in characters. */
+export const MAX_NAME_CHARS = 256;
+
+// ---- Errors ----
+
+/** The closed set of error codes, each with the HTTP status it travels with. */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_content: 400,
+  invalid_selector: 400,
+  reserved_name: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  precondition_failed: 412,
+  too_large: 413,
+  too_many_connections: 429,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Body of every HTTP error and payload of every WebSocket error frame. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+/** WebSocket close codes for what cannot be recovered on the same socket (RFC 6455). */
+export const CLOSE_BAD_DATA = 1007;
+export const CLOSE_POLICY = 1008;
+export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_TRY_AGAIN = 1013;
+
+// ---- Frames ----
+
+/** `{prefix}{type}{payload}`, as TinyBase's `construct` builds it. */
+export const encodeFrame = (prefix: string, type: string, payload: string): string =>
+  prefix + type + payload;
+
+/**
+ * Splits a frame into its type character and payload text, or undefined when the frame does not
+ * carry the prefix (TinyBase's `deconstruct`, without parsing).
+ */
+export const decodeFrame = (
+  prefix: string,
+  frame: string,
+): { type: string; payload: string } | undefined =>
+  frame.length > prefix.length && frame.startsWith(prefix)
+    ? { type: frame[prefix.length], payload: frame.slice(prefix.length + 1) }
+    : undefined;
+
+/** The `ETag` value for log position `seq`. */
+export const etagOf = (seq: number): string => `"${seq}"`;
+
+/** Reads a seq from `If-Match`/`If-None-Match` (`"12"`, `W/"12"` or `12`); undefined if absent or malformed. */
+export const parseEtag = (header: string | null): number | undefined => {
+  const match = header?.trim().match(/^(?:W\/)?"?(\d{1,16})"?$/);
+  return match ? Number(match[1]) : undefined;
+};
+
+// ---- roomstore's own WebSocket messages (`{prefix}x{JSON}`) ----
+
+/** Server → client: an error that leaves the socket open. */
+export interface ErrorMessage extends ErrorBody {
+  t: "error";
+}
+
+export type ServerMessage = ErrorMessage;
+
+export const encodeServerMessage = (prefix: string, message: ServerMessage): string =>
+  encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message));
+
+/** A TinyBase changeset frame: `{prefix}s{Changes JSON}`; DELETED strings stand for deletions. */
+export const encodeChangesFrame = (prefix: string, changes: unknown): string =>
+  encodeFrame(prefix, SET_CHANGES, JSON.stringify(changes));
