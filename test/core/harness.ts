@@ -1,0 +1,79 @@
+// A room over in-memory storage, with recording connections: the pure core, no runtime.
+import { resolveConfig, type RoomConfigInput, type RoomHooks } from "../../party/core/index.ts";
+import { createRoom, type Room } from "../../party/core/index.ts";
+import { createMemoryStorage } from "../../party/core/storage.ts";
+
+export interface TestConnection {
+  id: string;
+  sent: string[];
+  closed?: { code?: number; reason?: string };
+  send(message: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export const createConnection = (id: string): TestConnection => ({
+  id,
+  sent: [],
+  send(message) {
+    this.sent.push(message);
+  },
+  close(code, reason) {
+    this.closed = { code, reason };
+  },
+});
+
+export interface TestRoom {
+  room: Room;
+  storage: ReturnType<typeof createMemoryStorage>;
+  connections: TestConnection[];
+  connect(id: string): TestConnection;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** A new room over the same storage: what a restart or an eviction leaves. */
+  restart(): Promise<TestRoom>;
+}
+
+export const createTestRoom = async (
+  options: { hooks?: RoomHooks; config?: RoomConfigInput; storage?: ReturnType<typeof createMemoryStorage>; now?: () => number } = {},
+): Promise<TestRoom> => {
+  const storage = options.storage ?? createMemoryStorage();
+  const connections: TestConnection[] = [];
+  let counter = 0;
+  const room = createRoom({
+    name: "test-room",
+    storage,
+    config: resolveConfig({}, options.config),
+    hooks: options.hooks ?? {},
+    connections: () => connections,
+    now: options.now ?? (() => Date.UTC(2026, 0, 1)),
+    newId: () => `id-${++counter}`,
+  });
+  await room.load();
+  return {
+    room,
+    storage,
+    connections,
+    connect(id) {
+      const connection = createConnection(id);
+      connections.push(connection);
+      return connection;
+    },
+    request(method, path, body, headers = {}) {
+      const init: RequestInit = { method, headers };
+      if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+      return room.handleRequest(new Request(`http://room.test/parties/main/test-room${path}`, init));
+    },
+    restart: () => createTestRoom({ ...options, storage }),
+  };
+};
+
+/** Lets queued commits run. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** The changesets a connection received, parsed. */
+export const receivedChanges = (connection: TestConnection) =>
+  connection.sent.filter((frame) => frame.startsWith("s")).map((frame) => JSON.parse(frame.slice(1)));
+
+export const receivedErrors = (connection: TestConnection) =>
+  connection.sent.filter((frame) => frame.startsWith("x")).map((frame) => JSON.parse(frame.slice(1)));
+
+export const changesFrame = (changes: unknown) => "s" + JSON.stringify(changes);
