@@ -1,34 +1,147 @@
-// The event log's read side: a page of events chosen by selectors.
+// The event log's read side. Every read costs O(page): it lists at most `limit` keys of one range
+// per index it uses (the log itself, or the stream/type indexes of keys.ts) and never scans.
 import { RoomError } from "./errors.ts";
+import type { Keys } from "./keys.ts";
 import type { RoomCore } from "./room.ts";
+import { isClosed, parseSelectors, pinRange, type Selectors } from "./selectors.ts";
+import type { RoomStorage } from "./storage.ts";
 
-const seqParam = (params: URLSearchParams, name: string): number | undefined => {
-  const raw = params.get(name);
-  if (raw === null) return undefined;
-  if (!/^\d{1,16}$/.test(raw)) throw new RoomError("invalid_selector", `${name} must be a seq (a whole number).`);
-  return Number(raw);
+/** An event as stored: its seq and its JSON text. */
+export interface EventText {
+  seq: number;
+  json: string;
+}
+
+export interface RangeRead {
+  events: EventText[];
+  /** True when nothing in [lower, upper] is left after these events. */
+  reachedEnd: boolean;
+}
+
+/** Reads events by seq, joining chunked ones; seqs that are gone are skipped. */
+export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[]): Promise<EventText[]> => {
+  if (seqs.length === 0) return [];
+  const heads = await storage.get(seqs.map((seq) => keys.events.at(seq)));
+  const out: EventText[] = [];
+  for (const seq of seqs) {
+    const head = heads.get(keys.events.at(seq));
+    if (head === undefined) continue;
+    out.push({ seq, json: typeof head === "string" ? head : await readChunks(storage, keys, seq, head as number) });
+  }
+  return out;
 };
+
+const readChunks = async (storage: RoomStorage, keys: Keys, seq: number, count: number): Promise<string> => {
+  const chunkKeys = Array.from({ length: count }, (_, i) => keys.eventChunk(seq, i));
+  const chunks = await storage.get(chunkKeys);
+  return chunkKeys.map((key) => chunks.get(key) as string).join("");
+};
+
+/** Up to `limit` events of [lower, upper] in seq order, chosen by stream and types. */
+export const readRange = async (
+  storage: RoomStorage,
+  keys: Keys,
+  selection: Pick<Selectors, "stream" | "types">,
+  lower: number,
+  upper: number,
+  limit: number,
+): Promise<RangeRead> => {
+  if (lower > upper) return { events: [], reachedEnd: true };
+  const { stream, types } = selection;
+  if (stream === undefined && types === undefined) {
+    const listed = await storage.list({ ...keys.events.range(lower, upper), limit });
+    const events: EventText[] = [];
+    const headLength = keys.events.at(0).length;
+    for (const [key, value] of listed) {
+      if (key.length !== headLength) continue; // a chunk of the event before
+      const seq = keys.events.seqOf(key);
+      events.push({ seq, json: typeof value === "string" ? value : await readChunks(storage, keys, seq, value as number) });
+    }
+    return { events, reachedEnd: listed.size < limit };
+  }
+  const indexes = types
+    ? types.map((type) => (stream === undefined ? keys.byType(type) : keys.byStreamType(stream, type)))
+    : [keys.byStream(stream!)];
+  const listings = await Promise.all(indexes.map((index) => storage.list({ ...index.range(lower, upper), limit })));
+  const seqs = listings
+    .flatMap((listed, i) => [...listed.keys()].map((key) => indexes[i].seqOf(key)))
+    .sort((a, b) => a - b);
+  const reachedEnd = listings.every((listed) => listed.size < limit) && seqs.length <= limit;
+  return { events: await readEventsBySeq(storage, keys, seqs.slice(0, limit)), reachedEnd };
+};
+
+/** `next` for a read: the last seq returned while more remains; at the end, null for a closed range, else a cursor. */
+export const nextOf = (selectors: Selectors, reachedEnd: boolean, lastSeq: number | undefined, lower: number, upper: number): number | null =>
+  !reachedEnd && lastSeq !== undefined ? lastSeq : isClosed(selectors) ? null : Math.max(lower - 1, upper);
 
 /** A page `{events, next, head}` as JSON text, built from the stored event texts. */
 export const readPage = async (core: RoomCore, params: URLSearchParams): Promise<string> => {
-  const { limits } = core.options.config;
+  const selectors = parseSelectors(params, core.options.config.limits);
   const head = core.head;
-  const limit = seqParam(params, "limit") ?? limits.defaultPageLimit;
-  if (limit < 1 || limit > limits.maxPageLimit) {
-    throw new RoomError("invalid_selector", `limit must be between 1 and ${limits.maxPageLimit}.`);
+  const { lower, upper } = pinRange(selectors, head);
+  const read = await readRange(core.options.storage, core.keys, selectors, lower, upper, selectors.limit);
+  const next = nextOf(selectors, read.reachedEnd, read.events.at(-1)?.seq, lower, upper);
+  return `{"events":[${read.events.map((event) => event.json).join(",")}],"next":${next},"head":${head}}`;
+};
+
+const HISTORY_IDS = ["table", "row", "cell", "value"];
+
+/**
+ * The audit history of one cell (`table`, `row`, `cell`), row (`table`, `row`) or value (`value`):
+ * `{history: [{seq, value}] | [{seq, cells}], next, head}`, where `null` means deleted and
+ * `"\uFFFDnull"` a real null, as in `$changes` data.
+ */
+export const readHistory = async (core: RoomCore, params: URLSearchParams): Promise<string> => {
+  const selectors = parseSelectors(params, core.options.config.limits, HISTORY_IDS);
+  if (selectors.stream !== undefined || selectors.types !== undefined) {
+    throw new RoomError("invalid_selector", "History is of the store: stream and types do not apply.");
   }
-  const from = seqParam(params, "from") ?? (seqParam(params, "after") ?? 0) + 1;
-  const events: string[] = [];
-  let last = from - 1;
-  if (from <= head) {
-    const range = core.keys.events.range(from, head);
-    const listed = await core.options.storage.list({ ...range, limit });
-    for (const [key, value] of listed) {
-      if (typeof value !== "string") continue;
-      events.push(value);
-      last = core.keys.events.seqOf(key);
+  const [table, row, cell, value] = HISTORY_IDS.map((name) => params.get(name) ?? undefined);
+  const { storage } = core.options;
+  const { keys } = core;
+  const head = core.head;
+  const { lower, upper } = pinRange(selectors, head);
+  const limit = selectors.limit;
+  const entries: { seq: number }[] = [];
+  let reachedEnd = true;
+  const list = (range: { start: string; end: string }, count: number) =>
+    lower > upper ? Promise.resolve(new Map<string, unknown>()) : storage.list({ ...range, limit: count });
+  if (value !== undefined && table === undefined && row === undefined && cell === undefined) {
+    const index = keys.valueHistory(value);
+    const listed = await list(index.range(lower, upper), limit);
+    for (const [key, logged] of listed) entries.push({ seq: index.seqOf(key), value: logged } as { seq: number });
+    reachedEnd = listed.size < limit;
+  } else if (table !== undefined && row !== undefined && cell !== undefined && value === undefined) {
+    const index = keys.cellHistory(table, row, cell);
+    const listed = await list(index.range(lower, upper), limit);
+    const seqs = [...listed.keys()].map((key) => index.seqOf(key));
+    const values = await storage.get(seqs.map((seq) => keys.rowCell(table, row, seq, cell)));
+    for (const seq of seqs) entries.push({ seq, value: values.get(keys.rowCell(table, row, seq, cell)) ?? null } as { seq: number });
+    reachedEnd = listed.size < limit;
+  } else if (table !== undefined && row !== undefined && cell === undefined && value === undefined) {
+    // Row entries are one key per changed cell: group them by seq, `limit` seqs per page.
+    const index = keys.rowHistory(table, row);
+    let { start, end } = index.range(lower, upper);
+    const bySeq = new Map<number, Record<string, unknown>>();
+    for (let more = true; more; ) {
+      const listed = await list({ start, end }, limit + 1);
+      for (const [key, logged] of listed) {
+        const seq = index.seqOf(key);
+        if (!bySeq.has(seq) && bySeq.size === limit) {
+          reachedEnd = false;
+          break;
+        }
+        const cellId = JSON.parse(key.slice(index.at(0).length)) as string;
+        if (!bySeq.has(seq)) bySeq.set(seq, Object.create(null));
+        bySeq.get(seq)![cellId] = logged;
+        start = key + "\0";
+      }
+      more = reachedEnd && listed.size === limit + 1;
     }
+    for (const [seq, cells] of bySeq) entries.push({ seq, cells } as { seq: number });
+  } else {
+    throw new RoomError("invalid_selector", "Name a cell (table, row, cell), a row (table, row) or a value (value).");
   }
-  const next = events.length === limit && last < head ? last : null;
-  return `{"events":[${events.join(",")}],"next":${next},"head":${head}}`;
+  const next = nextOf(selectors, reachedEnd, entries.at(-1)?.seq, lower, upper);
+  return JSON.stringify({ history: entries, next, head });
 };

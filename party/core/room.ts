@@ -10,6 +10,7 @@ import { createCommitQueue, type Batch } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import { RoomError } from "./errors.ts";
 import { DEFAULT_STREAM, putAudit, putEvent, type EventInput, type StoredEvent } from "./event-log.ts";
+import { readEventsBySeq } from "./event-reads.ts";
 import { filterChanges, type RoomHooks } from "./hooks.ts";
 import { createKeys, type Keys } from "./keys.ts";
 import type { RoomStorage } from "./storage.ts";
@@ -282,29 +283,9 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       if (typeof pending === "string") found.set(seq, { event: JSON.parse(pending), json: pending });
       else missing.push(seq);
     }
-    for (const stored of await readEventsBySeq(storage, keys, missing)) found.set(stored.event.seq, stored);
+    for (const { seq, json } of await readEventsBySeq(storage, keys, missing)) found.set(seq, { event: JSON.parse(json), json });
     return found;
   };
 
   return core;
-};
-
-/** Reads events by seq from storage, joining chunked ones; missing seqs are skipped. */
-export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[]): Promise<StoredEvent[]> => {
-  if (seqs.length === 0) return [];
-  const heads = await storage.get(seqs.map((seq) => keys.events.at(seq)));
-  const out: StoredEvent[] = [];
-  for (const seq of seqs) {
-    const head = heads.get(keys.events.at(seq));
-    if (head === undefined) continue;
-    let json: string;
-    if (typeof head === "string") json = head;
-    else {
-      const chunkKeys = Array.from({ length: head as number }, (_, i) => keys.eventChunk(seq, i));
-      const chunks = await storage.get(chunkKeys);
-      json = chunkKeys.map((key) => chunks.get(key) as string).join("");
-    }
-    out.push({ event: JSON.parse(json), json });
-  }
-  return out;
 };

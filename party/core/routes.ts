@@ -5,7 +5,7 @@ import { etagOf, parseEtag } from "../protocol.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
-import { readPage } from "./event-reads.ts";
+import { readHistory, readPage } from "./event-reads.ts";
 import { corsHeaders, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 
@@ -41,6 +41,9 @@ export const createRequestHandler = (core: RoomCore) => {
     return respond(200, page, headers);
   };
 
+  const getHistory: Handler = async (request, headers) =>
+    respond(200, await readHistory(core, new URL(request.url).searchParams), headers);
+
   const postEvents: Handler = async (request, headers) => {
     const ifMatchHeader = request.headers.get("If-Match");
     const ifMatch = parseEtag(ifMatchHeader);
@@ -62,6 +65,7 @@ export const createRequestHandler = (core: RoomCore) => {
   const resources = new Map<string, Resource>([
     [config.storePath, { GET: getStore, PUT: putStore }],
     [config.eventsPath, { GET: getEvents, POST: postEvents }],
+    [config.eventsPath + "/history", { GET: getHistory }],
   ]);
 
   return async (request: Request): Promise<Response> => {

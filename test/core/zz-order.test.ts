@@ -1,0 +1,1 @@
+import {it} from "vitest"; it("t", () => { console.log("CORE-AT", Date.now()); });
