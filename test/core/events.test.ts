@@ -115,13 +115,13 @@ describe("reading events", () => {
       fc.asyncProperty(
         fc.array(
           fc.record({ type: fc.constantFrom("a", "b", "c"), stream: fc.constantFrom("s1", "s2"), store: fc.boolean() }),
-          { maxLength: 40 },
+          { minLength: 5, maxLength: 40 },
         ),
         fc.record({
-          stream: fc.option(fc.constantFrom("s1", "s2", "$store"), { nil: undefined }),
-          types: fc.option(fc.subarray(["a", "b", "c", "$changes"], { minLength: 1 }), { nil: undefined }),
-          start: fc.option(fc.tuple(fc.constantFrom("from", "after"), fc.integer({ min: 0, max: 45 })), { nil: undefined }),
-          end: fc.option(fc.tuple(fc.constantFrom("to", "until"), fc.integer({ min: 1, max: 45 })), { nil: undefined }),
+          stream: fc.option(fc.constantFrom("s1", "s2", "$store"), { nil: undefined, freq: 2 }),
+          types: fc.option(fc.subarray(["a", "b", "c", "$changes"], { minLength: 2 }), { nil: undefined, freq: 3 }),
+          start: fc.option(fc.tuple(fc.constantFrom("from", "after"), fc.integer({ min: 0, max: 20 })), { nil: undefined, freq: 2 }),
+          end: fc.option(fc.tuple(fc.constantFrom("to", "until"), fc.integer({ min: 20, max: 45 })), { nil: undefined, freq: 2 }),
           limit: fc.integer({ min: 1, max: 7 }),
         }),
         async (log, selection) => {
@@ -165,7 +165,7 @@ describe("reading events", () => {
           expect(seen).toEqual(expected.map((event) => event.seq));
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 80 },
     );
   });
 });
