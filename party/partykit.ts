@@ -31,6 +31,9 @@ export default class Room implements Party.Server {
       hooks: this,
       connections: () => this.party.getConnections(),
       logger: console,
+      scheduleAlarm: async (at) => {
+        if ((await this.party.storage.getAlarm()) === null) await this.party.storage.setAlarm(at);
+      },
     });
     await room.load();
     this.#room = room;
@@ -42,6 +45,10 @@ export default class Room implements Party.Server {
 
   onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
     return this.room.handleMessage(sender, message);
+  }
+
+  onAlarm(): Promise<void> {
+    return this.room.handleAlarm();
   }
 }
 

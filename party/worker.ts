@@ -37,6 +37,9 @@ export class Room extends Server<Env & Cloudflare.Env> {
       hooks: this,
       connections: () => this.getConnections(),
       logger: console,
+      scheduleAlarm: async (at) => {
+        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(at);
+      },
     });
     await room.load();
     this.#room = room;
@@ -48,6 +51,10 @@ export class Room extends Server<Env & Cloudflare.Env> {
 
   override onMessage(connection: Connection, message: WSMessage): Promise<void> {
     return this.room.handleMessage(connection, message);
+  }
+
+  override onAlarm(): Promise<void> {
+    return this.room.handleAlarm();
   }
 }
 

@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_PAGE_LIMIT,
 } from "../protocol.ts";
+import type { RetentionPolicy } from "./retention.ts";
 
 export interface RoomLimits {
   maxBodyBytes: number;
@@ -34,6 +35,8 @@ export interface RoomConfig {
   responseHeaders?: Record<string, string>;
   /** Origins allowed by CORS: `"*"` (TinyBase's default) or a list of exact origins. */
   allowedOrigins: "*" | string[];
+  /** Event retention; default: keep everything. */
+  retention: RetentionPolicy;
   limits: RoomLimits;
 }
 
@@ -96,6 +99,10 @@ export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInp
     storagePrefix: text(env, "STORAGE_PREFIX"),
     responseHeaders: headers(env),
     allowedOrigins: origins(env),
+    retention: withoutUndefined({
+      maxEvents: positive(env, "RETENTION_MAX_EVENTS"),
+      maxAgeSeconds: positive(env, "RETENTION_MAX_AGE_SECONDS"),
+    }),
   });
   const limitsFromEnv = withoutUndefined(
     Object.fromEntries(
@@ -109,6 +116,7 @@ export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInp
     messagePrefix: "",
     storagePrefix: "",
     allowedOrigins: "*",
+    retention: {},
     ...fromEnv,
     ...withoutUndefined(rest),
     limits: { ...DEFAULT_LIMITS, ...limitsFromEnv, ...withoutUndefined(limits ?? {}) },

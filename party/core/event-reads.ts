@@ -100,7 +100,10 @@ export const readHistory = async (core: RoomCore, params: URLSearchParams): Prom
   const { storage } = core.options;
   const { keys } = core;
   const head = core.head;
-  const { lower, upper } = pinRange(selectors, head);
+  const pinned = pinRange(selectors, head);
+  // Audit entries older than what retention keeps may wait for the sweep: never show them.
+  const lower = Math.max(pinned.lower, core.meta.first);
+  const upper = pinned.upper;
   const limit = selectors.limit;
   const entries: { seq: number }[] = [];
   let reachedEnd = true;

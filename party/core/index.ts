@@ -9,6 +9,7 @@ export interface Room {
   load(): Promise<void>;
   handleRequest(request: Request): Promise<Response>;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
+  handleAlarm(): Promise<void>;
 }
 
 export const createRoom = (options: RoomOptions): Room => {
@@ -18,6 +19,7 @@ export const createRoom = (options: RoomOptions): Room => {
     load: () => core.load(),
     handleRequest: createRequestHandler(core),
     handleMessage: createMessageHandler(core),
+    handleAlarm: () => core.handleAlarm(),
   };
 };
 

@@ -13,9 +13,9 @@
 //   P s "stream" <seq>                index: an event of that stream
 //   P y "type" <seq>                  index: an event of that type
 //   P z "stream""type" <seq>          index: an event of that stream and type
-//   P a "t","r","c" <seq>             audit index: a $store event changed this cell (value 1)
-//   P r "t","r" <seq> "c"             audit: the value that event gave the cell (null: deleted)
-//   P w "id" <seq>                    audit: the value a $store event gave a value (null: deleted)
+//   P ac "t","r","c" <seq>            audit index: a $store event changed this cell (value 1)
+//   P ar "t","r" <seq> "c"            audit: the value that event gave the cell (null: deleted)
+//   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.
@@ -51,11 +51,19 @@ export const createKeys = (prefix: string) => {
     byStream: (stream: string) => seqRange(prefix + "s" + JSON.stringify(stream)),
     byType: (type: string) => seqRange(prefix + "y" + JSON.stringify(type)),
     byStreamType: (stream: string, type: string) => seqRange(prefix + "z" + JSON.stringify(stream) + JSON.stringify(type)),
-    cellHistory: (tableId: string, rowId: string, cellId: string) => seqRange(prefix + "a" + path([tableId, rowId, cellId])),
-    rowHistory: (tableId: string, rowId: string) => seqRange(prefix + "r" + path([tableId, rowId])),
+    cellHistory: (tableId: string, rowId: string, cellId: string) => seqRange(prefix + "ac" + path([tableId, rowId, cellId])),
+    rowHistory: (tableId: string, rowId: string) => seqRange(prefix + "ar" + path([tableId, rowId])),
     rowCell: (tableId: string, rowId: string, seq: number, cellId: string) =>
-      prefix + "r" + path([tableId, rowId]) + seqKey(seq) + JSON.stringify(cellId),
-    valueHistory: (valueId: string) => seqRange(prefix + "w" + JSON.stringify(valueId)),
+      prefix + "ar" + path([tableId, rowId]) + seqKey(seq) + JSON.stringify(cellId),
+    valueHistory: (valueId: string) => seqRange(prefix + "av" + JSON.stringify(valueId)),
+    /** All audit keys lie in [auditStart, auditEnd). */
+    auditStart: prefix + "a",
+    auditEnd: prefix + "b",
+    /** The seq in an audit key: before the cell id in a row entry, last elsewhere. */
+    auditSeqOf: (key: string): number => {
+      const digits = key[prefix.length + 1] === "r" ? key.match(/(\d{16})"(?:[^"\\]|\\.)*"$/)?.[1] : key.slice(-SEQ_DIGITS);
+      return Number(digits);
+    },
   };
 };
 

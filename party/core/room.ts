@@ -6,11 +6,12 @@
 import { encodeChangesFrame, EVENT_CHANGES, EVENT_INIT, EVENT_REPLACE, STORE_STREAM } from "../protocol.ts";
 import type { Changes, Content } from "./changes.ts";
 import { changesForLog, isEmptyChanges, parseChanges } from "./changes.ts";
-import { createCommitQueue, type Batch } from "./commit-queue.ts";
+import { createCommitQueue, type Batch, type Job } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import { RoomError } from "./errors.ts";
 import { DEFAULT_STREAM, putAudit, putEvent, type EventInput, type StoredEvent } from "./event-log.ts";
 import { readEventsBySeq } from "./event-reads.ts";
+import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
 import { filterChanges, type RoomHooks } from "./hooks.ts";
 import { createKeys, type Keys } from "./keys.ts";
 import type { RoomStorage } from "./storage.ts";
@@ -36,14 +37,20 @@ export interface RoomOptions {
   now?: () => number;
   newId?: () => string;
   logger?: Logger;
+  /** Asks the runtime for an alarm at `at` (ms) unless one is set; retention runs in it. */
+  scheduleAlarm?: (at: number) => Promise<void> | void;
 }
 
-interface Meta {
+export interface Meta {
   /** Seq of the newest event (0: empty log). */
   head: number;
   /** Seq of the newest $store event: the position the store reflects. */
   storeSeq: number;
   created: boolean;
+  /** Oldest seq retention keeps (1 until retention trims). */
+  first: number;
+  /** Where retention's sweep of old audit entries goes on, if it is under way. */
+  auditCursor?: string;
 }
 
 /** Most keys read per listing while loading the store. */
@@ -71,6 +78,12 @@ export interface RoomCore {
   putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
   /** Appends application events, all or nothing; returns them (duplicates as first stored). */
   appendEvents(inputs: EventInput[], ifMatch?: number): Promise<StoredEvent[]>;
+  /** The log's bookkeeping; change it only inside `run`, with an undo step. */
+  readonly meta: Meta;
+  /** Runs a job in the commit queue (see commit-queue.ts). */
+  run<T>(job: Job<T>): Promise<T>;
+  /** Runs retention from the alarm; asks for another alarm while work is left. */
+  handleAlarm(): Promise<void>;
   /** Listens to every committed event, in seq order. */
   onEvents(listener: (events: StoredEvent[]) => void): () => void;
   /** Sends a frame to every connection but `except`. */
@@ -83,7 +96,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
   const newId = options.newId ?? (() => crypto.randomUUID());
   const keys = createKeys(config.storagePrefix);
   const model = createStoreModel();
-  const meta: Meta = { head: 0, storeSeq: 0, created: false };
+  const meta: Meta = { head: 0, storeSeq: 0, created: false, first: 1 };
   const listeners = new Set<(events: StoredEvent[]) => void>();
   const log = (error: unknown) => options.logger?.error("roomstore: storage write failed", error);
 
@@ -135,9 +148,14 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     return stored;
   };
 
+  let alarmRequested = false;
   const emitAfterCommit = (batch: Batch, events: StoredEvent[]) =>
     batch.onCommit(() => {
       for (const listener of listeners) listener(events);
+      if (!alarmRequested && hasRetention(config.retention) && options.scheduleAlarm) {
+        alarmRequested = true;
+        void Promise.resolve(options.scheduleAlarm(now() + RETENTION_DELAY_MS)).catch(log);
+      }
     });
 
   /** The whole-changeset hook: may reject, pass or rewrite (a rewrite is validated again). */
@@ -264,6 +282,17 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         if (appended.length > 0) emitAfterCommit(batch, appended);
         return result;
       });
+    },
+
+    meta,
+    run: (job) => queue.run(job),
+
+    async handleAlarm() {
+      alarmRequested = false;
+      if (await runRetention(core, config.retention, now())) {
+        alarmRequested = true;
+        await options.scheduleAlarm?.(now() + RETENTION_RETRY_MS);
+      }
     },
 
     onEvents(listener) {

@@ -1,1 +1,0 @@
-import {it} from "vitest"; it("t", () => { console.log("CORE-AT", Date.now()); });
