@@ -44,9 +44,12 @@ export const DEFAULT_STREAM = "default";
 /** Longest event text kept in one storage value (see MAX_CELL_CHARS in protocol.ts for why). */
 export const MAX_STORED_CHARS = 60_000;
 
+/** Control characters would break SSE framing (`event:` lines) and logs. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 const checkName = (name: unknown, what: string, allowReserved: boolean): string => {
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_CHARS) {
-    fail("bad_request", `${what} must be a string of 1 to ${MAX_NAME_CHARS} characters.`);
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_CHARS || CONTROL_CHARACTER.test(name)) {
+    fail("bad_request", `${what} must be a string of 1 to ${MAX_NAME_CHARS} characters, none of them control characters.`);
   }
   if (!allowReserved && (name as string).startsWith(RESERVED_PREFIX)) {
     fail("reserved_name", `${what} ${JSON.stringify(name)} starts with "${RESERVED_PREFIX}", which the room keeps for itself.`);

@@ -8,6 +8,7 @@ import { parseEventInput } from "./event-log.ts";
 import { readHistory, readPage } from "./event-reads.ts";
 import { corsHeaders, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
+import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 
 type Handler = (request: Request, headers: Headers) => Promise<Response>;
 type Resource = Partial<Record<"GET" | "PUT" | "POST", Handler>>;
@@ -37,6 +38,7 @@ export const createRequestHandler = (core: RoomCore) => {
   };
 
   const getEvents: Handler = async (request, headers) => {
+    if (isEventStreamRequest(request)) return createSseResponse(core, request, headers, core.options.now ?? Date.now);
     const page = await readPage(core, new URL(request.url).searchParams);
     return respond(200, page, headers);
   };

@@ -22,12 +22,15 @@ export const createConnection = (id: string): TestConnection => ({
   },
 });
 
+/** A Response whose JSON tests may read freely (workers-types makes `json()` unknown). */
+export type TestResponse = Omit<Response, "json"> & { json(): Promise<any> };
+
 export interface TestRoom {
   room: Room;
   storage: ReturnType<typeof createMemoryStorage>;
   connections: TestConnection[];
   connect(id: string): TestConnection;
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
   /** A new room over the same storage: what a restart or an eviction leaves. */
   restart(): Promise<TestRoom>;
 }

@@ -1,0 +1,135 @@
+// A feed: the events a reader selected, history first, then a caught-up marker, then live, with no
+// gap and no duplicate, and never more than the reader can take. SSE and WebSocket subscriptions
+// are both feeds; they differ only in their sink.
+//
+// How it stays gapless without buffering: the log is durable, so a feed keeps only `lastSeq`, the
+// newest seq it has considered. While it is behind (history, or a reader out of capacity) it reads
+// pages from storage; once it reaches the head it switches to live in the same synchronous step
+// that checks the head, so every later commit reaches it through `onEvents`. A reader that stops
+// taking events costs no memory: the feed falls behind and reads from storage again when it can.
+import { RoomError } from "./errors.ts";
+import { readRange, type EventText } from "./event-reads.ts";
+import type { RoomCore } from "./room.ts";
+import { matches, type Selectors } from "./selectors.ts";
+
+/** Why a feed ended: its range is done, the reader left, or an error. */
+export type EndReason = "done" | "unsubscribed" | "error" | "timeout" | "reset";
+
+export interface FeedSink {
+  /** How many more events the reader can take now. */
+  capacity(): number;
+  event(event: EventText, type: string): void;
+  caughtUp(head: number): void;
+  end(reason: EndReason, error?: RoomError): void;
+}
+
+export interface Feed {
+  /** Sends what the reader can take now; call when its capacity grows. */
+  pump(): void;
+  close(): void;
+  readonly lastSeq: number;
+}
+
+/** Most events read from storage per page while a feed catches up. */
+export const FEED_PAGE_EVENTS = 256;
+
+const typeOf = (json: string): string => (JSON.parse(json) as { type: string }).type;
+
+export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): Feed => {
+  // `after=past-events` starts at the head; `until=caught-up` ends at the head, both as of now.
+  let lastSeq = (selectors.pastEvents ? core.head + 1 : selectors.lower) - 1;
+  const upper = selectors.untilCaughtUp ? core.head : selectors.upper;
+  let live = false;
+  let caughtUpSent = false;
+  let pumping = false;
+  let closed = false;
+
+  const end = (reason: EndReason, error?: RoomError) => {
+    if (closed) return;
+    close();
+    sink.end(reason, error);
+  };
+
+  /** At the end of the range: say so, and stop. */
+  const finishIfDone = (): boolean => {
+    if (upper !== undefined && lastSeq >= upper) {
+      end("done");
+      return true;
+    }
+    return false;
+  };
+
+  const stopListening = core.onEvents((events) => {
+    if (closed || !live) return;
+    for (const { event, json } of events) {
+      if (event.seq <= lastSeq) continue;
+      if (upper !== undefined && event.seq > upper) return void end("done");
+      if (matches(selectors, event)) {
+        if (sink.capacity() <= 0) {
+          // Out of capacity: fall behind; `pump` reads the rest from storage later.
+          live = false;
+          return;
+        }
+        sink.event({ seq: event.seq, json }, event.type);
+      }
+      lastSeq = event.seq;
+    }
+    finishIfDone();
+  });
+
+  const catchUp = async () => {
+    while (!closed) {
+      const head = core.head;
+      const target = upper === undefined ? head : Math.min(upper, head);
+      if (lastSeq >= target) {
+        if (!live) {
+          // Same synchronous step as the head check: no commit can fall between the two.
+          live = true;
+          if (!caughtUpSent) {
+            caughtUpSent = true;
+            sink.caughtUp(head);
+            if (selectors.untilCaughtUp) return end("done");
+          }
+        }
+        finishIfDone();
+        return;
+      }
+      const room = sink.capacity();
+      if (room <= 0) return;
+      const read = await readRange(core.options.storage, core.keys, selectors, lastSeq + 1, target, Math.min(room, FEED_PAGE_EVENTS));
+      if (closed) return;
+      for (const event of read.events) {
+        sink.event(event, typeOf(event.json));
+        lastSeq = event.seq;
+      }
+      if (read.reachedEnd) lastSeq = Math.max(lastSeq, target);
+    }
+  };
+
+  const close = () => {
+    closed = true;
+    stopListening();
+  };
+
+  const feed: Feed = {
+    pump() {
+      if (closed || pumping || live) return;
+      pumping = true;
+      catchUp()
+        .catch((error) => {
+          core.options.logger?.error("roomstore: feed failed", error);
+          end("error", new RoomError("internal", "The room could not read its log."));
+        })
+        .finally(() => {
+          pumping = false;
+          // Capacity may have come back, or the feed fell behind, while it read.
+          if (!closed && !live && sink.capacity() > 0) feed.pump();
+        });
+    },
+    close,
+    get lastSeq() {
+      return lastSeq;
+    },
+  };
+  return feed;
+};
