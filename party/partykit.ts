@@ -47,6 +47,14 @@ export default class Room implements Party.Server {
     return this.room.handleMessage(sender, message);
   }
 
+  onClose(connection: Party.Connection): void {
+    this.room.handleClose(connection);
+  }
+
+  onError(connection: Party.Connection): void {
+    this.room.handleClose(connection);
+  }
+
   onAlarm(): Promise<void> {
     return this.room.handleAlarm();
   }

@@ -113,15 +113,49 @@ export const parseEtag = (header: string | null): number | undefined => {
 
 // ---- roomstore's own WebSocket messages (`{prefix}x{JSON}`) ----
 
-/** Server → client: an error that leaves the socket open. */
-export interface ErrorMessage extends ErrorBody {
-  t: "error";
+/** Selectors as a subscription sends them: the query parameters of `GET {eventsPath}`. */
+export interface SelectorParams {
+  stream?: string;
+  types?: string[] | string;
+  from?: number;
+  after?: number | "past-events";
+  to?: number;
+  until?: number | "caught-up";
 }
 
-export type ServerMessage = ErrorMessage;
+/** Client → room. `mid` (message id) makes a write acknowledged and safe to resend. */
+export type ClientMessage =
+  | { t: "sub"; sid: string; selectors?: SelectorParams; credit: number }
+  | { t: "ack"; sid: string; credit: number }
+  | { t: "unsub"; sid: string }
+  | { t: "changes"; mid: string; changes: unknown }
+  | { t: "append"; mid: string; events: unknown[]; ifMatch?: number };
+
+/** Why a subscription ended. */
+export type EndReason = "done" | "unsubscribed" | "error" | "timeout" | "reset";
+
+/** Room → client. Event frames (`ev`) carry the stored event JSON verbatim. */
+export type ServerMessage =
+  | ({ t: "error"; mid?: string; sid?: string } & ErrorBody)
+  | { t: "ev"; sid: string; e: unknown }
+  | { t: "caught-up"; sid: string; seq: number }
+  | ({ t: "end"; sid: string; reason: EndReason } & Partial<ErrorBody>)
+  | { t: "ok"; mid: string; seq?: number | null; seqs?: number[] }
+  | ({ t: "nack"; mid: string } & ErrorBody);
 
 export const encodeServerMessage = (prefix: string, message: ServerMessage): string =>
   encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message));
+
+/** An event frame built around the stored event text, without parsing it again. */
+export const encodeEventMessage = (prefix: string, sid: string, eventJson: string): string =>
+  encodeFrame(prefix, ROOM_MESSAGE, `{"t":"ev","sid":${JSON.stringify(sid)},"e":${eventJson}}`);
+
+/** Most subscriptions one connection may hold at once. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 16;
+/** Most credit a subscription may hold unspent. */
+export const MAX_CREDIT = 10_000;
+/** Longest subscription or message id. */
+export const MAX_MESSAGE_ID_CHARS = 128;
 
 /** A TinyBase changeset frame: `{prefix}s{Changes JSON}`; DELETED strings stand for deletions. */
 export const encodeChangesFrame = (prefix: string, changes: unknown): string =>

@@ -53,6 +53,14 @@ export class Room extends Server<Env & Cloudflare.Env> {
     return this.room.handleMessage(connection, message);
   }
 
+  override onClose(connection: Connection): void {
+    this.room.handleClose(connection);
+  }
+
+  override onError(connection: Connection): void {
+    this.room.handleClose(connection);
+  }
+
   override onAlarm(): Promise<void> {
     return this.room.handleAlarm();
   }

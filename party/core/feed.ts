@@ -7,13 +7,13 @@
 // pages from storage; once it reaches the head it switches to live in the same synchronous step
 // that checks the head, so every later commit reaches it through `onEvents`. A reader that stops
 // taking events costs no memory: the feed falls behind and reads from storage again when it can.
+import type { EndReason } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { readRange, type EventText } from "./event-reads.ts";
 import type { RoomCore } from "./room.ts";
 import { matches, type Selectors } from "./selectors.ts";
 
-/** Why a feed ended: its range is done, the reader left, or an error. */
-export type EndReason = "done" | "unsubscribed" | "error" | "timeout" | "reset";
+export type { EndReason };
 
 export interface FeedSink {
   /** How many more events the reader can take now. */

@@ -2,6 +2,7 @@
 import { createMessageHandler } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
+import { createSubscriptions } from "./subscriptions.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -10,15 +11,22 @@ export interface Room {
   handleRequest(request: Request): Promise<Response>;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
   handleAlarm(): Promise<void>;
+  /** Ends what a closed connection held (its subscriptions). */
+  handleClose(connection: RoomConnection): void;
 }
 
 export const createRoom = (options: RoomOptions): Room => {
   const core = createRoomCore(options);
+  const subscriptions = createSubscriptions(core);
   return {
     core,
-    load: () => core.load(),
+    async load() {
+      await core.load();
+      subscriptions.resetOrphans(options.connections());
+    },
     handleRequest: createRequestHandler(core),
-    handleMessage: createMessageHandler(core),
+    handleMessage: createMessageHandler(core, subscriptions),
+    handleClose: (connection) => subscriptions.close(connection),
     handleAlarm: () => core.handleAlarm(),
   };
 };

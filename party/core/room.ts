@@ -61,6 +61,8 @@ export interface ChangesResult {
   seq?: number;
   accepted: Changes;
   rejected: boolean;
+  /** True when a changeset with this id was applied before: nothing was done again. */
+  duplicate?: boolean;
 }
 
 export type PutResult = { status: 200 | 201 | 205; seq: number };
@@ -73,7 +75,15 @@ export interface RoomCore {
   readonly storeSeq: number;
   load(): Promise<void>;
   /** Applies a changeset from a connection or a request: hooks, write, broadcast. */
-  applyChanges(changes: Changes, origin: unknown, options?: { sender?: RoomConnection; allOrNothing?: boolean }): Promise<ChangesResult>;
+  /**
+   * Applies a changeset from a connection or a request: hooks, write, broadcast. With an `id`,
+   * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
+   */
+  applyChanges(
+    changes: Changes,
+    origin: unknown,
+    options?: { sender?: RoomConnection; allOrNothing?: boolean; id?: string },
+  ): Promise<ChangesResult>;
   /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
   putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
   /** Appends application events, all or nothing; returns them (duplicates as first stored). */
@@ -122,7 +132,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
   const changesFrame = (changes: Changes) => encodeChangesFrame(config.messagePrefix, changes);
 
   /** Records store writes and one $store event in the batch; returns the event. */
-  const commitStore = (batch: Batch, writes: StoreWrite[], type: string, data: unknown): StoredEvent => {
+  const commitStore = (batch: Batch, writes: StoreWrite[], type: string, data: unknown, id?: string): StoredEvent => {
     const previous = model.read(writes);
     const hadStore = model.hasStore;
     const previousStoreSeq = meta.storeSeq;
@@ -137,7 +147,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       else batch.put(key, write.value);
     }
     const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, puts: new Map() };
-    const stored = putEvent(context, { stream: STORE_STREAM, type, data });
+    const stored = putEvent(context, { stream: STORE_STREAM, type, data, id });
     batch.nextSeq = context.seq;
     for (const [key, value] of context.puts) batch.put(key, value);
     const audit = new Map<string, unknown>();
@@ -193,8 +203,13 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       model.markCreated(meta.created);
     },
 
-    applyChanges(changes, origin, { sender, allOrNothing = false } = {}) {
+    applyChanges(changes, origin, { sender, allOrNothing = false, id } = {}) {
       return queue.run(async (batch) => {
+        if (id !== undefined) {
+          const key = keys.eventId(STORE_STREAM, id);
+          const known = batch.pending(key) ?? (await storage.get([key])).get(key);
+          if (known !== undefined) return { seq: known as number, accepted: [{}, {}, 1] as Changes, rejected: false, duplicate: true };
+        }
         if (!model.hasStore) throw new RoomError("conflict", "The room has no store yet: PUT it first.");
         const vetted = await vet(changes, false, origin);
         const { accepted, rejected } = vetted
@@ -205,7 +220,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         }
         let seq: number | undefined;
         if (!isEmptyChanges(accepted)) {
-          seq = commitStore(batch, model.plan(accepted), EVENT_CHANGES, changesForLog(accepted)).event.seq;
+          seq = commitStore(batch, model.plan(accepted), EVENT_CHANGES, changesForLog(accepted), id).event.seq;
           const frame = changesFrame(accepted);
           batch.onCommit(() => broadcast(frame, sender?.id));
         }

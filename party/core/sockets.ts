@@ -2,16 +2,17 @@
 // What a client can recover from gets an error frame; what shows a broken client (bad JSON, a wrong
 // shape, a frame over the size limit) closes the socket with 1007 or 1009. Nothing is applied
 // unless the whole frame is valid.
-import { decodeFrame, encodeChangesFrame, encodeServerMessage, SET_CHANGES } from "../protocol.ts";
+import { decodeFrame, encodeChangesFrame, encodeServerMessage, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
 import type { RoomConnection, RoomCore } from "./room.ts";
+import { parseClientMessage, type createSubscriptions } from "./subscriptions.ts";
 
 /** UTF-8 size of a string, computed only when its length alone cannot decide. */
 const exceeds = (text: string, maxBytes: number): boolean =>
   text.length > maxBytes || (text.length * 3 > maxBytes && new TextEncoder().encode(text).byteLength > maxBytes);
 
-export const createMessageHandler = (core: RoomCore) => {
+export const createMessageHandler = (core: RoomCore, subscriptions: ReturnType<typeof createSubscriptions>) => {
   const { config } = core.options;
   const log = (error: unknown) => core.options.logger?.error("roomstore: message failed", error);
 
@@ -52,7 +53,16 @@ export const createMessageHandler = (core: RoomCore) => {
       }
       const frame = decodeFrame(config.messagePrefix, message);
       if (frame?.type === SET_CHANGES) return await onChanges(connection, frame.payload);
-      sendError(connection, new RoomError("bad_request", "Unknown frame: expected a TinyBase changeset."));
+      if (frame?.type === ROOM_MESSAGE) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(frame.payload);
+        } catch {
+          throw new RoomError("invalid_json", "The message is not valid JSON.");
+        }
+        return await subscriptions.handle(connection, parseClientMessage(parsed));
+      }
+      sendError(connection, new RoomError("bad_request", "Unknown frame: expected a TinyBase changeset or a roomstore message."));
     } catch (error) {
       const roomError = toRoomError(error);
       if (roomError.code === "internal") log(error);

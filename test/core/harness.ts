@@ -6,6 +6,8 @@ import { createMemoryStorage } from "../../party/core/storage.ts";
 export interface TestConnection {
   id: string;
   sent: string[];
+  state: unknown;
+  setState(state: unknown): unknown;
   closed?: { code?: number; reason?: string };
   send(message: string): void;
   close(code?: number, reason?: string): void;
@@ -14,6 +16,10 @@ export interface TestConnection {
 export const createConnection = (id: string): TestConnection => ({
   id,
   sent: [],
+  state: null,
+  setState(state) {
+    return (this.state = state);
+  },
   send(message) {
     this.sent.push(message);
   },
@@ -77,6 +83,12 @@ export const receivedChanges = (connection: TestConnection) =>
   connection.sent.filter((frame) => frame.startsWith("s")).map((frame) => JSON.parse(frame.slice(1)));
 
 export const receivedErrors = (connection: TestConnection) =>
+  receivedMessages(connection).filter((message) => message.t === "error");
+
+/** roomstore's own messages a connection received, parsed. */
+export const receivedMessages = (connection: TestConnection): any[] =>
   connection.sent.filter((frame) => frame.startsWith("x")).map((frame) => JSON.parse(frame.slice(1)));
+
+export const messageFrame = (message: unknown) => "x" + JSON.stringify(message);
 
 export const changesFrame = (changes: unknown) => "s" + JSON.stringify(changes);

@@ -1,0 +1,207 @@
+// roomstore's own WebSocket messages: flow-controlled subscriptions to the event log, and
+// acknowledged writes. TinyBase clients never send or receive these (they ignore `x` frames).
+//
+// Flow control: a subscription holds credit; every event sent spends one; the client's `ack`
+// grants more. With no credit the feed simply falls behind and later reads from storage, so a slow
+// client costs no memory. Subscriptions live in memory; when a hibernated room wakes they are gone,
+// and each subscribed connection is told so (`end` with reason `reset`) so that it resubscribes
+// after the last seq it saw.
+import {
+  encodeChangesFrame,
+  encodeEventMessage,
+  encodeServerMessage,
+  MAX_CREDIT,
+  MAX_MESSAGE_ID_CHARS,
+  MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  type ClientMessage,
+  type SelectorParams,
+  type ServerMessage,
+} from "../protocol.ts";
+import { parseChanges } from "./changes.ts";
+import { errorBody, RoomError, toRoomError } from "./errors.ts";
+import { parseEventInput } from "./event-log.ts";
+import { openFeed, type Feed } from "./feed.ts";
+import type { RoomConnection, RoomCore } from "./room.ts";
+import { parseSelectors } from "./selectors.ts";
+
+/** A connection as subscriptions need it: runtimes that keep per-socket state expose it. */
+export interface StatefulConnection extends RoomConnection {
+  readonly state?: unknown;
+  setState?(state: unknown): unknown;
+}
+
+interface Subscription {
+  feed: Feed;
+  credit: number;
+}
+
+/** Per-connection state kept in the socket's attachment, so it survives hibernation. */
+interface ConnectionState {
+  roomstoreSubs?: string[];
+}
+
+const isId = (thing: unknown): thing is string =>
+  typeof thing === "string" && thing.length > 0 && thing.length <= MAX_MESSAGE_ID_CHARS;
+
+const isCredit = (thing: unknown): thing is number => Number.isSafeInteger(thing) && (thing as number) >= 0 && (thing as number) <= MAX_CREDIT;
+
+/** Validates a client message's shape; the payloads are validated where they are used. */
+export const parseClientMessage = (thing: unknown): ClientMessage => {
+  const bad = (message: string) => new RoomError("bad_request", message);
+  if (typeof thing !== "object" || thing === null) throw bad("A message must be a JSON object with a `t` field.");
+  const message = thing as Record<string, unknown>;
+  switch (message.t) {
+    case "sub":
+      if (!isId(message.sid)) throw bad("sub needs a sid of 1 to 128 characters.");
+      if (!isCredit(message.credit)) throw bad(`sub needs a credit from 0 to ${MAX_CREDIT}.`);
+      if (message.selectors !== undefined && (typeof message.selectors !== "object" || message.selectors === null)) {
+        throw bad("selectors must be an object.");
+      }
+      return message as ClientMessage;
+    case "ack":
+      if (!isId(message.sid) || !isCredit(message.credit)) throw bad(`ack needs a sid and a credit from 0 to ${MAX_CREDIT}.`);
+      return message as ClientMessage;
+    case "unsub":
+      if (!isId(message.sid)) throw bad("unsub needs a sid.");
+      return message as ClientMessage;
+    case "changes":
+      if (!isId(message.mid)) throw bad("changes needs a mid of 1 to 128 characters.");
+      return message as ClientMessage;
+    case "append":
+      if (!isId(message.mid)) throw bad("append needs a mid of 1 to 128 characters.");
+      if (!Array.isArray(message.events)) throw bad("append needs an array of events.");
+      if (message.ifMatch !== undefined && !Number.isSafeInteger(message.ifMatch)) throw bad("ifMatch must be a seq.");
+      return message as ClientMessage;
+    default:
+      throw bad("Unknown message kind.");
+  }
+};
+
+/** Selector params as query parameters, so that subscriptions and reads share one parser. */
+const toParams = (selectors: SelectorParams = {}): URLSearchParams => {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(selectors)) {
+    if (value === undefined) continue;
+    params.set(name, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  return params;
+};
+
+export const createSubscriptions = (core: RoomCore) => {
+  const { config } = core.options;
+  const prefix = config.messagePrefix;
+  const byConnection = new Map<string, Map<string, Subscription>>();
+  const send = (connection: RoomConnection, message: ServerMessage) => connection.send(encodeServerMessage(prefix, message));
+
+  const remember = (connection: StatefulConnection) => {
+    if (!connection.setState) return;
+    const subs = [...(byConnection.get(connection.id)?.keys() ?? [])];
+    const state = (connection.state ?? {}) as ConnectionState;
+    connection.setState({ ...state, roomstoreSubs: subs.length > 0 ? subs : undefined });
+  };
+
+  const subscribe = (connection: StatefulConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number) => {
+    const subs = byConnection.get(connection.id) ?? new Map<string, Subscription>();
+    if (subs.has(sid)) throw new RoomError("conflict", `Subscription ${sid} exists on this connection.`);
+    if (subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new RoomError("too_large", `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`);
+    }
+    const selectors = parseSelectors(toParams(selectorParams), { defaultPageLimit: 1, maxPageLimit: Number.MAX_SAFE_INTEGER });
+    const subscription: Subscription = { credit, feed: undefined as unknown as Feed };
+    subscription.feed = openFeed(core, selectors, {
+      capacity: () => subscription.credit,
+      event: (event) => {
+        subscription.credit--;
+        connection.send(encodeEventMessage(prefix, sid, event.json));
+      },
+      caughtUp: (head) => send(connection, { t: "caught-up", sid, seq: head }),
+      end: (reason, error) => {
+        subs.delete(sid);
+        remember(connection);
+        send(connection, error ? { t: "end", sid, reason, ...errorBody(error) } : { t: "end", sid, reason });
+      },
+    });
+    subs.set(sid, subscription);
+    byConnection.set(connection.id, subs);
+    remember(connection);
+    subscription.feed.pump();
+  };
+
+  const changes = async (connection: RoomConnection, mid: string, payload: unknown) => {
+    const parsed = parseChanges(payload);
+    try {
+      const result = await core.applyChanges(parsed, connection, { sender: connection, allOrNothing: true, id: mid });
+      send(connection, { t: "ok", mid, seq: result.seq ?? null });
+    } catch (error) {
+      // All or nothing: the client applied it locally, so send back what the room holds.
+      if (core.model.hasStore) connection.send(encodeChangesFrame(prefix, core.model.currentOf(parsed)));
+      throw error;
+    }
+  };
+
+  const append = async (connection: RoomConnection, mid: string, events: unknown[], ifMatch?: number) => {
+    const { limits } = config;
+    if (events.length === 0) throw new RoomError("bad_request", "Append at least one event.");
+    if (events.length > limits.maxEventsPerAppend) throw new RoomError("too_large", `At most ${limits.maxEventsPerAppend} events per append.`);
+    // Events without an id get one from the message id, so that a resend appends nothing.
+    const inputs = events.map((event, i) => {
+      const input = parseEventInput(event, limits.maxEventDataChars);
+      return input.id === undefined ? { ...input, id: `${mid}:${i}` } : input;
+    });
+    const stored = await core.appendEvents(inputs, ifMatch);
+    send(connection, { t: "ok", mid, seqs: stored.map(({ event }) => event.seq) });
+  };
+
+  return {
+    /** Handles one `x` message; errors become an error or nack frame, never a closed socket. */
+    async handle(connection: StatefulConnection, message: ClientMessage): Promise<void> {
+      try {
+        switch (message.t) {
+          case "sub":
+            return subscribe(connection, message.sid, message.selectors, message.credit);
+          case "ack": {
+            const subscription = byConnection.get(connection.id)?.get(message.sid);
+            if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
+            subscription.credit = Math.min(MAX_CREDIT, subscription.credit + message.credit);
+            return subscription.feed.pump();
+          }
+          case "unsub": {
+            const subs = byConnection.get(connection.id);
+            const subscription = subs?.get(message.sid);
+            if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
+            subscription.feed.close();
+            subs!.delete(message.sid);
+            remember(connection);
+            return send(connection, { t: "end", sid: message.sid, reason: "unsubscribed" });
+          }
+          case "changes":
+            return await changes(connection, message.mid, message.changes);
+          case "append":
+            return await append(connection, message.mid, message.events, message.ifMatch);
+        }
+      } catch (error) {
+        const roomError = toRoomError(error);
+        if (roomError.code === "internal") core.options.logger?.error("roomstore: message failed", error);
+        const body = errorBody(roomError);
+        if ("mid" in message) send(connection, { t: "nack", mid: message.mid, ...body });
+        else send(connection, { t: "error", sid: message.sid, ...body });
+      }
+    },
+
+    /** Ends a closed connection's subscriptions. */
+    close(connection: RoomConnection) {
+      for (const subscription of byConnection.get(connection.id)?.values() ?? []) subscription.feed.close();
+      byConnection.delete(connection.id);
+    },
+
+    /** After a wake-up: tells every connection whose subscriptions were lost, so it resubscribes. */
+    resetOrphans(connections: Iterable<StatefulConnection>) {
+      for (const connection of connections) {
+        const sids = ((connection.state ?? {}) as ConnectionState).roomstoreSubs ?? [];
+        if (sids.length === 0 || byConnection.has(connection.id)) continue;
+        for (const sid of sids) send(connection, { t: "end", sid, reason: "reset" });
+        connection.setState?.({ ...(connection.state as object), roomstoreSubs: undefined });
+      }
+    },
+  };
+};
