@@ -2,6 +2,7 @@
 // `Party.Server`. Rooms are at `/parties/main/:room`, PartyKit's default party.
 import type * as Party from "partykit/server";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
+import { gate } from "./gate.ts";
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 
 export default class Room implements Party.Server {
@@ -41,6 +42,19 @@ export default class Room implements Party.Server {
 
   onRequest(request: Party.Request): Promise<Response> {
     return this.room.handleRequest(request as unknown as Request);
+  }
+
+  /** The gate, run by PartyKit before a socket or request reaches the room. */
+  static onBeforeConnect(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
+    return gate(request as unknown as Request, lobby.env, lobby.id);
+  }
+
+  static onBeforeRequest(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
+    return gate(request as unknown as Request, lobby.env, lobby.id);
+  }
+
+  onConnect(connection: Party.Connection, context: Party.ConnectionContext): void {
+    this.room.handleConnect(connection, context.request as unknown as Request);
   }
 
   onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {

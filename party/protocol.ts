@@ -48,6 +48,13 @@ export const MAX_EVENTS_PER_APPEND = 100;
 /** Page size of `GET {eventsPath}` when `limit` is not given, and its maximum. */
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1_000;
+/** Most cells and values one changeset may change. */
+export const MAX_CELLS_PER_CHANGE = 10_000;
+/** Most open connections per room; one more is closed with 1013 (try again later). */
+export const MAX_CONNECTIONS = 10_000;
+/** Frames per second one connection may send on average, and the burst it may send at once. */
+export const MAX_MESSAGES_PER_SECOND = 200;
+export const MESSAGE_BURST = 400;
 /** Longest stream name, event type or event id, in characters. */
 export const MAX_NAME_CHARS = 256;
 
@@ -67,6 +74,7 @@ export const ERROR_STATUS = {
   conflict: 409,
   precondition_failed: 412,
   too_large: 413,
+  rate_limited: 429,
   too_many_connections: 429,
   internal: 500,
 } as const;

@@ -2,10 +2,11 @@
 // per room (binding `Main`), and this class hands each request and frame to the room core.
 // Subclass it to set `config` or permission hooks; export your subclass under the class name in
 // wrangler.toml.
-import { routePartykitRequest, Server, type Connection, type WSMessage } from "partyserver";
+import { routePartykitRequest, Server, type Connection, type ConnectionContext, type Lobby, type WSMessage } from "partyserver";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { errorBody, RoomError } from "./core/errors.ts";
+import { gate } from "./gate.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
@@ -49,6 +50,10 @@ export class Room extends Server<Env & Cloudflare.Env> {
     return this.room.handleRequest(request);
   }
 
+  override onConnect(connection: Connection, context: ConnectionContext): void {
+    this.room.handleConnect(connection, context.request);
+  }
+
   override onMessage(connection: Connection, message: WSMessage): Promise<void> {
     return this.room.handleMessage(connection, message);
   }
@@ -75,8 +80,12 @@ const notFound = () =>
     headers: { "Content-Type": "application/json; charset=utf-8" },
   });
 
+/** Routes `/parties/main/:room` to its room, through the gate (tokens and roles, off by default). */
+export const routeRoomRequest = async (request: Request, env: Env): Promise<Response> => {
+  const check = (req: Request, lobby: Lobby) => gate(req, env, lobby.name);
+  return (await routePartykitRequest(request, env as never, { onBeforeConnect: check, onBeforeRequest: check })) ?? notFound();
+};
+
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
-    return (await routePartykitRequest(request, env as never)) ?? notFound();
-  },
+  fetch: routeRoomRequest,
 } satisfies ExportedHandler<Env>;

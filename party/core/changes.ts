@@ -122,6 +122,17 @@ export const parseJson = (text: string): unknown => {
   }
 };
 
+/** How many cells, rows, tables and values a changeset names (each deletion counts one). */
+export const countChanges = ([tables, values]: Changes): number => {
+  let count = 0;
+  for (const tableId in tables) {
+    const table = tables[tableId];
+    if (isDeleted(table)) count++;
+    else for (const rowId in table) count += isDeleted(table[rowId]) ? 1 : Object.keys(table[rowId]).length;
+  }
+  return count + Object.keys(values).length;
+};
+
 /** True when a changeset changes nothing. */
 export const isEmptyChanges = ([tables, values]: Changes): boolean => {
   for (const _ in tables) return false;

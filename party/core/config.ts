@@ -6,7 +6,11 @@ import {
   DEFAULT_PAGE_LIMIT,
   DEFAULT_STORE_PATH,
   MAX_BODY_BYTES,
+  MAX_CELLS_PER_CHANGE,
+  MAX_CONNECTIONS,
   MAX_EVENT_DATA_CHARS,
+  MAX_MESSAGES_PER_SECOND,
+  MESSAGE_BURST,
   MAX_EVENTS_PER_APPEND,
   MAX_FRAME_BYTES,
   MAX_PAGE_LIMIT,
@@ -16,6 +20,10 @@ import type { RetentionPolicy } from "./retention.ts";
 export interface RoomLimits {
   maxBodyBytes: number;
   maxFrameBytes: number;
+  maxCellsPerChange: number;
+  maxConnections: number;
+  maxMessagesPerSecond: number;
+  messageBurst: number;
   maxEventDataChars: number;
   maxEventsPerAppend: number;
   defaultPageLimit: number;
@@ -46,6 +54,10 @@ export type RoomConfigInput = Partial<Omit<RoomConfig, "limits">> & { limits?: P
 export const DEFAULT_LIMITS: RoomLimits = {
   maxBodyBytes: MAX_BODY_BYTES,
   maxFrameBytes: MAX_FRAME_BYTES,
+  maxCellsPerChange: MAX_CELLS_PER_CHANGE,
+  maxConnections: MAX_CONNECTIONS,
+  maxMessagesPerSecond: MAX_MESSAGES_PER_SECOND,
+  messageBurst: MESSAGE_BURST,
   maxEventDataChars: MAX_EVENT_DATA_CHARS,
   maxEventsPerAppend: MAX_EVENTS_PER_APPEND,
   defaultPageLimit: DEFAULT_PAGE_LIMIT,
@@ -56,6 +68,10 @@ export const DEFAULT_LIMITS: RoomLimits = {
 const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   maxBodyBytes: "MAX_BODY_BYTES",
   maxFrameBytes: "MAX_FRAME_BYTES",
+  maxCellsPerChange: "MAX_CELLS_PER_CHANGE",
+  maxConnections: "MAX_CONNECTIONS",
+  maxMessagesPerSecond: "MAX_MESSAGES_PER_SECOND",
+  messageBurst: "MESSAGE_BURST",
   maxEventDataChars: "MAX_EVENT_DATA_CHARS",
   maxEventsPerAppend: "MAX_EVENTS_PER_APPEND",
   defaultPageLimit: "DEFAULT_PAGE_LIMIT",

@@ -1,5 +1,5 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
-import { createMessageHandler } from "./sockets.ts";
+import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
@@ -9,6 +9,8 @@ export interface Room {
   /** Loads the store from storage; call once before anything else (adapters do, in onStart). */
   load(): Promise<void>;
   handleRequest(request: Request): Promise<Response>;
+  /** Admits a socket opened by `request` (room capacity, role). */
+  handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
   handleAlarm(): Promise<void>;
   /** Ends what a closed connection held (its subscriptions). */
@@ -18,6 +20,7 @@ export interface Room {
 export const createRoom = (options: RoomOptions): Room => {
   const core = createRoomCore(options);
   const subscriptions = createSubscriptions(core);
+  const sockets = createSocketHandlers(core, subscriptions);
   return {
     core,
     async load() {
@@ -25,8 +28,9 @@ export const createRoom = (options: RoomOptions): Room => {
       subscriptions.resetOrphans(options.connections());
     },
     handleRequest: createRequestHandler(core),
-    handleMessage: createMessageHandler(core, subscriptions),
-    handleClose: (connection) => subscriptions.close(connection),
+    handleConnect: sockets.connect,
+    handleMessage: sockets.message,
+    handleClose: sockets.close,
     handleAlarm: () => core.handleAlarm(),
   };
 };

@@ -14,15 +14,36 @@ import { readEventsBySeq } from "./event-reads.ts";
 import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
 import { filterChanges, type RoomHooks } from "./hooks.ts";
 import { createKeys, type Keys } from "./keys.ts";
+import type { Role } from "./auth.ts";
 import type { RoomStorage } from "./storage.ts";
 import { changesOf, createStoreModel, type StoreModel, type StoreWrite } from "./store.ts";
 
-/** A client socket as the room sees it: the runtime's own connection objects fit this. */
+/**
+ * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
+ * kept in the socket's attachment by both runtimes, so it survives hibernation.
+ */
 export interface RoomConnection {
   readonly id: string;
   send(message: string): void;
   close(code?: number, reason?: string): void;
+  readonly state?: unknown;
+  setState?(state: unknown): unknown;
 }
+
+/** What the room keeps in a connection's state. */
+export interface ConnectionState {
+  /** The role the gate decided when the socket opened. */
+  role?: Role;
+  /** Subscriptions open on this connection (see subscriptions.ts). */
+  roomstoreSubs?: string[];
+}
+
+export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
+
+/** Merges into a connection's state, where the runtime keeps state. */
+export const updateState = (connection: RoomConnection, update: ConnectionState): void => {
+  connection.setState?.({ ...stateOf(connection), ...update });
+};
 
 export interface Logger {
   error(message: string, error?: unknown): void;

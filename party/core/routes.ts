@@ -2,6 +2,7 @@
 // conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
 // state changes; every failure is a JSON error with one of protocol.ts's codes.
 import { etagOf, parseEtag } from "../protocol.ts";
+import { roleOf } from "./auth.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
@@ -79,6 +80,7 @@ export const createRequestHandler = (core: RoomCore) => {
       const method = request.method === "HEAD" ? "GET" : request.method;
       const handler = resource[method as keyof Resource];
       if (!handler) throw methodNotAllowed(["OPTIONS", ...Object.keys(resource)].join(", "));
+      if (method !== "GET" && roleOf(request) === "read") throw new RoomError("forbidden", "This token may read, not write.");
       const response = await handler(request, headers);
       return request.method === "HEAD" ? new Response(null, response) : response;
     } catch (error) {

@@ -17,27 +17,16 @@ import {
   type SelectorParams,
   type ServerMessage,
 } from "../protocol.ts";
-import { parseChanges } from "./changes.ts";
+import { countChanges, parseChanges, type Changes } from "./changes.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { openFeed, type Feed } from "./feed.ts";
-import type { RoomConnection, RoomCore } from "./room.ts";
+import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { parseSelectors } from "./selectors.ts";
-
-/** A connection as subscriptions need it: runtimes that keep per-socket state expose it. */
-export interface StatefulConnection extends RoomConnection {
-  readonly state?: unknown;
-  setState?(state: unknown): unknown;
-}
 
 interface Subscription {
   feed: Feed;
   credit: number;
-}
-
-/** Per-connection state kept in the socket's attachment, so it survives hibernation. */
-interface ConnectionState {
-  roomstoreSubs?: string[];
 }
 
 const isId = (thing: unknown): thing is string =>
@@ -77,6 +66,15 @@ export const parseClientMessage = (thing: unknown): ClientMessage => {
   }
 };
 
+/** Refuses writes from a read-only connection. */
+export const assertWriter = (connection: RoomConnection): void => {
+  if (stateOf(connection).role === "read") throw new RoomError("forbidden", "This connection is read-only.");
+};
+
+export const assertCellCount = (changes: Changes, max: number): void => {
+  if (countChanges(changes) > max) throw new RoomError("too_large", `A changeset may change at most ${max} cells and values.`);
+};
+
 /** Selector params as query parameters, so that subscriptions and reads share one parser. */
 const toParams = (selectors: SelectorParams = {}): URLSearchParams => {
   const params = new URLSearchParams();
@@ -93,14 +91,12 @@ export const createSubscriptions = (core: RoomCore) => {
   const byConnection = new Map<string, Map<string, Subscription>>();
   const send = (connection: RoomConnection, message: ServerMessage) => connection.send(encodeServerMessage(prefix, message));
 
-  const remember = (connection: StatefulConnection) => {
-    if (!connection.setState) return;
+  const remember = (connection: RoomConnection) => {
     const subs = [...(byConnection.get(connection.id)?.keys() ?? [])];
-    const state = (connection.state ?? {}) as ConnectionState;
-    connection.setState({ ...state, roomstoreSubs: subs.length > 0 ? subs : undefined });
+    updateState(connection, { roomstoreSubs: subs.length > 0 ? subs : undefined });
   };
 
-  const subscribe = (connection: StatefulConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number) => {
+  const subscribe = (connection: RoomConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number) => {
     const subs = byConnection.get(connection.id) ?? new Map<string, Subscription>();
     if (subs.has(sid)) throw new RoomError("conflict", `Subscription ${sid} exists on this connection.`);
     if (subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
@@ -130,6 +126,8 @@ export const createSubscriptions = (core: RoomCore) => {
   const changes = async (connection: RoomConnection, mid: string, payload: unknown) => {
     const parsed = parseChanges(payload);
     try {
+      assertWriter(connection);
+      assertCellCount(parsed, config.limits.maxCellsPerChange);
       const result = await core.applyChanges(parsed, connection, { sender: connection, allOrNothing: true, id: mid });
       send(connection, { t: "ok", mid, seq: result.seq ?? null });
     } catch (error) {
@@ -141,6 +139,7 @@ export const createSubscriptions = (core: RoomCore) => {
 
   const append = async (connection: RoomConnection, mid: string, events: unknown[], ifMatch?: number) => {
     const { limits } = config;
+    assertWriter(connection);
     if (events.length === 0) throw new RoomError("bad_request", "Append at least one event.");
     if (events.length > limits.maxEventsPerAppend) throw new RoomError("too_large", `At most ${limits.maxEventsPerAppend} events per append.`);
     // Events without an id get one from the message id, so that a resend appends nothing.
@@ -154,7 +153,7 @@ export const createSubscriptions = (core: RoomCore) => {
 
   return {
     /** Handles one `x` message; errors become an error or nack frame, never a closed socket. */
-    async handle(connection: StatefulConnection, message: ClientMessage): Promise<void> {
+    async handle(connection: RoomConnection, message: ClientMessage): Promise<void> {
       try {
         switch (message.t) {
           case "sub":
@@ -195,12 +194,12 @@ export const createSubscriptions = (core: RoomCore) => {
     },
 
     /** After a wake-up: tells every connection whose subscriptions were lost, so it resubscribes. */
-    resetOrphans(connections: Iterable<StatefulConnection>) {
+    resetOrphans(connections: Iterable<RoomConnection>) {
       for (const connection of connections) {
-        const sids = ((connection.state ?? {}) as ConnectionState).roomstoreSubs ?? [];
+        const sids = stateOf(connection).roomstoreSubs ?? [];
         if (sids.length === 0 || byConnection.has(connection.id)) continue;
         for (const sid of sids) send(connection, { t: "end", sid, reason: "reset" });
-        connection.setState?.({ ...(connection.state as object), roomstoreSubs: undefined });
+        updateState(connection, { roomstoreSubs: undefined });
       }
     },
   };
