@@ -17,6 +17,7 @@ import { createKeys, type Keys } from "./keys.ts";
 import type { Role } from "./auth.ts";
 import type { RoomStorage } from "./storage.ts";
 import { changesOf, createStoreModel, type StoreModel, type StoreWrite } from "./store.ts";
+import { createBroadcaster } from "./broadcast.ts";
 
 /**
  * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
@@ -151,6 +152,22 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
   };
 
   const changesFrame = (changes: Changes) => encodeChangesFrame(config.messagePrefix, changes);
+  const broadcaster = createBroadcaster({
+    prefix: config.messagePrefix,
+    connections: options.connections,
+    currentOf: (changes) => model.currentOf(changes),
+    now,
+  });
+  /** Changesets to broadcast once each commit group is durable. */
+  const groupBroadcasts = new WeakMap<Batch, ReturnType<typeof broadcaster.entry>[]>();
+  const queueBroadcast = (batch: Batch, changes: Changes, writes: StoreWrite[], sender?: string) => {
+    let list = groupBroadcasts.get(batch);
+    if (!list) {
+      groupBroadcasts.set(batch, (list = []));
+      batch.onCommit(() => broadcaster.flush(list!));
+    }
+    list.push(broadcaster.entry(changes, writes, sender));
+  };
 
   /** Records store writes and one $store event in the batch; returns the event. */
   const commitStore = (batch: Batch, writes: StoreWrite[], type: string, data: unknown, id?: string): StoredEvent => {
@@ -241,9 +258,9 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         }
         let seq: number | undefined;
         if (!isEmptyChanges(accepted)) {
-          seq = commitStore(batch, model.plan(accepted), EVENT_CHANGES, changesForLog(accepted), id).event.seq;
-          const frame = changesFrame(accepted);
-          batch.onCommit(() => broadcast(frame, sender?.id));
+          const writes = model.plan(accepted);
+          seq = commitStore(batch, writes, EVENT_CHANGES, changesForLog(accepted), id).event.seq;
+          queueBroadcast(batch, accepted, writes, sender?.id);
         }
         if (rejected && sender) {
           // Reconverge the sender: it applied its whole changeset locally.
@@ -277,10 +294,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         const diff = changesOf(writes);
         const data = initialSave ? [diff[0], diff[1]] : content;
         const { event } = commitStore(batch, writes, initialSave ? EVENT_INIT : EVENT_REPLACE, data);
-        if (!isEmptyChanges(diff)) {
-          const frame = changesFrame(diff);
-          batch.onCommit(() => broadcast(frame));
-        }
+        if (!isEmptyChanges(diff)) queueBroadcast(batch, diff, writes);
         return { status: replacing ? (initialSave ? 201 : 200) : 201, seq: event.seq } as PutResult;
       });
     },

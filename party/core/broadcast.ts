@@ -1,0 +1,127 @@
+// Broadcast of accepted changesets, once per commit group: the changesets of a group are merged
+// into as few TinyBase frames as their meaning allows (usually one), encoded once, and sent to every
+// connection; a sender gets the others' changesets but not its own, as TinyBase's server does.
+//
+// Convergence under concurrent writes to one cell: the room orders writes, but a sender that set a
+// cell while another client's write to it was on its way to it ends with the other value. So when a
+// connection writes a cell that another connection wrote within CONFLICT_WINDOW_MS, the room also
+// sends that sender the cell's authoritative value after the group. A lone writer (someone typing)
+// never gets its own changes back, so its UI never jumps back to an older value.
+import { encodeChangesFrame } from "../protocol.ts";
+import type { ChangedRow, ChangedTable, Changes } from "./changes.ts";
+import { isDeleted } from "./changes.ts";
+import type { RoomConnection } from "./room.ts";
+import { changesOf, type StoreWrite } from "./store.ts";
+
+/** How long after another connection's write to a cell a write to it counts as concurrent. */
+export const CONFLICT_WINDOW_MS = 10_000;
+
+interface Entry {
+  changes: Changes;
+  sender?: string;
+  /** Cells this sender wrote that another connection wrote concurrently: echoed after the group. */
+  echo?: StoreWrite[];
+}
+
+/**
+ * Merges `next` into `into`; false when they cannot be one changeset (a set inside a table or row
+ * that `into` deletes: TinyBase cannot say "delete, then set" in one frame).
+ */
+const mergeInto = (into: Changes, next: Changes): boolean => {
+  for (const tableId in next[0]) {
+    const table = next[0][tableId];
+    const target = into[0][tableId];
+    if (isDeleted(table) || target === undefined) {
+      into[0][tableId] = isDeleted(table) ? table : structuredClone(table);
+      continue;
+    }
+    if (isDeleted(target)) return false;
+    for (const rowId in table) {
+      const row = table[rowId];
+      const targetRow = (target as ChangedTable)[rowId];
+      if (isDeleted(row) || targetRow === undefined) {
+        (target as ChangedTable)[rowId] = isDeleted(row) ? row : { ...row };
+        continue;
+      }
+      if (isDeleted(targetRow)) return false;
+      Object.assign(targetRow as ChangedRow, row);
+    }
+  }
+  Object.assign(into[1], next[1]);
+  return true;
+};
+
+const emptyChanges = (): Changes => [Object.create(null), Object.create(null), 1];
+
+/** The fewest frames that say `list` in order. */
+const framesOf = (prefix: string, list: Changes[]): string[] => {
+  const frames: string[] = [];
+  let current: Changes | undefined;
+  for (const changes of list) {
+    if (current && mergeInto(current, changes)) continue;
+    if (current) frames.push(encodeChangesFrame(prefix, current));
+    current = emptyChanges();
+    mergeInto(current, changes);
+  }
+  if (current) frames.push(encodeChangesFrame(prefix, current));
+  return frames;
+};
+
+const cellKey = (write: StoreWrite) => (write.kind === "cell" ? JSON.stringify(write.path) : "v" + JSON.stringify(write.id));
+
+export const createBroadcaster = (options: {
+  prefix: string;
+  connections: () => Iterable<RoomConnection>;
+  /** The room's current values of the cells and values named. */
+  currentOf: (changes: Changes) => Changes;
+  now: () => number;
+}) => {
+  /** Last writer of each recently written cell, oldest first. */
+  const lastWriters = new Map<string, { sender: string; at: number }>();
+
+  const forgetOld = (now: number) => {
+    for (const [key, writer] of lastWriters) {
+      if (now - writer.at < CONFLICT_WINDOW_MS) break;
+      lastWriters.delete(key);
+    }
+  };
+
+  const framesFor = (sender: string, list: Entry[]): string[] => {
+    const others = list.filter((entry) => entry.sender !== sender).map((entry) => entry.changes);
+    const echo = list.flatMap((entry) => (entry.sender === sender ? (entry.echo ?? []) : []));
+    if (echo.length > 0) others.push(options.currentOf(changesOf(echo)));
+    return framesOf(options.prefix, others);
+  };
+
+  return {
+    /** An entry for the group's list: records who wrote which cells, and what must be echoed. */
+    entry(changes: Changes, writes: StoreWrite[], sender?: string): Entry {
+      if (sender === undefined) return { changes };
+      const now = options.now();
+      forgetOld(now);
+      const echo: StoreWrite[] = [];
+      for (const write of writes) {
+        const key = cellKey(write);
+        const last = lastWriters.get(key);
+        if (last && last.sender !== sender) echo.push(write);
+        lastWriters.delete(key);
+        lastWriters.set(key, { sender, at: now });
+      }
+      return echo.length > 0 ? { changes, sender, echo } : { changes, sender };
+    },
+
+    /** Sends a committed group's changesets to every connection. */
+    flush(list: Entry[]) {
+      if (list.length === 0) return;
+      const senders = new Set(list.map((entry) => entry.sender).filter((sender) => sender !== undefined));
+      const toAll = framesOf(options.prefix, list.map((entry) => entry.changes));
+      for (const connection of options.connections()) {
+        const frames = senders.has(connection.id) ? framesFor(connection.id, list) : toAll;
+        for (const frame of frames) connection.send(frame);
+      }
+    },
+  };
+
+};
+
+export type Broadcaster = ReturnType<typeof createBroadcaster>;

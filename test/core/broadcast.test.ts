@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { changesFrame, createTestRoom, receivedChanges } from "./harness.ts";
+
+/** Applies received TinyBase frames to a plain copy of content, as a client would. */
+const apply = (content: [any, any], changes: any[]) => {
+  const [tables, values] = content;
+  for (const [tableId, table] of Object.entries<any>(changes[0])) {
+    if (table === "\uFFFC") delete tables[tableId];
+    else
+      for (const [rowId, row] of Object.entries<any>(table)) {
+        if (row === "\uFFFC") delete tables[tableId]?.[rowId];
+        else
+          for (const [cellId, cell] of Object.entries<any>(row)) {
+            if (cell === "\uFFFC") delete tables[tableId]?.[rowId]?.[cellId];
+            else ((tables[tableId] ??= {})[rowId] ??= {})[cellId] = cell;
+          }
+      }
+  }
+  for (const [valueId, value] of Object.entries<any>(changes[1])) {
+    if (value === "\uFFFC") delete values[valueId];
+    else values[valueId] = value;
+  }
+};
+
+describe("broadcast", () => {
+  it("merges the changesets of one commit group into one frame per connection", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, {}]);
+    const [alice, bob] = [room.connect("alice"), room.connect("bob")];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => room.room.handleMessage(alice, changesFrame([{ t: { r: { [`c${i % 5}`]: i } } }, {}, 1]))));
+    expect(receivedChanges(alice)).toEqual([]);
+    const frames = receivedChanges(bob);
+    expect(frames.length).toBeLessThan(20);
+    const seen: [any, any] = [{}, {}];
+    for (const frame of frames) apply(seen, frame);
+    expect(seen).toEqual(await (await room.request("GET", "/store")).json());
+  });
+
+  it("keeps a deletion followed by a set as two frames, in order", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{ t: { a: { x: 1 }, b: { x: 2 } } }, {}]);
+    const [alice, bob] = [room.connect("alice"), room.connect("bob")];
+    await Promise.all([
+      room.room.handleMessage(alice, changesFrame([{ t: "\uFFFC" }, {}, 1])),
+      room.room.handleMessage(alice, changesFrame([{ t: { c: { x: 3 } } }, {}, 1])),
+    ]);
+    const seen: [any, any] = [{ t: { a: { x: 1 }, b: { x: 2 } } }, {}];
+    for (const frame of receivedChanges(bob)) apply(seen, frame);
+    expect(seen).toEqual([{ t: { c: { x: 3 } } }, {}]);
+  });
+
+  it("makes two clients writing the same cell at once converge on the room's value", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, { x: 0 }]);
+    const [alice, bob] = [room.connect("alice"), room.connect("bob")];
+    // Each client sets x locally and sends; the room orders alice first.
+    const aliceState: [any, any] = [{}, { x: 1 }];
+    const bobState: [any, any] = [{}, { x: 2 }];
+    await room.room.handleMessage(alice, changesFrame([{}, { x: 1 }, 1]));
+    await room.room.handleMessage(bob, changesFrame([{}, { x: 2 }, 1]));
+    for (const frame of receivedChanges(alice)) apply(aliceState, frame);
+    for (const frame of receivedChanges(bob)) apply(bobState, frame);
+    const server = await (await room.request("GET", "/store")).json();
+    expect(server).toEqual([{}, { x: 2 }]);
+    expect(aliceState).toEqual(server);
+    expect(bobState).toEqual(server);
+  });
+
+  it("never sends a lone writer its own changes back", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, {}]);
+    const alice = room.connect("alice");
+    for (const text of ["a", "ab", "abc"]) await room.room.handleMessage(alice, changesFrame([{}, { text }, 1]));
+    expect(receivedChanges(alice)).toEqual([]);
+  });
+});
