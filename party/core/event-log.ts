@@ -115,7 +115,8 @@ export const putEvent = (context: AppendContext, input: EventInput & { stream: s
       puts.set(keys.eventChunk(seq, i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
     }
   }
-  puts.set(keys.eventId(event.stream, event.id), seq);
+  // Only a producer's id needs the idempotency key: generated ids are never sent again.
+  if (input.id !== undefined) puts.set(keys.eventId(event.stream, event.id), seq);
   puts.set(keys.byStream(event.stream).at(seq), 1);
   puts.set(keys.byType(event.type).at(seq), 1);
   puts.set(keys.byStreamType(event.stream, event.type).at(seq), 1);
