@@ -27,6 +27,8 @@ export const RESERVED_PREFIX = "$";
 export const EVENT_INIT = "$init";
 export const EVENT_REPLACE = "$replace";
 export const EVENT_CHANGES = "$changes";
+/** Every type the `$store` stream has, and no other stream. */
+export const STORE_TYPES = [EVENT_INIT, EVENT_REPLACE, EVENT_CHANGES];
 
 // ---- Limits (defaults; every one is configurable per room) ----
 
@@ -53,8 +55,8 @@ export const MAX_CELLS_PER_CHANGE = 10_000;
 /** Most open connections per room; one more is closed with 1013 (try again later). */
 export const MAX_CONNECTIONS = 10_000;
 /** Frames per second one connection may send on average, and the burst it may send at once. */
-export const MAX_MESSAGES_PER_SECOND = 200;
-export const MESSAGE_BURST = 400;
+export const MAX_MESSAGES_PER_SECOND = 1_000;
+export const MESSAGE_BURST = 10_000;
 /** Longest stream name, event type or event id, in characters. */
 export const MAX_NAME_CHARS = 256;
 

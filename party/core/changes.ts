@@ -45,24 +45,24 @@ const cellChars = (cell: unknown): number | undefined => {
   }
 };
 
-const checkCell = (cell: unknown, where: string): Cell => {
+const checkCell = (cell: unknown, ids: string[]): void => {
   const chars = cellChars(cell);
   if (chars === undefined) {
-    fail("invalid_content", `${where} is not a TinyBase cell or value.`);
+    fail("invalid_content", `${ids.length === 3 ? "cell" : "value"} ${describe(ids)} is not a TinyBase cell or value.`);
   } else if (chars > MAX_CELL_CHARS) {
-    fail("too_large", `${where} is larger than ${MAX_CELL_CHARS} JSON characters.`);
+    fail("too_large", `${ids.length === 3 ? "cell" : "value"} ${describe(ids)} is larger than ${MAX_CELL_CHARS} JSON characters.`);
   }
-  return cell as Cell;
 };
 
-const checkPath = (ids: string[]): void => {
+/** Ids are JSON-escaped in keys: only a path whose raw length is near the limit needs measuring. */
+const checkPath = (...ids: string[]): void => {
+  let raw = 0;
+  for (const id of ids) raw += id.length + 3;
+  if (raw * 6 <= MAX_PATH_CHARS) return;
   if (JSON.stringify(ids).length > MAX_PATH_CHARS) {
     fail("too_large", `The id path ${JSON.stringify(ids).slice(0, 64)}… is longer than ${MAX_PATH_CHARS} characters.`);
   }
 };
-
-const checkObject = (thing: unknown, where: string): Record<string, unknown> =>
-  isPlainObject(thing) ? thing : fail("invalid_content", `${where} must be a JSON object.`);
 
 const describe = (ids: string[]): string => ids.map((id) => JSON.stringify(id)).join("/");
 
@@ -72,21 +72,7 @@ export const parseContent = (thing: unknown): Content => {
     fail("invalid_content", "Content must be a JSON array [tables, values].");
   }
   const [tables, values] = thing as unknown[];
-  for (const [tableId, table] of Object.entries(checkObject(tables, "tables"))) {
-    for (const [rowId, row] of Object.entries(checkObject(table, `table ${describe([tableId])}`))) {
-      for (const [cellId, cell] of Object.entries(checkObject(row, `row ${describe([tableId, rowId])}`))) {
-        const where = `cell ${describe([tableId, rowId, cellId])}`;
-        if (isDeleted(cell)) fail("invalid_content", `${where}: content cannot hold deletions.`);
-        checkCell(cell, where);
-        checkPath([tableId, rowId, cellId]);
-      }
-    }
-  }
-  for (const [valueId, value] of Object.entries(checkObject(values, "values"))) {
-    if (isDeleted(value)) fail("invalid_content", `value ${describe([valueId])}: content cannot hold deletions.`);
-    checkCell(value, `value ${describe([valueId])}`);
-    checkPath([valueId]);
-  }
+  checkLevels(tables, values, false);
   return thing as Content;
 };
 
@@ -96,21 +82,39 @@ export const parseChanges = (thing: unknown): Changes => {
     fail("invalid_content", "Changes must be a JSON array [changedTables, changedValues, 1].");
   }
   const [tables, values] = thing as unknown[];
-  for (const [tableId, table] of Object.entries(checkObject(tables, "changed tables"))) {
-    if (isDeleted(table)) continue;
-    for (const [rowId, row] of Object.entries(checkObject(table, `table ${describe([tableId])}`))) {
-      if (isDeleted(row)) continue;
-      for (const [cellId, cell] of Object.entries(checkObject(row, `row ${describe([tableId, rowId])}`))) {
-        if (!isDeleted(cell)) checkCell(cell, `cell ${describe([tableId, rowId, cellId])}`);
-        checkPath([tableId, rowId, cellId]);
+  checkLevels(tables, values, true);
+  return thing as Changes;
+};
+
+/** Walks tables and values once; messages are built only on failure (this is a hot path). */
+const checkLevels = (tables: unknown, values: unknown, deletions: boolean): void => {
+  const deleted = (thing: unknown, ids: string[]) => {
+    if (!isDeleted(thing)) return false;
+    if (!deletions) fail("invalid_content", `${describe(ids)}: content cannot hold deletions.`);
+    return true;
+  };
+  if (!isPlainObject(tables)) fail("invalid_content", "tables must be a JSON object.");
+  for (const tableId in tables as object) {
+    const table = (tables as Record<string, unknown>)[tableId];
+    if (deleted(table, [tableId])) continue;
+    if (!isPlainObject(table)) return fail("invalid_content", `table ${describe([tableId])} must be a JSON object.`);
+    for (const rowId in table) {
+      const row = table[rowId];
+      if (deleted(row, [tableId, rowId])) continue;
+      if (!isPlainObject(row)) return fail("invalid_content", `row ${describe([tableId, rowId])} must be a JSON object.`);
+      for (const cellId in row) {
+        const cell = row[cellId];
+        if (!deleted(cell, [tableId, rowId, cellId])) checkCell(cell, [tableId, rowId, cellId]);
+        checkPath(tableId, rowId, cellId);
       }
     }
   }
-  for (const [valueId, value] of Object.entries(checkObject(values, "changed values"))) {
-    if (!isDeleted(value)) checkCell(value, `value ${describe([valueId])}`);
-    checkPath([valueId]);
+  if (!isPlainObject(values)) fail("invalid_content", "values must be a JSON object.");
+  for (const valueId in values as object) {
+    const value = (values as Record<string, unknown>)[valueId];
+    if (!deleted(value, [valueId])) checkCell(value, [valueId]);
+    checkPath(valueId);
   }
-  return thing as Changes;
 };
 
 /** Parses JSON text, turning a syntax error into `invalid_json`. */

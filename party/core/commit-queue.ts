@@ -23,6 +23,9 @@ export interface Batch {
 
 export type Job<T> = (batch: Batch) => Promise<T> | T;
 
+/** A macrotask hop: events already queued by the runtime run before it resolves. */
+const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 /** Most jobs committed in one storage write, to bound a batch's size and latency. */
 export const MAX_JOBS_PER_BATCH = 256;
 
@@ -44,6 +47,9 @@ export const createCommitQueue = (options: {
   const drain = async (): Promise<void> => {
     draining = true;
     while (queue.length > 0) {
+      // Let the frames and requests already waiting be delivered first, so that they join this
+      // group: one storage write and one broadcast frame per connection for all of them.
+      await yieldToEvents();
       const group = queue.splice(0, MAX_JOBS_PER_BATCH);
       const entries = new Map<string, unknown>();
       const undo: (() => void)[] = [];

@@ -2,10 +2,7 @@
 // adds (event text, indexes, idempotency key, audit entries). Pure: the room performs the write.
 // Invariants: seqs are assigned head+1, head+2, … with no gap; an event's text is written once and
 // never rewritten; every index entry points at an event written in the same batch.
-import {
-  MAX_NAME_CHARS,
-  RESERVED_PREFIX,
-} from "../protocol.ts";
+import { MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, STORE_TYPES } from "../protocol.ts";
 import { LOGGED_NULL } from "./changes.ts";
 import { fail } from "./errors.ts";
 import type { Keys } from "./keys.ts";
@@ -117,9 +114,12 @@ export const putEvent = (context: AppendContext, input: EventInput & { stream: s
   }
   // Only a producer's id needs the idempotency key: generated ids are never sent again.
   if (input.id !== undefined) puts.set(keys.eventId(event.stream, event.id), seq);
-  puts.set(keys.byStream(event.stream).at(seq), 1);
   puts.set(keys.byType(event.type).at(seq), 1);
-  puts.set(keys.byStreamType(event.stream, event.type).at(seq), 1);
+  // $store events have only $-types, which no other stream has: the type index serves them alone.
+  if (event.stream !== STORE_STREAM) {
+    puts.set(keys.byStream(event.stream).at(seq), 1);
+    puts.set(keys.byStreamType(event.stream, event.type).at(seq), 1);
+  }
   return { event, json };
 };
 

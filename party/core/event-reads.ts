@@ -1,5 +1,6 @@
 // The event log's read side. Every read costs O(page): it lists at most `limit` keys of one range
 // per index it uses (the log itself, or the stream/type indexes of keys.ts) and never scans.
+import { STORE_STREAM, STORE_TYPES } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import type { Keys } from "./keys.ts";
 import type { RoomCore } from "./room.ts";
@@ -59,9 +60,13 @@ export const readRange = async (
     }
     return { events, reachedEnd: listed.size < limit };
   }
-  const indexes = types
-    ? types.map((type) => (stream === undefined ? keys.byType(type) : keys.byStreamType(stream, type)))
-    : [keys.byStream(stream!)];
+  const indexes =
+    stream === STORE_STREAM
+      ? (types ?? STORE_TYPES).filter((type) => STORE_TYPES.includes(type)).map((type) => keys.byType(type))
+      : types
+        ? types.map((type) => (stream === undefined ? keys.byType(type) : keys.byStreamType(stream, type)))
+        : [keys.byStream(stream!)];
+  if (indexes.length === 0) return { events: [], reachedEnd: true };
   const listings = await Promise.all(indexes.map((index) => storage.list({ ...index.range(lower, upper), limit })));
   const seqs = listings
     .flatMap((listed, i) => [...listed.keys()].map((key) => indexes[i].seqOf(key)))

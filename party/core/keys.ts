@@ -9,10 +9,10 @@
 //   P e <seq>                         one event, as its JSON text; a text longer than one storage
 //                                     value holds the number of chunks instead, and the chunks
 //                                     follow at P e <seq> . <k>
-//   P i "stream""id"                  the seq of the event with that id in that stream
-//   P s "stream" <seq>                index: an event of that stream
+//   P i "stream""id"                  the seq of the event a producer gave that id in that stream
 //   P y "type" <seq>                  index: an event of that type
-//   P z "stream""type" <seq>          index: an event of that stream and type
+//   P s "stream" <seq>                index: an event of that stream   } not for $store events: their
+//   P z "stream""type" <seq>          index: that stream and type      } $-types are theirs alone
 //   P ac "t","r","c" <seq>            audit index: a $store event changed this cell (value 1)
 //   P ar "t","r" <seq> "c"            audit: the value that event gave the cell (null: deleted)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
