@@ -29,6 +29,7 @@ const writeAll = (target: KeyValueStorage, puts: Map<string, unknown>, deletes: 
   ]);
 
 export const createDurableStorage = (storage: KeyValueStorage): RoomStorage => ({
+  gated: true,
   async get(keys) {
     if (keys.length <= MAX_KEYS_PER_CALL) return storage.get(keys);
     const found = new Map<string, unknown>();

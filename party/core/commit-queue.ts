@@ -79,7 +79,14 @@ export const createCommitQueue = (options: {
           else puts.set(key, value);
         }
         try {
-          await options.storage.write(puts, deletes);
+          const written = options.storage.write(puts, deletes);
+          if (options.storage.gated) {
+            // The runtime's output gate holds every reply and broadcast until this write is durable,
+            // and resets the object if it fails: go on at once, so the next group overlaps the flush.
+            written.catch(options.log);
+          } else {
+            await written;
+          }
         } catch (error) {
           options.log(error);
           for (let i = undo.length - 1; i >= 0; i--) undo[i]();

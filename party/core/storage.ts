@@ -19,6 +19,12 @@ export interface RoomStorage {
   list(range: KeyRange): Promise<Map<string, unknown>>;
   /** Puts and deletes, all or nothing. */
   write(puts: Map<string, unknown>, deletes: Iterable<string>): Promise<void>;
+  /**
+   * True when an output gate guards writes (Durable Objects): nothing the room sends after issuing
+   * a write reaches anyone before the write is durable, and a failed write resets the room. The
+   * commit queue then need not wait for a write before sending its replies.
+   */
+  readonly gated?: boolean;
 }
 
 const inRange = (key: string, { start, end, prefix }: KeyRange): boolean =>
