@@ -85,12 +85,13 @@ export interface AppendContext {
   seq: number;
   ts: string;
   newId: () => string;
-  puts: Map<string, unknown>;
+  /** Where the entries go: the commit group's batch. */
+  put: (key: string, value: unknown) => void;
 }
 
-/** Adds the entries of one event to `puts` and returns it; the caller owns seq order. */
+/** Puts the entries of one event and returns it; the caller owns seq order. */
 export const putEvent = (context: AppendContext, input: EventInput & { stream: string }): StoredEvent => {
-  const { keys, puts } = context;
+  const { keys, put } = context;
   const seq = context.seq++;
   const event: RoomEvent = {
     seq,
@@ -104,35 +105,35 @@ export const putEvent = (context: AppendContext, input: EventInput & { stream: s
   if (input.tz !== undefined) event.tz = input.tz;
   const json = JSON.stringify(event);
   if (json.length <= MAX_STORED_CHARS) {
-    puts.set(keys.events.at(seq), json);
+    put(keys.events.at(seq), json);
   } else {
     const count = Math.ceil(json.length / MAX_STORED_CHARS);
-    puts.set(keys.events.at(seq), count);
+    put(keys.events.at(seq), count);
     for (let i = 0; i < count; i++) {
-      puts.set(keys.eventChunk(seq, i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
+      put(keys.eventChunk(seq, i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
     }
   }
   // Only a producer's id needs the idempotency key: generated ids are never sent again.
-  if (input.id !== undefined) puts.set(keys.eventId(event.stream, event.id), seq);
-  puts.set(keys.byType(event.type).at(seq), 1);
+  if (input.id !== undefined) put(keys.eventId(event.stream, event.id), seq);
+  put(keys.byType(event.type).at(seq), 1);
   // $store events have only $-types, which no other stream has: the type index serves them alone.
   if (event.stream !== STORE_STREAM) {
-    puts.set(keys.byStream(event.stream).at(seq), 1);
-    puts.set(keys.byStreamType(event.stream, event.type).at(seq), 1);
+    put(keys.byStream(event.stream).at(seq), 1);
+    put(keys.byStreamType(event.stream, event.type).at(seq), 1);
   }
   return { event, json };
 };
 
 /** Adds the audit entries of a $store event: the value it gave each cell and value it changed. */
-export const putAudit = (keys: Keys, seq: number, writes: StoreWrite[], puts: Map<string, unknown>): void => {
+export const putAudit = (keys: Keys, seq: number, writes: StoreWrite[], put: (key: string, value: unknown) => void): void => {
   for (const write of writes) {
     const logged = write.value === undefined ? null : write.value === null ? LOGGED_NULL : write.value;
     if (write.kind === "cell") {
       const [tableId, rowId, cellId] = write.path;
-      puts.set(keys.cellHistory(tableId, rowId, cellId).at(seq), 1);
-      puts.set(keys.rowCell(tableId, rowId, seq, cellId), logged);
+      put(keys.cellHistory(tableId, rowId, cellId).at(seq), 1);
+      put(keys.rowCell(tableId, rowId, seq, cellId), logged);
     } else {
-      puts.set(keys.valueHistory(write.id).at(seq), logged);
+      put(keys.valueHistory(write.id).at(seq), logged);
     }
   }
 };

@@ -44,6 +44,14 @@ const ITEM_HOOKS = [
 
 export const hasItemHooks = (hooks: RoomHooks): boolean => ITEM_HOOKS.some((name) => typeof hooks[name] === "function");
 
+/** Hooks are methods of the room's class: whether any exists is decided once per hooks object. */
+const presence = new WeakMap<RoomHooks, boolean>();
+const hooksPresent = (hooks: RoomHooks): boolean => {
+  let present = presence.get(hooks);
+  if (present === undefined) presence.set(hooks, (present = hasItemHooks(hooks)));
+  return present;
+};
+
 export interface Filtered {
   accepted: Changes;
   /** True when any part of the input was not accepted. */
@@ -58,7 +66,7 @@ export const filterChanges = async (
   origin: unknown,
   model: StoreModel,
 ): Promise<Filtered> => {
-  if (!hasItemHooks(hooks)) return { accepted: changes, rejected: false };
+  if (!hooksPresent(hooks)) return { accepted: changes, rejected: false };
   const allow = async (answer: Answer | undefined): Promise<boolean> => (answer === undefined ? true : await answer);
   let rejected = false;
   const tables: ChangedTables = Object.create(null);

@@ -184,13 +184,10 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       if (write.value === undefined) batch.delete(key);
       else batch.put(key, write.value);
     }
-    const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, puts: new Map() };
+    const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, put: batch.put };
     const stored = putEvent(context, { stream: STORE_STREAM, type, data, id });
     batch.nextSeq = context.seq;
-    for (const [key, value] of context.puts) batch.put(key, value);
-    const audit = new Map<string, unknown>();
-    putAudit(keys, stored.event.seq, writes, audit);
-    for (const [key, value] of audit) batch.put(key, value);
+    putAudit(keys, stored.event.seq, writes, batch.put);
     meta.storeSeq = stored.event.seq;
     emitAfterCommit(batch, [stored]);
     return stored;
@@ -311,7 +308,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         const existingSeqs = [...new Set(known.values())] as number[];
         const existing = existingSeqs.length > 0 ? await readEvents(existingSeqs, batch) : new Map<number, StoredEvent>();
         // From here on: synchronous, no await.
-        const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, puts: new Map() };
+        const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, put: batch.put };
         const appended: StoredEvent[] = [];
         const result: StoredEvent[] = [];
         const seenInCall = new Map<string, StoredEvent>();
@@ -328,7 +325,6 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
           result.push(stored);
         }
         batch.nextSeq = context.seq;
-        for (const [key, value] of context.puts) batch.put(key, value);
         if (appended.length > 0) emitAfterCommit(batch, appended);
         return result;
       });
