@@ -10,6 +10,7 @@ import { gate } from "./gate.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
+  Live: DurableObjectNamespace;
   [name: string]: unknown;
 }
 
@@ -73,6 +74,15 @@ export class Room extends Server<Env & Cloudflare.Env> {
 
 // The permission hooks are optional methods: a subclass defines the ones it needs.
 export interface Room extends RoomHooks {}
+
+/**
+ * The same room, with its sockets kept in memory instead of hibernating: about three times the
+ * changes per second at saturation (see README, "Hibernation"), at the cost of duration billed
+ * while any socket is open. Bound as `Live`, so its rooms are at `/parties/live/:room`.
+ */
+export class LiveRoom extends Room {
+  static override options = { hibernate: false };
+}
 
 const notFound = () =>
   new Response(JSON.stringify(errorBody(new RoomError("not_found", "Rooms live at /parties/main/:room."))), {
