@@ -27,7 +27,7 @@ export default defineConfig({
         // tests in one file should use distinct room names.
         plugins: [
           cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
+            wrangler: { configPath: "./test/runtime/wrangler.toml" },
             // Nothing here is remote; this keeps the plugin from ever trying
             // to open a remote proxy session (the network has npm only).
             remoteBindings: false,

@@ -8,7 +8,7 @@
 
 declare namespace Cloudflare {
   interface GlobalProps {
-    mainModule: typeof import("../../party/worker.ts");
+    mainModule: typeof import("./worker.ts");
   }
   interface Env {
     // Untyped on purpose: DurableObjectNamespace<Room> makes TypeScript 6 give
@@ -16,5 +16,8 @@ declare namespace Cloudflare {
     // type. Type the instance in the callback instead:
     // runInDurableObject(stub, (room: Room, state) => ...).
     Main: DurableObjectNamespace;
+    Live: DurableObjectNamespace;
+    Hooked: DurableObjectNamespace;
+    Retaining: DurableObjectNamespace;
   }
 }
