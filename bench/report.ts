@@ -1,0 +1,110 @@
+// Markdown output: the machine, then one table per scenario with every target's
+// figure and roomstore's ratio against each baseline.
+import { cpus, freemem, totalmem, type as osType, release } from "node:os";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Figure, MetricSpec, ResultSink, RunOptions, Scenario } from "./scenario.ts";
+import { BASELINES, SUBJECTS, type Target, type TargetName } from "./targets.ts";
+
+const MAX_NOTE_CHARS = 90;
+
+export interface ScenarioResults extends ResultSink {
+  figure(target: TargetName, key: string): Figure | undefined;
+  notes(): readonly string[];
+}
+
+export function createScenarioResults(): ScenarioResults {
+  const figures = new Map<string, Figure>();
+  const notes: string[] = [];
+  return {
+    record: (target, key, value) => void figures.set(`${target}\n${key}`, value),
+    fail(target, keys, error) {
+      const message = error instanceof Error ? error.message : String(error);
+      for (const key of keys) if (!figures.has(`${target}\n${key}`)) figures.set(`${target}\n${key}`, `error: ${message}`);
+    },
+    note: (text) => void notes.push(text),
+    figure: (target, key) => figures.get(`${target}\n${key}`),
+    notes: () => notes,
+  };
+}
+
+export function renderMachine(options: RunOptions, targets: readonly Target[]): string {
+  const cpuList = cpus();
+  const lines = [
+    `# roomstore benchmark${options.quick ? " (--quick)" : ""}`,
+    "",
+    `- machine: ${cpuList.length} cores (${cpuList[0]?.model.trim() ?? "unknown CPU"}), ` +
+      `${gib(totalmem())} GiB RAM (${gib(freemem())} free), ${osType()} ${release()}`,
+    `- node ${process.version}; ${["wrangler", "partykit", "partyserver", "tinybase", "ws"].map((name) => `${name} ${version(name)}`).join(", ")}`,
+    `- load generator and all servers on the same machine (127.0.0.1); targets measured one after the other, all servers up`,
+    `- date: ${new Date().toISOString()}`,
+    ...targets.map((target) => `- \`${target.name}\`: ${target.description}${target.startError ? ` — ${target.startError}` : ""}`),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+export function renderScenario(
+  scenario: Scenario,
+  options: RunOptions,
+  targets: readonly Target[],
+  results: ScenarioResults,
+  elapsedMs: number,
+): string {
+  const names = targets.map((target) => target.name);
+  const baselines = BASELINES.filter((name) => names.includes(name));
+  const pairs = SUBJECTS.filter((name) => names.includes(name)).flatMap((subject) => baselines.map((baseline) => [subject, baseline] as const));
+  const header = ["metric", ...names.map((name) => `\`${name}\``), ...pairs.map(([subject, baseline]) => `${subject}/${baseline}`)];
+  const rows = scenario.metrics(options).map((spec) => [
+    spec.label + (spec.better === "higher" ? " ↑" : spec.better === "lower" ? " ↓" : ""),
+    ...names.map((name) => formatFigure(results.figure(name, spec.key), spec)),
+    ...pairs.map(([subject, baseline]) => formatRatio(results.figure(subject, spec.key), results.figure(baseline, spec.key), spec)),
+  ]);
+  const lines = [
+    `## ${scenario.title}`,
+    "",
+    ...scenario.parameters(options).map((line) => `- ${line}`),
+    "",
+    row(header),
+    row(header.map((_, index) => (index === 0 ? "---" : "---:"))),
+    ...rows.map(row),
+    "",
+    ...results.notes().map((note) => `> ${escapeCell(note)}  `),
+    `_${(elapsedMs / 1000).toFixed(1)} s. ↑ higher is better, ↓ lower is better; ratios are subject ÷ baseline._`,
+  ];
+  return lines.join("\n") + "\n";
+}
+
+function formatFigure(figure: Figure | undefined, spec: MetricSpec): string {
+  if (figure === undefined) return "—";
+  if (typeof figure === "string") return escapeCell(figure.length > MAX_NOTE_CHARS ? `${figure.slice(0, MAX_NOTE_CHARS)}…` : figure);
+  if (!Number.isFinite(figure)) return String(figure);
+  return figure.toLocaleString("en-US", { minimumFractionDigits: spec.decimals, maximumFractionDigits: spec.decimals });
+}
+
+function formatRatio(subject: Figure | undefined, baseline: Figure | undefined, spec: MetricSpec): string {
+  if (spec.better === "none" || typeof subject !== "number" || typeof baseline !== "number") return "—";
+  if (!(baseline > 0) || !Number.isFinite(subject)) return "—";
+  return `${(subject / baseline).toFixed(2)}×`;
+}
+
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(1);
+}
+
+function version(name: string): string {
+  try {
+    const manifestPath = path.join(import.meta.dirname, "..", "node_modules", name, "package.json");
+    const manifest: unknown = JSON.parse(readFileSync(manifestPath, "utf8"));
+    return typeof manifest === "object" && manifest !== null && "version" in manifest ? String(manifest.version) : "?";
+  } catch {
+    return "?";
+  }
+}

@@ -1,0 +1,77 @@
+// `npm run bench [-- --quick] [-- --only NAME[,NAME]] [-- --targets NAME[,NAME]] [-- --log]`
+//
+// Starts the three targets (roomstore, TinyBase's own server, a bare relay), runs
+// the scenarios against each in turn, prints markdown to stdout (progress to
+// stderr), and stops every server it started, also on failure or Ctrl-C.
+import { parseArgs } from "node:util";
+import { createFixtures } from "./fixtures.ts";
+import { createScenarioResults, renderMachine, renderScenario } from "./report.ts";
+import type { RunOptions, Scenario } from "./scenario.ts";
+import { SCENARIOS } from "./scenarios/index.ts";
+import { TARGET_NAMES, TARGET_SPECS, type Target, startTargets, stopTargets } from "./targets.ts";
+
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join("|")}[,…]] [--targets ${TARGET_NAMES.join("|")}[,…]] [--log]`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string", multiple: true },
+      targets: { type: "string", multiple: true },
+      log: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const scenarios = select(values.only, SCENARIOS.map((scenario) => scenario.name), "scenario")
+    .map((name) => SCENARIOS.find((scenario) => scenario.name === name) as Scenario);
+  const targetNames = select(values.targets, [...TARGET_NAMES], "target");
+  const options: RunOptions = { quick: values.quick, runId: Date.now().toString(36) };
+  const log = (message: string): void => void process.stderr.write(`bench: ${message}\n`);
+
+  const started = performance.now();
+  let targets: Target[] = [];
+  try {
+    targets = await startTargets(TARGET_SPECS.filter((spec) => targetNames.includes(spec.name)), values.log);
+    process.stdout.write(`${renderMachine(options, targets)}\n`);
+    const fixtures = createFixtures(options.runId, log);
+    for (const scenario of scenarios) {
+      log(`scenario ${scenario.name}`);
+      const results = createScenarioResults();
+      const scenarioStarted = performance.now();
+      try {
+        await scenario.run({ options, targets, fixtures, sink: results, log });
+      } catch (error) {
+        // A scenario bug must not cost the other scenarios' figures.
+        results.note(`scenario failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      process.stdout.write(`${renderScenario(scenario, options, targets, results, performance.now() - scenarioStarted)}\n`);
+    }
+    process.stdout.write(`_Total ${((performance.now() - started) / 1000).toFixed(0)} s._\n`);
+    return 0;
+  } finally {
+    await stopTargets(targets);
+  }
+}
+
+/** Comma- or repeat-separated names, each checked against `known`; all of `known` when absent. */
+function select(requested: string[] | undefined, known: string[], what: string): string[] {
+  if (!requested) return known;
+  const names = requested.flatMap((value) => value.split(",")).map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(", ")}\n${USAGE}`);
+  return known.filter((name) => names.includes(name));
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,82 @@
+// Scenario 3: reading the whole store. Warm GET median at several sizes, and the
+// first GET after the server process restarts (room and isolate both cold).
+import { countCells, getStore } from "../load.ts";
+import { forEachTarget, metric } from "../scenario.ts";
+import type { MetricSpec, RunningTarget, RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
+import { median } from "../stats.ts";
+
+const sizes = (options: RunOptions): number[] => (options.quick ? [1_000, 10_000] : [1_000, 10_000, 50_000, 100_000]);
+const repetitions = (options: RunOptions): number => (options.quick ? 3 : 9);
+const sizeLabel = (cells: number): string => (cells === 0 ? "empty room" : cells >= 1000 ? `${cells / 1000}k` : String(cells));
+
+export const snapshot: Scenario = {
+  name: "snapshot",
+  title: "3. Snapshot GET and cold start",
+  parameters: (options) => [
+    `store sizes: ${sizes(options).map(sizeLabel).join(", ")} cells (one table, rows of 10 cells, half numbers, half short strings), ` +
+      `created by one PUT (WS frames of 100 cells where the PUT is refused), checked by a GET before timing`,
+    `warm: median of ${repetitions(options)} sequential GET /store after one untimed GET; time to the last body byte`,
+    `cold: server process restarted (RunningServer.restart(), same storage), then one GET, once per size`,
+    `"empty" = GET /store of a room that has no store: the per-request floor of each runtime (the relay answers every GET like this)`,
+  ],
+  metrics: (options) => [
+    metric("get.empty", "warm GET, empty room ms", "lower", 2),
+    ...sizes(options).map((cells) => metric(`get.${cells}`, `warm GET ${sizeLabel(cells)} cells ms`, "lower", 2)),
+    ...sizes(options).map((cells) => metric(`kb.${cells}`, `body ${sizeLabel(cells)} cells KB`, "none", 0)),
+    metric("cold.empty", "cold GET, empty room ms", "lower", 1),
+    ...sizes(options).map((cells) => metric(`cold.${cells}`, `cold GET ${sizeLabel(cells)} cells ms`, "lower", 1)),
+  ] satisfies MetricSpec[],
+  async run(context) {
+    const { options } = context;
+    const emptyRoom = `empty-${options.runId}`;
+    await forEachTarget(context, ["get.empty"], async (target) => {
+      context.sink.record(target.name, "get.empty", await warmGet(target, emptyRoom, options, 0));
+    });
+    for (const cells of sizes(options)) {
+      await forEachTarget(context, [`get.${cells}`, `kb.${cells}`], async (target) => {
+        if (!target.stores) {
+          context.sink.record(target.name, `get.${cells}`, "n/a");
+          context.sink.record(target.name, `kb.${cells}`, "n/a");
+          return;
+        }
+        const fixture = await context.fixtures.get(target, cells);
+        context.sink.note(`${target.name} ${sizeLabel(cells)}: filled by ${fixture.method} in ${Math.round(fixture.fillMs)} ms`);
+        context.sink.record(target.name, `get.${cells}`, await warmGet(target, fixture.room, options, cells));
+        context.sink.record(target.name, `kb.${cells}`, (await getStore(target.server.origin, fixture.room)).bytes / 1024);
+      });
+    }
+    await forEachTarget(context, ["cold.empty"], async (target) => {
+      context.sink.record(target.name, "cold.empty", await coldGet(context, target, emptyRoom, 0));
+    });
+    for (const cells of sizes(options)) {
+      await forEachTarget(context, [`cold.${cells}`], async (target) => {
+        if (!target.stores) return context.sink.record(target.name, `cold.${cells}`, "n/a");
+        const fixture = await context.fixtures.get(target, cells);
+        context.sink.record(target.name, `cold.${cells}`, await coldGet(context, target, fixture.room, cells));
+      });
+    }
+  },
+};
+
+async function warmGet(target: RunningTarget, room: string, options: RunOptions, cells: number): Promise<number> {
+  await checkedGet(target, room, cells);
+  const times: number[] = [];
+  for (let repetition = 0; repetition < repetitions(options); repetition++) {
+    times.push((await checkedGet(target, room, cells)).ms);
+  }
+  return median(times);
+}
+
+async function coldGet(context: ScenarioContext, target: RunningTarget, room: string, cells: number): Promise<number> {
+  context.log(`${target.name}: restarting for a cold GET (${sizeLabel(cells)} cells)`);
+  await target.server.restart();
+  return (await checkedGet(target, room, cells)).ms;
+}
+
+async function checkedGet(target: RunningTarget, room: string, cells: number): Promise<{ ms: number }> {
+  const result = await getStore(target.server.origin, room);
+  if (result.status !== 200) throw new Error(`GET /store answered ${result.status}`);
+  const stored = countCells(result.content);
+  if (target.stores && stored !== cells) throw new Error(`GET /store returned ${stored} of ${cells} cells`);
+  return result;
+}
