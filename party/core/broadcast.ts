@@ -18,7 +18,7 @@ export const CONFLICT_WINDOW_MS = 10_000;
 
 interface Entry {
   changes: Changes;
-  sender?: string;
+  sender?: RoomConnection;
   /** Cells this sender wrote that another connection wrote concurrently: echoed after the group. */
   echo?: StoreWrite[];
 }
@@ -71,7 +71,7 @@ const cellKey = (write: StoreWrite) => (write.kind === "cell" ? JSON.stringify(w
 
 export const createBroadcaster = (options: {
   prefix: string;
-  connections: () => Iterable<RoomConnection>;
+  sendToAll: (frames: string[], except: ReadonlySet<string>) => void;
   /** The room's current values of the cells and values named. */
   currentOf: (changes: Changes) => Changes;
   now: () => number;
@@ -87,16 +87,17 @@ export const createBroadcaster = (options: {
   };
 
   const framesFor = (sender: string, list: Entry[]): string[] => {
-    const others = list.filter((entry) => entry.sender !== sender).map((entry) => entry.changes);
-    const echo = list.flatMap((entry) => (entry.sender === sender ? (entry.echo ?? []) : []));
+    const others = list.filter((entry) => entry.sender?.id !== sender).map((entry) => entry.changes);
+    const echo = list.flatMap((entry) => (entry.sender?.id === sender ? (entry.echo ?? []) : []));
     if (echo.length > 0) others.push(options.currentOf(changesOf(echo)));
     return framesOf(options.prefix, others);
   };
 
   return {
     /** An entry for the group's list: records who wrote which cells, and what must be echoed. */
-    entry(changes: Changes, writes: StoreWrite[], sender?: string): Entry {
-      if (sender === undefined) return { changes };
+    entry(changes: Changes, writes: StoreWrite[], connection?: RoomConnection): Entry {
+      if (connection === undefined) return { changes };
+      const sender = connection.id;
       const now = options.now();
       forgetOld(now);
       const echo: StoreWrite[] = [];
@@ -107,17 +108,21 @@ export const createBroadcaster = (options: {
         lastWriters.delete(key);
         lastWriters.set(key, { sender, at: now });
       }
-      return echo.length > 0 ? { changes, sender, echo } : { changes, sender };
+      return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
     },
 
     /** Sends a committed group's changesets to every connection. */
     flush(list: Entry[]) {
       if (list.length === 0) return;
-      const senders = new Set(list.map((entry) => entry.sender).filter((sender) => sender !== undefined));
-      const toAll = framesOf(options.prefix, list.map((entry) => entry.changes));
-      for (const connection of options.connections()) {
-        const frames = senders.has(connection.id) ? framesFor(connection.id, list) : toAll;
-        for (const frame of frames) connection.send(frame);
+      const senders = new Map<string, RoomConnection>();
+      for (const { sender } of list) if (sender) senders.set(sender.id, sender);
+      options.sendToAll(framesOf(options.prefix, list.map((entry) => entry.changes)), new Set(senders.keys()));
+      for (const [id, connection] of senders) {
+        try {
+          for (const frame of framesFor(id, list)) connection.send(frame);
+        } catch {
+          // The sender left after its change was committed: nothing to reconverge.
+        }
       }
     },
   };

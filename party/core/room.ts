@@ -118,8 +118,6 @@ export interface RoomCore {
   handleAlarm(): Promise<void>;
   /** Listens to every committed event, in seq order. */
   onEvents(listener: (events: StoredEvent[]) => void): () => void;
-  /** Sends a frame to every connection but `except`. */
-  broadcast(frame: string, except?: string): void;
 }
 
 export const createRoomCore = (options: RoomOptions): RoomCore => {
@@ -145,22 +143,23 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     log,
   });
 
-  const broadcast = (frame: string, except?: string) => {
+  /** Sends frames to every connection but those listed. */
+  const sendToAll = (frames: string[], except: ReadonlySet<string>) => {
     for (const connection of options.connections()) {
-      if (connection.id !== except) connection.send(frame);
+      if (!except.has(connection.id)) for (const frame of frames) connection.send(frame);
     }
   };
 
   const changesFrame = (changes: Changes) => encodeChangesFrame(config.messagePrefix, changes);
   const broadcaster = createBroadcaster({
     prefix: config.messagePrefix,
-    connections: options.connections,
+    sendToAll,
     currentOf: (changes) => model.currentOf(changes),
     now,
   });
   /** Changesets to broadcast once each commit group is durable. */
   const groupBroadcasts = new WeakMap<Batch, ReturnType<typeof broadcaster.entry>[]>();
-  const queueBroadcast = (batch: Batch, changes: Changes, writes: StoreWrite[], sender?: string) => {
+  const queueBroadcast = (batch: Batch, changes: Changes, writes: StoreWrite[], sender?: RoomConnection) => {
     let list = groupBroadcasts.get(batch);
     if (!list) {
       groupBroadcasts.set(batch, (list = []));
@@ -257,7 +256,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         if (!isEmptyChanges(accepted)) {
           const writes = model.plan(accepted);
           seq = commitStore(batch, writes, EVENT_CHANGES, changesForLog(accepted), id).event.seq;
-          queueBroadcast(batch, accepted, writes, sender?.id);
+          queueBroadcast(batch, accepted, writes, sender);
         }
         if (rejected && sender) {
           // Reconverge the sender: it applied its whole changeset locally.
@@ -346,7 +345,6 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       return () => listeners.delete(listener);
     },
 
-    broadcast,
   };
 
   /** Reads stored events by seq, including ones put by earlier jobs of the same batch. */
