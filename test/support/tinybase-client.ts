@@ -17,7 +17,13 @@ export const connectTinyBase = async (
   const store = createStore();
   options.setup?.(store);
   const socket = new PartySocket({ host, room, query: options.query });
-  const persister = createPartyKitPersister(store, socket, "http");
+  // TinyBase's persister builds its HTTP URL from host, room and `storePath` alone: a token rides
+  // along in `storePath` as a query parameter.
+  const token = options.query?.token;
+  const persister = createPartyKitPersister(store, socket, {
+    storeProtocol: "http",
+    ...(token ? { storePath: `/store?token=${encodeURIComponent(token)}` } : {}),
+  });
   await persister.startAutoPersisting();
   return {
     store,
