@@ -10,6 +10,8 @@ import {
   SET_CHANGES,
   type ClientMessage,
   type ErrorBody,
+  type EventInput,
+  type RoomEvent,
   type ServerMessage,
 } from "../party/protocol.ts";
 import { openSubscription, type EventFeed, type EventSelectors } from "./subscription.ts";
@@ -25,25 +27,9 @@ export interface RoomOptions {
   messagePrefix?: string;
 }
 
-/** An event as the room stores it. */
-export interface RoomEvent {
-  seq: number;
-  id: string;
-  stream: string;
-  type: string;
-  data: unknown;
-  ts: string;
-  tz?: string;
-  room: string;
-}
-
-export interface EventDraft {
-  type: string;
-  data?: unknown;
-  stream?: string;
-  id?: string;
-  tz?: string;
-}
+/** What an append sends: `{type, data?, stream?, id?, tz?}`. */
+export type EventDraft = EventInput;
+export type { RoomEvent };
 
 /** A write the room refused: the message says why, in the room's words. */
 export class RoomRejection extends Error {

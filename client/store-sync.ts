@@ -21,7 +21,8 @@ const decodeCell = (cell: unknown) =>
 
 /** Maps the leaves (cells, values) of tables at `depth` 2 or values at depth 0. */
 const mapLeaves = (things: Things, depth: number, map: (leaf: unknown) => unknown, mapObject = (thing: unknown) => thing): Things => {
-  const out: Things = {};
+  // No prototype: an id like "__proto__" must stay an id.
+  const out: Things = Object.create(null);
   for (const [id, thing] of Object.entries(things)) {
     out[id] = depth === 0 || thing === null || typeof thing !== "object" ? (depth === 0 ? map(thing) : mapObject(thing)) : mapLeaves(thing as Things, depth - 1, map, mapObject);
   }

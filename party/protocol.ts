@@ -30,6 +30,27 @@ export const EVENT_CHANGES = "$changes";
 /** Every type the `$store` stream has, and no other stream. */
 export const STORE_TYPES = [EVENT_INIT, EVENT_REPLACE, EVENT_CHANGES];
 
+/** An event as readers receive it. */
+export interface RoomEvent {
+  seq: number;
+  id: string;
+  stream: string;
+  type: string;
+  data: unknown;
+  ts: string;
+  tz?: string;
+  room: string;
+}
+
+/** What a producer sends to append one event. */
+export interface EventInput {
+  type: string;
+  data?: unknown;
+  stream?: string;
+  id?: string;
+  tz?: string;
+}
+
 // ---- Limits (defaults; every one is configurable per room) ----
 
 /** Largest HTTP body accepted (PUT of a whole store, POST of events). */

@@ -32,7 +32,7 @@ const mergeInto = (into: Changes, next: Changes): boolean => {
     const table = next[0][tableId];
     const target = into[0][tableId];
     if (isDeleted(table) || target === undefined) {
-      into[0][tableId] = isDeleted(table) ? table : structuredClone(table);
+      into[0][tableId] = isDeleted(table) ? table : copyTable(table);
       continue;
     }
     if (isDeleted(target)) return false;
@@ -40,7 +40,7 @@ const mergeInto = (into: Changes, next: Changes): boolean => {
       const row = table[rowId];
       const targetRow = (target as ChangedTable)[rowId];
       if (isDeleted(row) || targetRow === undefined) {
-        (target as ChangedTable)[rowId] = isDeleted(row) ? row : { ...row };
+        (target as ChangedTable)[rowId] = isDeleted(row) ? row : copy(row);
         continue;
       }
       if (isDeleted(targetRow)) return false;
@@ -49,6 +49,14 @@ const mergeInto = (into: Changes, next: Changes): boolean => {
   }
   Object.assign(into[1], next[1]);
   return true;
+};
+
+/** Copies keep no prototype, so that an id like "__proto__" stays an id. */
+const copy = <T extends object>(thing: T): T => Object.assign(Object.create(null), thing);
+const copyTable = (table: ChangedTable): ChangedTable => {
+  const out: ChangedTable = Object.create(null);
+  for (const rowId in table) out[rowId] = isDeleted(table[rowId]) ? table[rowId] : copy(table[rowId] as ChangedRow);
+  return out;
 };
 
 const emptyChanges = (): Changes => [Object.create(null), Object.create(null), 1];

@@ -2,32 +2,13 @@
 // adds (event text, indexes, idempotency key, audit entries). Pure: the room performs the write.
 // Invariants: seqs are assigned head+1, head+2, … with no gap; an event's text is written once and
 // never rewritten; every index entry points at an event written in the same batch.
-import { MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, STORE_TYPES } from "../protocol.ts";
+import { MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, type EventInput, type RoomEvent } from "../protocol.ts";
 import { LOGGED_NULL } from "./changes.ts";
 import { fail } from "./errors.ts";
 import type { Keys } from "./keys.ts";
 import type { StoreWrite } from "./store.ts";
 
-/** An event as readers receive it (SPEC "Event log"). */
-export interface RoomEvent {
-  seq: number;
-  id: string;
-  stream: string;
-  type: string;
-  data: unknown;
-  ts: string;
-  tz?: string;
-  room: string;
-}
-
-/** What a producer sends to append one event. */
-export interface EventInput {
-  type: string;
-  data?: unknown;
-  stream?: string;
-  id?: string;
-  tz?: string;
-}
+export type { EventInput, RoomEvent };
 
 /** An event with its JSON text, serialized once and served as is. */
 export interface StoredEvent {

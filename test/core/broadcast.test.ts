@@ -74,3 +74,18 @@ describe("broadcast", () => {
     expect(receivedChanges(alice)).toEqual([]);
   });
 });
+
+describe("ids that look like prototypes", () => {
+  it("broadcasts and stores rows and values named __proto__ as plain ids", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, {}]);
+    const [alice, bob] = [room.connect("alice"), room.connect("bob")];
+    await Promise.all([
+      room.room.handleMessage(alice, 's[{"t":{"__proto__":{"c":1}}},{"__proto__":2},1]'),
+      room.room.handleMessage(alice, 's[{"t":{"__proto__":{"d":3}}},{},1]'),
+    ]);
+    const stored = await (await room.request("GET", "/store")).json();
+    expect(JSON.stringify(stored)).toBe('[{"t":{"__proto__":{"c":1,"d":3}}},{"__proto__":2}]');
+    expect(JSON.stringify(receivedChanges(bob))).toContain('"__proto__":{"c":1,"d":3}');
+  });
+});
