@@ -81,11 +81,14 @@ describe("ids that look like prototypes", () => {
     await room.request("PUT", "/store", [{}, {}]);
     const [alice, bob] = [room.connect("alice"), room.connect("bob")];
     await Promise.all([
+      room.room.handleMessage(alice, 's[{"t":{"r":{"x":0}}},{},1]'),
       room.room.handleMessage(alice, 's[{"t":{"__proto__":{"c":1}}},{"__proto__":2},1]'),
       room.room.handleMessage(alice, 's[{"t":{"__proto__":{"d":3}}},{},1]'),
     ]);
+    // Merging must not reach Object.prototype through a row named "__proto__".
+    expect(({} as Record<string, unknown>).c).toBeUndefined();
     const stored = await (await room.request("GET", "/store")).json();
-    expect(JSON.stringify(stored)).toBe('[{"t":{"__proto__":{"c":1,"d":3}}},{"__proto__":2}]');
+    expect(JSON.stringify(stored)).toBe('[{"t":{"r":{"x":0},"__proto__":{"c":1,"d":3}}},{"__proto__":2}]');
     expect(JSON.stringify(receivedChanges(bob))).toContain('"__proto__":{"c":1,"d":3}');
   });
 });
