@@ -156,7 +156,7 @@ export interface SelectorParams {
 
 /** Client → room. `mid` (message id) makes a write acknowledged and safe to resend. */
 export type ClientMessage =
-  | { t: "sub"; sid: string; selectors?: SelectorParams; credit: number }
+  | { t: "sub"; sid: string; selectors?: SelectorParams; credit: number; timeoutMs?: number }
   | { t: "ack"; sid: string; credit: number }
   | { t: "unsub"; sid: string }
   | { t: "changes"; mid: string; changes: unknown }
@@ -185,6 +185,12 @@ export const encodeEventMessage = (prefix: string, sid: string, eventJson: strin
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 16;
 /** Most credit a subscription may hold unspent. */
 export const MAX_CREDIT = 10_000;
+/**
+ * A subscription that has had no credit for this long while events wait for it ends with reason
+ * `timeout` (a `sub` may ask for a shorter or longer one, up to MAX_SUBSCRIPTION_TIMEOUT_MS).
+ */
+export const SUBSCRIPTION_TIMEOUT_MS = 5 * 60_000;
+export const MAX_SUBSCRIPTION_TIMEOUT_MS = 60 * 60_000;
 /** Longest subscription or message id. */
 export const MAX_MESSAGE_ID_CHARS = 128;
 

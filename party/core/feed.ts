@@ -21,6 +21,8 @@ export interface FeedSink {
   event(event: EventText, type: string): void;
   caughtUp(head: number): void;
   end(reason: EndReason, error?: RoomError): void;
+  /** New events arrived while the feed waits for capacity (a reader may time out here). */
+  waiting?(): void;
 }
 
 export interface Feed {
@@ -60,7 +62,11 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
   };
 
   const stopListening = core.onEvents((events) => {
-    if (closed || !live) return;
+    if (closed) return;
+    if (!live) {
+      if (!pumping) sink.waiting?.();
+      return;
+    }
     for (const { event, json } of events) {
       if (event.seq <= lastSeq) continue;
       if (upper !== undefined && event.seq > upper) return void end("done");

@@ -12,7 +12,9 @@ import {
   encodeServerMessage,
   MAX_CREDIT,
   MAX_MESSAGE_ID_CHARS,
+  MAX_SUBSCRIPTION_TIMEOUT_MS,
   MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  SUBSCRIPTION_TIMEOUT_MS,
   type ClientMessage,
   type SelectorParams,
   type ServerMessage,
@@ -27,6 +29,8 @@ import { parseSelectors } from "./selectors.ts";
 interface Subscription {
   feed: Feed;
   credit: number;
+  /** When the credit ran out, while it stays out. */
+  stalledSince?: number;
 }
 
 const isId = (thing: unknown): thing is string =>
@@ -45,6 +49,12 @@ export const parseClientMessage = (thing: unknown): ClientMessage => {
       if (!isCredit(message.credit)) throw bad(`sub needs a credit from 0 to ${MAX_CREDIT}.`);
       if (message.selectors !== undefined && (typeof message.selectors !== "object" || message.selectors === null)) {
         throw bad("selectors must be an object.");
+      }
+      if (
+        message.timeoutMs !== undefined &&
+        !(Number.isSafeInteger(message.timeoutMs) && (message.timeoutMs as number) > 0 && (message.timeoutMs as number) <= MAX_SUBSCRIPTION_TIMEOUT_MS)
+      ) {
+        throw bad(`timeoutMs must be a whole number of milliseconds up to ${MAX_SUBSCRIPTION_TIMEOUT_MS}.`);
       }
       return message as ClientMessage;
     case "ack":
@@ -96,7 +106,9 @@ export const createSubscriptions = (core: RoomCore) => {
     updateState(connection, { roomstoreSubs: subs.length > 0 ? subs : undefined });
   };
 
-  const subscribe = (connection: RoomConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number) => {
+  const now = core.options.now ?? Date.now;
+
+  const subscribe = (connection: RoomConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number, timeoutMs = SUBSCRIPTION_TIMEOUT_MS) => {
     const subs = byConnection.get(connection.id) ?? new Map<string, Subscription>();
     if (subs.has(sid)) throw new RoomError("conflict", `Subscription ${sid} exists on this connection.`);
     if (subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
@@ -104,8 +116,20 @@ export const createSubscriptions = (core: RoomCore) => {
     }
     const selectors = parseSelectors(toParams(selectorParams), { defaultPageLimit: 1, maxPageLimit: Number.MAX_SAFE_INTEGER });
     const subscription: Subscription = { credit, feed: undefined as unknown as Feed };
+    /** Out of credit with events waiting: the first time starts the clock, past the timeout ends it. */
+    const expired = (): boolean => {
+      const time = now();
+      subscription.stalledSince ??= time;
+      if (time - subscription.stalledSince <= timeoutMs) return false;
+      subscription.feed.close();
+      subs.delete(sid);
+      remember(connection);
+      send(connection, { t: "end", sid, reason: "timeout" });
+      return true;
+    };
     subscription.feed = openFeed(core, selectors, {
-      capacity: () => subscription.credit,
+      capacity: () => (subscription.credit > 0 || expired() ? subscription.credit : 0),
+      waiting: () => void (subscription.credit === 0 && expired()),
       event: (event) => {
         subscription.credit--;
         connection.send(encodeEventMessage(prefix, sid, event.json));
@@ -157,11 +181,12 @@ export const createSubscriptions = (core: RoomCore) => {
       try {
         switch (message.t) {
           case "sub":
-            return subscribe(connection, message.sid, message.selectors, message.credit);
+            return subscribe(connection, message.sid, message.selectors, message.credit, message.timeoutMs);
           case "ack": {
             const subscription = byConnection.get(connection.id)?.get(message.sid);
             if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
             subscription.credit = Math.min(MAX_CREDIT, subscription.credit + message.credit);
+            subscription.stalledSince = undefined;
             return subscription.feed.pump();
           }
           case "unsub": {

@@ -64,7 +64,28 @@ describe("WebSocket subscriptions", () => {
     expect(receivedMessages(reader).at(-1)).toEqual({ t: "end", sid: "live", reason: "unsubscribed" });
   });
 
+  it("ends a subscription left without credit past its timeout, with reason timeout", async () => {
+    let clock = 0;
+    const room = await createTestRoom({ now: () => clock });
+    const reader = room.connect("reader");
+    await room.room.handleMessage(reader, messageFrame({ t: "sub", sid: "s", credit: 1, timeoutMs: 1_000 }));
+    await append(room, 2);
+    await settle();
+    expect(eventSeqs(receivedMessages(reader))).toEqual([1]);
+    clock += 500;
+    await append(room, 1);
+    await settle();
+    expect(receivedMessages(reader).some((m) => m.t === "end")).toBe(false);
+    clock += 1_000;
+    await append(room, 1);
+    await waitFor(() => receivedMessages(reader).some((m) => m.t === "end"));
+    expect(receivedMessages(reader).at(-1)).toEqual({ t: "end", sid: "s", reason: "timeout" });
+    await room.room.handleMessage(reader, messageFrame({ t: "ack", sid: "s", credit: 5 }));
+    expect(receivedMessages(reader).at(-1)).toMatchObject({ t: "error", error: { code: "not_found" } });
+  });
+
   it.each([
+    [{ t: "sub", sid: "s", credit: 1, timeoutMs: 0 }, "bad_request"],
     [{ t: "sub", sid: "s" }, "bad_request"],
     [{ t: "sub", sid: "s", credit: 1, selectors: { after: "x" } }, "invalid_selector"],
     [{ t: "ack", sid: "nope", credit: 1 }, "not_found"],
