@@ -148,6 +148,28 @@ describe("durability in workerd", () => {
     expect((await json(await post("restart-1", { type: "d" }))).events[0].seq).toBe(5);
   });
 
+  it("keeps every acknowledged write when the object is aborted mid-burst, and half-applies none", async () => {
+    await put("abort-1", [{}, {}]);
+    const writer = await open("abort-1");
+    const acked: string[] = [];
+    writer.ws.addEventListener("message", (event) => {
+      const frame = String(event.data);
+      if (frame.startsWith("x") && JSON.parse(frame.slice(1)).t === "ok") acked.push(JSON.parse(frame.slice(1)).mid);
+    });
+    for (let i = 0; i < 200; i++) {
+      const row = Object.fromEntries(Array.from({ length: 4 }, (_, c) => [`c${c}`, i]));
+      writer.ws.send("x" + JSON.stringify({ t: "changes", mid: `m${i}`, changes: [{ rows: { [`r${i}`]: row } }, {}, 1] }));
+    }
+    await writer.next((frame) => frame.includes('"ok"'));
+    await abortAllDurableObjects();
+    const events = (await log("abort-1")).events;
+    const logged = new Set(events.map((event: any) => event.id));
+    for (const mid of acked) expect(logged.has(mid)).toBe(true);
+    const store = await json(await get("abort-1"));
+    for (const row of Object.values<Record<string, number>>(store[0].rows ?? {})) expect(Object.keys(row)).toEqual(["c0", "c1", "c2", "c3"]);
+    expect(foldStoreEvents(events)).toEqual(store);
+  });
+
   it("wakes from hibernation on a frame: applies it, broadcasts it to hibernated sockets, seqs go on", async () => {
     await put("hibernate-1", [{}, { n: 0 }]);
     const [alice, bob] = [await open("hibernate-1"), await open("hibernate-1")];
