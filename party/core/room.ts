@@ -4,121 +4,23 @@
 // storage write; nothing is broadcast, acknowledged or answered before that write is durable; a
 // rejected or failed operation leaves memory and storage as they were.
 import { encodeChangesFrame, EVENT_CHANGES, EVENT_INIT, EVENT_REPLACE, STORE_STREAM } from "../protocol.ts";
-import type { Changes, Content } from "./changes.ts";
-import { changesForLog, isEmptyChanges, parseChanges } from "./changes.ts";
-import { createCommitQueue, type Batch, type Job } from "./commit-queue.ts";
-import type { RoomConfig } from "./config.ts";
-import { RoomError } from "./errors.ts";
-import { DEFAULT_STREAM, putAudit, putEvent, type EventInput, type StoredEvent } from "./event-log.ts";
-import { readEventsBySeq } from "./event-reads.ts";
-import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
-import { filterChanges, type RoomHooks } from "./hooks.ts";
-import { createKeys, type Keys } from "./keys.ts";
-import type { Role } from "./auth.ts";
-import type { RoomStorage } from "./storage.ts";
-import { changesOf, createStoreModel, type StoreModel, type StoreWrite } from "./store.ts";
 import { createBroadcaster } from "./broadcast.ts";
+import type { Changes } from "./changes.ts";
+import { changesForLog, isEmptyChanges, parseChanges } from "./changes.ts";
+import { createCommitQueue, type Batch } from "./commit-queue.ts";
+import { RoomError } from "./errors.ts";
+import { DEFAULT_STREAM, putAudit, putEvent, type StoredEvent } from "./event-log.ts";
+import { readEventsBySeq } from "./event-reads.ts";
+import { filterChanges } from "./hooks.ts";
+import { createKeys } from "./keys.ts";
+import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
+import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
+import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 
-/**
- * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
- * kept in the socket's attachment by both runtimes, so it survives hibernation.
- */
-export interface RoomConnection {
-  readonly id: string;
-  send(message: string): void;
-  close(code?: number, reason?: string): void;
-  readonly state?: unknown;
-  setState?(state: unknown): unknown;
-}
-
-/** What the room keeps in a connection's state. */
-export interface ConnectionState {
-  /** The role the gate decided when the socket opened. */
-  role?: Role;
-  /** Subscriptions open on this connection (see subscriptions.ts). */
-  roomstoreSubs?: string[];
-}
-
-export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
-
-/** Merges into a connection's state, where the runtime keeps state. */
-export const updateState = (connection: RoomConnection, update: ConnectionState): void => {
-  connection.setState?.({ ...stateOf(connection), ...update });
-};
-
-export interface Logger {
-  error(message: string, error?: unknown): void;
-}
-
-export interface RoomOptions {
-  name: string;
-  storage: RoomStorage;
-  config: RoomConfig;
-  hooks: RoomHooks;
-  connections: () => Iterable<RoomConnection>;
-  now?: () => number;
-  newId?: () => string;
-  logger?: Logger;
-  /** Asks the runtime for an alarm at `at` (ms) unless one is set; retention runs in it. */
-  scheduleAlarm?: (at: number) => Promise<void> | void;
-}
-
-export interface Meta {
-  /** Seq of the newest event (0: empty log). */
-  head: number;
-  /** Seq of the newest $store event: the position the store reflects. */
-  storeSeq: number;
-  created: boolean;
-  /** Oldest seq retention keeps (1 until retention trims). */
-  first: number;
-  /** Where retention's sweep of old audit entries goes on, if it is under way. */
-  auditCursor?: string;
-}
+export * from "./room-types.ts";
 
 /** Most keys read per listing while loading the store. */
 const LOAD_PAGE_KEYS = 10_000;
-
-export interface ChangesResult {
-  /** Seq of the $changes event, when anything was accepted. */
-  seq?: number;
-  accepted: Changes;
-  rejected: boolean;
-  /** True when a changeset with this id was applied before: nothing was done again. */
-  duplicate?: boolean;
-}
-
-export type PutResult = { status: 200 | 201 | 205; seq: number };
-
-export interface RoomCore {
-  readonly options: RoomOptions;
-  readonly keys: Keys;
-  readonly model: StoreModel;
-  readonly head: number;
-  readonly storeSeq: number;
-  load(): Promise<void>;
-  /** Applies a changeset from a connection or a request: hooks, write, broadcast. */
-  /**
-   * Applies a changeset from a connection or a request: hooks, write, broadcast. With an `id`,
-   * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
-   */
-  applyChanges(
-    changes: Changes,
-    origin: unknown,
-    options?: { sender?: RoomConnection; allOrNothing?: boolean; id?: string },
-  ): Promise<ChangesResult>;
-  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
-  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
-  /** Appends application events, all or nothing; returns them (duplicates as first stored). */
-  appendEvents(inputs: EventInput[], ifMatch?: number): Promise<StoredEvent[]>;
-  /** The log's bookkeeping; change it only inside `run`, with an undo step. */
-  readonly meta: Meta;
-  /** Runs a job in the commit queue (see commit-queue.ts). */
-  run<T>(job: Job<T>): Promise<T>;
-  /** Runs retention from the alarm; asks for another alarm while work is left. */
-  handleAlarm(): Promise<void>;
-  /** Listens to every committed event, in seq order. */
-  onEvents(listener: (events: StoredEvent[]) => void): () => void;
-}
 
 export const createRoomCore = (options: RoomOptions): RoomCore => {
   const { storage, config, hooks } = options;
