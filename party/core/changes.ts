@@ -105,6 +105,8 @@ const checkLevels = (tables: unknown, values: unknown, deletions: boolean): void
       for (const cellId in row) {
         const cell = row[cellId];
         if (!deleted(cell, [tableId, rowId, cellId])) checkCell(cell, [tableId, rowId, cellId]);
+        // TinyBase reads "\uFFFDnull" as null; keeping it as null keeps the log unambiguous.
+        if (cell === LOGGED_NULL) row[cellId] = null;
         checkPath(tableId, rowId, cellId);
       }
     }
@@ -113,6 +115,7 @@ const checkLevels = (tables: unknown, values: unknown, deletions: boolean): void
   for (const valueId in values as object) {
     const value = (values as Record<string, unknown>)[valueId];
     if (!deleted(value, [valueId])) checkCell(value, [valueId]);
+    if (value === LOGGED_NULL) (values as Record<string, unknown>)[valueId] = null;
     checkPath(valueId);
   }
 };
@@ -166,6 +169,26 @@ const mapLeaves = (things: Record<string, unknown>, depth: number): Record<strin
         : depth > 0
           ? mapLeaves(thing as Record<string, unknown>, depth - 1)
           : thing;
+  }
+  return mapped;
+};
+
+/** The Changes a `$changes` event's data stands for (the inverse of changesForLog). */
+export const changesFromLog = ([tables, values]: [Record<string, unknown>, Record<string, unknown>]): Changes =>
+  [unmapLeaves(tables, 2), unmapLeaves(values, 0), 1] as Changes;
+
+const unmapLeaves = (things: Record<string, unknown>, depth: number): Record<string, unknown> => {
+  const mapped: Record<string, unknown> = Object.create(null);
+  for (const id in things) {
+    const thing = things[id];
+    mapped[id] =
+      thing === null
+        ? DELETED
+        : thing === LOGGED_NULL
+          ? null
+          : depth > 0
+            ? unmapLeaves(thing as Record<string, unknown>, depth - 1)
+            : thing;
   }
   return mapped;
 };

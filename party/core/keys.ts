@@ -13,6 +13,8 @@
 //   P y "type" <seq>                  index: an event of that type
 //   P s "stream" <seq>                index: an event of that stream   } not for $store events: their
 //   P z "stream""type" <seq>          index: that stream and type      } $-types are theirs alone
+//   P k                               the store snapshot's header { seq, chunks } (snapshot.ts)
+//   P k.<i>                           chunk i of the snapshot's JSON
 //   P ac "t","r","c" <seq>            audit index: a $store event changed this cell (value 1)
 //   P ar "t","r" <seq> "c"            audit: the value that event gave the cell (null: deleted)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
@@ -47,6 +49,8 @@ export const createKeys = (prefix: string) => {
     valueId: (key: string): string => JSON.parse(key.slice(prefix.length + 1)) as string,
     events: seqRange(prefix + "e"),
     eventChunk: (seq: number, index: number) => prefix + "e" + seqKey(seq) + "." + index,
+    snapshot: prefix + "k",
+    snapshotChunk: (index: number) => prefix + "k." + index,
     eventId: (stream: string, id: string) => prefix + "i" + JSON.stringify(stream) + JSON.stringify(id),
     byStream: (stream: string) => seqRange(prefix + "s" + JSON.stringify(stream)),
     byType: (type: string) => seqRange(prefix + "y" + JSON.stringify(type)),

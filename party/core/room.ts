@@ -15,6 +15,7 @@ import { filterChanges } from "./hooks.ts";
 import { createKeys } from "./keys.ts";
 import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
 import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
+import { loadSnapshot, putSnapshot, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 
 export * from "./room-types.ts";
@@ -110,6 +111,26 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     return answer === true ? changes : answer === false ? undefined : parseChanges(answer);
   };
 
+  let snapshotChunks = 0;
+
+  /** Loads the store cell by cell: the path when no usable snapshot exists. */
+  const loadCells = async () => {
+    for (const prefix of [keys.cells, keys.values]) {
+      let start = prefix;
+      for (;;) {
+        const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
+        const writes: StoreWrite[] = [];
+        for (const [key, value] of page) {
+          if (prefix === keys.cells) writes.push({ kind: "cell", path: keys.cellIds(key)!, value: value as never });
+          else writes.push({ kind: "value", id: keys.valueId(key), value: value as never });
+          start = key + "\0";
+        }
+        model.commit(writes);
+        if (page.size < LOAD_PAGE_KEYS) break;
+      }
+    }
+  };
+
   const core: RoomCore = {
     options,
     keys,
@@ -124,19 +145,14 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     async load() {
       const stored = (await storage.get([keys.meta])).get(keys.meta) as Meta | undefined;
       if (stored) Object.assign(meta, stored);
-      for (const prefix of [keys.cells, keys.values]) {
-        let start = prefix;
-        for (;;) {
-          const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
-          for (const [key, value] of page) {
-            if (prefix === keys.cells) model.commit([{ kind: "cell", path: keys.cellIds(key)!, value: value as never }]);
-            else model.commit([{ kind: "value", id: keys.valueId(key), value: value as never }]);
-            start = key + "\0";
-          }
-          if (page.size < LOAD_PAGE_KEYS) break;
-        }
-      }
+      const snapshot = await loadSnapshot(storage, keys, model, meta);
+      snapshotChunks = snapshot.chunks;
+      if (!snapshot.loaded) await loadCells();
       model.markCreated(meta.created);
+      if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) {
+        // Off the load path: the next wake-up reads the snapshot instead of every cell.
+        setTimeout(() => void core.run((batch) => void (snapshotChunks = putSnapshot(batch, keys, model, meta.storeSeq, snapshotChunks))).catch(log), 0);
+      }
     },
 
     applyChanges(changes, origin, { sender, allOrNothing = false, id } = {}) {
