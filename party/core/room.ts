@@ -15,7 +15,7 @@ import { filterChanges } from "./hooks.ts";
 import { createKeys } from "./keys.ts";
 import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
 import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
-import { loadSnapshot, putSnapshot, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
+import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 
 export * from "./room-types.ts";
@@ -92,6 +92,10 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     putAudit(keys, stored.event.seq, writes, batch.put);
     meta.storeSeq = stored.event.seq;
     emitAfterCommit(batch, [stored]);
+    // Keep the snapshot close behind the store, so that waking up stays cheap.
+    sinceSnapshot.events++;
+    sinceSnapshot.cells += writes.length;
+    if (sinceSnapshot.events >= SNAPSHOT_EVERY_EVENTS || sinceSnapshot.cells >= SNAPSHOT_EVERY_CELLS) batch.onCommit(scheduleSnapshot);
     return stored;
   };
 
@@ -112,6 +116,23 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
   };
 
   let snapshotChunks = 0;
+  let snapshotScheduled = false;
+  const sinceSnapshot = { events: 0, cells: 0 };
+
+  /** Writes a snapshot soon, off the path of the write or load that asked for it. */
+  const scheduleSnapshot = () => {
+    if (snapshotScheduled) return;
+    snapshotScheduled = true;
+    setTimeout(() => {
+      void core
+        .run((batch) => {
+          snapshotScheduled = false;
+          sinceSnapshot.events = sinceSnapshot.cells = 0;
+          snapshotChunks = putSnapshot(batch, keys, model, meta.storeSeq, snapshotChunks);
+        })
+        .catch(log);
+    }, 0);
+  };
 
   /** Loads the store cell by cell: the path when no usable snapshot exists. */
   const loadCells = async () => {
@@ -149,10 +170,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       snapshotChunks = snapshot.chunks;
       if (!snapshot.loaded) await loadCells();
       model.markCreated(meta.created);
-      if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) {
-        // Off the load path: the next wake-up reads the snapshot instead of every cell.
-        setTimeout(() => void core.run((batch) => void (snapshotChunks = putSnapshot(batch, keys, model, meta.storeSeq, snapshotChunks))).catch(log), 0);
-      }
+      if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) scheduleSnapshot();
     },
 
     applyChanges(changes, origin, { sender, allOrNothing = false, id } = {}) {

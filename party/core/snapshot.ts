@@ -19,6 +19,9 @@ import type { StoreModel } from "./store.ts";
 export const SNAPSHOT_MAX_REPLAY_SEQS = 20_000;
 /** After a load that replayed more `$store` events than this, a new snapshot is written. */
 export const SNAPSHOT_REWRITE_EVENTS = 500;
+/** A snapshot is rewritten after this many `$store` events, or this many cell writes, since the last. */
+export const SNAPSHOT_EVERY_EVENTS = 1_000;
+export const SNAPSHOT_EVERY_CELLS = 10_000;
 /** Pages of events read while replaying. */
 const REPLAY_PAGE_EVENTS = 1_000;
 
