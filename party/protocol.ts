@@ -98,7 +98,6 @@ export const ERROR_STATUS = {
   precondition_failed: 412,
   too_large: 413,
   rate_limited: 429,
-  too_many_connections: 429,
   internal: 500,
 } as const;
 
@@ -111,7 +110,6 @@ export interface ErrorBody {
 
 /** WebSocket close codes for what cannot be recovered on the same socket (RFC 6455). */
 export const CLOSE_BAD_DATA = 1007;
-export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_TRY_AGAIN = 1013;
 

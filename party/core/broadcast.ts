@@ -136,5 +136,3 @@ export const createBroadcaster = (options: {
   };
 
 };
-
-export type Broadcaster = ReturnType<typeof createBroadcaster>;

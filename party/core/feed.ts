@@ -13,7 +13,6 @@ import { readRange, type EventText } from "./event-reads.ts";
 import type { RoomCore } from "./room.ts";
 import { matches, type Selectors } from "./selectors.ts";
 
-export type { EndReason };
 
 export interface FeedSink {
   /** How many more events the reader can take now. */
