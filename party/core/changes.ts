@@ -152,43 +152,25 @@ export const isEmptyChanges = ([tables, values]: Changes): boolean => {
  * `null` is logged as `"\uFFFDnull"`, TinyBase's own encoding of a JSON null, so that folding the
  * log over an empty store gives back the store exactly.
  */
-export const changesForLog = (changes: Changes): Changes => [
-  mapLeaves(changes[0], 2),
-  mapLeaves(changes[1], 0),
-  1,
-] as Changes;
-
-const mapLeaves = (things: Record<string, unknown>, depth: number): Record<string, unknown> => {
-  const mapped: Record<string, unknown> = Object.create(null);
-  for (const id in things) {
-    const thing = things[id];
-    mapped[id] = isDeleted(thing)
-      ? null
-      : thing === null
-        ? LOGGED_NULL
-        : depth > 0
-          ? mapLeaves(thing as Record<string, unknown>, depth - 1)
-          : thing;
-  }
-  return mapped;
-};
+export const changesForLog = (changes: Changes): Changes =>
+  [mapLeaves(changes[0], 2, toLog), mapLeaves(changes[1], 0, toLog), 1] as Changes;
 
 /** The Changes a `$changes` event's data stands for (the inverse of changesForLog). */
 export const changesFromLog = ([tables, values]: [Record<string, unknown>, Record<string, unknown>]): Changes =>
-  [unmapLeaves(tables, 2), unmapLeaves(values, 0), 1] as Changes;
+  [mapLeaves(tables, 2, fromLog), mapLeaves(values, 0, fromLog), 1] as Changes;
 
-const unmapLeaves = (things: Record<string, unknown>, depth: number): Record<string, unknown> => {
+const toLog = (thing: unknown) => (isDeleted(thing) ? null : thing === null ? LOGGED_NULL : thing);
+const fromLog = (thing: unknown) => (thing === null ? DELETED : thing === LOGGED_NULL ? null : thing);
+
+/**
+ * Maps every deletion marker and leaf (cell or value) of tables (`depth` 2) or values (0) into a
+ * copy without prototypes, so that an id like "__proto__" stays an id.
+ */
+const mapLeaves = (things: Record<string, unknown>, depth: number, leaf: (thing: unknown) => unknown): Record<string, unknown> => {
   const mapped: Record<string, unknown> = Object.create(null);
   for (const id in things) {
     const thing = things[id];
-    mapped[id] =
-      thing === null
-        ? DELETED
-        : thing === LOGGED_NULL
-          ? null
-          : depth > 0
-            ? unmapLeaves(thing as Record<string, unknown>, depth - 1)
-            : thing;
+    mapped[id] = depth > 0 && typeof thing === "object" && thing !== null ? mapLeaves(thing as Record<string, unknown>, depth - 1, leaf) : leaf(thing);
   }
   return mapped;
 };
