@@ -31,7 +31,21 @@ export class Room extends Server<Env & Cloudflare.Env> {
     return this.#room;
   }
 
+  /**
+   * Start-up never throws: partyserver would answer the request with the error's stack. A room
+   * that cannot start (a malformed variable, storage that fails) logs why and answers a plain
+   * JSON 500, or closes sockets with 1011, until it is restarted.
+   */
   override async onStart(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (error) {
+      console.error("roomstore: the room could not start", error);
+      this.#room = undefined;
+    }
+  }
+
+  async #start(): Promise<void> {
     const room = createRoom({
       name: this.name,
       storage: createDurableStorage(this.ctx.storage as unknown as KeyValueStorage),
@@ -47,28 +61,30 @@ export class Room extends Server<Env & Cloudflare.Env> {
     this.#room = room;
   }
 
-  override onRequest(request: Request): Promise<Response> {
-    return this.room.handleRequest(request);
+  override async onRequest(request: Request): Promise<Response> {
+    return this.#room ? this.#room.handleRequest(request) : jsonError(new RoomError("internal", "The room could not start."));
   }
 
   override onConnect(connection: Connection, context: ConnectionContext): void {
-    this.room.handleConnect(connection, context.request);
+    if (this.#room) this.#room.handleConnect(connection, context.request);
+    else connection.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
-  override onMessage(connection: Connection, message: WSMessage): Promise<void> {
-    return this.room.handleMessage(connection, message);
+  override async onMessage(connection: Connection, message: WSMessage): Promise<void> {
+    if (this.#room) await this.#room.handleMessage(connection, message);
+    else connection.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
   override onClose(connection: Connection): void {
-    this.room.handleClose(connection);
+    this.#room?.handleClose(connection);
   }
 
   override onError(connection: Connection): void {
-    this.room.handleClose(connection);
+    this.#room?.handleClose(connection);
   }
 
-  override onAlarm(): Promise<void> {
-    return this.room.handleAlarm();
+  override async onAlarm(): Promise<void> {
+    await this.#room?.handleAlarm();
   }
 }
 
@@ -84,16 +100,29 @@ export class LiveRoom extends Room {
   static override options = { hibernate: false };
 }
 
-const notFound = () =>
-  new Response(JSON.stringify(errorBody(new RoomError("not_found", "Rooms live at /parties/main/:room."))), {
-    status: 404,
+/** WebSocket close code for a server that cannot serve (RFC 6455). */
+const CLOSE_INTERNAL = 1011;
+
+const jsonError = (error: RoomError) =>
+  new Response(JSON.stringify(errorBody(error)), {
+    status: error.status,
     headers: { "Content-Type": "application/json; charset=utf-8" },
   });
 
-/** Routes `/parties/main/:room` to its room, through the gate (tokens and roles, off by default). */
+/** partyserver's kebab-casing of binding names (routePartykitRequest): `Main` → `main`. */
+const partyOf = (binding: string) =>
+  binding === binding.toUpperCase() ? binding.toLowerCase().replace(/_/g, "-") : binding.replace(/[A-Z]/g, (letter, at) => (at ? "-" : "") + letter.toLowerCase()).replace(/_/g, "-");
+
+/** Routes `/parties/:party/:room` to its room, through the gate (tokens and roles, off by default). */
 export const routeRoomRequest = async (request: Request, env: Env): Promise<Response> => {
+  const party = new URL(request.url).pathname.match(/^\/parties\/([^/]+)\//)?.[1];
+  const parties = Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf);
+  if (party !== undefined && !parties.includes(party)) return jsonError(new RoomError("not_found", `No party ${JSON.stringify(party)} here.`));
   const check = (req: Request, lobby: Lobby) => gate(req, env, lobby.name);
-  return (await routePartykitRequest(request, env as never, { onBeforeConnect: check, onBeforeRequest: check })) ?? notFound();
+  return (
+    (await routePartykitRequest(request, env as never, { onBeforeConnect: check, onBeforeRequest: check })) ??
+    jsonError(new RoomError("not_found", "Rooms live at /parties/main/:room."))
+  );
 };
 
 export default {

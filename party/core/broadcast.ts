@@ -13,6 +13,9 @@ import { isDeleted } from "./changes.ts";
 import type { RoomConnection } from "./room.ts";
 import { changesOf, type StoreWrite } from "./store.ts";
 
+/** Writer id of the room's own corrections (no connection id starts with a NUL). */
+const ROOM_WRITER = "\u0000room:";
+
 /** How long after another connection's write to a cell a write to it counts as concurrent. */
 export const CONFLICT_WINDOW_MS = 10_000;
 
@@ -117,6 +120,19 @@ export const createBroadcaster = (options: {
         lastWriters.set(key, { sender, at: now });
       }
       return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
+    },
+
+    /**
+     * The room sent `sender` its values for these cells: count that as another writer's write, so
+     * that the sender's own next write to them, made before the correction arrived, is echoed.
+     */
+    noteCorrection(writes: StoreWrite[], sender: string) {
+      const now = options.now();
+      for (const write of writes) {
+        const key = cellKey(write);
+        lastWriters.delete(key);
+        lastWriters.set(key, { sender: ROOM_WRITER + sender, at: now });
+      }
     },
 
     /** Sends a committed group's changesets to every connection. */

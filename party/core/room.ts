@@ -194,9 +194,14 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
           seq = commitStore(batch, writes, EVENT_CHANGES, changesForLog(accepted), id).event.seq;
           queueBroadcast(batch, accepted, writes, sender);
         }
-        if (rejected && sender) {
-          // Reconverge the sender: it applied its whole changeset locally.
-          batch.onCommit(() => sender.send(changesFrame(model.currentOf(changes))));
+        if ((rejected || vetted !== changes) && sender) {
+          // Reconverge the sender: it applied its whole changeset locally, not what the room kept.
+          // Its own next write to these cells is then echoed too (see broadcast.ts).
+          broadcaster.noteCorrection(model.plan(changes), sender.id);
+          batch.onCommit(() => {
+            sender.send(changesFrame(model.currentOf(changes)));
+            if (vetted && vetted !== changes) sender.send(changesFrame(model.currentOf(accepted)));
+          });
         }
         return { seq, accepted, rejected };
       });
@@ -224,7 +229,9 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         }
         const writes = initialSave ? model.plan(accepted) : model.planReplace(content);
         const diff = changesOf(writes);
-        const data = initialSave ? [diff[0], diff[1]] : content;
+        // The content as stored: no deletion of what was not there, no empty table or row.
+        const stored = changesOf(writes.filter((write) => write.value !== undefined));
+        const data = [stored[0], stored[1]];
         const { event } = commitStore(batch, writes, initialSave ? EVENT_INIT : EVENT_REPLACE, data);
         if (!isEmptyChanges(diff)) queueBroadcast(batch, diff, writes);
         return { status: replacing ? (initialSave ? 201 : 200) : 201, seq: event.seq } as PutResult;

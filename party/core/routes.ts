@@ -79,7 +79,11 @@ export const createRequestHandler = (core: RoomCore) => {
       if (request.method === "OPTIONS") return preflight(config, request);
       const method = request.method === "HEAD" ? "GET" : request.method;
       const handler = resource[method as keyof Resource];
-      if (!handler) throw methodNotAllowed(["OPTIONS", ...Object.keys(resource)].join(", "));
+      if (!handler) {
+        const allow = ["OPTIONS", ...Object.keys(resource), ...(resource.GET ? ["HEAD"] : [])].join(", ");
+        headers.set("Allow", allow);
+        throw methodNotAllowed(allow);
+      }
       if (method !== "GET" && roleOf(request) === "read") throw new RoomError("forbidden", "This token may read, not write.");
       const response = await handler(request, headers);
       return request.method === "HEAD" ? new Response(null, response) : response;

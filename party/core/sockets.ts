@@ -68,7 +68,14 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
       if (roomError.code === "invalid_content" || roomError.code === "internal") return closeWith(connection, roomError);
       return refuse(connection, roomError, parsed);
     }
-    await core.applyChanges(changes, connection, { sender: connection });
+    try {
+      await core.applyChanges(changes, connection, { sender: connection });
+    } catch (error) {
+      // Nothing was applied (a hook threw, or no store yet): the sender must reconverge all the same.
+      const roomError = toRoomError(error);
+      if (roomError.code === "internal") log(error);
+      refuse(connection, roomError, changes);
+    }
   };
 
   const onRoomMessage = async (connection: RoomConnection, payload: string) => {

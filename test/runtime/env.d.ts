@@ -19,5 +19,8 @@ declare namespace Cloudflare {
     Live: DurableObjectNamespace;
     Hooked: DurableObjectNamespace;
     Retaining: DurableObjectNamespace;
+    Guarded: DurableObjectNamespace;
+    Limited: DurableObjectNamespace;
+    Misconfigured: DurableObjectNamespace;
   }
 }

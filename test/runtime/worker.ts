@@ -1,4 +1,5 @@
-// The worker under test in workerd: the real entry, plus a room class with permission hooks.
+// The worker under test in workerd: the real entry, plus room classes with permission hooks,
+// retention, small limits and a broken config (each bound in wrangler.toml).
 import { Room } from "../../party/worker.ts";
 import type { Cell, Changes } from "../../party/core/changes.ts";
 
@@ -20,4 +21,78 @@ export class HookedRoom extends Room {
 /** Keeps only the newest five events. */
 export class RetainingRoom extends Room {
   override config = { retention: { maxEvents: 5 } };
+}
+
+/** One recorded call of a permission hook; the origin is reduced to what it is. */
+export interface HookCall {
+  hook: string;
+  args: unknown[];
+  initialSave?: boolean;
+  origin: "request" | "connection" | "other";
+}
+
+const originOf = (origin: unknown): HookCall["origin"] =>
+  origin instanceof Request ? "request" : typeof (origin as { id?: unknown })?.id === "string" ? "connection" : "other";
+
+/** Most timer turns a hook waits for the next frame (then it decides anyway). */
+const MAX_WAIT_TURNS = 200;
+
+/**
+ * Rules by name, and a record of every hook call (read it with runInDurableObject):
+ * - a cell named `locked` or a value named `readonly` can only be set by the first PUT;
+ * - a row named `keep` cannot be deleted;
+ * - a cell named `boom` makes canSetCell throw;
+ * - a cell named `slow` is refused when it is "no"; from a socket, that refusal is decided only once
+ *   the room has received another frame, so that frame is committed in the next group;
+ * - whole changeset: `veto: true` rejects it; a number `clamp` over 100 is rewritten to 100;
+ *   a value `scrub` is rewritten into a deletion of the value `secret` (even on the first PUT).
+ */
+export class GuardedRoom extends Room {
+  calls: HookCall[] = [];
+  /** Frames received by this instance. */
+  frames = 0;
+
+  override onMessage(connection: Parameters<Room["onMessage"]>[0], message: Parameters<Room["onMessage"]>[1]) {
+    this.frames++;
+    return super.onMessage(connection, message);
+  }
+
+  override async canSetCell(tableId: string, rowId: string, cellId: string, cell: Cell, initialSave: boolean, origin: unknown, oldCell: Cell | undefined) {
+    this.calls.push({ hook: "canSetCell", args: [tableId, rowId, cellId, cell, oldCell], initialSave, origin: originOf(origin) });
+    if (cellId === "boom") throw new Error("canSetCell exploded at /srv/secret/path.ts:12");
+    if (cellId === "slow" && cell === "no" && originOf(origin) === "connection") {
+      const seen = this.frames;
+      for (let turn = 0; turn < MAX_WAIT_TURNS && this.frames === seen; turn++) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (cellId === "slow") return cell !== "no";
+    return initialSave || cellId !== "locked";
+  }
+  override canSetValue(valueId: string, value: Cell, initialSave: boolean, origin: unknown, oldValue: Cell | undefined) {
+    this.calls.push({ hook: "canSetValue", args: [valueId, value, oldValue], initialSave, origin: originOf(origin) });
+    return initialSave || valueId !== "readonly";
+  }
+  override canDelRow(tableId: string, rowId: string, origin: unknown) {
+    this.calls.push({ hook: "canDelRow", args: [tableId, rowId], origin: originOf(origin) });
+    return rowId !== "keep";
+  }
+  override canApplyChanges(changes: Changes, initialSave: boolean, origin: unknown): Changes | boolean {
+    this.calls.push({ hook: "canApplyChanges", args: [structuredClone(changes)], initialSave, origin: originOf(origin) });
+    const [tables, values] = changes;
+    if (values.veto === true) return false;
+    if (typeof values.clamp === "number" && values.clamp > 100) return [tables, { ...values, clamp: 100 }, 1];
+    if ("scrub" in values) return [tables, { ...values, secret: "\uFFFC" }, 1];
+    return true;
+  }
+}
+
+/** Small limits, so that going over them is cheap: 1 KiB bodies and frames, two sockets. */
+export class LimitedRoom extends Room {
+  override config = { limits: { maxBodyBytes: 1024, maxFrameBytes: 1024, maxConnections: 2 } };
+}
+
+/** A deployment whose RESPONSE_HEADERS variable is not JSON: the room cannot start. */
+export class MisconfiguredRoom extends Room {
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, { ...env, RESPONSE_HEADERS: "{not json" } as never);
+  }
 }
