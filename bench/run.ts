@@ -3,6 +3,7 @@
 // Starts the three targets (roomstore, TinyBase's own server, a bare relay), runs
 // the scenarios against each in turn, prints markdown to stdout (progress to
 // stderr), and stops every server it started, also on failure or Ctrl-C.
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createFixtures } from "./fixtures.ts";
 import { createScenarioResults, renderMachine, renderScenario } from "./report.ts";
@@ -42,12 +43,20 @@ async function main(): Promise<number> {
       log(`scenario ${scenario.name}`);
       const results = createScenarioResults();
       const scenarioStarted = performance.now();
+      const reloadsBefore = targets.map(countReloads);
+      const loadBefore = loadavg()[0];
       try {
         await scenario.run({ options, targets, fixtures, sink: results, log });
       } catch (error) {
         // A scenario bug must not cost the other scenarios' figures.
         results.note(`scenario failed: ${error instanceof Error ? error.message : String(error)}`);
       }
+      targets.forEach((target, index) => {
+        if (countReloads(target) > reloadsBefore[index]) {
+          results.note(`${target.name}: dev server reloaded during this scenario (a source file changed): its figures are not comparable`);
+        }
+      });
+      results.note(`1-minute load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores)`);
       process.stdout.write(`${renderScenario(scenario, options, targets, results, performance.now() - scenarioStarted)}\n`);
     }
     process.stdout.write(`_Total ${((performance.now() - started) / 1000).toFixed(0)} s._\n`);
@@ -55,6 +64,14 @@ async function main(): Promise<number> {
   } finally {
     await stopTargets(targets);
   }
+}
+
+/**
+ * `wrangler dev` rebuilds and restarts the worker when a source file changes, which
+ * drops every socket and cold-starts the room: a scenario spanning one is void.
+ */
+function countReloads(target: Target): number {
+  return target.server?.output().match(/Reloading local server/g)?.length ?? 0;
 }
 
 /** Comma- or repeat-separated names, each checked against `known`; all of `known` when absent. */
