@@ -4,6 +4,7 @@ import { cpus, freemem, totalmem, type as osType, release } from "node:os";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Figure, MetricSpec, ResultSink, RunOptions, Scenario } from "./scenario.ts";
+import { median } from "./stats.ts";
 import { BASELINES, SUBJECTS, type Target, type TargetName } from "./targets.ts";
 
 const MAX_NOTE_CHARS = 90;
@@ -28,7 +29,38 @@ export function createScenarioResults(): ScenarioResults {
   };
 }
 
-export function renderMachine(options: RunOptions, targets: readonly Target[]): string {
+/**
+ * One result from several rounds: each figure is the median of the rounds that measured it
+ * (counts such as "lost" take the largest), with the spread noted; notes keep their round.
+ */
+export function mergeRounds(specs: readonly MetricSpec[], targets: readonly Target[], rounds: readonly ScenarioResults[]): ScenarioResults {
+  const merged = createScenarioResults();
+  for (const spec of specs) {
+    for (const { name } of targets) {
+      const figures = rounds.map((round) => round.figure(name, spec.key)).filter((figure) => figure !== undefined);
+      const numbers = figures.filter((figure): figure is number => typeof figure === "number" && Number.isFinite(figure));
+      if (numbers.length === 0) {
+        if (figures.length > 0) merged.record(name, spec.key, figures[0]);
+        continue;
+      }
+      merged.record(name, spec.key, spec.better === "none" ? Math.max(...numbers) : median(numbers));
+      if (numbers.length < figures.length) merged.note(`${name} ${spec.label}: ${figures.length - numbers.length} of ${figures.length} rounds gave no figure`);
+    }
+  }
+  const spread = specs
+    .filter((spec) => spec.better === "higher")
+    .flatMap((spec) =>
+      targets.flatMap(({ name }) => {
+        const numbers = rounds.map((round) => round.figure(name, spec.key)).filter((figure): figure is number => typeof figure === "number");
+        return numbers.length > 1 ? [`${name} ${spec.label} ${numbers.map((n) => Math.round(n).toLocaleString("en-US")).join(" / ")}`] : [];
+      }),
+    );
+  if (spread.length) merged.note(`rounds: ${spread.join("; ")}`);
+  rounds.forEach((round, index) => round.notes().forEach((note) => merged.note(`round ${index + 1}: ${note}`)));
+  return merged;
+}
+
+export function renderMachine(options: RunOptions, targets: readonly Target[], rounds = 1): string {
   const cpuList = cpus();
   const lines = [
     `# roomstore benchmark${options.quick ? " (--quick)" : ""}`,
@@ -37,7 +69,9 @@ export function renderMachine(options: RunOptions, targets: readonly Target[]): 
       `${gib(totalmem())} GiB RAM (${gib(freemem())} free), ${osType()} ${release()}`,
     `- node ${process.version}; ${["wrangler", "partykit", "partyserver", "tinybase", "ws"].map((name) => `${name} ${version(name)}`).join(", ")}`,
     `- load generator and all servers on the same machine (127.0.0.1); targets measured one after the other, all servers up`,
+    `- wrangler dev with X_LOCAL_OBSERVABILITY=${process.env.X_LOCAL_OBSERVABILITY ?? "false"} (its Local Explorer trace of every invocation: deployed Workers have none)`,
     `- date: ${new Date().toISOString()}`,
+    `- ${rounds === 1 ? "one round" : `${rounds} rounds, the targets' order rotating; each figure is the median of its rounds`}`,
     ...targets.map((target) => `- \`${target.name}\`: ${target.description}${target.startError ? ` — ${target.startError}` : ""}`),
   ];
   return lines.join("\n") + "\n";

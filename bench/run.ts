@@ -1,22 +1,25 @@
-// `npm run bench [-- --quick] [-- --only NAME[,NAME]] [-- --targets NAME[,NAME]] [-- --log]`
+// `npm run bench [-- --quick] [-- --rounds N] [-- --only NAME[,NAME]] [-- --targets NAME[,NAME]] [-- --log]`
 //
-// Starts the three targets (roomstore, TinyBase's own server, a bare relay), runs
-// the scenarios against each in turn, prints markdown to stdout (progress to
-// stderr), and stops every server it started, also on failure or Ctrl-C.
+// Starts the targets (roomstore, roomstore-live, TinyBase's own server, a bare relay),
+// runs the scenarios against each in turn, prints markdown to stdout (progress to
+// stderr), and stops every server it started, also on failure or Ctrl-C. With
+// `--rounds N` each scenario runs N times, the targets' order rotating between
+// rounds, and each figure is the median of its rounds.
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createFixtures } from "./fixtures.ts";
-import { createScenarioResults, renderMachine, renderScenario } from "./report.ts";
+import { createScenarioResults, mergeRounds, renderMachine, renderScenario, type ScenarioResults } from "./report.ts";
 import type { RunOptions, Scenario } from "./scenario.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { TARGET_NAMES, TARGET_SPECS, type Target, startTargets, stopTargets } from "./targets.ts";
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join("|")}[,…]] [--targets ${TARGET_NAMES.join("|")}[,…]] [--log]`;
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only ${SCENARIOS.map((s) => s.name).join("|")}[,…]] [--targets ${TARGET_NAMES.join("|")}[,…]] [--log]`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },
+      rounds: { type: "string", default: "1" },
       only: { type: "string", multiple: true },
       targets: { type: "string", multiple: true },
       log: { type: "boolean", default: false },
@@ -30,6 +33,8 @@ async function main(): Promise<number> {
   const scenarios = select(values.only, SCENARIOS.map((scenario) => scenario.name), "scenario")
     .map((name) => SCENARIOS.find((scenario) => scenario.name === name) as Scenario);
   const targetNames = select(values.targets, [...TARGET_NAMES], "target");
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number from 1\n${USAGE}`);
   const options: RunOptions = { quick: values.quick, runId: Date.now().toString(36) };
   const log = (message: string): void => void process.stderr.write(`bench: ${message}\n`);
 
@@ -37,20 +42,28 @@ async function main(): Promise<number> {
   let targets: Target[] = [];
   try {
     targets = await startTargets(TARGET_SPECS.filter((spec) => targetNames.includes(spec.name)), values.log);
-    process.stdout.write(`${renderMachine(options, targets)}\n`);
+    process.stdout.write(`${renderMachine(options, targets, rounds)}\n`);
     const fixtures = createFixtures(options.runId, log);
     for (const scenario of scenarios) {
       log(`scenario ${scenario.name}`);
-      const results = createScenarioResults();
       const scenarioStarted = performance.now();
       const reloadsBefore = targets.map(countReloads);
       const loadBefore = loadavg()[0];
-      try {
-        await scenario.run({ options, targets, fixtures, sink: results, log });
-      } catch (error) {
-        // A scenario bug must not cost the other scenarios' figures.
-        results.note(`scenario failed: ${error instanceof Error ? error.message : String(error)}`);
+      const perRound: ScenarioResults[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const results = createScenarioResults();
+        // Rooms are new in every round; rotating the order spreads any drift of the machine over all targets.
+        const roundOptions = rounds > 1 ? { ...options, runId: `${options.runId}r${round}` } : options;
+        const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
+        try {
+          await scenario.run({ options: roundOptions, targets: order, fixtures, sink: results, log });
+        } catch (error) {
+          // A scenario bug must not cost the other scenarios' figures.
+          results.note(`scenario failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        perRound.push(results);
       }
+      const results = rounds > 1 ? mergeRounds(scenario.metrics(options), targets, perRound) : perRound[0];
       targets.forEach((target, index) => {
         if (countReloads(target) > reloadsBefore[index]) {
           results.note(`${target.name}: dev server reloaded during this scenario (a source file changed): its figures are not comparable`);

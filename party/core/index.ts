@@ -1,4 +1,5 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
+import { createOpenConnections } from "./connections.ts";
 import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
@@ -18,19 +19,26 @@ export interface Room {
 }
 
 export const createRoom = (options: RoomOptions): Room => {
-  const core = createRoomCore(options);
+  const open = createOpenConnections(options.connections);
+  const core = createRoomCore({ ...options, connections: () => open });
   const subscriptions = createSubscriptions(core);
   const sockets = createSocketHandlers(core, subscriptions);
   return {
     core,
     async load() {
       await core.load();
-      subscriptions.resetOrphans(options.connections());
+      subscriptions.resetOrphans(open);
     },
     handleRequest: createRequestHandler(core),
-    handleConnect: sockets.connect,
+    handleConnect(connection, request) {
+      open.add(connection);
+      sockets.connect(connection, request);
+    },
     handleMessage: sockets.message,
-    handleClose: sockets.close,
+    handleClose(connection) {
+      open.delete(connection);
+      sockets.close(connection);
+    },
     handleAlarm: () => core.handleAlarm(),
   };
 };

@@ -16,6 +16,8 @@ import type { StoreModel } from "./store.ts";
  */
 export interface RoomConnection {
   readonly id: string;
+  /** WebSocket's readyState, where the runtime has one: only open connections are sent to. */
+  readonly readyState?: number;
   send(message: string): void;
   close(code?: number, reason?: string): void;
   readonly state?: unknown;

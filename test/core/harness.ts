@@ -37,15 +37,22 @@ export interface TestRoom {
   connections: TestConnection[];
   connect(id: string): TestConnection;
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
-  /** A new room over the same storage: what a restart or an eviction leaves. */
-  restart(): Promise<TestRoom>;
+  /** A new room over the same storage: what a restart or an eviction leaves; `open` sockets stayed connected (hibernation). */
+  restart(open?: TestConnection[]): Promise<TestRoom>;
 }
 
 export const createTestRoom = async (
-  options: { hooks?: RoomHooks; config?: RoomConfigInput; storage?: ReturnType<typeof createMemoryStorage>; now?: () => number } = {},
+  options: {
+    hooks?: RoomHooks;
+    config?: RoomConfigInput;
+    storage?: ReturnType<typeof createMemoryStorage>;
+    now?: () => number;
+    /** Sockets already open when the room starts, as after a wake-up from hibernation. */
+    open?: TestConnection[];
+  } = {},
 ): Promise<TestRoom> => {
   const storage = options.storage ?? createMemoryStorage();
-  const connections: TestConnection[] = [];
+  const connections: TestConnection[] = [...(options.open ?? [])];
   let counter = 0;
   const room = createRoom({
     name: "test-room",
@@ -64,6 +71,8 @@ export const createTestRoom = async (
     connect(id) {
       const connection = createConnection(id);
       connections.push(connection);
+      // As the runtimes do: the socket is in the connection list when the room hears of it.
+      room.handleConnect(connection, new Request("http://room.test/parties/main/test-room"));
       return connection;
     },
     request(method, path, body, headers = {}) {
@@ -71,7 +80,7 @@ export const createTestRoom = async (
       if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
       return room.handleRequest(new Request(`http://room.test/parties/main/test-room${path}`, init));
     },
-    restart: () => createTestRoom({ ...options, storage }),
+    restart: (open = []) => createTestRoom({ ...options, storage, open }),
   };
 };
 

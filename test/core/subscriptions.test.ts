@@ -102,10 +102,8 @@ describe("WebSocket subscriptions", () => {
     const room = await createTestRoom();
     const reader = room.connect("reader");
     await room.room.handleMessage(reader, messageFrame({ t: "sub", sid: "s", credit: 5 }));
-    const woken = await room.restart();
     reader.sent.length = 0;
-    woken.connections.push(reader);
-    await woken.room.load();
+    await room.restart([reader]);
     expect(receivedMessages(reader)).toEqual([{ t: "end", sid: "s", reason: "reset" }]);
   });
 });

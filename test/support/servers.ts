@@ -202,6 +202,10 @@ function childEnv(): NodeJS.ProcessEnv {
     WRANGLER_SEND_METRICS: "false",
     NO_COLOR: "1",
     FORCE_COLOR: "0",
+    // wrangler dev records a trace of every invocation in SQLite for its Local Explorer. Each
+    // hibernated WebSocket frame is an invocation, so the trace costs several times the frame
+    // itself; deployed Workers have no such store. Set it to true to see the traces.
+    X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
   };
 }
 

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { createOpenConnections } from "../../party/core/connections.ts";
+import { createConnection, type TestConnection } from "./harness.ts";
+
+const withState = (id: string, readyState: number) => Object.assign(createConnection(id), { readyState }) as TestConnection & { readyState: number };
+
+describe("open connections", () => {
+  it("asks the runtime once per wake-up, then follows connects and closes", () => {
+    const runtime = [withState("a", 1), withState("b", 1)];
+    let loads = 0;
+    const open = createOpenConnections(() => {
+      loads++;
+      return runtime;
+    });
+    open.add(withState("early", 1)); // before the first read: the runtime's list is the truth
+    expect([...open].map((c) => c.id)).toEqual(["a", "b"]);
+    const c = withState("c", 1);
+    open.add(c);
+    open.delete(runtime[0]);
+    expect([...open].map((connection) => connection.id)).toEqual(["b", "c"]);
+    expect([...open].map((connection) => connection.id)).toEqual(["b", "c"]);
+    expect(loads).toBe(1);
+  });
+
+  it("drops a socket that is no longer open", () => {
+    const b = withState("b", 1);
+    const open = createOpenConnections(() => [withState("a", 1), b]);
+    b.readyState = 3;
+    expect([...open].map((c) => c.id)).toEqual(["a"]);
+    b.readyState = 1; // gone for good: a closed socket never reopens
+    expect([...open].map((c) => c.id)).toEqual(["a"]);
+  });
+});
