@@ -3,6 +3,7 @@
 import type * as Party from "partykit/server";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { gate } from "./gate.ts";
+import { roomName } from "./protocol.ts";
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 
 export default class Room implements Party.Server {
@@ -26,7 +27,7 @@ export default class Room implements Party.Server {
 
   async onStart(): Promise<void> {
     const room = createRoom({
-      name: this.party.id,
+      name: roomName(this.party.id),
       storage: createDurableStorage(this.party.storage as unknown as KeyValueStorage),
       config: resolveConfig(this.party.env, this.config),
       hooks: this,
@@ -46,11 +47,11 @@ export default class Room implements Party.Server {
 
   /** The gate, run by PartyKit before a socket or request reaches the room. */
   static onBeforeConnect(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
-    return gate(request as unknown as Request, lobby.env, lobby.id);
+    return gate(request as unknown as Request, lobby.env, roomName(lobby.id));
   }
 
   static onBeforeRequest(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
-    return gate(request as unknown as Request, lobby.env, lobby.id);
+    return gate(request as unknown as Request, lobby.env, roomName(lobby.id));
   }
 
   onConnect(connection: Party.Connection, context: Party.ConnectionContext): void {

@@ -10,6 +10,17 @@ export const DEFAULT_STORE_PATH = "/store";
 export const DEFAULT_EVENTS_PATH = "/events";
 /** Rooms live at `/parties/main/:room` (partyserver routing, PartyKit's default party). */
 export const PARTY_NAME = "main";
+/**
+ * A room's name from its URL segment, which both runtimes hand over still percent-encoded: the
+ * room `my room` is reached at `/parties/main/my%20room`. A malformed escape stays as it is.
+ */
+export const roomName = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+};
 /** TinyBase's frame type for a changeset: `{prefix}s{Changes JSON}`. */
 export const SET_CHANGES = "s";
 /** roomstore's own frame type, ignored by TinyBase clients: `{prefix}x{Message JSON}`. */

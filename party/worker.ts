@@ -7,6 +7,7 @@ import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-s
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { errorBody, RoomError } from "./core/errors.ts";
 import { gate } from "./gate.ts";
+import { roomName } from "./protocol.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
@@ -47,7 +48,7 @@ export class Room extends Server<Env & Cloudflare.Env> {
 
   async #start(): Promise<void> {
     const room = createRoom({
-      name: this.name,
+      name: roomName(this.name),
       storage: createDurableStorage(this.ctx.storage as unknown as KeyValueStorage),
       config: resolveConfig(this.env as Record<string, unknown>, this.config),
       hooks: this,
@@ -118,7 +119,7 @@ export const routeRoomRequest = async (request: Request, env: Env): Promise<Resp
   const party = new URL(request.url).pathname.match(/^\/parties\/([^/]+)\//)?.[1];
   const parties = Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf);
   if (party !== undefined && !parties.includes(party)) return jsonError(new RoomError("not_found", `No party ${JSON.stringify(party)} here.`));
-  const check = (req: Request, lobby: Lobby) => gate(req, env, lobby.name);
+  const check = (req: Request, lobby: Lobby) => gate(req, env, roomName(lobby.name));
   return (
     (await routePartykitRequest(request, env as never, { onBeforeConnect: check, onBeforeRequest: check })) ??
     jsonError(new RoomError("not_found", "Rooms live at /parties/main/:room."))

@@ -240,9 +240,6 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
 
     appendEvents(inputs, ifMatch) {
       return queue.run(async (batch) => {
-        if (ifMatch !== undefined && ifMatch !== batch.nextSeq - 1) {
-          throw new RoomError("precondition_failed", `The log head is at seq ${batch.nextSeq - 1}, not ${ifMatch}.`);
-        }
         const withStream = inputs.map((input) => ({ ...input, stream: input.stream ?? DEFAULT_STREAM }));
         const idKeys = withStream.filter((input) => input.id !== undefined).map((input) => keys.eventId(input.stream, input.id!));
         const known = idKeys.length > 0 ? await storage.get(idKeys) : new Map<string, unknown>();
@@ -250,6 +247,12 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         const existingSeqs = [...new Set(known.values())] as number[];
         const existing = existingSeqs.length > 0 ? await readEvents(existingSeqs, batch) : new Map<number, StoredEvent>();
         // From here on: synchronous, no await.
+        // A retry of an append that was stored (every event's id known) answers as the first time did,
+        // although its own append moved the head past If-Match.
+        const retry = withStream.every((input) => input.id !== undefined && known.has(keys.eventId(input.stream, input.id)));
+        if (ifMatch !== undefined && !retry && ifMatch !== batch.nextSeq - 1) {
+          throw new RoomError("precondition_failed", `The log head is at seq ${batch.nextSeq - 1}, not ${ifMatch}.`);
+        }
         const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, put: batch.put };
         const appended: StoredEvent[] = [];
         const result: StoredEvent[] = [];

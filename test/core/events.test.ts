@@ -48,6 +48,19 @@ describe("appending events", () => {
     expect((await page(room, "")).head).toBe(2);
   });
 
+  it("answers a retried append with ids and If-Match as the first time, and still refuses a new one", async () => {
+    const room = await createTestRoom();
+    const batch = [{ type: "paid", id: "o-1" }, { type: "paid", id: "o-2" }];
+    const first = await post(room, batch, { "If-Match": '"0"' });
+    expect(first.status).toBe(201);
+    const retry = await post(room, batch, { "If-Match": '"0"' });
+    expect(retry.status).toBe(201);
+    expect((await retry.json()).events).toEqual((await first.json()).events);
+    expect((await post(room, [...batch, { type: "paid", id: "o-3" }], { "If-Match": '"0"' })).status).toBe(412);
+    expect((await post(room, { type: "paid" }, { "If-Match": '"0"' })).status).toBe(412);
+    expect((await page(room, "")).head).toBe(2);
+  });
+
   it.each([
     ["a reserved type", { type: "$changes" }, 400, "reserved_name"],
     ["a reserved stream", { type: "a", stream: "$store" }, 400, "reserved_name"],

@@ -204,6 +204,11 @@ describe("the event log over HTTP", () => {
     expect((await logOf(room)).events).toEqual([event]);
   });
 
+  it("names the room in its events as it was named, not as its URL segment is encoded", async () => {
+    const answer = await postEvents(at(encodeURIComponent("café au lait")), { type: "note" });
+    expect(answer.json().events[0].room).toBe("café au lait");
+  });
+
   it("appends an array all or nothing, in order", async () => {
     const room = at("events-many");
     const appended = await postEvents(room, [{ type: "a", stream: "s1" }, { type: "b", stream: "s2", data: 2 }, { type: "a", stream: "s1", data: null }]);
