@@ -78,6 +78,10 @@ const framesOf = (prefix: string, list: Changes[]): string[] => {
   return frames;
 };
 
+/** The row and table a cell is in, as conflict keys (values are in neither). */
+const containersOf = (write: StoreWrite): string[] =>
+  write.kind === "cell" ? [JSON.stringify(write.path.slice(0, 2)), JSON.stringify(write.path.slice(0, 1))] : [];
+
 const cellKey = (write: StoreWrite) => (write.kind === "cell" ? JSON.stringify(write.path) : "v" + JSON.stringify(write.id));
 
 export const createBroadcaster = (options: {
@@ -112,12 +116,17 @@ export const createBroadcaster = (options: {
       const now = options.now();
       forgetOld(now);
       const echo: StoreWrite[] = [];
-      for (const write of writes) {
-        const key = cellKey(write);
-        const last = lastWriters.get(key);
-        if (last && last.sender !== sender) echo.push(write);
+      const note = (key: string) => {
         lastWriters.delete(key);
         lastWriters.set(key, { sender, at: now });
+      };
+      for (const write of writes) {
+        // A cell set into a row or table another connection just deleted conflicts with that
+        // deletion too: the deletion reached this sender after its own set, and removed it there.
+        const keys = [cellKey(write), ...containersOf(write)];
+        if (keys.some((key) => { const last = lastWriters.get(key); return last !== undefined && last.sender !== sender; })) echo.push(write);
+        note(keys[0]);
+        if (write.value === undefined) for (const key of keys.slice(1)) note(key);
       }
       return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
     },

@@ -77,7 +77,11 @@ export const readRange = async (
 
 /** `next` for a read: the last seq returned while more remains; at the end, null for a closed range, else a cursor. */
 export const nextOf = (selectors: Selectors, reachedEnd: boolean, lastSeq: number | undefined, lower: number, upper: number): number | null =>
-  !reachedEnd && lastSeq !== undefined ? lastSeq : isClosed(selectors) ? null : Math.max(lower - 1, upper);
+  !reachedEnd && lastSeq !== undefined
+    ? lastSeq
+    : isClosed(selectors) && (selectors.untilCaughtUp || selectors.upper! <= upper)
+      ? null
+      : Math.max(lower - 1, upper);
 
 /** A page `{events, next, head}` as JSON text, built from the stored event texts. */
 export const readPage = async (core: RoomCore, params: URLSearchParams): Promise<string> => {

@@ -92,3 +92,19 @@ describe("ids that look like prototypes", () => {
     expect(JSON.stringify(receivedChanges(bob))).toContain('"__proto__":{"c":1,"d":3}');
   });
 });
+
+describe("a set racing a deletion", () => {
+  it("reconverges a client whose new cell lands in a row another client deleted", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{ t: { r: { a: 1 } } }, {}]);
+    const [alice, bob] = [room.connect("alice"), room.connect("bob")];
+    // Bob sets t/r/b locally; before his frame arrives, Alice's row deletion is committed and reaches him.
+    const bobState: [any, any] = [{ t: { r: { a: 1, b: 2 } } }, {}];
+    await room.room.handleMessage(alice, changesFrame([{ t: { r: "\uFFFC" } }, {}, 1]));
+    await room.room.handleMessage(bob, changesFrame([{ t: { r: { b: 2 } } }, {}, 1]));
+    for (const frame of receivedChanges(bob)) apply(bobState, frame);
+    const server = await (await room.request("GET", "/store")).json();
+    expect(server).toEqual([{ t: { r: { b: 2 } } }, {}]);
+    expect(bobState).toEqual(server);
+  });
+});

@@ -104,6 +104,9 @@ describe("reading events", () => {
     const room = await createTestRoom();
     await post(room, [{ type: "a" }, { type: "b" }]);
     expect(await page(room, "after=past-events")).toEqual({ events: [], next: 2, head: 2 });
+    // A range that ends beyond the head is not exhausted yet: next stays a cursor.
+    expect((await page(room, "to=100")).next).toBe(2);
+    expect((await page(room, "until=50&types=b")).next).toBe(2);
     const caughtUp = await page(room, "until=caught-up");
     expect([caughtUp.events.length, caughtUp.next]).toEqual([2, null]);
     const open = await page(room, "");
