@@ -1,9 +1,6 @@
 // A room's HTTP resources over plain `fetch`, as any HTTP client would use them: the store, pages
 // of the event log, appends and history. Answers are returned whole (status, headers, parsed body)
 // so that tests assert on exactly what the server sent.
-// tsconfig.json lists only the Workers types; this file runs in Node.
-/// <reference types="node" />
-import { request as httpRequest } from "node:http";
 import type { RoomEvent } from "../../party/protocol.ts";
 
 export interface Answer<T = any> {
@@ -47,26 +44,6 @@ export const createRoomHttp = (origin: string, room: string, { storePath = "/sto
     url,
     eventsUrl: (query = "") => url(eventsPath, query),
     request,
-    /**
-     * The same request on a connection of its own, closed after the answer. For requests the room
-     * refuses before reading their body: under partykit dev such an answer sometimes resets the
-     * keep-alive connection, and the next request on it fails with ECONNRESET.
-     */
-    requestAlone: (path: string, init: { method: string; body?: string; headers?: Record<string, string> }) =>
-      new Promise<Answer>((resolve, reject) => {
-        const outgoing = httpRequest(url(path), { method: init.method, headers: { ...init.headers, Connection: "close" }, agent: false }, (incoming) => {
-          let text = "";
-          incoming.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-          incoming.on("error", reject);
-          incoming.on("end", () => {
-            const headers = new Headers();
-            for (const [name, value] of Object.entries(incoming.headers)) if (typeof value === "string") headers.set(name, value);
-            resolve({ status: incoming.statusCode ?? 0, headers, body: text === "" ? undefined : JSON.parse(text), text });
-          });
-        });
-        outgoing.on("error", reject);
-        outgoing.end(init.body);
-      }),
     getStore: (headers: Record<string, string> = {}) => request(storePath, { headers }),
     putStore: (content: unknown, headers: Record<string, string> = {}) => request(storePath, { method: "PUT", body: bodyOf(content), headers }),
     /** POST one event, an array of them, or raw text. */
