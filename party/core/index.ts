@@ -9,6 +9,8 @@ export interface Room {
   /** Loads the store from storage; call once before anything else (adapters do, in onStart). */
   load(): Promise<void>;
   handleRequest(request: Request): Promise<Response>;
+  /** True when the room has no room for one more socket (`maxConnections`). */
+  isFull(): boolean;
   /** Admits a socket opened by `request` (room capacity, role). */
   handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
@@ -28,6 +30,7 @@ export const createRoom = (options: RoomOptions): Room => {
       subscriptions.resetOrphans(options.connections());
     },
     handleRequest: createRequestHandler(core),
+    isFull: sockets.isFull,
     handleConnect: sockets.connect,
     handleMessage: sockets.message,
     handleClose: sockets.close,
