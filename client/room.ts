@@ -7,6 +7,7 @@ import { PartySocket, type PartySocketOptions } from "partysocket";
 import {
   decodeFrame,
   encodeFrame,
+  exceedsBytes,
   MAX_FRAME_BYTES,
   PARTY_NAME,
   ROOM_MESSAGE,
@@ -87,10 +88,6 @@ const parseOrUndefined = (text: string): unknown => {
   }
 };
 
-/** UTF-8 size over the limit, measured only when the length alone cannot decide. */
-const exceedsFrameLimit = (frame: string): boolean =>
-  frame.length > MAX_FRAME_BYTES || (frame.length * 3 > MAX_FRAME_BYTES && new TextEncoder().encode(frame).byteLength > MAX_FRAME_BYTES);
-
 const listen = <T>(set: Set<T>, listener: T) => {
   set.add(listener);
   return () => void set.delete(listener);
@@ -142,7 +139,7 @@ export const connectRoom = (options: RoomOptions): Room => {
       if (closed) return reject(new Error("The room is closed."));
       // The room closes the socket on a frame over its limit (1009), and a resend after the
       // reconnect would do it again, forever: refuse it here, as the room would.
-      if (exceedsFrameLimit(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)))) {
+      if (exceedsBytes(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
         return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
       }
       if (pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));

@@ -2,17 +2,13 @@
 // itself and sends `Last-Event-ID`, which the room resumes after, so the tail has no gap.
 // EventSource dispatches each record by its `event:` name and has no wildcard; the room names
 // every event record by its type, so a tail listens for the types it is given.
-import { DEFAULT_EVENTS_PATH, type RoomEvent } from "../party/protocol.ts";
+import { DEFAULT_EVENTS_PATH, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT, type RoomEvent } from "../party/protocol.ts";
 import { roomUrl, selectorParams, type EventSelectors, type HttpOptions } from "./http.ts";
 import { decodeContent, isTablesAndValues, type Content } from "./tinybase-encoding.ts";
 
 /** The EventSource constructor: the browser's, or the `eventsource` package's in Node. */
 export type EventSourceConstructor = new (url: string) => EventSource;
 
-/** SSE record names that are not events (see party/core/sse.ts). */
-const CAUGHT_UP = "caught-up";
-const SNAPSHOT = "snapshot";
-const ERROR = "error";
 /** `EventSource.CLOSED`: the source gave up and will not reconnect. */
 const EVENT_SOURCE_CLOSED = 2;
 
@@ -67,18 +63,18 @@ export const tailEvents = (options: TailOptions, selectors: TailSelectors, onEve
     const events = (source = new Source(url));
     const onRecord = (event: Event) => onEvent(parse(event) as RoomEvent);
     for (const type of new Set(selectors.types)) {
-      if (type !== CAUGHT_UP && type !== SNAPSHOT && type !== ERROR) events.addEventListener(type, onRecord);
+      if (type !== SSE_CAUGHT_UP && type !== SSE_SNAPSHOT && type !== SSE_ERROR) events.addEventListener(type, onRecord);
     }
-    events.addEventListener(CAUGHT_UP, (event) => {
+    events.addEventListener(SSE_CAUGHT_UP, (event) => {
       caughtUp = true;
       options.onCaughtUp?.((parse(event) as { seq: number }).seq);
       if (selectors.until === "caught-up") stop();
     });
-    events.addEventListener(SNAPSHOT, (event) => {
+    events.addEventListener(SSE_SNAPSHOT, (event) => {
       const { seq, content } = parse(event) as { seq: number; content: unknown };
       options.onSnapshot?.({ seq, content: isTablesAndValues(content) ? decodeContent([content[0], content[1]]) : undefined });
     });
-    events.addEventListener(ERROR, (event) => {
+    events.addEventListener(SSE_ERROR, (event) => {
       // A record named `error` carries the room's reason; EventSource's own error event has no data.
       const data: unknown = (event as MessageEvent).data;
       if (typeof data === "string") return fail(new Error((parse(event) as { error?: { message?: string } }).error?.message ?? "The tail failed."));

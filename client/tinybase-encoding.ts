@@ -1,13 +1,10 @@
 // TinyBase's own wire encoding, between what its public API takes and gives (objects, undefined
 // for deleted) and what travels in frames and bodies: "\uFFFC" (DELETED) for a deletion at any
 // level, "\uFFFD" + JSON (JSON_CELL_PREFIX) for an object or array cell (TinyBase 8+). TinyBase's
-// persisters do this with the store's internal `_` functions; the public `applyChanges` silently
+// persisters do this with the store's internal functions; its public `applyChanges` silently
 // ignores a "\uFFFD…" string (checked against tinybase 10.0.1), hence the decoding here.
-// How the log writes Changes (null for deleted) is the room's: `changesFromLog` is imported, not
-// respelled.
-import type { Changes as WireChanges } from "../party/core/changes.ts";
-import { changesFromLog } from "../party/core/changes.ts";
-import { DELETED, JSON_CELL_PREFIX } from "../party/protocol.ts";
+// How the log writes Changes (null for deleted) comes from the protocol module, as the room does.
+import { changesFromLog, DELETED, JSON_CELL_PREFIX, mapLeaves } from "../party/protocol.ts";
 
 type Things = Record<string, unknown>;
 /** `[tables, values]` as TinyBase's `getContent` gives it. */
@@ -30,21 +27,7 @@ const parseJsonCell = (leaf: string): unknown => {
   }
 };
 
-/**
- * Maps the leaves of tables (`depth` 2) or values (0); a deleted table or row (not an object) is a
- * leaf too. The copy has no prototype, so an id like "__proto__" stays an id.
- */
-const mapLeaves = (things: Things, depth: number, leaf: (thing: unknown) => unknown): Things => {
-  const mapped: Things = Object.create(null);
-  for (const id in things) {
-    const thing = things[id];
-    mapped[id] = depth > 0 && typeof thing === "object" && thing !== null ? mapLeaves(thing as Things, depth - 1, leaf) : leaf(thing);
-  }
-  return mapped;
-};
-
-export const encodeChanges = ([tables, values]: Changes): WireChanges =>
-  [mapLeaves(tables, 2, encodeLeaf), mapLeaves(values, 0, encodeLeaf), 1] as WireChanges;
+export const encodeChanges = ([tables, values]: Changes): Changes => [mapLeaves(tables, 2, encodeLeaf), mapLeaves(values, 0, encodeLeaf), 1];
 
 export const decodeChanges = ([tables, values]: readonly [Things, Things, ...unknown[]]): Changes => [
   mapLeaves(tables, 2, decodeLeaf),

@@ -5,24 +5,12 @@
 // TinyBase client whose changeset is refused is sent the room's values so it converges again.
 // Once the room has closed a socket, frames that were already on their way from it are ignored:
 // the runtime still delivers them until the client has seen the close.
-import { CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
+import { CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "./subscriptions.ts";
-
-/** UTF-8 size of a string, computed only when its length alone cannot decide. */
-const exceeds = (text: string, maxBytes: number): boolean =>
-  text.length > maxBytes || (text.length * 3 > maxBytes && new TextEncoder().encode(text).byteLength > maxBytes);
-
-const parseOrUndefined = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
 
 /** What `parse` returns, or undefined when it refuses its input. */
 const validOrUndefined = <T>(parse: () => T): T | undefined => {
@@ -107,7 +95,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
    * which write failed.
    */
   const refuseOverLimit = (connection: RoomConnection, frame: ReturnType<typeof decodeFrame>, error: RoomError) => {
-    const parsed = frame === undefined ? undefined : parseOrUndefined(frame.payload);
+    const parsed: unknown = frame && validOrUndefined(() => JSON.parse(frame.payload));
     if (frame?.type === SET_CHANGES) {
       const changes = validOrUndefined(() => parseChanges(parsed));
       return changes ? refuse(connection, error, changes) : sendError(connection, error);
@@ -148,7 +136,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
         if (typeof message !== "string") {
           return closeFor(connection, new RoomError("bad_request", "Frames must be text."));
         }
-        if (exceeds(message, limits.maxFrameBytes)) {
+        if (exceedsBytes(message, limits.maxFrameBytes)) {
           return closeFor(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
         }
         const frame = decodeFrame(config.messagePrefix, message);

@@ -4,8 +4,7 @@
 // the same tables, rows, cells, mids and event ids again and again.
 import fc from "fast-check";
 import { ROLE_HEADER } from "../../party/core/auth.ts";
-import { LOGGED_NULL } from "../../party/core/changes.ts";
-import { DELETED } from "../../party/protocol.ts";
+import { DELETED, LOGGED_NULL } from "../../party/protocol.ts";
 
 /** The room's limits during the fuzz: small, so that every limit is reached by some inputs. */
 export const FUZZ_LIMITS = {

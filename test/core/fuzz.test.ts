@@ -10,10 +10,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ROLE_HEADER } from "../../party/core/auth.ts";
-import { LOGGED_NULL } from "../../party/core/changes.ts";
 import type { RoomHooks } from "../../party/core/index.ts";
 import { createMemoryStorage } from "../../party/core/storage.ts";
-import { DELETED, ERROR_STATUS } from "../../party/protocol.ts";
+import { DELETED, ERROR_STATUS, LOGGED_NULL } from "../../party/protocol.ts";
 import { foldStoreEvents } from "../support/fold.ts";
 import { frame, FUZZ_LIMITS, request, validContent, type Frame, type FuzzRequest } from "./fuzz-inputs.ts";
 import { createTestRoom, settle, type TestConnection, type TestRoom } from "./harness.ts";
