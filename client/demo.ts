@@ -1,6 +1,6 @@
 // The demo page (public/index.html): one room's tables and values, live, and its event tail, with a
 // form to set a cell and one to append an event. The room comes from the URL (`?room=demo`).
-// Bundled to public/demo.js by client/build-demo.ts, which `npm start` runs (wrangler [build]).
+// Bundled to public/demo.js by wrangler's [build] command (esbuild), which `npm start` runs.
 import { createStore } from "tinybase";
 import { connectRoom, readEventPage, type RoomEvent } from "./index.ts";
 

@@ -5,9 +5,7 @@
 import { EventSource } from "eventsource";
 import { createStore, type Store } from "tinybase";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openFeed, type FeedLink } from "../../client/event-feed.ts";
 import { connectRoom, readEvents, RoomRejection, tailEvents, type Room, type RoomEvent, type RoomOptions } from "../../client/index.ts";
-import type { ClientMessage, ServerMessage } from "../../party/protocol.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -24,8 +22,6 @@ class FlakySocket extends WebSocket {
       if (FlakySocket.loseNextAck && typeof event.data === "string" && event.data.includes('"t":"ok"')) {
         FlakySocket.loseNextAck = false;
         event.stopImmediatePropagation();
-        // With a code: a close without one (1005) gets no reply from the room (see the report on
-        // partyserver's closeQuietly), and Node's WebSocket then waits 10 s before it reports it.
         this.close(4000, "acknowledgement lost");
       }
     });
@@ -161,6 +157,18 @@ describe("the client library against wrangler dev", () => {
     ]);
   });
 
+  it("keeps local changes made before the store has loaded, and sends them once it has", async () => {
+    const alice = createStore().setTables({ t: { r: { a: 1 } } });
+    await connect("early").syncStore(alice).ready;
+    const bob = createStore();
+    const sync = connect("early").syncStore(bob);
+    bob.setCell("t", "r", "b", { json: [1] } as never).setValue("v", null as never);
+    await sync.ready;
+    await waitFor(() => [contentOf(alice), contentOf(bob)], ([a, b]) => a === b && a.includes('"v"'), { what: "both stores to hold bob's early changes" });
+    expect(bob.getContent()).toEqual([{ t: { r: { a: 1, b: { json: [1] } } } }, { v: null }]);
+    expect(await (await fetch(`${server.origin}/parties/main/early/store`)).json()).toEqual([{ t: { r: { a: 1, b: '\uFFFD{"json":[1]}' } } }, { v: null }]);
+  });
+
   it("survives a server restart: writes made while it is down are applied once, and feeds resume with no gap", async () => {
     const alice = createStore();
     const bob = createStore();
@@ -284,67 +292,5 @@ describe("the client library against a room that needs a token", () => {
       writer.close();
       reader.close();
     }
-  });
-});
-
-describe("an event feed, against a scripted room connection", () => {
-  /** A connection whose frames the test writes, recording what the feed sends. */
-  const scriptedLink = () => {
-    const sent: ClientMessage[] = [];
-    const messageListeners = new Set<(message: ServerMessage) => void>();
-    const openListeners = new Set<() => void>();
-    const link: FeedLink & { sent: ClientMessage[]; receive(message: ServerMessage): void; reopen(): void } = {
-      sent,
-      isOpen: true,
-      send: (message) => void sent.push(message),
-      onMessage: (listener) => (messageListeners.add(listener), () => void messageListeners.delete(listener)),
-      onOpen: (listener) => (openListeners.add(listener), () => void openListeners.delete(listener)),
-      receive: (message) => messageListeners.forEach((listener) => listener(message)),
-      reopen: () => openListeners.forEach((listener) => listener()),
-    };
-    return link;
-  };
-  const event = (seq: number) => ({ seq, id: String(seq), stream: "s", type: "t", data: null, ts: "", room: "r" });
-
-  it("grants credit as the caller consumes, never more than the window in flight or buffered", async () => {
-    const link = scriptedLink();
-    const feed = openFeed(link, { stream: "s" }, { window: 4 });
-    const [sub] = link.sent as Extract<ClientMessage, { t: "sub" }>[];
-    expect(sub).toMatchObject({ t: "sub", selectors: { stream: "s" }, credit: 4 });
-    for (let seq = 1; seq <= 4; seq++) link.receive({ t: "ev", sid: sub.sid, e: event(seq) });
-    const iterator = feed[Symbol.asyncIterator]();
-    expect((await iterator.next()).value?.seq).toBe(1);
-    expect(link.sent).toHaveLength(1); // one consumed: half the window not reached yet
-    expect((await iterator.next()).value?.seq).toBe(2);
-    expect(link.sent.at(-1)).toEqual({ t: "ack", sid: sub.sid, credit: 2 });
-    feed.close();
-    expect(link.sent.at(-1)).toEqual({ t: "unsub", sid: sub.sid });
-  });
-
-  it("subscribes again after the last seq it saw on reconnect and on reset, and after a timeout once the caller reads", async () => {
-    const link = scriptedLink();
-    const feed = openFeed(link, { from: 1, types: ["t"] }, { window: 10 });
-    const sid = (link.sent[0] as { sid: string }).sid;
-    link.receive({ t: "ev", sid, e: event(3) });
-    link.receive({ t: "caught-up", sid, seq: 7 });
-    expect(await feed.caughtUp).toBe(7);
-
-    link.reopen(); // a new socket
-    expect(link.sent.at(-1)).toMatchObject({ t: "sub", sid, selectors: { types: ["t"], after: 7, from: undefined }, credit: 9 });
-    link.receive({ t: "ev", sid, e: event(3) }); // an overlap is dropped
-    link.receive({ t: "ev", sid, e: event(8) });
-    link.receive({ t: "end", sid, reason: "reset" }); // the room woke without the subscription
-    expect(link.sent.at(-1)).toMatchObject({ t: "sub", selectors: { after: 8 }, credit: 8 });
-
-    link.receive({ t: "end", sid, reason: "timeout" });
-    const sentBefore = link.sent.length;
-    const iterator = feed[Symbol.asyncIterator]();
-    expect((await iterator.next()).value?.seq).toBe(3);
-    expect((await iterator.next()).value?.seq).toBe(8);
-    expect(link.sent).toHaveLength(sentBefore); // buffered events first, no new subscription yet
-    const waiting = iterator.next();
-    expect(link.sent.at(-1)).toMatchObject({ t: "sub", selectors: { after: 8 }, credit: 10 });
-    link.receive({ t: "end", sid, reason: "error", error: { code: "internal", message: "The room could not read its log." } });
-    await expect(waiting).rejects.toThrow("could not read its log");
   });
 });
