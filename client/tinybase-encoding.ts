@@ -1,8 +1,8 @@
 // TinyBase's own wire encoding, between what its public API takes and gives (objects, undefined
 // for deleted) and what travels in frames and bodies: "\uFFFC" (DELETED) for a deletion at any
 // level, "\uFFFD" + JSON (JSON_CELL_PREFIX) for an object or array cell (TinyBase 8+). TinyBase's
-// persisters do this with the store's internal functions; its public `applyChanges` silently
-// ignores a "\uFFFD…" string (checked against tinybase 10.0.1), hence the decoding here.
+// persisters do this with the store's internal functions; its public `applyChanges` and
+// `setContent` silently drop a "\uFFFD…" string (checked against tinybase 10.0.1), hence the decoding here.
 // How the log writes Changes (null for deleted) comes from the protocol module, as the room does.
 import { changesFromLog, DELETED, JSON_CELL_PREFIX, mapLeaves } from "../party/protocol.ts";
 
