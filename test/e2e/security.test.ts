@@ -222,6 +222,7 @@ describe("limits under wrangler dev", () => {
     extra!.send('s[{"t":{"r":{"c":"from the socket past the limit"}}},{},1]');
     extra!.send('x{"t":"append","mid":"m1","events":[{"type":"sneaked"}]}');
     const { code, afterMs } = await closed;
+    // Nothing can be waited for: this checks that what was sent never lands, so it gives it time to.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect.soft({ store: await storeOf(party, room), head: await headOf(party, room) }, "what the socket past the limit sent").toEqual({ store: "[{},{}]", head: 1 });
     expect.soft({ code, prompt: afterMs < PROMPT_CLOSE_MS }, `closed after ${afterMs} ms`).toEqual({ code: 1013, prompt: true });

@@ -1,6 +1,8 @@
 // A room's HTTP resources over plain `fetch`, as any HTTP client would use them: the store, pages
 // of the event log, appends and history. Answers are returned whole (status, headers, parsed body)
-// so that tests assert on exactly what the server sent.
+// so that tests assert on exactly what the server sent; `expectError` checks an error answer
+// against the contract.
+import { expect } from "vitest";
 import type { RoomEvent } from "../../party/protocol.ts";
 
 export interface Answer<T = any> {
@@ -22,6 +24,24 @@ export interface RoomHttpOptions {
   storePath?: string;
   eventsPath?: string;
 }
+
+/** An error answer as the contract describes it: that status, JSON, `{error: {code, message}}` and nothing else. */
+export const expectError = (answer: Answer, status: number, code: string) => {
+  expect([answer.status, answer.body?.error?.code], answer.text).toEqual([status, code]);
+  expect(answer.headers.get("Content-Type")).toMatch(/^application\/json/);
+  expect(Object.keys(answer.body)).toEqual(["error"]);
+  expect(Object.keys(answer.body.error).sort()).toEqual(["code", "message"]);
+  expect(typeof answer.body.error.message).toBe("string");
+  expect(answer.text).not.toMatch(/\n\s+at /); // no stack trace
+};
+
+/** Opens a raw WebSocket to the room; resolves once it is open. */
+export const openSocket = (host: string, room: string) =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const socket = new WebSocket(`ws://${host}/parties/main/${room}`);
+    socket.addEventListener("open", () => resolve(socket));
+    socket.addEventListener("error", () => reject(new Error(`could not open a socket to ${room}`)));
+  });
 
 const answerOf = async <T>(response: Response): Promise<Answer<T>> => {
   const text = await response.text();
