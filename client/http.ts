@@ -1,111 +1,154 @@
-// For readers with no socket: the store snapshot (with its ETag), pages of events, and an SSE tail.
-import { DEFAULT_EVENTS_PATH, DEFAULT_STORE_PATH, etagOf, parseEtag, PARTY_NAME } from "../party/protocol.ts";
-import type { RoomEvent } from "./room.ts";
-import type { EventSelectors } from "./subscription.ts";
+// For readers with no socket: the store snapshot (with its ETag), the first save of a store, and
+// pages of events. Same addressing as PartySocket (host, room, party, query), so a token passed as
+// `query: { token }` opens HTTP routes as it opens the socket.
+import {
+  DEFAULT_EVENTS_PATH,
+  DEFAULT_STORE_PATH,
+  etagOf,
+  parseEtag,
+  PARTY_NAME,
+  type ErrorBody,
+  type ErrorCode,
+  type RoomEvent,
+  type SelectorParams,
+} from "../party/protocol.ts";
+import { decodeContent, encodeContent, isTablesAndValues, type Content } from "./tinybase-encoding.ts";
+
+type Params = Record<string, string | null | undefined>;
 
 export interface HttpOptions {
   host: string;
   room: string;
+  /** Default `main`. */
   party?: string;
-  /** `https` by default; `http` for a local server. */
+  /** Default as PartySocket's: `http` for localhost and private addresses, else `https`. */
   protocol?: "http" | "https";
+  /** Query parameters on every request, e.g. `{ token }`; a function is called per request. */
+  query?: Params | (() => Params | Promise<Params>);
+  /** Extra request headers, e.g. `Authorization: Bearer …` (not for EventSource, which has none). */
+  headers?: Record<string, string>;
   storePath?: string;
   eventsPath?: string;
-  /** Sent as `Authorization: Bearer` when the room needs a token. */
-  token?: string;
+  fetch?: typeof fetch;
 }
 
-export const roomUrl = (options: HttpOptions, path: string) =>
-  `${options.protocol ?? "https"}://${options.host}/parties/${options.party ?? PARTY_NAME}/${encodeURIComponent(options.room)}${path}`;
+/** Selectors of `GET {eventsPath}` (see party/protocol.ts): stream, types, from/after, to/until. */
+export type EventSelectors = SelectorParams;
 
-const headersOf = (options: HttpOptions, extra: Record<string, string> = {}) =>
-  options.token ? { ...extra, Authorization: `Bearer ${options.token}` } : extra;
+/** An HTTP answer the room refused, with the room's error code. */
+export class RoomHttpError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode | undefined;
+  constructor(status: number, body: Partial<ErrorBody> | undefined) {
+    super(`${status}: ${body?.error?.message ?? "request failed"}`);
+    this.name = "RoomHttpError";
+    this.status = status;
+    this.code = body?.error?.code;
+  }
+}
 
-const failed = async (response: Response) => {
-  const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
-  return new Error(`${response.status}: ${body?.error?.message ?? response.statusText}`);
+/** Hosts PartySocket 1.3 (getPartyInfo) reaches without TLS by default; kept identical so both agree. */
+const isPlainHost = (host: string): boolean => {
+  const [first, second] = host.split(".");
+  return (
+    host.startsWith("localhost:") ||
+    host.startsWith("127.0.0.1:") ||
+    host.startsWith("192.168.") ||
+    host.startsWith("10.") ||
+    (first === "172" && second >= "16" && second <= "31") ||
+    host.startsWith("[::ffff:7f00:1]:")
+  );
 };
 
+const resolveQuery = async (query: HttpOptions["query"]): Promise<Params> => (typeof query === "function" ? await query() : (query ?? {}));
+
+/** The URL of a room resource, with the options' query and `params` (undefined ones left out). */
+export const roomUrl = async (options: HttpOptions, path: string, params: Params = {}): Promise<string> => {
+  const host = options.host.replace(/^(https?|wss?):\/\//, "").replace(/\/$/, "");
+  const protocol = options.protocol ?? (isPlainHost(host) ? "http" : "https");
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries({ ...(await resolveQuery(options.query)), ...params })) {
+    if (value !== undefined && value !== null) query.set(name, value);
+  }
+  const search = query.size > 0 ? `?${query}` : "";
+  return `${protocol}://${host}/parties/${options.party ?? PARTY_NAME}/${encodeURIComponent(options.room)}${path}${search}`;
+};
+
+/** Selectors as query parameters; `types` as a comma-separated list. */
+export const selectorParams = (selectors: EventSelectors & { limit?: number }): Params =>
+  Object.fromEntries(
+    Object.entries(selectors)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, Array.isArray(value) ? value.join(",") : String(value)]),
+  );
+
+const request = async (options: HttpOptions, url: string, init: RequestInit = {}): Promise<Response> =>
+  (options.fetch ?? fetch)(url, { ...init, headers: { ...options.headers, ...(init.headers as Record<string, string>) } });
+
+const failed = async (response: Response): Promise<RoomHttpError> =>
+  new RoomHttpError(response.status, (await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined);
+
 export interface Snapshot {
-  /** `[tables, values]` as the room keeps them; undefined while the room has no store. */
-  content?: [Record<string, unknown>, Record<string, unknown>];
-  /** The log position the snapshot reflects. */
+  /** `[tables, values]` for TinyBase's `setContent`; undefined while the room has no store. */
+  content?: Content;
+  /** The log position the snapshot reflects (its ETag). */
   seq: number;
-  /** False when `ifNoneMatch` was current: nothing was sent. */
+  /** False when `ifNoneMatch` was still current: nothing was sent. */
   modified: boolean;
 }
 
-/** The whole store; with `ifNoneMatch` (a seq), a 304 comes back as `modified: false`. */
-export const getSnapshot = async (options: HttpOptions, ifNoneMatch?: number): Promise<Snapshot> => {
-  const extra: Record<string, string> = ifNoneMatch === undefined ? {} : { "If-None-Match": etagOf(ifNoneMatch) };
-  const response = await fetch(roomUrl(options, options.storePath ?? DEFAULT_STORE_PATH), { headers: headersOf(options, extra), cache: "no-store" });
+/** The whole store. With `ifNoneMatch` (a seq from an earlier snapshot), a 304 is `modified: false`. */
+export const getSnapshot = async (options: HttpOptions, { ifNoneMatch }: { ifNoneMatch?: number } = {}): Promise<Snapshot> => {
+  const url = await roomUrl(options, options.storePath ?? DEFAULT_STORE_PATH);
+  const headers: Record<string, string> = ifNoneMatch === undefined ? {} : { "If-None-Match": etagOf(ifNoneMatch) };
+  const response = await request(options, url, { headers, cache: "no-store" });
   const seq = parseEtag(response.headers.get("ETag")) ?? 0;
   if (response.status === 304) return { seq, modified: false };
   if (!response.ok) throw await failed(response);
   const text = await response.text();
-  return { content: text === "" ? undefined : JSON.parse(text), seq, modified: true };
+  if (text === "") return { seq, modified: true }; // TinyBase's protocol: an empty body is "no store yet"
+  const content: unknown = JSON.parse(text);
+  if (!isTablesAndValues(content)) throw new Error("The room answered with something that is not TinyBase content.");
+  return { content: decodeContent([content[0], content[1]]), seq, modified: true };
 };
 
-/** The first save of a room's store: true when it created it, false when a store existed. */
-export const putSnapshot = async (options: HttpOptions, content: unknown): Promise<boolean> => {
-  const response = await fetch(roomUrl(options, options.storePath ?? DEFAULT_STORE_PATH), {
-    method: "PUT",
-    body: JSON.stringify(content),
-    headers: headersOf(options, { "Content-Type": "application/json" }),
-  });
+/** The first save of a room's store: true when this created it, false when one existed (205). */
+export const putSnapshot = async (options: HttpOptions, content: Content): Promise<boolean> => {
+  const url = await roomUrl(options, options.storePath ?? DEFAULT_STORE_PATH);
+  const body = JSON.stringify(encodeContent(content));
+  const response = await request(options, url, { method: "PUT", body, headers: { "Content-Type": "application/json" } });
   if (response.status === 201) return true;
   if (response.status === 205) return false;
   throw await failed(response);
 };
 
-const toQuery = (selectors: EventSelectors & { limit?: number }) => {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(selectors)) {
-    if (value !== undefined) params.set(name, Array.isArray(value) ? value.join(",") : String(value));
-  }
-  return params;
-};
-
-/** Every event the selectors choose, page by page; stops at the head unless `until`/`to` say more. */
-export async function* readEvents(options: HttpOptions, selectors: EventSelectors & { limit?: number } = {}): AsyncGenerator<RoomEvent> {
-  const query = toQuery({ until: "caught-up", ...selectors });
-  for (;;) {
-    const response = await fetch(`${roomUrl(options, options.eventsPath ?? DEFAULT_EVENTS_PATH)}?${query}`, { headers: headersOf(options) });
-    if (!response.ok) throw await failed(response);
-    const page = (await response.json()) as { events: RoomEvent[]; next: number | null };
-    yield* page.events;
-    if (page.next === null) return;
-    query.delete("from");
-    query.set("after", String(page.next));
-  }
+export interface EventPage {
+  events: RoomEvent[];
+  next: number | null;
+  head: number;
 }
 
-/** The shape of the EventSource constructor: the browser's, or the `eventsource` package in Node. */
-export type EventSourceConstructor = new (url: string) => EventSource;
+/** One page of `GET {eventsPath}`. */
+export const readEventPage = async (options: HttpOptions, selectors: EventSelectors & { limit?: number } = {}): Promise<EventPage> => {
+  const url = await roomUrl(options, options.eventsPath ?? DEFAULT_EVENTS_PATH, selectorParams(selectors));
+  const response = await request(options, url);
+  if (!response.ok) throw await failed(response);
+  const page = (await response.json()) as Partial<EventPage>;
+  if (!Array.isArray(page.events) || typeof page.head !== "number") throw new Error("The room answered with something that is not a page of events.");
+  return { events: page.events, next: page.next ?? null, head: page.head };
+};
 
 /**
- * A live SSE tail: `onEvent` for every event (history first unless `after: "past-events"`).
- * Pass `token` only where cookies or a proxy cannot carry it: it goes into the URL.
+ * Every event the selectors choose, page by page (`limit` per page), in seq order. With neither
+ * `to` nor `until` it stops at the head as it was at the first page (`until: "caught-up"`).
  */
-export const tailEvents = (
-  options: HttpOptions & { EventSource?: EventSourceConstructor; snapshot?: boolean },
-  selectors: EventSelectors,
-  onEvent: (event: RoomEvent) => void,
-): { close(): void; source: EventSource } => {
-  const Source = options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
-  if (!Source) throw new Error("No EventSource here: pass one (e.g. the `eventsource` package) as options.EventSource.");
-  const query = toQuery(selectors);
-  if (options.token) query.set("token", options.token);
-  const source = new Source(`${roomUrl(options, options.eventsPath ?? DEFAULT_EVENTS_PATH)}?${query}`);
-  // Every non-marker record is an event: listen to `message` too, for types named nowhere else.
-  const handle = (event: MessageEvent) => onEvent(JSON.parse(event.data) as RoomEvent);
-  const known = new Set<string>();
-  const listenFor = (type: string) => {
-    if (known.has(type) || type === "caught-up" || type === "snapshot") return;
-    known.add(type);
-    source.addEventListener(type, handle as EventListener);
-  };
-  for (const type of selectors.types ?? []) listenFor(type);
-  source.addEventListener("message", handle as EventListener);
-  return { close: () => source.close(), source };
-};
+export async function* readEvents(options: HttpOptions, selectors: EventSelectors & { limit?: number } = {}): AsyncGenerator<RoomEvent> {
+  let current = selectors.to === undefined && selectors.until === undefined ? { ...selectors, until: "caught-up" as const } : selectors;
+  for (;;) {
+    const page = await readEventPage(options, current);
+    yield* page.events;
+    if (page.next === null) return;
+    // `caught-up` is pinned to the head of each read: pin it to the first one, so the read ends.
+    current = { ...current, from: undefined, after: page.next, ...(current.until === "caught-up" ? { until: undefined, to: page.head } : {}) };
+  }
+}

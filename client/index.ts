@@ -1,5 +1,8 @@
-// roomstore's client: rooms by name in the browser and Node. See README, "Client library".
-export { connectRoom, RoomRejection, type EventDraft, type RoomClient, type RoomEvent, type RoomOptions } from "./room.ts";
-export { CREDIT_WINDOW, type EventFeed, type EventSelectors } from "./subscription.ts";
-export { syncStore, type StoreSync } from "./store-sync.ts";
-export { getSnapshot, putSnapshot, readEvents, roomUrl, tailEvents, type HttpOptions, type Snapshot } from "./http.ts";
+// roomstore's client: what an application imports, in the browser and in Node (22+, for its global
+// WebSocket). Rooms over PartySocket, TinyBase store sync, event feeds, and HTTP/SSE readers.
+export { connectRoom, MAX_PENDING_WRITES, RoomRejection, type Room, type RoomEvent, type RoomOptions } from "./room.ts";
+export { CREDIT_WINDOW, type EventFeed, type EventSelectors, type FeedOptions } from "./event-feed.ts";
+export type { StoreLike, StoreSync, StoreSyncOptions } from "./store-sync.ts";
+export { getSnapshot, putSnapshot, readEventPage, readEvents, roomUrl, RoomHttpError, type EventPage, type HttpOptions, type Snapshot } from "./http.ts";
+export { tailEvents, type EventSourceConstructor, type Tail, type TailOptions } from "./sse-tail.ts";
+export type { EventInput } from "../party/protocol.ts";

@@ -1,39 +1,43 @@
-// A room by name, over one PartySocket (which owns reconnects): acknowledged writes that are resent
-// after a reconnect and applied once, event appends, and flow-controlled event subscriptions.
-// Frames, message kinds and routes come from the one protocol module shared with the server.
-import { PartySocket } from "partysocket";
+// A room by name over one PartySocket, which owns reconnecting. On top of it: acknowledged writes
+// (appends and changesets carry a message id, `mid`; each stays pending until the room answers
+// `ok` or `nack`, and is sent again on every reconnect; the room applies a mid once), event feeds
+// with flow control, and TinyBase store sync. Frames and message kinds come from the protocol
+// module shared with the server.
+import { PartySocket, type PartySocketOptions } from "partysocket";
 import {
   decodeFrame,
   encodeFrame,
+  exceedsBytes,
+  MAX_FRAME_BYTES,
   PARTY_NAME,
   ROOM_MESSAGE,
   SET_CHANGES,
   type ClientMessage,
   type ErrorBody,
+  type ErrorCode,
   type EventInput,
   type RoomEvent,
   type ServerMessage,
 } from "../party/protocol.ts";
-import { openSubscription, type EventFeed, type EventSelectors } from "./subscription.ts";
+import { openFeed, type EventFeed, type EventSelectors, type FeedLink, type FeedOptions } from "./event-feed.ts";
+import type { HttpOptions } from "./http.ts";
+import { newId } from "./ids.ts";
+import { syncStore, type StoreLike, type StoreSync, type StoreSyncOptions } from "./store-sync.ts";
 
-/** Connection options, as PartySocket takes them. */
-export interface RoomOptions {
-  host: string;
+/** PartySocket's options (host, room, party, query, protocol, reconnect timings…), plus the room's config. */
+export interface RoomOptions extends Omit<PartySocketOptions, "room" | "path" | "basePath" | "prefix"> {
   room: string;
-  party?: string;
-  /** Query parameters sent on connect, e.g. `{ token }` when the room needs one. */
-  query?: Record<string, string>;
-  /** The server's message prefix, when it is configured (TinyBase's `messagePrefix`). */
+  /** The room's `messagePrefix`, when it is configured (TinyBase's name). */
   messagePrefix?: string;
+  storePath?: string;
+  eventsPath?: string;
+  /** The fetch HTTP reads and the store sync use (default: the global one). */
+  fetch?: typeof fetch;
 }
 
-/** What an append sends: `{type, data?, stream?, id?, tz?}`. */
-export type EventDraft = EventInput;
-export type { RoomEvent };
-
-/** A write the room refused: the message says why, in the room's words. */
+/** A write the room refused; `code` is one of the protocol's error codes. */
 export class RoomRejection extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   constructor(body: ErrorBody) {
     super(body.error.message);
     this.name = "RoomRejection";
@@ -41,108 +45,161 @@ export class RoomRejection extends Error {
   }
 }
 
-type Ok = Extract<ServerMessage, { t: "ok" }>;
+/** Unacknowledged writes one room keeps (offline, they wait here): past it, writes fail at once. */
+export const MAX_PENDING_WRITES = 10_000;
 
-export interface RoomClient {
+type Ok = Extract<ServerMessage, { t: "ok" }>;
+type Write = Extract<ClientMessage, { mid: string }>;
+
+export interface Room {
   readonly socket: PartySocket;
-  readonly options: RoomOptions;
-  /** Appends events, all or nothing; resent after a reconnect until acknowledged, applied once. */
-  append(events: EventDraft[], options?: { ifMatch?: number }): Promise<number[]>;
-  /** `room.stream("orders").event("paid", data).append()`, in the spirit of Persistr's SDK. */
-  stream(name: string): { event(type: string, data?: unknown, extra?: Omit<EventDraft, "type" | "data" | "stream">): { append(): Promise<number> } };
-  /** Events chosen by selectors: history, then live unless `until` is set. */
-  events(selectors?: EventSelectors): EventFeed;
-  /**
-   * Sends an acknowledged changeset (`[tables, values, 1]`, deletions as "\uFFFC"); resolves with
-   * its seq. `mid` becomes the id of its `$changes` event.
-   */
+  /** The same room for HTTP readers (getSnapshot, readEvents, tailEvents). */
+  readonly http: HttpOptions;
+  /** Appends events, all or nothing; resolves with their seqs. Resent after reconnects, applied once. */
+  append(events: EventInput[], options?: { ifMatch?: number }): Promise<number[]>;
+  /** `room.stream("orders").event("paid", data).append()` resolves with the stored seq. */
+  stream(name: string): { event(type: string, data?: unknown, extra?: Pick<EventInput, "id" | "tz">): { append(): Promise<number> } };
+  /** Events chosen by selectors: history, then live unless `until`/`to` ends the range. */
+  events(selectors?: EventSelectors, options?: FeedOptions): EventFeed;
+  /** Keeps a TinyBase store in sync with the room's (see store-sync.ts). */
+  syncStore(store: StoreLike, options?: StoreSyncOptions): StoreSync;
+  /** Sends a changeset in TinyBase's wire encoding as an acknowledged write; resolves with its seq. */
   sendChanges(changes: unknown, mid?: string): Promise<number | null>;
-  /** Listens to roomstore messages and TinyBase change frames; returns an unsubscribe. */
+  /** Every roomstore message and every TinyBase changeset frame (parsed), as they arrive. */
   onMessage(listener: (message: ServerMessage) => void): () => void;
   onChangesFrame(listener: (changes: unknown) => void): () => void;
-  /** Called after every (re)connection, before pending writes are resent. */
+  /** After every (re)connection, before pending writes are sent again. */
   onOpen(listener: () => void): () => void;
-  send(message: ClientMessage): void;
+  /** Writes sent and not yet answered. */
+  readonly pendingWrites: number;
+  /** True after `close()`: the socket stays closed and writes fail. */
+  readonly closed: boolean;
   close(): void;
 }
 
-const newId = () => crypto.randomUUID();
+const isServerMessage = (thing: unknown): thing is ServerMessage =>
+  typeof thing === "object" && thing !== null && typeof (thing as { t?: unknown }).t === "string";
 
-export const connectRoom = (options: RoomOptions): RoomClient => {
-  const prefix = options.messagePrefix ?? "";
-  const socket = new PartySocket({ host: options.host, room: options.room, party: options.party ?? PARTY_NAME, query: options.query });
-  const pending = new Map<string, { message: ClientMessage; resolve: (ok: Ok) => void; reject: (error: Error) => void }>();
+const parseOrUndefined = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+const listen = <T>(set: Set<T>, listener: T) => {
+  set.add(listener);
+  return () => void set.delete(listener);
+};
+
+export const connectRoom = (options: RoomOptions): Room => {
+  const { messagePrefix: prefix = "", storePath, eventsPath, fetch, ...socketOptions } = options;
+  const party = options.party ?? PARTY_NAME;
+  const socket = new PartySocket({ ...socketOptions, party });
+  const pending = new Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>();
   const messageListeners = new Set<(message: ServerMessage) => void>();
   const changesListeners = new Set<(changes: unknown) => void>();
   const openListeners = new Set<() => void>();
+  const isOpen = () => socket.readyState === socket.OPEN;
+  let closed = false;
 
+  // Sent only while open: PartySocket would queue the rest and flush it on open, but pending
+  // writes are sent again on open anyway and feeds subscribe afresh.
   const send = (message: ClientMessage) => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)));
+    if (isOpen()) socket.send(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)));
   };
 
   socket.addEventListener("open", () => {
-    for (const listener of openListeners) listener();
+    // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
+    for (const listener of [...openListeners]) listener();
     for (const { message } of pending.values()) send(message);
   });
 
   socket.addEventListener("message", (event: MessageEvent) => {
-    if (typeof event.data !== "string") return;
-    const frame = decodeFrame(prefix, event.data);
+    const frame = typeof event.data === "string" ? decodeFrame(prefix, event.data) : undefined;
     if (frame?.type === SET_CHANGES) {
-      const changes = JSON.parse(frame.payload) as unknown;
-      for (const listener of changesListeners) listener(changes);
+      const changes = parseOrUndefined(frame.payload);
+      if (changes !== undefined) for (const listener of changesListeners) listener(changes);
       return;
     }
-    if (frame?.type !== ROOM_MESSAGE) return;
-    const message = JSON.parse(frame.payload) as ServerMessage;
+    const message = frame?.type === ROOM_MESSAGE ? parseOrUndefined(frame.payload) : undefined;
+    if (!isServerMessage(message)) return;
     if (message.t === "ok" || message.t === "nack") {
       const write = pending.get(message.mid);
-      if (write) {
-        pending.delete(message.mid);
-        if (message.t === "ok") write.resolve(message);
-        else write.reject(new RoomRejection(message));
-      }
+      pending.delete(message.mid);
+      if (message.t === "ok") write?.resolve(message);
+      else write?.reject(new RoomRejection(message));
     }
     for (const listener of messageListeners) listener(message);
   });
 
-  /** Sends a write now or on the next connection, and until the room acknowledges it. */
-  const acknowledged = (message: ClientMessage & { mid: string }) =>
+  const acknowledged = (message: Write) =>
     new Promise<Ok>((resolve, reject) => {
+      if (closed) return reject(new Error("The room is closed."));
+      // The room closes the socket on a frame over its limit (1009), and a resend after the
+      // reconnect would do it again, forever: refuse it here, as the room would.
+      if (exceedsBytes(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
+        return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
+      }
+      if (pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
       pending.set(message.mid, { message, resolve, reject });
       send(message);
     });
 
-  const listen = <T>(set: Set<T>, listener: T) => {
-    set.add(listener);
-    return () => void set.delete(listener);
+  const link: FeedLink = {
+    send,
+    onMessage: (listener) => listen(messageListeners, listener),
+    onOpen: (listener) => listen(openListeners, listener),
+    get isOpen() {
+      return isOpen();
+    },
   };
 
-  const client: RoomClient = {
+  const room: Room = {
     socket,
-    options,
+    http: {
+      host: options.host,
+      room: options.room,
+      party,
+      // The scheme PartySocket chose for the socket, so HTTP goes where the socket goes.
+      protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
+      query: options.query,
+      storePath,
+      eventsPath,
+      fetch,
+    },
     async append(events, { ifMatch } = {}) {
-      const ok = await acknowledged({ t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) });
-      return ok.seqs ?? [];
+      const message: Write = { t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) };
+      return (await acknowledged(message)).seqs ?? [];
     },
     stream: (name) => ({
       event: (type, data, extra = {}) => ({
-        append: async () => (await client.append([{ ...extra, type, data, stream: name }]))[0],
+        append: async () => (await room.append([{ ...extra, type, data, stream: name }]))[0],
       }),
     }),
-    events: (selectors = {}) => openSubscription(client, selectors),
+    events: (selectors = {}, feedOptions) => openFeed(link, selectors, feedOptions),
+    syncStore: (store, syncOptions) => syncStore(room, store, syncOptions),
     async sendChanges(changes, mid = newId()) {
       return (await acknowledged({ t: "changes", mid, changes })).seq ?? null;
     },
-    onMessage: (listener) => listen(messageListeners, listener),
+    onMessage: link.onMessage,
     onChangesFrame: (listener) => listen(changesListeners, listener),
-    onOpen: (listener) => listen(openListeners, listener),
-    send,
+    onOpen: link.onOpen,
+    get pendingWrites() {
+      return pending.size;
+    },
+    get closed() {
+      return closed;
+    },
     close() {
-      for (const { reject } of pending.values()) reject(new Error("The room client was closed."));
+      closed = true;
+      for (const { reject } of pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
       pending.clear();
       socket.close();
     },
   };
-  return client;
+  return room;
 };
+
+export type { RoomEvent };

@@ -1,60 +1,68 @@
 // Keeps a TinyBase store in sync with a room, with what TinyBase's own PartyKit persister lacks:
-// - local changes are acknowledged writes, resent after a reconnect and applied once;
-// - remote changes come from the room's `$store` stream, resumed after the last seq seen, so a
-//   client that was offline catches up on everything it missed;
-// - a refused change is reported (`onRejected`) and the store reloads the room's state.
-// Object and array cells travel as TinyBase encodes them ("\uFFFD" + JSON); deletions are "\uFFFC"
-// on the wire and null in the log (a real null is logged "\uFFFDnull").
+// - it loads the store over HTTP, and the snapshot's ETag is the log seq it reflects;
+// - local changes are acknowledged writes (`{t:"changes", mid}`), resent after a reconnect and
+//   applied once (the room keeps the mid as the `$changes` event id);
+// - remote changes come from the room's `$store` stream after that seq, so after a reconnect it
+//   resumes where it was and nothing that happened offline is lost; when retention trimmed what it
+//   missed, it reloads the snapshot instead;
+// - a refused change is reported (`onRejected`) and undone with the values the room sends back.
+//
+// Convergence: the store ends as the log's fold, in log order. A local change is in the store
+// before the room orders it; when its own event comes back it is skipped only if nothing else was
+// written into the store since the change was made, else applied again in its place in the log.
+// So every write the sync makes (remote events, snapshots, corrections) counts as one `external`.
 import type { Store } from "tinybase";
-import { DELETED, EVENT_CHANGES, JSON_CELL_PREFIX, STORE_STREAM } from "../party/protocol.ts";
-import { getSnapshot, putSnapshot, type HttpOptions } from "./http.ts";
-import type { RoomClient, RoomEvent, RoomRejection } from "./room.ts";
-import type { EventFeed } from "./subscription.ts";
+import { EVENT_CHANGES, STORE_STREAM, type RoomEvent } from "../party/protocol.ts";
+import type { EventFeed } from "./event-feed.ts";
+import { getSnapshot, putSnapshot, readEventPage, RoomHttpError } from "./http.ts";
+import { newId } from "./ids.ts";
+import type { Room } from "./room.ts";
+import { decodeChanges, decodeContent, decodeLoggedChanges, encodeChanges, isTablesAndValues, type Changes } from "./tinybase-encoding.ts";
 
-type Things = Record<string, unknown>;
+/** The TinyBase store a sync works on (a MergeableStore is a Store too). */
+export type StoreLike = Store;
 
-const encodeCell = (cell: unknown) =>
-  cell === undefined ? DELETED : typeof cell === "object" && cell !== null ? JSON_CELL_PREFIX + JSON.stringify(cell) : cell;
-
-const decodeCell = (cell: unknown) =>
-  typeof cell === "string" && cell.startsWith(JSON_CELL_PREFIX) ? JSON.parse(cell.slice(1)) : cell;
-
-/** Maps the leaves (cells, values) of tables at `depth` 2 or values at depth 0. */
-const mapLeaves = (things: Things, depth: number, map: (leaf: unknown) => unknown, mapObject = (thing: unknown) => thing): Things => {
-  // No prototype: an id like "__proto__" must stay an id.
-  const out: Things = Object.create(null);
-  for (const [id, thing] of Object.entries(things)) {
-    out[id] = depth === 0 || thing === null || typeof thing !== "object" ? (depth === 0 ? map(thing) : mapObject(thing)) : mapLeaves(thing as Things, depth - 1, map, mapObject);
-  }
-  return out;
-};
-
-/** Log data (`null`: deleted, "\uFFFDnull": null) to TinyBase changes (undefined: deleted). */
-const changesFromLog = ([tables, values]: [Things, Things]) => {
-  const fromLog = (thing: unknown) => (thing === null ? undefined : decodeCell(thing));
-  return [mapLeaves(tables, 2, fromLog, fromLog), mapLeaves(values, 0, fromLog), 1] as const;
-};
-
-const decodeContent = ([tables, values]: [Things, Things]) => [mapLeaves(tables, 2, decodeCell), mapLeaves(values, 0, decodeCell)] as const;
+export interface StoreSyncOptions {
+  /** A change the room refused, or could not be sent; the store is put back as the room has it. */
+  onRejected?: (error: Error) => void;
+}
 
 export interface StoreSync {
-  /** Resolves once the store holds the room's state and follows it. */
+  /** Resolves once the store holds the room's state and follows it (rejects if the room refuses to load). */
   readonly ready: Promise<void>;
-  onRejected(listener: (error: RoomRejection) => void): () => void;
+  onRejected(listener: (error: Error) => void): () => void;
   stop(): void;
 }
 
-export const syncStore = (client: RoomClient, store: Store, http: Omit<HttpOptions, "host" | "room">): StoreSync => {
-  const httpOptions: HttpOptions = { ...http, host: client.options.host, room: client.options.room, party: client.options.party };
-  const rejectedListeners = new Set<(error: RoomRejection) => void>();
-  /** Own writes not yet seen in the log, with the count of remote changes applied when sent. */
-  const own = new Map<string, number>();
-  let remoteApplied = 0;
-  let applying = false;
-  let feed: EventFeed | undefined;
-  let stopped = false;
+/** Retry delays of a load that failed for a transient reason (network, 5xx), in ms. */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
+/** TinyBase frames kept while waiting for a nack (the room sends its correction right before it). */
+const MAX_HELD_FRAMES = 64;
 
-  const apply = (change: () => void) => {
+const isTransient = (error: unknown) => !(error instanceof RoomHttpError) || error.status >= 500 || error.status === 408 || error.status === 429;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const syncStore = (room: Room, store: StoreLike, options: StoreSyncOptions = {}): StoreSync => {
+  const rejectedListeners = new Set<(error: Error) => void>();
+  if (options.onRejected) rejectedListeners.add(options.onRejected);
+  /** Local changes not yet seen in the log: `external` when made, and their seq once acknowledged. */
+  const own = new Map<string, { madeAt: number; seq?: number }>();
+  /** Local changes made before the first load, sent after it. */
+  let queued: [mid: string, changes: Changes][] | undefined = [];
+  let external = 0;
+  let applying = false;
+  let stopped = false;
+  let feed: EventFeed | undefined;
+  /** The current feed delivers events after this seq only. */
+  let followedFrom = 0;
+  let loading: Promise<void> | undefined;
+  /** TinyBase frames since the last roomstore message, and those that came right before a nack. */
+  let heldFrames: unknown[] = [];
+  const corrections = new Map<string, unknown[]>();
+
+  const write = (change: () => void) => {
+    external++;
     applying = true;
     try {
       store.transaction(change);
@@ -63,55 +71,121 @@ export const syncStore = (client: RoomClient, store: Store, http: Omit<HttpOptio
     }
   };
 
+  const report = (error: Error) => {
+    for (const listener of rejectedListeners) listener(error);
+  };
+
+  const onStoreEvent = (event: RoomEvent) => {
+    const mine = own.get(event.id);
+    if (mine) {
+      own.delete(event.id);
+      if (mine.madeAt === external) return;
+    }
+    const data = event.data;
+    if (!isTablesAndValues(data)) return;
+    if (event.type === EVENT_CHANGES) write(() => store.applyChanges(decodeLoggedChanges([data[0], data[1]]) as never));
+    else write(() => store.setContent(decodeContent([data[0], data[1]]) as never)); // $init, $replace
+  };
+
   const follow = (after: number) => {
     feed?.close();
-    feed = client.events({ stream: STORE_STREAM, after });
-    void feed.each((event: RoomEvent) => {
-      const sentAt = own.get(event.id);
-      if (sentAt !== undefined) {
-        own.delete(event.id);
-        // Our own change: already in the store, unless a remote change landed on top meanwhile.
-        if (sentAt === remoteApplied) return;
-      } else {
-        remoteApplied++;
+    followedFrom = after;
+    const current = (feed = room.events({ stream: STORE_STREAM, after }));
+    current.each(onStoreEvent).catch((error: Error) => {
+      // The room ended the subscription (e.g. too many on this connection): start again.
+      if (current === feed && !stopped) {
+        report(error);
+        void reload().catch(report);
       }
-      const data = event.data as [Things, Things];
-      if (event.type === EVENT_CHANGES) apply(() => store.applyChanges(changesFromLog(data) as never));
-      else apply(() => store.setContent(decodeContent(data) as never));
     });
   };
 
   const load = async () => {
-    let snapshot = await getSnapshot(httpOptions);
+    let snapshot = await getSnapshot(room.http);
     if (!snapshot.content) {
-      const [tables, values] = store.getContent();
-      const content = [mapLeaves(tables, 2, encodeCell), mapLeaves(values, 0, encodeCell)];
-      if (!(await putSnapshot(httpOptions, content))) snapshot = await getSnapshot(httpOptions);
-      else snapshot = await getSnapshot(httpOptions);
+      // No store yet: this one is the first (201), or another client's PUT won the race (205).
+      await putSnapshot(room.http, store.getContent() as never);
+      snapshot = await getSnapshot(room.http);
     }
     if (stopped) return;
-    if (snapshot.content) apply(() => store.setContent(decodeContent(snapshot.content as [Things, Things]) as never));
-    follow(snapshot.seq);
+    const { content, seq } = snapshot;
+    if (content) write(() => store.setContent(content as never));
+    for (const [mid, change] of own) if (change.seq !== undefined && change.seq <= seq) own.delete(mid);
+    follow(seq);
+    const waiting = queued ?? [];
+    queued = undefined;
+    for (const [mid, changes] of waiting) send(mid, changes);
   };
 
-  const ready = load();
+  /** Loads until it works, or until the room says no for good (a 4xx other than 408/429). */
+  const reload = (): Promise<void> =>
+    (loading ??= (async () => {
+      for (let delay = RETRY_MIN_MS; !stopped; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        try {
+          return await load();
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+          await sleep(delay);
+        }
+      }
+    })().finally(() => (loading = undefined)));
+
+  const undo = (mid: string, error: Error) => {
+    own.delete(mid);
+    const frames = corrections.get(mid) ?? [];
+    corrections.delete(mid);
+    if (stopped || room.closed) return;
+    report(error);
+    const changes = frames.filter((frame) => isTablesAndValues(frame));
+    if (changes.length > 0) write(() => changes.forEach((frame) => store.applyChanges(decodeChanges(frame) as never)));
+    else void reload().catch(report); // no correction came (the change was malformed): take the room's state
+  };
+
+  const send = (mid: string, changes: Changes) => {
+    room.sendChanges(encodeChanges(changes), mid).then((seq) => {
+      const change = own.get(mid);
+      if (!change) return;
+      // No event (nothing changed), or one the current feed will never deliver.
+      if (seq === null || seq <= followedFrom) own.delete(mid);
+      else change.seq = seq;
+    }, (error: Error) => undo(mid, error));
+  };
+
+  const stopFrames = room.onChangesFrame((frame) => {
+    heldFrames.push(frame);
+    if (heldFrames.length > MAX_HELD_FRAMES) heldFrames.shift();
+  });
+  const stopMessages = room.onMessage((message) => {
+    if (message.t === "nack" && own.has(message.mid)) corrections.set(message.mid, heldFrames);
+    heldFrames = [];
+  });
+
+  // After a reconnect the feed resumes after its last seq by itself; if retention has trimmed
+  // events after that seq (the log's seqs have no holes), it missed some: reload instead.
+  const stopOpen = room.onOpen(() => {
+    const seen = feed?.lastSeq;
+    if (seen === undefined || loading) return;
+    readEventPage(room.http, { after: seen, limit: 1 }).then(
+      (page) => {
+        if (page.head > seen && page.events[0]?.seq !== seen + 1) void reload().catch(report);
+      },
+      () => {}, // offline again: the next open checks again
+    );
+  });
 
   const listenerId = store.addDidFinishTransactionListener(() => {
     if (applying || stopped) return;
     const [tables, values] = store.getTransactionChanges();
     if (Object.keys(tables).length === 0 && Object.keys(values).length === 0) return;
-    const changes = [mapLeaves(tables as Things, 2, encodeCell, encodeCell), mapLeaves(values as Things, 0, encodeCell), 1];
-    const mid = crypto.randomUUID();
-    own.set(mid, remoteApplied);
-    void ready
-      .then(() => client.sendChanges(changes, mid))
-      .catch((error: RoomRejection) => {
-        own.delete(mid);
-        if (stopped) return;
-        for (const listener of rejectedListeners) listener(error);
-        void load();
-      });
+    const mid = newId();
+    const changes: Changes = [tables, values, 1];
+    own.set(mid, { madeAt: external });
+    if (queued) queued.push([mid, changes]);
+    else send(mid, changes);
   });
+
+  const ready = reload();
+  ready.catch(() => {}); // also reported through `ready` itself
 
   return {
     ready,
@@ -122,6 +196,9 @@ export const syncStore = (client: RoomClient, store: Store, http: Omit<HttpOptio
     stop() {
       stopped = true;
       store.delListener(listenerId);
+      stopFrames();
+      stopMessages();
+      stopOpen();
       feed?.close();
     },
   };

@@ -7,7 +7,7 @@ import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-s
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { errorBody, RoomError } from "./core/errors.ts";
 import { gate } from "./gate.ts";
-import { roomName } from "./protocol.ts";
+import { CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
@@ -62,6 +62,22 @@ export class Room extends Server<Env & Cloudflare.Env> {
     this.#room = room;
   }
 
+  /**
+   * A socket past the connection limit is refused before partyserver accepts it for hibernation:
+   * workerd (1.20261102, under wrangler dev) keeps a hibernatable socket that was closed from the
+   * request that accepted it open for 10 s after the close handshake, so a refused client would
+   * wait that long. A plain socket, accepted and closed at once, reaches the client promptly, and
+   * whatever the client sends on it goes nowhere. (`connect` in the core still closes a socket
+   * that slips past this check.)
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !this.#room?.isFull()) return super.fetch(request);
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.close(CLOSE_TRY_AGAIN, "The room is full; try again later.");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
   override async onRequest(request: Request): Promise<Response> {
     return this.#room ? this.#room.handleRequest(request) : jsonError(new RoomError("internal", "The room could not start."));
   }
@@ -76,8 +92,18 @@ export class Room extends Server<Env & Cloudflare.Env> {
     else connection.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
-  override onClose(connection: Connection): void {
+  override onClose(connection: Connection, code: number): void {
     this.#room?.handleClose(connection);
+    // A Close frame without a status code (what browsers' and ws's `close()` send) arrives as 1005,
+    // which partyserver 0.5.10 does not answer (its closeQuietly takes 1005 for a lost transport),
+    // so the client waits for its own timeout. RFC 6455 (5.5.1) wants a Close back: send one,
+    // with no code either. It may fail if the client is already gone; then there is no one to tell.
+    if (code !== CLOSE_NO_STATUS) return;
+    try {
+      connection.close();
+    } catch {
+      // Already closed.
+    }
   }
 
   override onError(connection: Connection): void {
@@ -101,8 +127,9 @@ export class LiveRoom extends Room {
   static override options = { hibernate: false };
 }
 
-/** WebSocket close code for a server that cannot serve (RFC 6455). */
+/** WebSocket close codes (RFC 6455): a server that cannot serve; a Close frame that had no code. */
 const CLOSE_INTERNAL = 1011;
+const CLOSE_NO_STATUS = 1005;
 
 const jsonError = (error: RoomError) =>
   new Response(JSON.stringify(errorBody(error)), {

@@ -1,7 +1,7 @@
 // TinyBase content and changesets: their types and their validation at the boundary.
 // Postcondition of every `parse*` here: the result is exactly TinyBase's shape, every id path fits a
 // storage key and every cell fits a storage value; otherwise a RoomError and nothing else happened.
-import { DELETED, JSON_CELL_PREFIX, MAX_CELL_CHARS, MAX_PATH_CHARS } from "../protocol.ts";
+import { DELETED, LOGGED_NULL, MAX_CELL_CHARS, MAX_PATH_CHARS } from "../protocol.ts";
 import { fail } from "./errors.ts";
 
 /**
@@ -146,34 +146,3 @@ export const isEmptyChanges = ([tables, values]: Changes): boolean => {
   for (const _ in values) return false;
   return true;
 };
-
-/**
- * Changes as the event log holds them (SPEC: `null` for deletions). A cell or value really set to
- * `null` is logged as `"\uFFFDnull"`, TinyBase's own encoding of a JSON null, so that folding the
- * log over an empty store gives back the store exactly.
- */
-export const changesForLog = (changes: Changes): Changes =>
-  [mapLeaves(changes[0], 2, toLog), mapLeaves(changes[1], 0, toLog), 1] as Changes;
-
-/** The Changes a `$changes` event's data stands for (the inverse of changesForLog). */
-export const changesFromLog = ([tables, values]: [Record<string, unknown>, Record<string, unknown>]): Changes =>
-  [mapLeaves(tables, 2, fromLog), mapLeaves(values, 0, fromLog), 1] as Changes;
-
-const toLog = (thing: unknown) => (isDeleted(thing) ? null : thing === null ? LOGGED_NULL : thing);
-const fromLog = (thing: unknown) => (thing === null ? DELETED : thing === LOGGED_NULL ? null : thing);
-
-/**
- * Maps every deletion marker and leaf (cell or value) of tables (`depth` 2) or values (0) into a
- * copy without prototypes, so that an id like "__proto__" stays an id.
- */
-const mapLeaves = (things: Record<string, unknown>, depth: number, leaf: (thing: unknown) => unknown): Record<string, unknown> => {
-  const mapped: Record<string, unknown> = Object.create(null);
-  for (const id in things) {
-    const thing = things[id];
-    mapped[id] = depth > 0 && typeof thing === "object" && thing !== null ? mapLeaves(thing as Record<string, unknown>, depth - 1, leaf) : leaf(thing);
-  }
-  return mapped;
-};
-
-/** How a real `null` cell or value is written in `$changes` data. */
-export const LOGGED_NULL = JSON_CELL_PREFIX + "null";

@@ -2,8 +2,7 @@
 // adds (event text, indexes, idempotency key, audit entries). Pure: the room performs the write.
 // Invariants: seqs are assigned head+1, head+2, … with no gap; an event's text is written once and
 // never rewritten; every index entry points at an event written in the same batch.
-import { MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, type EventInput, type RoomEvent } from "../protocol.ts";
-import { LOGGED_NULL } from "./changes.ts";
+import { LOGGED_NULL, MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, type EventInput, type RoomEvent } from "../protocol.ts";
 import { fail } from "./errors.ts";
 import type { Keys } from "./keys.ts";
 import type { StoreWrite } from "./store.ts";

@@ -58,7 +58,10 @@ export const errorResponse = (error: unknown, headers: Headers, log: (error: unk
 export const readBody = async (request: Request, maxBytes: number): Promise<string> => {
   const tooLarge = () => new RoomError("too_large", `The body is larger than ${maxBytes} bytes.`);
   const declared = Number(request.headers.get("Content-Length") ?? NaN);
-  if (declared > maxBytes) throw tooLarge();
+  if (declared > maxBytes) {
+    await request.body?.cancel();
+    throw tooLarge();
+  }
   if (!request.body) return "";
   const reader = request.body.getReader();
   const parts: Uint8Array[] = [];
@@ -83,6 +86,27 @@ export const readBody = async (request: Request, maxBytes: number): Promise<stri
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     throw new RoomError("bad_request", "The body is not valid UTF-8.");
+  }
+};
+
+/**
+ * Reads what is left of a request body that was answered without being read (a 405, a bad
+ * If-Match, a 404), up to `maxBytes`, and cancels the rest. An unread body breaks the next request
+ * on the same keep-alive connection under `partykit dev` 0.0.115: it answers that request with a
+ * reset (ECONNRESET). A body larger than any the room accepts is cancelled, as readBody does.
+ */
+export const discardBody = async (request: Request, maxBytes: number): Promise<void> => {
+  if (request.body === null || request.bodyUsed) return;
+  const reader = request.body.getReader();
+  try {
+    for (let size = 0; size <= maxBytes; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away mid-body: there is no connection left to keep usable.
   }
 };
 

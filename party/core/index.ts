@@ -10,6 +10,8 @@ export interface Room {
   /** Loads the store from storage; call once before anything else (adapters do, in onStart). */
   load(): Promise<void>;
   handleRequest(request: Request): Promise<Response>;
+  /** True when the room has no room for one more socket (`maxConnections`). */
+  isFull(): boolean;
   /** Admits a socket opened by `request` (room capacity, role). */
   handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
@@ -30,6 +32,7 @@ export const createRoom = (options: RoomOptions): Room => {
       subscriptions.resetOrphans(open);
     },
     handleRequest: createRequestHandler(core),
+    isFull: sockets.isFull,
     handleConnect(connection, request) {
       open.add(connection);
       sockets.connect(connection, request);

@@ -30,6 +30,8 @@ export interface ConnectionState {
   role?: Role;
   /** Subscriptions open on this connection (see subscriptions.ts). */
   roomstoreSubs?: string[];
+  /** The room closed this socket: frames still in flight from it are ignored (see sockets.ts). */
+  closedByRoom?: boolean;
 }
 
 export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;

@@ -3,10 +3,10 @@
 // Postconditions of every write operation: the store update and its event are in one atomic
 // storage write; nothing is broadcast, acknowledged or answered before that write is durable; a
 // rejected or failed operation leaves memory and storage as they were.
-import { encodeChangesFrame, EVENT_CHANGES, EVENT_INIT, EVENT_REPLACE, STORE_STREAM } from "../protocol.ts";
+import { changesForLog, encodeChangesFrame, EVENT_CHANGES, EVENT_INIT, EVENT_REPLACE, STORE_STREAM } from "../protocol.ts";
 import { createBroadcaster } from "./broadcast.ts";
 import type { Changes } from "./changes.ts";
-import { changesForLog, isEmptyChanges, parseChanges } from "./changes.ts";
+import { isEmptyChanges, parseChanges } from "./changes.ts";
 import { createCommitQueue, type Batch } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import { DEFAULT_STREAM, putAudit, putEvent, type StoredEvent } from "./event-log.ts";

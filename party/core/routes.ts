@@ -7,7 +7,7 @@ import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { readHistory, readPage } from "./event-reads.ts";
-import { corsHeaders, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
+import { corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 
@@ -71,7 +71,7 @@ export const createRequestHandler = (core: RoomCore) => {
     [config.eventsPath + "/history", { GET: getHistory }],
   ]);
 
-  return async (request: Request): Promise<Response> => {
+  const answer = async (request: Request): Promise<Response> => {
     const headers = corsHeaders(config, request);
     try {
       const resource = resources.get(subPath(new URL(request.url).pathname));
@@ -90,6 +90,14 @@ export const createRequestHandler = (core: RoomCore) => {
     } catch (error) {
       return errorResponse(error, headers, log);
     }
+  };
+
+  // Every answer leaves the request body read, whether a handler read it or the request was
+  // refused first (see discardBody).
+  return async (request: Request): Promise<Response> => {
+    const response = await answer(request);
+    await discardBody(request, config.limits.maxBodyBytes);
+    return response;
   };
 };
 

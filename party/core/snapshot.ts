@@ -5,9 +5,8 @@
 //
 // Layout (keys.ts): P k → { seq, chunks }: the store as of $store seq `seq`, its JSON split into
 // `chunks` strings at P k.<i>. Written in the commit queue, so it is consistent with that seq.
-import { EVENT_CHANGES, STORE_STREAM } from "../protocol.ts";
+import { changesFromLog, EVENT_CHANGES, STORE_STREAM } from "../protocol.ts";
 import type { Changes, Content } from "./changes.ts";
-import { changesFromLog } from "./changes.ts";
 import type { Batch } from "./commit-queue.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
@@ -69,7 +68,7 @@ export const loadSnapshot = async (
     const read = await readRange(storage, keys, { stream: STORE_STREAM }, lower, log.storeSeq, REPLAY_PAGE_EVENTS);
     for (const { json } of read.events) {
       const event = JSON.parse(json) as RoomEvent;
-      if (event.type === EVENT_CHANGES) model.commit(model.plan(changesFromLog(event.data as [Record<string, unknown>, Record<string, unknown>])));
+      if (event.type === EVENT_CHANGES) model.commit(model.plan(changesFromLog(event.data as [Record<string, unknown>, Record<string, unknown>]) as Changes));
       else model.commit(model.planReplace(event.data as Content));
       replayed++;
     }

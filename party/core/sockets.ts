@@ -3,16 +3,23 @@
 // frame; what shows a broken client (bad JSON, a wrong shape, a frame over the size limit) closes
 // the socket with 1007 or 1009. Nothing is applied unless the whole frame is valid and allowed; a
 // TinyBase client whose changeset is refused is sent the room's values so it converges again.
-import { CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
+// Once the room has closed a socket, frames that were already on their way from it are ignored:
+// the runtime still delivers them until the client has seen the close.
+import { CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
-import { updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "./subscriptions.ts";
 
-/** UTF-8 size of a string, computed only when its length alone cannot decide. */
-const exceeds = (text: string, maxBytes: number): boolean =>
-  text.length > maxBytes || (text.length * 3 > maxBytes && new TextEncoder().encode(text).byteLength > maxBytes);
+/** What `parse` returns, or undefined when it refuses its input. */
+const validOrUndefined = <T>(parse: () => T): T | undefined => {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
+};
 
 /** A token bucket per connection: `rate` frames a second on average, `burst` at once. */
 const createRateLimiter = (rate: number, burst: number, now: () => number) => {
@@ -41,8 +48,11 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
   const sendError = (connection: RoomConnection, error: RoomError) =>
     connection.send(encodeServerMessage(config.messagePrefix, { t: "error", ...errorBody(error) }));
 
-  const closeWith = (connection: RoomConnection, error: RoomError) =>
-    connection.close(closeCodeOf(error), error.message.slice(0, 120));
+  const closeWith = (connection: RoomConnection, code: number, message: string) => {
+    updateState(connection, { closedByRoom: true });
+    connection.close(code, message.slice(0, 120));
+  };
+  const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Refuses a whole changeset: says why, and sends the room's values back. */
   const refuse = (connection: RoomConnection, error: RoomError, changes: unknown) => {
@@ -55,7 +65,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     try {
       parsed = JSON.parse(payload);
     } catch {
-      return closeWith(connection, new RoomError("invalid_json", "The changeset is not valid JSON."));
+      return closeFor(connection, new RoomError("invalid_json", "The changeset is not valid JSON."));
     }
     let changes: Changes;
     try {
@@ -65,7 +75,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     } catch (error) {
       const roomError = toRoomError(error);
       // A wrong shape shows a broken client; a limit or a role is something it can live with.
-      if (roomError.code === "invalid_content" || roomError.code === "internal") return closeWith(connection, roomError);
+      if (roomError.code === "invalid_content" || roomError.code === "internal") return closeFor(connection, roomError);
       return refuse(connection, roomError, parsed);
     }
     try {
@@ -78,6 +88,22 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     }
   };
 
+  /**
+   * Over the rate limit nothing is carried out, and the sender is told so whatever the frame held
+   * (never with a close: the client is fast, not broken). A valid changeset's sender also gets the
+   * room's values back, and an acknowledged write is nacked by its mid, so that the client knows
+   * which write failed.
+   */
+  const refuseOverLimit = (connection: RoomConnection, frame: ReturnType<typeof decodeFrame>, error: RoomError) => {
+    const parsed: unknown = frame && validOrUndefined(() => JSON.parse(frame.payload));
+    if (frame?.type === SET_CHANGES) {
+      const changes = validOrUndefined(() => parseChanges(parsed));
+      return changes ? refuse(connection, error, changes) : sendError(connection, error);
+    }
+    const message = frame?.type === ROOM_MESSAGE ? validOrUndefined(() => parseClientMessage(parsed)) : undefined;
+    return message ? subscriptions.refuse(connection, message, error) : sendError(connection, error);
+  };
+
   const onRoomMessage = async (connection: RoomConnection, payload: string) => {
     let parsed: unknown;
     try {
@@ -88,31 +114,34 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     await subscriptions.handle(connection, parseClientMessage(parsed));
   };
 
+  const openConnections = () => {
+    let open = 0;
+    for (const _ of core.options.connections()) open++;
+    return open;
+  };
+
   return {
-    /** Admits a new socket: room capacity, and the role the gate decided, kept with the socket. */
+    /** True when one more socket would be over `maxConnections`: an adapter may refuse it before accepting it. */
+    isFull: (): boolean => openConnections() >= limits.maxConnections,
+
+    /** Admits a new socket (already among the open ones): room capacity, and the role the gate decided, kept with the socket. */
     connect(connection: RoomConnection, request: Request): void {
-      let open = 0;
-      for (const _ of core.options.connections()) open++;
-      if (open > limits.maxConnections) {
-        connection.close(CLOSE_TRY_AGAIN, "The room is full; try again later.");
-        return;
-      }
+      if (openConnections() > limits.maxConnections) return closeWith(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
       updateState(connection, { role: roleOf(request) });
     },
 
     async message(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void> {
+      if (stateOf(connection).closedByRoom) return;
       try {
         if (typeof message !== "string") {
-          return closeWith(connection, new RoomError("bad_request", "Frames must be text."));
+          return closeFor(connection, new RoomError("bad_request", "Frames must be text."));
         }
-        if (exceeds(message, limits.maxFrameBytes)) {
-          return closeWith(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
+        if (exceedsBytes(message, limits.maxFrameBytes)) {
+          return closeFor(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
         }
         const frame = decodeFrame(config.messagePrefix, message);
         if (!limiter.allow(connection.id)) {
-          const error = new RoomError("rate_limited", `At most ${limits.maxMessagesPerSecond} frames a second.`);
-          if (frame?.type === SET_CHANGES) return refuse(connection, error, JSON.parse(frame.payload));
-          return sendError(connection, error);
+          return refuseOverLimit(connection, frame, new RoomError("rate_limited", `At most ${limits.maxMessagesPerSecond} frames a second.`));
         }
         if (frame?.type === SET_CHANGES) return await onChanges(connection, frame.payload);
         if (frame?.type === ROOM_MESSAGE) return await onRoomMessage(connection, frame.payload);

@@ -3,6 +3,7 @@
 // on CR/LF, and CR/LF in `event` or `id` is refused. The stream's own queue is the feed's capacity,
 // so a slow reader holds at most SSE_QUEUE_EVENTS records; one that stays full for SSE_STALL_MS, or
 // goes away, is dropped.
+import { SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { openFeed, type Feed } from "./feed.ts";
 import type { RoomCore } from "./room.ts";
@@ -71,15 +72,15 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
         if (withSnapshot) {
           const seq = core.storeSeq;
           const content = core.model.hasStore ? core.model.toJson() : "null";
-          write(sseRecord({ event: "snapshot", data: `{"seq":${seq},"content":${content}}` }));
+          write(sseRecord({ event: SSE_SNAPSHOT, data: `{"seq":${seq},"content":${content}}` }));
           if (selectors.lower <= seq) selectors.lower = seq + 1;
         }
         feed = openFeed(core, selectors, {
           capacity: () => controller.desiredSize ?? 0,
           event: (event, type) => write(sseRecord({ id: String(event.seq), event: type, data: event.json })),
-          caughtUp: (head) => write(sseRecord({ event: "caught-up", data: `{"seq":${head}}` })),
+          caughtUp: (head) => write(sseRecord({ event: SSE_CAUGHT_UP, data: `{"seq":${head}}` })),
           end: (reason, error) => {
-            if (error) write(sseRecord({ event: "error", data: JSON.stringify({ error: { code: error.code, message: error.message } }) }));
+            if (error) write(sseRecord({ event: SSE_ERROR, data: JSON.stringify({ error: { code: error.code, message: error.message } }) }));
             if (reason === "done" || reason === "error") {
               clearInterval(heartbeat);
               controller.close();

@@ -147,6 +147,18 @@ export const createSubscriptions = (core: RoomCore) => {
     subscription.feed.pump();
   };
 
+  /** After a refused changeset: the client applied it locally, so send back what the room holds. */
+  const sendCurrent = (connection: RoomConnection, changes: Changes) => {
+    if (core.model.hasStore) connection.send(encodeChangesFrame(prefix, core.model.currentOf(changes)));
+  };
+
+  /** A failed message's answer: a write's nack carries its mid, anything else's error its sid. */
+  const sendFailure = (connection: RoomConnection, message: ClientMessage, error: RoomError) => {
+    const body = errorBody(error);
+    if ("mid" in message) send(connection, { t: "nack", mid: message.mid, ...body });
+    else send(connection, { t: "error", sid: message.sid, ...body });
+  };
+
   const changes = async (connection: RoomConnection, mid: string, payload: unknown) => {
     const parsed = parseChanges(payload);
     try {
@@ -155,8 +167,7 @@ export const createSubscriptions = (core: RoomCore) => {
       const result = await core.applyChanges(parsed, connection, { sender: connection, allOrNothing: true, id: mid });
       send(connection, { t: "ok", mid, seq: result.seq ?? null });
     } catch (error) {
-      // All or nothing: the client applied it locally, so send back what the room holds.
-      if (core.model.hasStore) connection.send(encodeChangesFrame(prefix, core.model.currentOf(parsed)));
+      sendCurrent(connection, parsed); // all or nothing
       throw error;
     }
   };
@@ -206,10 +217,20 @@ export const createSubscriptions = (core: RoomCore) => {
       } catch (error) {
         const roomError = toRoomError(error);
         if (roomError.code === "internal") core.options.logger?.error("roomstore: message failed", error);
-        const body = errorBody(roomError);
-        if ("mid" in message) send(connection, { t: "nack", mid: message.mid, ...body });
-        else send(connection, { t: "error", sid: message.sid, ...body });
+        sendFailure(connection, message, roomError);
       }
+    },
+
+    /** Answers a message the room will not carry out (e.g. over the rate limit) as if it had failed. */
+    refuse(connection: RoomConnection, message: ClientMessage, error: RoomError) {
+      if (message.t === "changes") {
+        try {
+          sendCurrent(connection, parseChanges(message.changes));
+        } catch {
+          // Not a changeset: nothing to put back.
+        }
+      }
+      sendFailure(connection, message, error);
     },
 
     /** Ends a closed connection's subscriptions. */

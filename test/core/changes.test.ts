@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { changesForLog, parseChanges, parseContent } from "../../party/core/changes.ts";
+import { parseChanges, parseContent } from "../../party/core/changes.ts";
 import { isRoomError } from "../../party/core/errors.ts";
-import { MAX_CELL_CHARS, MAX_PATH_CHARS } from "../../party/protocol.ts";
+import { changesForLog, MAX_CELL_CHARS, MAX_PATH_CHARS } from "../../party/protocol.ts";
 
 const codeOf = (run: () => unknown): string | undefined => {
   try {

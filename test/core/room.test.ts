@@ -101,6 +101,17 @@ describe("the store over HTTP", () => {
     expect(response.status).toBe(405);
     expect((await response.json()).error.code).toBe("method_not_allowed");
   });
+
+  it.each([
+    ["a 405", "/events/history", {}],
+    ["a 404", "/nowhere", {}],
+    ["a bad If-Match", "/events", { "If-Match": "two" }],
+  ])("reads the body of a request it refuses unread (%s), so that the connection stays usable", async (_case, path, headers) => {
+    const room = await createTestRoom();
+    const request = new Request(`http://room.test/parties/main/test-room${path}`, { method: "POST", body: '{"type":"a"}', headers });
+    expect((await room.room.handleRequest(request)).status).toBeGreaterThanOrEqual(400);
+    expect(request.bodyUsed).toBe(true);
+  });
 });
 
 describe("changesets over WebSocket", () => {

@@ -80,6 +80,27 @@ describe("limits", () => {
     const room = await createTestRoom({ config: { limits: { maxConnections: 2 } } });
     const sockets = ["a", "b", "c"].map((id) => room.connect(id));
     expect(sockets.map((socket) => socket.closed?.code)).toEqual([undefined, undefined, 1013]);
+    expect(room.room.isFull()).toBe(true);
+  });
+
+  it("ignores what a socket sends after the room closed it, past the connection limit or after a frame over the size limit", async () => {
+    const room = await createTestRoom({ config: { limits: { maxConnections: 1, maxFrameBytes: 200 } } });
+    await room.request("PUT", "/store", [{}, {}]);
+    const [admitted, refused] = ["a", "b"].map((id) => {
+      const socket = room.connect(id);
+      room.room.handleConnect(socket, new Request("http://x"));
+      return socket;
+    });
+    expect([admitted.closed, refused.closed?.code]).toEqual([undefined, 1013]);
+    // Frames the runtime still delivers while the close is on its way to the client.
+    await room.room.handleMessage(refused, 's[{"t":{"r":{"c":"refused"}}},{},1]');
+    await room.room.handleMessage(refused, messageFrame({ t: "append", mid: "m1", events: [{ type: "sneaked" }] }));
+    await room.room.handleMessage(admitted, "s" + JSON.stringify([{ t: { r: { c: "x".repeat(300) } } }, {}, 1]));
+    expect(admitted.closed?.code).toBe(1009);
+    await room.room.handleMessage(admitted, 's[{"t":{"r":{"c":"after the close"}}},{},1]');
+    expect([refused.sent, admitted.sent]).toEqual([[], []]);
+    expect(room.room.core.head).toBe(1);
+    expect(await (await room.request("GET", "/store")).json()).toEqual([{}, {}]);
   });
 
   it("refuses frames beyond the rate limit and applies the rest", async () => {

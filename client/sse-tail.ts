@@ -1,0 +1,92 @@
+// A live tail over Server-Sent Events, for readers with no socket. EventSource reconnects by
+// itself and sends `Last-Event-ID`, which the room resumes after, so the tail has no gap.
+// EventSource dispatches each record by its `event:` name and has no wildcard; the room names
+// every event record by its type, so a tail listens for the types it is given.
+import { DEFAULT_EVENTS_PATH, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT, type RoomEvent } from "../party/protocol.ts";
+import { roomUrl, selectorParams, type EventSelectors, type HttpOptions } from "./http.ts";
+import { decodeContent, isTablesAndValues, type Content } from "./tinybase-encoding.ts";
+
+/** The EventSource constructor: the browser's, or the `eventsource` package's in Node. */
+export type EventSourceConstructor = new (url: string) => EventSource;
+
+/** `EventSource.CLOSED`: the source gave up and will not reconnect. */
+const EVENT_SOURCE_CLOSED = 2;
+
+export interface TailOptions extends HttpOptions {
+  /** Default: `globalThis.EventSource` (browsers; Node has none). */
+  EventSource?: EventSourceConstructor;
+  /** First the store as it is (`snapshot=1`), then only events after it. */
+  onSnapshot?: (snapshot: { seq: number; content?: Content }) => void;
+  onCaughtUp?: (seq: number) => void;
+  /** The room ended the tail with an error, or the URL cannot be opened. */
+  onError?: (error: Error) => void;
+}
+
+export interface Tail {
+  close(): void;
+  /** Resolves when the tail ends: `close()`, the end of a closed range, or an error. */
+  readonly closed: Promise<void>;
+}
+
+type TailSelectors = Omit<EventSelectors, "types"> & { types: string[] };
+
+/**
+ * Calls `onEvent` for every event of `types` the selectors choose: history, then live. A range
+ * with `to`/`until` ends after its last event; an open one goes on until `close()`.
+ */
+export const tailEvents = (options: TailOptions, selectors: TailSelectors, onEvent: (event: RoomEvent) => void): Tail => {
+  const Source = options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
+  if (!Source) throw new TypeError("No EventSource here: pass one as options.EventSource (in Node, the `eventsource` package).");
+  if (!Array.isArray(selectors.types) || selectors.types.length === 0) {
+    throw new TypeError("EventSource delivers records by name: list the event types to tail in selectors.types.");
+  }
+  const closedRange = selectors.to !== undefined || selectors.until !== undefined;
+  let source: EventSource | undefined;
+  let caughtUp = false;
+  let stopped = false;
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+
+  const stop = () => {
+    stopped = true;
+    source?.close();
+    markClosed();
+  };
+  const fail = (error: Error) => {
+    stop();
+    options.onError?.(error);
+  };
+  const parse = (event: Event): unknown => JSON.parse((event as MessageEvent).data as string);
+
+  const open = (url: string) => {
+    if (stopped) return;
+    const events = (source = new Source(url));
+    const onRecord = (event: Event) => onEvent(parse(event) as RoomEvent);
+    for (const type of new Set(selectors.types)) {
+      if (type !== SSE_CAUGHT_UP && type !== SSE_SNAPSHOT && type !== SSE_ERROR) events.addEventListener(type, onRecord);
+    }
+    events.addEventListener(SSE_CAUGHT_UP, (event) => {
+      caughtUp = true;
+      options.onCaughtUp?.((parse(event) as { seq: number }).seq);
+      if (selectors.until === "caught-up") stop();
+    });
+    events.addEventListener(SSE_SNAPSHOT, (event) => {
+      const { seq, content } = parse(event) as { seq: number; content: unknown };
+      options.onSnapshot?.({ seq, content: isTablesAndValues(content) ? decodeContent([content[0], content[1]]) : undefined });
+    });
+    events.addEventListener(SSE_ERROR, (event) => {
+      // A record named `error` carries the room's reason; EventSource's own error event has no data.
+      const data: unknown = (event as MessageEvent).data;
+      if (typeof data === "string") return fail(new Error((parse(event) as { error?: { message?: string } }).error?.message ?? "The tail failed."));
+      // The room closes a closed range after its end; anything else, EventSource retries (a
+      // transient failure after the marker of a closed range ends the tail too: it cannot tell).
+      if ((closedRange && caughtUp) || events.readyState === EVENT_SOURCE_CLOSED) stop();
+    });
+  };
+
+  roomUrl(options, options.eventsPath ?? DEFAULT_EVENTS_PATH, {
+    ...selectorParams(selectors),
+    ...(options.onSnapshot ? { snapshot: "1" } : {}),
+  }).then(open, fail);
+  return { close: stop, closed };
+};
