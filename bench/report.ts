@@ -56,7 +56,10 @@ export function mergeRounds(specs: readonly MetricSpec[], targets: readonly Targ
       }),
     );
   if (spread.length) merged.note(`rounds: ${spread.join("; ")}`);
-  rounds.forEach((round, index) => round.notes().forEach((note) => merged.note(`round ${index + 1}: ${note}`)));
+  // A note every round made (a fixture's fill, shared by the rounds) is printed once.
+  const everyRound = (note: string) => rounds.every((round) => round.notes().includes(note));
+  for (const note of new Set(rounds.flatMap((round) => round.notes()))) if (everyRound(note)) merged.note(note);
+  rounds.forEach((round, index) => round.notes().forEach((note) => everyRound(note) || merged.note(`round ${index + 1}: ${note}`)));
   return merged;
 }
 

@@ -119,7 +119,7 @@ export class Room extends Server<Env & Cloudflare.Env> {
 export interface Room extends RoomHooks {}
 
 /**
- * The same room, with its sockets kept in memory instead of hibernating: about three times the
+ * The same room, with its sockets kept in memory instead of hibernating: about 1.5 times the
  * changes per second at saturation (see README, "Hibernation"), at the cost of duration billed
  * while any socket is open. Bound as `Live`, so its rooms are at `/parties/live/:room`.
  */
