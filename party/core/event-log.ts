@@ -110,7 +110,6 @@ export const putAudit = (keys: Keys, seq: number, writes: StoreWrite[], put: (ke
     const logged = write.value === undefined ? null : write.value === null ? LOGGED_NULL : write.value;
     if (write.kind === "cell") {
       const [tableId, rowId, cellId] = write.path;
-      put(keys.cellHistory(tableId, rowId, cellId).at(seq), 1);
       put(keys.rowCell(tableId, rowId, seq, cellId), logged);
     } else {
       put(keys.valueHistory(write.id).at(seq), logged);

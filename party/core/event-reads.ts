@@ -116,6 +116,7 @@ export const readHistory = async (core: RoomCore, params: URLSearchParams): Prom
   const limit = selectors.limit;
   const entries: { seq: number }[] = [];
   let reachedEnd = true;
+  let cursor: number | undefined;
   const list = (range: { start: string; end: string }, count: number) =>
     lower > upper ? Promise.resolve(new Map<string, unknown>()) : storage.list({ ...range, limit: count });
   if (value !== undefined && table === undefined && row === undefined && cell === undefined) {
@@ -124,12 +125,10 @@ export const readHistory = async (core: RoomCore, params: URLSearchParams): Prom
     for (const [key, logged] of listed) entries.push({ seq: index.seqOf(key), value: logged } as { seq: number });
     reachedEnd = listed.size < limit;
   } else if (table !== undefined && row !== undefined && cell !== undefined && value === undefined) {
-    const index = keys.cellHistory(table, row, cell);
-    const listed = await list(index.range(lower, upper), limit);
-    const seqs = [...listed.keys()].map((key) => index.seqOf(key));
-    const values = await storage.get(seqs.map((seq) => keys.rowCell(table, row, seq, cell)));
-    for (const seq of seqs) entries.push({ seq, value: values.get(keys.rowCell(table, row, seq, cell)) ?? null } as { seq: number });
-    reachedEnd = listed.size < limit;
+    const read = await readCellHistory(storage, keys, [table, row, cell], lower, upper, limit);
+    entries.push(...read.entries);
+    reachedEnd = read.reachedEnd;
+    cursor = read.cursor;
   } else if (table !== undefined && row !== undefined && cell === undefined && value === undefined) {
     // Row entries are one key per changed cell: group them by seq, `limit` seqs per page.
     const index = keys.rowHistory(table, row);
@@ -154,6 +153,54 @@ export const readHistory = async (core: RoomCore, params: URLSearchParams): Prom
   } else {
     throw new RoomError("invalid_selector", "Name a cell (table, row, cell), a row (table, row) or a value (value).");
   }
-  const next = nextOf(selectors, reachedEnd, entries.at(-1)?.seq, lower, upper);
+  const next = nextOf(selectors, reachedEnd, cursor ?? entries.at(-1)?.seq, lower, upper);
   return JSON.stringify({ history: entries, next, head });
+};
+
+/** Row history entries a cell history page reads at most, per entry it may return. */
+const CELL_SCAN_FACTOR = 10;
+
+/**
+ * A cell's history, read from its row's: the row entries hold one key per changed cell, in seq
+ * order, so a cell needs no index of its own (one key fewer per change). A page reads at most
+ * CELL_SCAN_FACTOR × limit row entries, so it costs O(limit) however busy the row's other cells
+ * are; when that runs out first, the page may hold fewer than `limit` entries and its `cursor`
+ * is the last seq it settled.
+ */
+const readCellHistory = async (
+  storage: RoomStorage,
+  keys: Keys,
+  [table, row, cell]: [string, string, string],
+  lower: number,
+  upper: number,
+  limit: number,
+): Promise<{ entries: { seq: number; value: unknown }[]; reachedEnd: boolean; cursor: number | undefined }> => {
+  const entries: { seq: number; value: unknown }[] = [];
+  if (lower > upper) return { entries, reachedEnd: true, cursor: undefined };
+  const index = keys.rowHistory(table, row);
+  const cellOffset = index.at(0).length;
+  const wanted = JSON.stringify(cell);
+  const { end } = index.range(lower, upper);
+  let start = index.range(lower, upper).start;
+  let budget = CELL_SCAN_FACTOR * limit;
+  let lastSeq: number | undefined;
+  while (budget > 0) {
+    const listed = await storage.list({ start, end, limit: budget });
+    for (const [key, logged] of listed) {
+      budget--;
+      lastSeq = index.seqOf(key);
+      start = key + "\0";
+      if (key.slice(cellOffset) !== wanted) continue;
+      entries.push({ seq: lastSeq, value: logged ?? null });
+      if (entries.length === limit) return { entries, reachedEnd: false, cursor: lastSeq };
+    }
+    if (budget > 0) return { entries, reachedEnd: true, cursor: undefined };
+  }
+  // Out of budget inside seq `lastSeq`: its keys after the last one read may hold this cell's.
+  if (entries.at(-1)?.seq !== lastSeq) {
+    const key = keys.rowCell(table, row, lastSeq!, cell);
+    const logged = (await storage.get([key])).get(key);
+    if (logged !== undefined) entries.push({ seq: lastSeq!, value: logged });
+  }
+  return { entries, reachedEnd: false, cursor: lastSeq };
 };

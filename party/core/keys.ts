@@ -15,9 +15,11 @@
 //   P z "stream""type" <seq>          index: that stream and type      } $-types are theirs alone
 //   P k                               the store snapshot's header { seq, chunks } (snapshot.ts)
 //   P k.<i>                           chunk i of the snapshot's JSON
-//   P ac "t","r","c" <seq>            audit index: a $store event changed this cell (value 1)
-//   P ar "t","r" <seq> "c"            audit: the value that event gave the cell (null: deleted)
+//   P ar "t","r" <seq> "c"            audit: the value a $store event gave the cell (null: deleted);
+//                                     a cell's history is read from its row's (event-reads.ts)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
+//   P ac "t","r","c" <seq>            a per-cell audit index that earlier versions wrote; no longer
+//                                     written or read, and swept by retention with the audit range
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.
@@ -55,7 +57,6 @@ export const createKeys = (prefix: string) => {
     byStream: (stream: string) => seqRange(prefix + "s" + JSON.stringify(stream)),
     byType: (type: string) => seqRange(prefix + "y" + JSON.stringify(type)),
     byStreamType: (stream: string, type: string) => seqRange(prefix + "z" + JSON.stringify(stream) + JSON.stringify(type)),
-    cellHistory: (tableId: string, rowId: string, cellId: string) => seqRange(prefix + "ac" + path([tableId, rowId, cellId])),
     rowHistory: (tableId: string, rowId: string) => seqRange(prefix + "ar" + path([tableId, rowId])),
     rowCell: (tableId: string, rowId: string, seq: number, cellId: string) =>
       prefix + "ar" + path([tableId, rowId]) + seqKey(seq) + JSON.stringify(cellId),

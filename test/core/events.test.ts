@@ -213,4 +213,31 @@ describe("store history", () => {
     expect(await history("value=open&from=2&limit=1")).toEqual([{ seq: 2, value: "\uFFFDnull" }]);
     expect((await room.request("GET", "/events/history?table=pets")).status).toBe(400);
   });
+
+  it("pages a cell's history through a busy row with a bounded read per page, missing nothing", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{ t: { r: { c25: 0 } } }, {}]);
+    const send = (cells: Record<string, unknown>) => room.room.handleMessage(room.connect("a"), "s" + JSON.stringify([{ t: { r: cells } }, {}, 1]));
+    // One change of 30 cells: more row entries in one seq than a page of 1 may read (10).
+    await send(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`c${String(i).padStart(2, "0")}`, i])));
+    for (let i = 0; i < 25; i++) await send({ [`c${String(i % 5).padStart(2, "0")}`]: -i });
+    await send({ c25: "last" });
+    const expected = [
+      { seq: 1, value: 0 },
+      { seq: 2, value: 25 },
+      { seq: 28, value: "last" },
+    ];
+    const full = await (await room.request("GET", "/events/history?table=t&row=r&cell=c25")).json();
+    expect(full.history).toEqual(expected);
+    const paged: unknown[] = [];
+    let after = 0;
+    for (let reads = 0; reads < 50; reads++) {
+      const page = await (await room.request("GET", `/events/history?table=t&row=r&cell=c25&limit=1&after=${after}`)).json();
+      paged.push(...page.history);
+      expect(page.history.length).toBeLessThanOrEqual(1);
+      if (page.next === after) break;
+      after = page.next;
+    }
+    expect(paged).toEqual(expected);
+  });
 });
