@@ -11,6 +11,8 @@ const MAX_NOTE_CHARS = 90;
 
 export interface ScenarioResults extends ResultSink {
   figure(target: TargetName, key: string): Figure | undefined;
+  /** Over several rounds: the median of each round's subject ÷ baseline (drift cancels within a round). */
+  ratio?(subject: TargetName, baseline: TargetName, key: string): number | undefined;
   notes(): readonly string[];
 }
 
@@ -34,7 +36,16 @@ export function createScenarioResults(): ScenarioResults {
  * (counts such as "lost" take the largest), with the spread noted; notes keep their round.
  */
 export function mergeRounds(specs: readonly MetricSpec[], targets: readonly Target[], rounds: readonly ScenarioResults[]): ScenarioResults {
-  const merged = createScenarioResults();
+  const merged: ScenarioResults = {
+    ...createScenarioResults(),
+    ratio(subject, baseline, key) {
+      const ratios = rounds.flatMap((round) => {
+        const [top, bottom] = [round.figure(subject, key), round.figure(baseline, key)];
+        return typeof top === "number" && typeof bottom === "number" && bottom > 0 && Number.isFinite(top) ? [top / bottom] : [];
+      });
+      return ratios.length ? median(ratios) : undefined;
+    },
+  };
   for (const spec of specs) {
     for (const { name } of targets) {
       const figures = rounds.map((round) => round.figure(name, spec.key)).filter((figure) => figure !== undefined);
@@ -94,7 +105,9 @@ export function renderScenario(
   const rows = scenario.metrics(options).map((spec) => [
     spec.label + (spec.better === "higher" ? " ↑" : spec.better === "lower" ? " ↓" : ""),
     ...names.map((name) => formatFigure(results.figure(name, spec.key), spec)),
-    ...pairs.map(([subject, baseline]) => formatRatio(results.figure(subject, spec.key), results.figure(baseline, spec.key), spec)),
+    ...pairs.map(([subject, baseline]) =>
+      formatRatio(results.figure(subject, spec.key), results.figure(baseline, spec.key), spec, results.ratio?.(subject, baseline, spec.key)),
+    ),
   ]);
   const lines = [
     `## ${scenario.title}`,
@@ -106,7 +119,7 @@ export function renderScenario(
     ...rows.map(row),
     "",
     ...results.notes().map((note) => `> ${escapeCell(note)}  `),
-    `_${(elapsedMs / 1000).toFixed(1)} s. ↑ higher is better, ↓ lower is better; ratios are subject ÷ baseline._`,
+    `_${(elapsedMs / 1000).toFixed(1)} s. ↑ higher is better, ↓ lower is better; ratios are subject ÷ baseline${results.ratio ? ", the median of the rounds' ratios" : ""}._`,
   ];
   return lines.join("\n") + "\n";
 }
@@ -118,8 +131,9 @@ function formatFigure(figure: Figure | undefined, spec: MetricSpec): string {
   return figure.toLocaleString("en-US", { minimumFractionDigits: spec.decimals, maximumFractionDigits: spec.decimals });
 }
 
-function formatRatio(subject: Figure | undefined, baseline: Figure | undefined, spec: MetricSpec): string {
+function formatRatio(subject: Figure | undefined, baseline: Figure | undefined, spec: MetricSpec, ofRounds?: number): string {
   if (spec.better === "none" || typeof subject !== "number" || typeof baseline !== "number") return "—";
+  if (ofRounds !== undefined) return `${ofRounds.toFixed(2)}×`;
   if (!(baseline > 0) || !Number.isFinite(subject)) return "—";
   return `${(subject / baseline).toFixed(2)}×`;
 }
