@@ -180,12 +180,12 @@ const readCellHistory = async (
   const index = keys.rowHistory(table, row);
   const cellOffset = index.at(0).length;
   const wanted = JSON.stringify(cell);
-  const { end } = index.range(lower, upper);
-  let start = index.range(lower, upper).start;
+  const range = index.range(lower, upper);
+  let start = range.start;
   let budget = CELL_SCAN_FACTOR * limit;
   let lastSeq: number | undefined;
   while (budget > 0) {
-    const listed = await storage.list({ start, end, limit: budget });
+    const listed = await storage.list({ start, end: range.end, limit: budget });
     for (const [key, logged] of listed) {
       budget--;
       lastSeq = index.seqOf(key);
