@@ -33,6 +33,7 @@ export const createOpenConnections = (load: () => Iterable<RoomConnection>): Ope
     },
     // Before the first read, the runtime's list already holds a new socket.
     add: (connection) => void byId?.set(connection.id, connection),
-    delete: (connection) => void byId?.delete(connection.id),
+    // Only that socket: PartySocket reconnects with the same id, maybe before the old one's close.
+    delete: (connection) => void (byId?.get(connection.id) === connection && byId.delete(connection.id)),
   };
 };

@@ -185,7 +185,9 @@ const readCellHistory = async (
   let budget = CELL_SCAN_FACTOR * limit;
   let lastSeq: number | undefined;
   while (budget > 0) {
-    const listed = await storage.list({ start, end: range.end, limit: budget });
+    // In batches of about a page, so that memory stays what a row history page holds.
+    const requested = Math.min(budget, limit + 1);
+    const listed = await storage.list({ start, end: range.end, limit: requested });
     for (const [key, logged] of listed) {
       budget--;
       lastSeq = index.seqOf(key);
@@ -194,7 +196,7 @@ const readCellHistory = async (
       entries.push({ seq: lastSeq, value: logged ?? null });
       if (entries.length === limit) return { entries, reachedEnd: false, cursor: lastSeq };
     }
-    if (budget > 0) return { entries, reachedEnd: true, cursor: undefined };
+    if (listed.size < requested) return { entries, reachedEnd: true, cursor: undefined };
   }
   // Out of budget inside seq `lastSeq`: its keys after the last one read may hold this cell's.
   if (entries.at(-1)?.seq !== lastSeq) {

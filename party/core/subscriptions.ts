@@ -98,18 +98,31 @@ const toParams = (selectors: SelectorParams = {}): URLSearchParams => {
 export const createSubscriptions = (core: RoomCore) => {
   const { config } = core.options;
   const prefix = config.messagePrefix;
-  const byConnection = new Map<string, Map<string, Subscription>>();
+  // By connection id, with the socket they belong to: PartySocket reconnects with the same id, and
+  // the new socket can arrive before the room hears that the old one closed.
+  const byConnection = new Map<string, { connection: RoomConnection; subs: Map<string, Subscription> }>();
+  /** This socket's subscriptions; a new socket with a known id supersedes the old one's, which are closed. */
+  const subsOf = (connection: RoomConnection): Map<string, Subscription> => {
+    const entry = byConnection.get(connection.id);
+    if (entry?.connection === connection) return entry.subs;
+    for (const subscription of entry?.subs.values() ?? []) subscription.feed.close();
+    const subs = new Map<string, Subscription>();
+    byConnection.set(connection.id, { connection, subs });
+    return subs;
+  };
   const send = (connection: RoomConnection, message: ServerMessage) => connection.send(encodeServerMessage(prefix, message));
 
   const remember = (connection: RoomConnection) => {
-    const subs = [...(byConnection.get(connection.id)?.keys() ?? [])];
+    const entry = byConnection.get(connection.id);
+    if (entry?.connection !== connection) return;
+    const subs = [...entry.subs.keys()];
     updateState(connection, { roomstoreSubs: subs.length > 0 ? subs : undefined });
   };
 
   const now = core.options.now ?? Date.now;
 
   const subscribe = (connection: RoomConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number, timeoutMs = SUBSCRIPTION_TIMEOUT_MS) => {
-    const subs = byConnection.get(connection.id) ?? new Map<string, Subscription>();
+    const subs = subsOf(connection);
     if (subs.has(sid)) throw new RoomError("conflict", `Subscription ${sid} exists on this connection.`);
     if (subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new RoomError("too_large", `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`);
@@ -142,7 +155,6 @@ export const createSubscriptions = (core: RoomCore) => {
       },
     });
     subs.set(sid, subscription);
-    byConnection.set(connection.id, subs);
     remember(connection);
     subscription.feed.pump();
   };
@@ -194,18 +206,18 @@ export const createSubscriptions = (core: RoomCore) => {
           case "sub":
             return subscribe(connection, message.sid, message.selectors, message.credit, message.timeoutMs);
           case "ack": {
-            const subscription = byConnection.get(connection.id)?.get(message.sid);
+            const subscription = subsOf(connection).get(message.sid);
             if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
             subscription.credit = Math.min(MAX_CREDIT, subscription.credit + message.credit);
             subscription.stalledSince = undefined;
             return subscription.feed.pump();
           }
           case "unsub": {
-            const subs = byConnection.get(connection.id);
-            const subscription = subs?.get(message.sid);
+            const subs = subsOf(connection);
+            const subscription = subs.get(message.sid);
             if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
             subscription.feed.close();
-            subs!.delete(message.sid);
+            subs.delete(message.sid);
             remember(connection);
             return send(connection, { t: "end", sid: message.sid, reason: "unsubscribed" });
           }
@@ -235,7 +247,9 @@ export const createSubscriptions = (core: RoomCore) => {
 
     /** Ends a closed connection's subscriptions. */
     close(connection: RoomConnection) {
-      for (const subscription of byConnection.get(connection.id)?.values() ?? []) subscription.feed.close();
+      const entry = byConnection.get(connection.id);
+      if (entry?.connection !== connection) return; // a socket already superseded by its reconnection
+      for (const subscription of entry.subs.values()) subscription.feed.close();
       byConnection.delete(connection.id);
     },
 

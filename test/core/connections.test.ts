@@ -22,6 +22,16 @@ describe("open connections", () => {
     expect(loads).toBe(1);
   });
 
+  it("keeps a socket that reconnected with its id when the old one's close arrives late", () => {
+    const before = withState("client", 1);
+    const open = createOpenConnections(() => [before]);
+    expect([...open]).toEqual([before]);
+    const after = withState("client", 1);
+    open.add(after);
+    open.delete(before);
+    expect([...open]).toEqual([after]);
+  });
+
   it("drops a socket that is no longer open", () => {
     const b = withState("b", 1);
     const open = createOpenConnections(() => [withState("a", 1), b]);

@@ -31,6 +31,22 @@ describe("WebSocket subscriptions", () => {
     expect(eventSeqs(receivedMessages(reader))).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   });
 
+  it("lets a socket that reconnects with its id resubscribe before the old one's close, which then ends nothing", async () => {
+    const room = await createTestRoom();
+    const before = room.connect("client");
+    await room.room.handleMessage(before, messageFrame({ t: "sub", sid: "s", credit: 10 }));
+    await append(room, 1);
+    await waitFor(() => eventSeqs(receivedMessages(before)).length === 1);
+    const after = room.connect("client"); // PartySocket keeps its id across reconnects
+    await room.room.handleMessage(after, messageFrame({ t: "sub", sid: "s", credit: 10, selectors: { after: 1 } }));
+    room.room.handleClose(before);
+    await append(room, 2);
+    await waitFor(() => eventSeqs(receivedMessages(after)).length === 2);
+    expect(receivedMessages(after).filter((m) => m.t === "error" || m.t === "end")).toEqual([]);
+    expect(eventSeqs(receivedMessages(after))).toEqual([2, 3]);
+    expect(eventSeqs(receivedMessages(before))).toEqual([1]);
+  });
+
   it("falls behind without buffering when live events outrun the credit, then catches up from storage", async () => {
     const room = await createTestRoom();
     const reader = room.connect("reader");
