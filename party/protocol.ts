@@ -113,6 +113,12 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
  * a value at 128 KiB of V8 serialization, which holds any string of 60,000 UTF-16 code units.
  */
 export const MAX_CELL_CHARS = 60_000;
+/**
+ * Deepest nesting of arrays and objects in a cell, a value or an event's data. Storage serializes a
+ * value recursively and refuses (or overflows its stack on) deep values that JSON.parse accepted:
+ * the room refuses them at the boundary instead, with the same rule on every runtime.
+ */
+export const MAX_JSON_DEPTH = 64;
 /** Longest table/row/cell path, in JSON characters: keeps every storage key under 2 KiB. */
 export const MAX_PATH_CHARS = 1_024;
 /** Largest `data` of one application event, in JSON characters. */

@@ -3,6 +3,7 @@
 // storage key and every cell fits a storage value; otherwise a RoomError and nothing else happened.
 import { DELETED, LOGGED_NULL, MAX_CELL_CHARS, MAX_PATH_CHARS } from "../protocol.ts";
 import { fail } from "./errors.ts";
+import { unstorableReason } from "./validation.ts";
 
 /**
  * A cell or value as TinyBase stores it. Object and array cells travel as `"\uFFFD" + JSON` strings
@@ -39,7 +40,8 @@ const cellChars = (cell: unknown): number | undefined => {
     case "number":
       return Number.isFinite(cell) ? 24 : undefined;
     case "object":
-      return cell === null ? 4 : JSON.stringify(cell).length;
+      // Depth first: a value storage cannot serialize must not reach JSON.stringify either.
+      return cell === null ? 4 : unstorableReason(cell) === undefined ? JSON.stringify(cell).length : undefined;
     default:
       return undefined;
   }
@@ -48,7 +50,9 @@ const cellChars = (cell: unknown): number | undefined => {
 const checkCell = (cell: unknown, ids: string[]): void => {
   const chars = cellChars(cell);
   if (chars === undefined) {
-    fail("invalid_content", `${ids.length === 3 ? "cell" : "value"} ${describe(ids)} is not a TinyBase cell or value.`);
+    const reason = typeof cell === "object" && cell !== null ? unstorableReason(cell) : undefined;
+    const detail = reason ? ` (it ${reason})` : "";
+    fail("invalid_content", `${ids.length === 3 ? "cell" : "value"} ${describe(ids)} is not a TinyBase cell or value${detail}.`);
   } else if (chars > MAX_CELL_CHARS) {
     fail("too_large", `${ids.length === 3 ? "cell" : "value"} ${describe(ids)} is larger than ${MAX_CELL_CHARS} JSON characters.`);
   }

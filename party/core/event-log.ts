@@ -4,6 +4,7 @@
 // never rewritten; every index entry points at an event written in the same batch.
 import { LOGGED_NULL, MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, type EventInput, type RoomEvent } from "../protocol.ts";
 import { fail } from "./errors.ts";
+import { unstorableReason } from "./validation.ts";
 import type { Keys } from "./keys.ts";
 import type { StoreWrite } from "./store.ts";
 
@@ -50,6 +51,8 @@ export const parseEventInput = (thing: unknown, maxDataChars: number): EventInpu
   if (input.id !== undefined) event.id = checkName(input.id, "The event id", true);
   if (input.tz !== undefined) event.tz = checkName(input.tz, "The time zone", true);
   if (input.data !== undefined) {
+    const reason = unstorableReason(input.data);
+    if (reason) fail("bad_request", `Event data ${reason}.`);
     if (JSON.stringify(input.data).length > maxDataChars) {
       fail("too_large", `Event data is larger than ${maxDataChars} JSON characters.`);
     }

@@ -17,14 +17,11 @@ export interface RoomStorage {
   get(keys: string[]): Promise<Map<string, unknown>>;
   /** Keys in the range, in key order (reversed on request). */
   list(range: KeyRange): Promise<Map<string, unknown>>;
-  /** Puts and deletes, all or nothing. */
-  write(puts: Map<string, unknown>, deletes: Iterable<string>): Promise<void>;
   /**
-   * True when an output gate guards writes (Durable Objects): nothing the room sends after issuing
-   * a write reaches anyone before the write is durable, and a failed write resets the room. The
-   * commit queue then need not wait for a write before sending its replies.
+   * Puts and deletes, all or nothing: when the promise rejects, none of them was made. The room
+   * answers a write only after this resolves.
    */
-  readonly gated?: boolean;
+  write(puts: Map<string, unknown>, deletes: Iterable<string>): Promise<void>;
 }
 
 const inRange = (key: string, { start, end, prefix }: KeyRange): boolean =>
