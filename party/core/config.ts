@@ -81,10 +81,16 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
 const text = (env: Record<string, unknown>, name: string): string | undefined =>
   typeof env[name] === "string" ? (env[name] as string) : undefined;
 
+/**
+ * A whole number above 0, or undefined when the variable is not set. A malformed one refuses to
+ * start the room rather than fall back to the default: a typo in a limit must not go unnoticed.
+ */
 const positive = (env: Record<string, unknown>, name: string): number | undefined => {
   const raw = env[name];
-  const value = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw) : NaN;
-  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  if (raw === undefined) return undefined;
+  const value = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (Number.isSafeInteger(value) && value > 0) return value;
+  throw new Error(`${name} must be a whole number greater than 0, not ${JSON.stringify(raw)?.slice(0, 40)}.`);
 };
 
 const headers = (env: Record<string, unknown>): Record<string, string> | undefined => {

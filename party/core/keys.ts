@@ -18,6 +18,10 @@
 //   P ar "t","r" <seq> "c"            audit: the value a $store event gave the cell (null: deleted);
 //                                     a cell's history is read from its row's (event-reads.ts)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
+//   P am "mid"                        the seqs a WebSocket append with that message id was given
+//                                     (its own key space: producer ids never meet it); inside the
+//                                     audit range, so that retention's sweep drops it once every
+//                                     one of those seqs is trimmed
 //   P ac "t","r","c" <seq>            a per-cell audit index that earlier versions wrote; no longer
 //                                     written or read, and swept by retention with the audit range
 //
@@ -61,6 +65,8 @@ export const createKeys = (prefix: string) => {
     rowCell: (tableId: string, rowId: string, seq: number, cellId: string) =>
       prefix + "ar" + path([tableId, rowId]) + seqKey(seq) + JSON.stringify(cellId),
     valueHistory: (valueId: string) => seqRange(prefix + "av" + JSON.stringify(valueId)),
+    messageId: (mid: string) => prefix + "am" + JSON.stringify(mid),
+    messageIds: prefix + "am",
     /** All audit keys lie in [auditStart, auditEnd). */
     auditStart: prefix + "a",
     auditEnd: prefix + "b",

@@ -78,8 +78,10 @@ const sweepAudit = async (core: RoomCore): Promise<boolean> => {
   const first = meta.first;
   return core.run((batch) => {
     let cursor: string | undefined;
-    for (const key of listed.keys()) {
-      if (keys.auditSeqOf(key) < first) batch.delete(key);
+    for (const [key, value] of listed) {
+      // A message id's entry holds its append's seqs: it goes when the last of them has gone.
+      const seq = key.startsWith(keys.messageIds) ? Math.max(...(value as number[])) : keys.auditSeqOf(key);
+      if (seq < first) batch.delete(key);
       cursor = key + "\0";
     }
     const previous = meta.auditCursor;

@@ -101,8 +101,11 @@ export interface RoomCore {
   ): Promise<ChangesResult>;
   /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
   putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
-  /** Appends application events, all or nothing; returns them (duplicates as first stored). */
-  appendEvents(inputs: EventInput[], ifMatch?: number): Promise<StoredEvent[]>;
+  /**
+   * Appends application events, all or nothing; returns them (duplicates as first stored). With a
+   * message id `mid`, an append with that mid already stored is answered with its events again.
+   */
+  appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
   /** The log's bookkeeping; change it only inside `run`, with an undo step. */
   readonly meta: Meta;
   /** Runs a job in the commit queue (see commit-queue.ts). */

@@ -238,8 +238,13 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       });
     },
 
-    appendEvents(inputs, ifMatch) {
+    appendEvents(inputs, ifMatch, mid) {
       return queue.run(async (batch) => {
+        const midKey = mid === undefined ? undefined : keys.messageId(mid);
+        if (midKey !== undefined) {
+          const seqs = (batch.pending(midKey) ?? (await storage.get([midKey])).get(midKey)) as number[] | undefined;
+          if (seqs !== undefined) return [...(await readEvents(seqs, batch)).values()];
+        }
         const withStream = inputs.map((input) => ({ ...input, stream: input.stream ?? DEFAULT_STREAM }));
         const idKeys = withStream.filter((input) => input.id !== undefined).map((input) => keys.eventId(input.stream, input.id!));
         const known = idKeys.length > 0 ? await storage.get(idKeys) : new Map<string, unknown>();
@@ -271,6 +276,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         }
         batch.nextSeq = context.seq;
         if (appended.length > 0) emitAfterCommit(batch, appended);
+        if (midKey !== undefined) batch.put(midKey, result.map(({ event }) => event.seq));
         return result;
       });
     },

@@ -77,6 +77,36 @@ export const parseSelectors = (params: URLSearchParams, limits: SelectorLimits, 
   return selectors;
 };
 
+const isSeq = (thing: unknown): boolean => Number.isSafeInteger(thing) && (thing as number) >= 0;
+
+/** What each selector may be in a WebSocket `sub`: the JSON types the query parameters stand for. */
+const SELECTOR_FIELD_TYPES: Record<string, (thing: unknown) => boolean> = {
+  stream: (thing) => typeof thing === "string",
+  types: (thing) => typeof thing === "string" || (Array.isArray(thing) && thing.every((type) => typeof type === "string")),
+  from: isSeq,
+  after: (thing) => isSeq(thing) || thing === PAST_EVENTS,
+  to: isSeq,
+  until: (thing) => isSeq(thing) || thing === CAUGHT_UP,
+};
+
+/**
+ * Parses selectors sent as a JSON object (a WebSocket `sub`): each field is type-checked, then the
+ * object goes through `parseSelectors`, the one validator HTTP and WebSocket share.
+ */
+export const parseSelectorObject = (thing: unknown, limits: SelectorLimits): Selectors => {
+  if (thing === undefined) return parseSelectors(new URLSearchParams(), limits);
+  if (typeof thing !== "object" || thing === null || Array.isArray(thing)) throw invalid("selectors must be a JSON object.");
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(thing)) {
+    const check = Object.hasOwn(SELECTOR_FIELD_TYPES, name) ? SELECTOR_FIELD_TYPES[name] : undefined;
+    if (!check) throw invalid(`Unknown selector ${JSON.stringify(name.slice(0, 32))}.`);
+    if (value === undefined) continue;
+    if (!check(value)) throw invalid(`Selector ${name} has the wrong type: ${JSON.stringify(value)?.slice(0, 32)}.`);
+    params.set(name, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  return parseSelectors(params, limits);
+};
+
 /** Pins the range against the head at the time of a read: past-events and caught-up resolve here. */
 export const pinRange = (selectors: Selectors, head: number): { lower: number; upper: number } => ({
   lower: selectors.pastEvents ? head + 1 : selectors.lower,

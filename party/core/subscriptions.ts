@@ -24,7 +24,7 @@ import { errorBody, RoomError, toRoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { openFeed, type Feed } from "./feed.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
-import { parseSelectors } from "./selectors.ts";
+import { parseSelectorObject } from "./selectors.ts";
 
 interface Subscription {
   feed: Feed;
@@ -47,9 +47,6 @@ export const parseClientMessage = (thing: unknown): ClientMessage => {
     case "sub":
       if (!isId(message.sid)) throw bad("sub needs a sid of 1 to 128 characters.");
       if (!isCredit(message.credit)) throw bad(`sub needs a credit from 0 to ${MAX_CREDIT}.`);
-      if (message.selectors !== undefined && (typeof message.selectors !== "object" || message.selectors === null)) {
-        throw bad("selectors must be an object.");
-      }
       if (
         message.timeoutMs !== undefined &&
         !(Number.isSafeInteger(message.timeoutMs) && (message.timeoutMs as number) > 0 && (message.timeoutMs as number) <= MAX_SUBSCRIPTION_TIMEOUT_MS)
@@ -85,16 +82,6 @@ export const assertCellCount = (changes: Changes, max: number): void => {
   if (countChanges(changes) > max) throw new RoomError("too_large", `A changeset may change at most ${max} cells and values.`);
 };
 
-/** Selector params as query parameters, so that subscriptions and reads share one parser. */
-const toParams = (selectors: SelectorParams = {}): URLSearchParams => {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(selectors)) {
-    if (value === undefined) continue;
-    params.set(name, Array.isArray(value) ? value.join(",") : String(value));
-  }
-  return params;
-};
-
 export const createSubscriptions = (core: RoomCore) => {
   const { config } = core.options;
   const prefix = config.messagePrefix;
@@ -127,7 +114,7 @@ export const createSubscriptions = (core: RoomCore) => {
     if (subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new RoomError("too_large", `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`);
     }
-    const selectors = parseSelectors(toParams(selectorParams), { defaultPageLimit: 1, maxPageLimit: Number.MAX_SAFE_INTEGER });
+    const selectors = parseSelectorObject(selectorParams, { defaultPageLimit: 1, maxPageLimit: Number.MAX_SAFE_INTEGER });
     const subscription: Subscription = { credit, feed: undefined as unknown as Feed };
     /** Out of credit with events waiting: the first time starts the clock, past the timeout ends it. */
     const expired = (): boolean => {
@@ -189,13 +176,11 @@ export const createSubscriptions = (core: RoomCore) => {
     assertWriter(connection);
     if (events.length === 0) throw new RoomError("bad_request", "Append at least one event.");
     if (events.length > limits.maxEventsPerAppend) throw new RoomError("too_large", `At most ${limits.maxEventsPerAppend} events per append.`);
-    // Events without an id get one from the message id, so that a resend appends nothing.
-    const inputs = events.map((event, i) => {
-      const input = parseEventInput(event, limits.maxEventDataChars);
-      return input.id === undefined ? { ...input, id: `${mid}:${i}` } : input;
-    });
-    const stored = await core.appendEvents(inputs, ifMatch);
-    send(connection, { t: "ok", mid, seqs: stored.map(({ event }) => event.seq) });
+    const inputs = events.map((event) => parseEventInput(event, limits.maxEventDataChars));
+    // The message id is remembered in its own key space, so that a resend appends nothing and
+    // can never be answered with a producer's event.
+    const seqs = await core.appendEvents(inputs, ifMatch, mid).then((stored) => stored.map(({ event }) => event.seq));
+    send(connection, { t: "ok", mid, seqs });
   };
 
   return {

@@ -124,6 +124,35 @@ describe("WebSocket subscriptions", () => {
   });
 });
 
+describe("subscription selectors", () => {
+  it.each([
+    ["an object as stream", { stream: {} }],
+    ["a number as stream", { stream: 5 }],
+    ["types holding an object", { types: [{}] }],
+    ["a text as from", { from: "soon" }],
+    ["a negative after", { after: -1 }],
+    ["null as until", { until: null }],
+    ["an unknown selector", { colour: "red" }],
+    ["an array as the selectors", ["stream"]],
+    ["a number as the selectors", 7],
+  ])("refuse %s with invalid_selector, as HTTP does", async (_, selectors) => {
+    const room = await createTestRoom();
+    const reader = room.connect("reader");
+    await room.room.handleMessage(reader, messageFrame({ t: "sub", sid: "s", credit: 10, selectors }));
+    expect(receivedMessages(reader)).toMatchObject([{ t: "error", sid: "s", error: { code: "invalid_selector" } }]);
+  });
+
+  it("accept the selectors a query string would give, as JSON types", async () => {
+    const room = await createTestRoom();
+    const reader = room.connect("reader");
+    await room.request("POST", "/events", [{ type: "a", stream: "s1" }, { type: "b", stream: "s1" }, { type: "a", stream: "s2" }]);
+    const selectors = { stream: "s1", types: ["a"], from: 1, until: "caught-up" };
+    await room.room.handleMessage(reader, messageFrame({ t: "sub", sid: "s", credit: 10, selectors }));
+    await settle();
+    expect(receivedMessages(reader).map((message) => message.t + (message.e ? message.e.seq : ""))).toEqual(["ev1", "caught-up", "end"]);
+  });
+});
+
 describe("acknowledged writes", () => {
   it("acknowledges a changeset with its seq and applies a resend once", async () => {
     const room = await createTestRoom();
@@ -152,6 +181,24 @@ describe("acknowledged writes", () => {
     expect(receivedMessages(writer)).toMatchObject([{ t: "nack", mid: "m", error: { code: "forbidden" } }]);
     expect(receivedChanges(writer)).toEqual([[{}, { n: 0, locked: "\uFFFC" }, 1]]);
     expect((await (await room.request("GET", "/store")).json())[1]).toEqual({ n: 0 });
+  });
+
+  it("answers an append with a message id with its own events, never with a producer's event that has a look-alike id", async () => {
+    const room = await createTestRoom();
+    const writer = room.connect("writer");
+    expect((await room.request("POST", "/events", [{ type: "producer", id: "m-1:0" }])).status).toBe(201);
+    const message = messageFrame({ t: "append", mid: "m-1", events: [{ type: "mine" }] });
+    await room.room.handleMessage(writer, message);
+    await room.room.handleMessage(writer, message);
+    expect(receivedMessages(writer)).toEqual([
+      { t: "ok", mid: "m-1", seqs: [2] },
+      { t: "ok", mid: "m-1", seqs: [2] },
+    ]);
+    const { events } = await (await room.request("GET", "/events")).json();
+    expect(events.map((event: { seq: number; type: string }) => [event.seq, event.type])).toEqual([
+      [1, "producer"],
+      [2, "mine"],
+    ]);
   });
 
   it("acknowledges appends with their seqs and appends a resend once", async () => {
