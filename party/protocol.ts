@@ -128,6 +128,19 @@ export const MAX_EVENTS_PER_APPEND = 100;
 /** Page size of `GET {eventsPath}` when `limit` is not given, and its maximum. */
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1_000;
+/**
+ * Byte budgets: what the room holds for one reader, whatever a writer puts in. Sizes are the length
+ * of the JSON text (one per character: the UTF-8 size of ASCII text). A reader is always given at
+ * least one event, so one event larger than a budget still goes through, alone.
+ * - a page of `GET {eventsPath}` stops at MAX_PAGE_BYTES of events, and `next` continues it;
+ * - an SSE stream queues at most MAX_SSE_QUEUE_BYTES for a reader that is not reading: the feed
+ *   falls behind and reads from storage once the reader takes more;
+ * - a WebSocket subscription has at most MAX_SUBSCRIPTION_BYTES of events sent and not yet
+ *   acknowledged, whatever credit it holds: past that it falls behind in the same way.
+ */
+export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
+export const MAX_SSE_QUEUE_BYTES = 1024 * 1024;
+export const MAX_SUBSCRIPTION_BYTES = 1024 * 1024;
 /** Most cells and values one changeset may change. */
 export const MAX_CELLS_PER_CHANGE = 10_000;
 /** Most open connections per room; one more is closed with 1013 (try again later). */

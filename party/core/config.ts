@@ -14,6 +14,9 @@ import {
   MAX_EVENTS_PER_APPEND,
   MAX_FRAME_BYTES,
   MAX_PAGE_LIMIT,
+  MAX_PAGE_BYTES,
+  MAX_SSE_QUEUE_BYTES,
+  MAX_SUBSCRIPTION_BYTES,
 } from "../protocol.ts";
 import type { RetentionPolicy } from "./retention.ts";
 
@@ -28,6 +31,9 @@ export interface RoomLimits {
   maxEventsPerAppend: number;
   defaultPageLimit: number;
   maxPageLimit: number;
+  maxPageBytes: number;
+  maxSseQueueBytes: number;
+  maxSubscriptionBytes: number;
 }
 
 export interface RoomConfig {
@@ -62,6 +68,9 @@ export const DEFAULT_LIMITS: RoomLimits = {
   maxEventsPerAppend: MAX_EVENTS_PER_APPEND,
   defaultPageLimit: DEFAULT_PAGE_LIMIT,
   maxPageLimit: MAX_PAGE_LIMIT,
+  maxPageBytes: MAX_PAGE_BYTES,
+  maxSseQueueBytes: MAX_SSE_QUEUE_BYTES,
+  maxSubscriptionBytes: MAX_SUBSCRIPTION_BYTES,
 };
 
 /** Environment variable of each limit, e.g. `MAX_FRAME_BYTES = "1048576"`. */
@@ -76,6 +85,9 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   maxEventsPerAppend: "MAX_EVENTS_PER_APPEND",
   defaultPageLimit: "DEFAULT_PAGE_LIMIT",
   maxPageLimit: "MAX_PAGE_LIMIT",
+  maxPageBytes: "MAX_PAGE_BYTES",
+  maxSseQueueBytes: "MAX_SSE_QUEUE_BYTES",
+  maxSubscriptionBytes: "MAX_SUBSCRIPTION_BYTES",
 };
 
 const text = (env: Record<string, unknown>, name: string): string | undefined =>

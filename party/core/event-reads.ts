@@ -2,6 +2,7 @@
 // per index it uses (the log itself, or the stream/type indexes of keys.ts) and never scans.
 import { STORE_STREAM, STORE_TYPES } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
+import { MAX_STORED_CHARS } from "./event-log.ts";
 import type { Keys } from "./keys.ts";
 import type { RoomCore } from "./room.ts";
 import { isClosed, parseSelectors, pinRange, type Selectors } from "./selectors.ts";
@@ -19,17 +20,32 @@ export interface RangeRead {
   reachedEnd: boolean;
 }
 
-/** Reads events by seq, joining chunked ones; seqs that are gone are skipped. */
-export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[]): Promise<EventText[]> => {
-  if (seqs.length === 0) return [];
-  const heads = await storage.get(seqs.map((seq) => keys.events.at(seq)));
-  const out: EventText[] = [];
-  for (const seq of seqs) {
-    const head = heads.get(keys.events.at(seq));
-    if (head === undefined) continue;
-    out.push({ seq, json: typeof head === "string" ? head : await readChunks(storage, keys, seq, head as number) });
+/** Event heads fetched per storage call while a read fills its byte budget. */
+const READ_BATCH_KEYS = 32;
+/** Fewest keys listed per call while a read of the whole log fills its byte budget. */
+const MIN_LIST_KEYS = 8;
+
+/** Reads events by seq, joining chunked ones; seqs that are gone are skipped. Stops at `maxBytes` (see readRange). */
+export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[], maxBytes = Infinity): Promise<EventText[]> =>
+  (await readSeqs(storage, keys, seqs, maxBytes)).events;
+
+/** readEventsBySeq, and whether the byte budget stopped it before the last seq. */
+const readSeqs = async (storage: RoomStorage, keys: Keys, seqs: number[], maxBytes: number) => {
+  const events: EventText[] = [];
+  let bytes = 0;
+  for (let i = 0; i < seqs.length; i += READ_BATCH_KEYS) {
+    const batch = seqs.slice(i, i + READ_BATCH_KEYS);
+    const heads = await storage.get(batch.map((seq) => keys.events.at(seq)));
+    for (const seq of batch) {
+      const head = heads.get(keys.events.at(seq));
+      if (head === undefined) continue;
+      if (bytes >= maxBytes) return { events, stoppedEarly: true };
+      const json = typeof head === "string" ? head : await readChunks(storage, keys, seq, head as number);
+      events.push({ seq, json });
+      bytes += json.length;
+    }
   }
-  return out;
+  return { events, stoppedEarly: false };
 };
 
 const readChunks = async (storage: RoomStorage, keys: Keys, seq: number, count: number): Promise<string> => {
@@ -38,7 +54,12 @@ const readChunks = async (storage: RoomStorage, keys: Keys, seq: number, count: 
   return chunkKeys.map((key) => chunks.get(key) as string).join("");
 };
 
-/** Up to `limit` events of [lower, upper] in seq order, chosen by stream and types. */
+/**
+ * Up to `limit` events of [lower, upper] in seq order, chosen by stream and types, and no more
+ * than `maxBytes` of event text: the read stops at the first event that reaches the budget, so it
+ * always returns at least one event when one is there (an event larger than the budget alone).
+ * Sizes are the JSON text's length. Memory held: the events returned plus one storage batch.
+ */
 export const readRange = async (
   storage: RoomStorage,
   keys: Keys,
@@ -46,19 +67,33 @@ export const readRange = async (
   lower: number,
   upper: number,
   limit: number,
+  maxBytes = Infinity,
 ): Promise<RangeRead> => {
   if (lower > upper) return { events: [], reachedEnd: true };
   const { stream, types } = selection;
   if (stream === undefined && types === undefined) {
-    const listed = await storage.list({ ...keys.events.range(lower, upper), limit });
     const events: EventText[] = [];
     const headLength = keys.events.at(0).length;
-    for (const [key, value] of listed) {
-      if (key.length !== headLength) continue; // a chunk of the event before
-      const seq = keys.events.seqOf(key);
-      events.push({ seq, json: typeof value === "string" ? value : await readChunks(storage, keys, seq, value as number) });
+    let { start, end } = keys.events.range(lower, upper);
+    let bytes = 0;
+    for (;;) {
+      // A listing returns values, and chunk keys (up to MAX_STORED_CHARS each) lie between event
+      // heads: list no more keys than the budget left could hold in chunks.
+      const batchKeys = Math.max(MIN_LIST_KEYS, Math.min(limit - events.length, Math.ceil((maxBytes - bytes) / MAX_STORED_CHARS)));
+      const listed = await storage.list({ start, end, limit: batchKeys });
+      for (const [key, value] of listed) {
+        start = key + "\0";
+        if (key.length !== headLength) continue; // a chunk of the event before
+        const seq = keys.events.seqOf(key);
+        const json = typeof value === "string" ? value : await readChunks(storage, keys, seq, value as number);
+        events.push({ seq, json });
+        bytes += json.length;
+        if (events.length === limit || bytes >= maxBytes) {
+          return { events, reachedEnd: seq >= upper };
+        }
+      }
+      if (listed.size < batchKeys) return { events, reachedEnd: true };
     }
-    return { events, reachedEnd: listed.size < limit };
   }
   const indexes =
     stream === STORE_STREAM
@@ -71,8 +106,9 @@ export const readRange = async (
   const seqs = listings
     .flatMap((listed, i) => [...listed.keys()].map((key) => indexes[i].seqOf(key)))
     .sort((a, b) => a - b);
-  const reachedEnd = listings.every((listed) => listed.size < limit) && seqs.length <= limit;
-  return { events: await readEventsBySeq(storage, keys, seqs.slice(0, limit)), reachedEnd };
+  const { events, stoppedEarly } = await readSeqs(storage, keys, seqs.slice(0, limit), maxBytes);
+  const reachedEnd = listings.every((listed) => listed.size < limit) && seqs.length <= limit && !stoppedEarly;
+  return { events, reachedEnd };
 };
 
 /** `next` for a read: the last seq returned while more remains; at the end, null for a closed range, else a cursor. */
@@ -88,7 +124,7 @@ export const readPage = async (core: RoomCore, params: URLSearchParams): Promise
   const selectors = parseSelectors(params, core.options.config.limits);
   const head = core.head;
   const { lower, upper } = pinRange(selectors, head);
-  const read = await readRange(core.options.storage, core.keys, selectors, lower, upper, selectors.limit);
+  const read = await readRange(core.options.storage, core.keys, selectors, lower, upper, selectors.limit, core.options.config.limits.maxPageBytes);
   const next = nextOf(selectors, read.reachedEnd, read.events.at(-1)?.seq, lower, upper);
   return `{"events":[${read.events.map((event) => event.json).join(",")}],"next":${next},"head":${head}}`;
 };

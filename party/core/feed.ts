@@ -7,6 +7,8 @@
 // pages from storage; once it reaches the head it switches to live in the same synchronous step
 // that checks the head, so every later commit reaches it through `onEvents`. A reader that stops
 // taking events costs no memory: the feed falls behind and reads from storage again when it can.
+// Capacity is counted in events and in bytes: a reader takes an event while it has event capacity
+// and the event fits its byte room (or it holds nothing yet, so that any one event goes through).
 import type { EndReason } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { readRange, type EventText } from "./event-reads.ts";
@@ -17,6 +19,10 @@ import { matches, type Selectors } from "./selectors.ts";
 export interface FeedSink {
   /** How many more events the reader can take now. */
   capacity(): number;
+  /** How many more bytes of event text the reader can take now (no byte bound when absent). */
+  byteRoom?(): number;
+  /** True when the reader holds nothing yet: then any one event fits, however large. */
+  isEmpty?(): boolean;
   event(event: EventText, type: string): void;
   caughtUp(head: number): void;
   end(reason: EndReason, error?: RoomError): void;
@@ -37,6 +43,8 @@ export const FEED_PAGE_EVENTS = 256;
 const typeOf = (json: string): string => (JSON.parse(json) as { type: string }).type;
 
 export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): Feed => {
+  const byteRoom = () => sink.byteRoom?.() ?? Infinity;
+  const fits = (bytes: number) => bytes <= byteRoom() || (sink.isEmpty?.() ?? false);
   // `after=past-events` starts at the head; `until=caught-up` ends at the head, both as of now.
   let lastSeq = (selectors.pastEvents ? core.head + 1 : selectors.lower) - 1;
   const upper = selectors.untilCaughtUp ? core.head : selectors.upper;
@@ -70,7 +78,7 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
       if (event.seq <= lastSeq) continue;
       if (upper !== undefined && event.seq > upper) return void end("done");
       if (matches(selectors, event)) {
-        if (sink.capacity() <= 0) {
+        if (sink.capacity() <= 0 || !fits(json.length)) {
           // Out of capacity: fall behind; `pump` reads the rest from storage later.
           live = false;
           return;
@@ -100,13 +108,18 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
         return;
       }
       const room = sink.capacity();
-      if (room <= 0) return;
-      const read = await readRange(core.options.storage, core.keys, selectors, lastSeq + 1, target, Math.min(room, FEED_PAGE_EVENTS));
+      if (room <= 0 || (byteRoom() <= 0 && !sink.isEmpty?.())) return void (blocked = true);
+      const read = await readRange(core.options.storage, core.keys, selectors, lastSeq + 1, target, Math.min(room, FEED_PAGE_EVENTS), Math.max(1, byteRoom()));
       if (closed) return;
+      let taken = 0;
       for (const event of read.events) {
+        // The reader's room may have changed while the page was read: what does not fit is read again later.
+        if (sink.capacity() <= 0 || !fits(event.json.length)) break;
         sink.event(event, typeOf(event.json));
         lastSeq = event.seq;
+        taken++;
       }
+      if (taken < read.events.length) return void (blocked = true);
       if (read.reachedEnd) lastSeq = Math.max(lastSeq, target);
     }
   };
@@ -116,10 +129,18 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
     stopListening();
   };
 
+  /** Set when catch-up stopped for want of room: only the reader (pull, ack) pumps again then. */
+  let blocked = false;
+  /** A pump asked for while one was running: the reader's room changed meanwhile. */
+  let pumpAgain = false;
+
   const feed: Feed = {
     pump() {
-      if (closed || pumping || live) return;
+      if (closed || live) return;
+      if (pumping) return void (pumpAgain = true);
       pumping = true;
+      blocked = false;
+      pumpAgain = false;
       catchUp()
         .catch((error) => {
           core.options.logger?.error("roomstore: feed failed", error);
@@ -128,7 +149,7 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
         .finally(() => {
           pumping = false;
           // Capacity may have come back, or the feed fell behind, while it read.
-          if (!closed && !live && sink.capacity() > 0) feed.pump();
+          if (!closed && !live && sink.capacity() > 0 && (!blocked || pumpAgain)) feed.pump();
         });
     },
     close,

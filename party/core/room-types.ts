@@ -7,6 +7,7 @@ import type { RoomConfig } from "./config.ts";
 import type { EventInput, StoredEvent } from "./event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
 import type { Keys } from "./keys.ts";
+import type { MemoryGauge } from "./memory.ts";
 import type { RoomStorage } from "./storage.ts";
 import type { StoreModel } from "./store.ts";
 
@@ -112,6 +113,8 @@ export interface RoomCore {
   run<T>(job: Job<T>): Promise<T>;
   /** Runs retention from the alarm; asks for another alarm while work is left. */
   handleAlarm(): Promise<void>;
+  /** Bytes the room's reader queues hold (SSE streams, subscriptions). */
+  readonly memory: MemoryGauge;
   /** Listens to every committed event, in seq order. */
   onEvents(listener: (events: StoredEvent[]) => void): () => void;
 }

@@ -13,6 +13,7 @@ import { DEFAULT_STREAM, putAudit, putEvent, type StoredEvent } from "./event-lo
 import { readEventsBySeq } from "./event-reads.ts";
 import { filterChanges } from "./hooks.ts";
 import { createKeys } from "./keys.ts";
+import { createMemoryGauge } from "./memory.ts";
 import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
 import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
@@ -283,6 +284,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
 
     meta,
     run: (job) => queue.run(job),
+    memory: createMemoryGauge(),
 
     async handleAlarm() {
       alarmRequested = false;

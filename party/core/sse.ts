@@ -1,18 +1,17 @@
 // Server-Sent Events for `GET {eventsPath}` with `Accept: text/event-stream`: a feed written as
 // `id:`/`event:`/`data:` records. Framing is strict (after hono's helper): every data line is split
-// on CR/LF, and CR/LF in `event` or `id` is refused. The stream's own queue is the feed's capacity,
-// so a slow reader holds at most SSE_QUEUE_EVENTS records; one that stays full for SSE_STALL_MS, or
-// goes away, is dropped.
+// on CR/LF, and CR/LF in `event` or `id` is refused. The stream's own queue, counted in bytes, is
+// the feed's capacity: a reader that stops reading holds at most `maxSseQueueBytes` (or one event,
+// if that is larger) while the feed falls behind; one that stays full for SSE_STALL_MS, or goes
+// away, is dropped.
 import { SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
-import { openFeed, type Feed } from "./feed.ts";
+import { FEED_PAGE_EVENTS, openFeed, type Feed } from "./feed.ts";
 import type { RoomCore } from "./room.ts";
 import { parseSelectors } from "./selectors.ts";
 
 /** A comment line this often keeps proxies and clients from closing an idle stream. */
 export const HEARTBEAT_MS = 15_000;
-/** Records a stream may queue before the feed waits for the reader. */
-export const SSE_QUEUE_EVENTS = 64;
 /** A reader whose queue stays full this long is dropped. */
 export const SSE_STALL_MS = 60_000;
 /** How long a client waits before reconnecting (the `retry:` field). */
@@ -58,8 +57,12 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
   let feed: Feed | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let fullSince: number | undefined;
+  const queueBytes = core.options.config.limits.maxSseQueueBytes;
+  let desiredSize = () => queueBytes;
+  const stopGauge = core.memory.track(() => Math.max(0, queueBytes - desiredSize()));
 
   const stop = () => {
+    stopGauge();
     feed?.close();
     clearInterval(heartbeat);
   };
@@ -68,6 +71,7 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
     {
       start(controller) {
         const write = (text: string) => controller.enqueue(encoder.encode(text));
+        desiredSize = () => controller.desiredSize ?? 0;
         write(`retry: ${SSE_RETRY_MS}\n\n`);
         if (withSnapshot) {
           const seq = core.storeSeq;
@@ -76,13 +80,16 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
           if (selectors.lower <= seq) selectors.lower = seq + 1;
         }
         feed = openFeed(core, selectors, {
-          capacity: () => controller.desiredSize ?? 0,
+          capacity: () => (desiredSize() > 0 ? FEED_PAGE_EVENTS : 0),
+          byteRoom: desiredSize,
+          isEmpty: () => desiredSize() >= queueBytes,
           event: (event, type) => write(sseRecord({ id: String(event.seq), event: type, data: event.json })),
           caughtUp: (head) => write(sseRecord({ event: SSE_CAUGHT_UP, data: `{"seq":${head}}` })),
           end: (reason, error) => {
             if (error) write(sseRecord({ event: SSE_ERROR, data: JSON.stringify({ error: { code: error.code, message: error.message } }) }));
             if (reason === "done" || reason === "error") {
               clearInterval(heartbeat);
+              stopGauge();
               controller.close();
             }
           },
@@ -106,7 +113,7 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
         stop();
       },
     },
-    new CountQueuingStrategy({ highWaterMark: SSE_QUEUE_EVENTS }),
+    new ByteLengthQueuingStrategy({ highWaterMark: queueBytes }),
   );
 
   headers.set("Content-Type", "text/event-stream; charset=utf-8");

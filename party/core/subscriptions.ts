@@ -29,9 +29,19 @@ import { parseSelectorObject } from "./selectors.ts";
 interface Subscription {
   feed: Feed;
   credit: number;
+  /** Sizes of the events sent and not yet acknowledged, oldest first, and their sum. */
+  unacked: number[];
+  unackedBytes: number;
+  stopGauge: () => void;
   /** When the credit ran out, while it stays out. */
   stalledSince?: number;
 }
+
+/** Stops a subscription's feed and its count of held bytes. */
+const endSubscription = (subscription: Subscription): void => {
+  subscription.feed.close();
+  subscription.stopGauge();
+};
 
 const isId = (thing: unknown): thing is string =>
   typeof thing === "string" && thing.length > 0 && thing.length <= MAX_MESSAGE_ID_CHARS;
@@ -92,7 +102,7 @@ export const createSubscriptions = (core: RoomCore) => {
   const subsOf = (connection: RoomConnection): Map<string, Subscription> => {
     const entry = byConnection.get(connection.id);
     if (entry?.connection === connection) return entry.subs;
-    for (const subscription of entry?.subs.values() ?? []) subscription.feed.close();
+    for (const subscription of entry?.subs.values() ?? []) endSubscription(subscription);
     const subs = new Map<string, Subscription>();
     byConnection.set(connection.id, { connection, subs });
     return subs;
@@ -115,13 +125,15 @@ export const createSubscriptions = (core: RoomCore) => {
       throw new RoomError("too_large", `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`);
     }
     const selectors = parseSelectorObject(selectorParams, { defaultPageLimit: 1, maxPageLimit: Number.MAX_SAFE_INTEGER });
-    const subscription: Subscription = { credit, feed: undefined as unknown as Feed };
+    const budget = config.limits.maxSubscriptionBytes;
+    const subscription: Subscription = { credit, feed: undefined as unknown as Feed, unacked: [], unackedBytes: 0, stopGauge: () => {} };
+    subscription.stopGauge = core.memory.track(() => subscription.unackedBytes);
     /** Out of credit with events waiting: the first time starts the clock, past the timeout ends it. */
     const expired = (): boolean => {
       const time = now();
       subscription.stalledSince ??= time;
       if (time - subscription.stalledSince <= timeoutMs) return false;
-      subscription.feed.close();
+      endSubscription(subscription);
       subs.delete(sid);
       remember(connection);
       send(connection, { t: "end", sid, reason: "timeout" });
@@ -129,13 +141,18 @@ export const createSubscriptions = (core: RoomCore) => {
     };
     subscription.feed = openFeed(core, selectors, {
       capacity: () => (subscription.credit > 0 || expired() ? subscription.credit : 0),
+      byteRoom: () => budget - subscription.unackedBytes,
+      isEmpty: () => subscription.unackedBytes === 0,
       waiting: () => void (subscription.credit === 0 && expired()),
       event: (event) => {
         subscription.credit--;
+        subscription.unacked.push(event.json.length);
+        subscription.unackedBytes += event.json.length;
         connection.send(encodeEventMessage(prefix, sid, event.json));
       },
       caughtUp: (head) => send(connection, { t: "caught-up", sid, seq: head }),
       end: (reason, error) => {
+        subscription.stopGauge();
         subs.delete(sid);
         remember(connection);
         send(connection, error ? { t: "end", sid, reason, ...errorBody(error) } : { t: "end", sid, reason });
@@ -194,6 +211,8 @@ export const createSubscriptions = (core: RoomCore) => {
             const subscription = subsOf(connection).get(message.sid);
             if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
             subscription.credit = Math.min(MAX_CREDIT, subscription.credit + message.credit);
+            // An ack of n events says the n oldest sent were taken: their bytes are no longer held.
+            for (const size of subscription.unacked.splice(0, message.credit)) subscription.unackedBytes -= size;
             subscription.stalledSince = undefined;
             return subscription.feed.pump();
           }
@@ -201,7 +220,7 @@ export const createSubscriptions = (core: RoomCore) => {
             const subs = subsOf(connection);
             const subscription = subs.get(message.sid);
             if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);
-            subscription.feed.close();
+            endSubscription(subscription);
             subs.delete(message.sid);
             remember(connection);
             return send(connection, { t: "end", sid: message.sid, reason: "unsubscribed" });
@@ -234,7 +253,7 @@ export const createSubscriptions = (core: RoomCore) => {
     close(connection: RoomConnection) {
       const entry = byConnection.get(connection.id);
       if (entry?.connection !== connection) return; // a socket already superseded by its reconnection
-      for (const subscription of entry.subs.values()) subscription.feed.close();
+      for (const subscription of entry.subs.values()) endSubscription(subscription);
       byConnection.delete(connection.id);
     },
 

@@ -226,7 +226,7 @@ describe.each([
   ["synchronous transactions (SQLite-backed objects)", true],
   ["asynchronous transactions (PartyKit)", false],
 ])("a write that fails in storage, over %s", (_, synchronous) => {
-  it("at every point: memory, storage and the log agree, and nothing failed was answered as a success", async () => {
+  it("at every point: memory, storage and the log agree, and nothing failed was answered as a success", { timeout: 60_000 }, async () => {
     const healthy = createFaultyStorage(synchronous, 0);
     const reference = await startRoom(healthy.storage);
     const claimed = await runScenario(reference.room, reference.connections);
