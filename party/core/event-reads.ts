@@ -4,7 +4,8 @@ import { STORE_STREAM, STORE_TYPES } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { MAX_STORED_CHARS } from "./event-log.ts";
 import type { Keys } from "./keys.ts";
-import type { RoomCore } from "./room.ts";
+import type { RoomLimits } from "./config.ts";
+import type { LogReader } from "./room-types.ts";
 import { isClosed, parseSelectors, pinRange, type Selectors } from "./selectors.ts";
 import type { RoomStorage } from "./storage.ts";
 
@@ -120,11 +121,11 @@ export const nextOf = (selectors: Selectors, reachedEnd: boolean, lastSeq: numbe
       : Math.max(lower - 1, upper);
 
 /** A page `{events, next, head}` as JSON text, built from the stored event texts. */
-export const readPage = async (core: RoomCore, params: URLSearchParams): Promise<string> => {
-  const selectors = parseSelectors(params, core.options.config.limits);
-  const head = core.head;
+export const readPage = async (log: LogReader, limits: RoomLimits, params: URLSearchParams): Promise<string> => {
+  const selectors = parseSelectors(params, limits);
+  const head = log.head;
   const { lower, upper } = pinRange(selectors, head);
-  const read = await readRange(core.options.storage, core.keys, selectors, lower, upper, selectors.limit, core.options.config.limits.maxPageBytes);
+  const read = await readRange(log.storage, log.keys, selectors, lower, upper, selectors.limit, limits.maxPageBytes);
   const next = nextOf(selectors, read.reachedEnd, read.events.at(-1)?.seq, lower, upper);
   return `{"events":[${read.events.map((event) => event.json).join(",")}],"next":${next},"head":${head}}`;
 };
@@ -136,18 +137,17 @@ const HISTORY_IDS = ["table", "row", "cell", "value"];
  * `{history: [{seq, value}] | [{seq, cells}], next, head}`, where `null` means deleted and
  * `"\uFFFDnull"` a real null, as in `$changes` data.
  */
-export const readHistory = async (core: RoomCore, params: URLSearchParams): Promise<string> => {
-  const selectors = parseSelectors(params, core.options.config.limits, HISTORY_IDS);
+export const readHistory = async (log: LogReader, limits: RoomLimits, params: URLSearchParams): Promise<string> => {
+  const selectors = parseSelectors(params, limits, HISTORY_IDS);
   if (selectors.stream !== undefined || selectors.types !== undefined) {
     throw new RoomError("invalid_selector", "History is of the store: stream and types do not apply.");
   }
   const [table, row, cell, value] = HISTORY_IDS.map((name) => params.get(name) ?? undefined);
-  const { storage } = core.options;
-  const { keys } = core;
-  const head = core.head;
+  const { storage, keys } = log;
+  const head = log.head;
   const pinned = pinRange(selectors, head);
   // Audit entries older than what retention keeps may wait for the sweep: never show them.
-  const lower = Math.max(pinned.lower, core.meta.first);
+  const lower = Math.max(pinned.lower, log.first);
   const upper = pinned.upper;
   const limit = selectors.limit;
   const entries: { seq: number }[] = [];

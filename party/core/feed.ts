@@ -12,7 +12,7 @@
 import type { EndReason } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { readRange, type EventText } from "./event-reads.ts";
-import type { RoomCore } from "./room.ts";
+import type { LogReader, Logger } from "./room-types.ts";
 import { matches, type Selectors } from "./selectors.ts";
 
 
@@ -42,12 +42,13 @@ export const FEED_PAGE_EVENTS = 256;
 
 const typeOf = (json: string): string => (JSON.parse(json) as { type: string }).type;
 
-export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): Feed => {
+/** Opens a feed over the log's read port; `logger` hears of a read that failed. */
+export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, sink: FeedSink): Feed => {
   const byteRoom = () => sink.byteRoom?.() ?? Infinity;
   const fits = (bytes: number) => bytes <= byteRoom() || (sink.isEmpty?.() ?? false);
   // `after=past-events` starts at the head; `until=caught-up` ends at the head, both as of now.
-  let lastSeq = (selectors.pastEvents ? core.head + 1 : selectors.lower) - 1;
-  const upper = selectors.untilCaughtUp ? core.head : selectors.upper;
+  let lastSeq = (selectors.pastEvents ? log.head + 1 : selectors.lower) - 1;
+  const upper = selectors.untilCaughtUp ? log.head : selectors.upper;
   let live = false;
   let caughtUpSent = false;
   let pumping = false;
@@ -68,7 +69,7 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
     return false;
   };
 
-  const stopListening = core.onEvents((events) => {
+  const stopListening = log.onEvents((events) => {
     if (closed) return;
     if (!live) {
       if (!pumping) sink.waiting?.();
@@ -92,7 +93,7 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
 
   const catchUp = async () => {
     while (!closed) {
-      const head = core.head;
+      const head = log.head;
       const target = upper === undefined ? head : Math.min(upper, head);
       if (lastSeq >= target) {
         if (!live) {
@@ -109,7 +110,7 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
       }
       const room = sink.capacity();
       if (room <= 0 || (byteRoom() <= 0 && !sink.isEmpty?.())) return void (blocked = true);
-      const read = await readRange(core.options.storage, core.keys, selectors, lastSeq + 1, target, Math.min(room, FEED_PAGE_EVENTS), Math.max(1, byteRoom()));
+      const read = await readRange(log.storage, log.keys, selectors, lastSeq + 1, target, Math.min(room, FEED_PAGE_EVENTS), Math.max(1, byteRoom()));
       if (closed) return;
       let taken = 0;
       for (const event of read.events) {
@@ -143,7 +144,7 @@ export const openFeed = (core: RoomCore, selectors: Selectors, sink: FeedSink): 
       pumpAgain = false;
       catchUp()
         .catch((error) => {
-          core.options.logger?.error("roomstore: feed failed", error);
+          logger.error("roomstore: feed failed", error);
           end("error", new RoomError("internal", "The room could not read its log."));
         })
         .finally(() => {

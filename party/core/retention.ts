@@ -3,9 +3,22 @@
 // event: it only deletes whole events from the oldest end, with their index and idempotency keys,
 // then sweeps the audit entries older than the first kept seq. Each run does a bounded amount of
 // work and says whether more is left, so the alarm comes back soon instead of blocking the room.
+// It reads the log through the LogReader port and changes what the room retains only through
+// `retain`, inside a commit group: the room's bookkeeping stays the room's.
+import type { Batch, Job } from "./commit-queue.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
-import type { RoomCore } from "./room.ts";
+import type { LogReader } from "./room-types.ts";
+
+/** What retention gets from the room. */
+export interface RetentionPort {
+  log: LogReader;
+  /** Where the sweep of old audit entries goes on, while one is under way. */
+  readonly auditCursor: string | undefined;
+  run<T>(job: Job<T>): Promise<T>;
+  /** Moves the first kept seq and the audit sweep's cursor, with its undo step and the meta key. */
+  retain(batch: Batch, retained: { first?: number; auditCursor?: string | undefined }): void;
+}
 
 export interface RetentionPolicy {
   /** Keep at most this many events. */
@@ -27,14 +40,13 @@ export const hasRetention = (policy: RetentionPolicy): boolean =>
   policy.maxEvents !== undefined || policy.maxAgeSeconds !== undefined;
 
 /** The first seq to keep under the policy, looking at no more than one run's worth of events. */
-const firstToKeep = async (core: RoomCore, policy: RetentionPolicy, now: number): Promise<number> => {
-  const { meta } = core;
-  let first = meta.first;
-  if (policy.maxEvents !== undefined) first = Math.max(first, meta.head - policy.maxEvents + 1);
-  const byCount = Math.min(first, meta.first + MAX_TRIM_EVENTS_PER_RUN);
+const firstToKeep = async ({ log }: RetentionPort, policy: RetentionPolicy, now: number): Promise<number> => {
+  let first = log.first;
+  if (policy.maxEvents !== undefined) first = Math.max(first, log.head - policy.maxEvents + 1);
+  const byCount = Math.min(first, log.first + MAX_TRIM_EVENTS_PER_RUN);
   if (policy.maxAgeSeconds === undefined) return byCount;
   const oldestKept = now - policy.maxAgeSeconds * 1000;
-  const read = await readRange(core.options.storage, core.keys, {}, byCount, meta.head, MAX_TRIM_EVENTS_PER_RUN - (byCount - meta.first));
+  const read = await readRange(log.storage, log.keys, {}, byCount, log.head, MAX_TRIM_EVENTS_PER_RUN - (byCount - log.first));
   let byAge = byCount;
   for (const { seq, json } of read.events) {
     if (Date.parse((JSON.parse(json) as RoomEvent).ts) >= oldestKept) break;
@@ -44,12 +56,13 @@ const firstToKeep = async (core: RoomCore, policy: RetentionPolicy, now: number)
 };
 
 /** Deletes events older than the policy allows; returns true when more work is left. */
-const trimEvents = async (core: RoomCore, policy: RetentionPolicy, now: number): Promise<boolean> => {
-  const { keys, options } = core;
-  const first = await firstToKeep(core, policy, now);
-  if (first <= core.meta.first) return false;
-  const old = await readRange(options.storage, keys, {}, core.meta.first, first - 1, MAX_TRIM_EVENTS_PER_RUN);
-  return core.run((batch) => {
+const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: number): Promise<boolean> => {
+  const { keys, storage } = port.log;
+  const first = await firstToKeep(port, policy, now);
+  const previousFirst = port.log.first;
+  if (first <= previousFirst) return false;
+  const old = await readRange(storage, keys, {}, previousFirst, first - 1, MAX_TRIM_EVENTS_PER_RUN);
+  return port.run((batch) => {
     for (const { seq, json } of old.events) {
       const event = JSON.parse(json) as RoomEvent;
       const head = keys.events.at(seq);
@@ -61,22 +74,20 @@ const trimEvents = async (core: RoomCore, policy: RetentionPolicy, now: number):
       batch.delete(keys.byType(event.type).at(seq));
       batch.delete(keys.byStreamType(event.stream, event.type).at(seq));
     }
-    const previous = { first: core.meta.first, auditCursor: core.meta.auditCursor };
-    core.meta.first = first;
-    core.meta.auditCursor = keys.auditStart;
-    batch.onUndo(() => Object.assign(core.meta, previous));
+    port.retain(batch, { first, auditCursor: keys.auditStart });
     // A full run's worth trimmed: there may be more.
-    return first - previous.first >= MAX_TRIM_EVENTS_PER_RUN;
+    return first - previousFirst >= MAX_TRIM_EVENTS_PER_RUN;
   });
 };
 
 /** Deletes audit entries older than the first kept seq, from where the last sweep stopped. */
-const sweepAudit = async (core: RoomCore): Promise<boolean> => {
-  const { keys, options, meta } = core;
-  if (meta.auditCursor === undefined) return false;
-  const listed = await options.storage.list({ start: meta.auditCursor, end: keys.auditEnd, limit: MAX_AUDIT_KEYS_PER_RUN });
-  const first = meta.first;
-  return core.run((batch) => {
+const sweepAudit = async (port: RetentionPort): Promise<boolean> => {
+  const { keys, storage } = port.log;
+  const { auditCursor } = port;
+  if (auditCursor === undefined) return false;
+  const listed = await storage.list({ start: auditCursor, end: keys.auditEnd, limit: MAX_AUDIT_KEYS_PER_RUN });
+  const first = port.log.first;
+  return port.run((batch) => {
     let cursor: string | undefined;
     for (const [key, value] of listed) {
       // A message id's entry holds its append's seqs: it goes when the last of them has gone.
@@ -84,18 +95,16 @@ const sweepAudit = async (core: RoomCore): Promise<boolean> => {
       if (seq < first) batch.delete(key);
       cursor = key + "\0";
     }
-    const previous = meta.auditCursor;
-    meta.auditCursor = listed.size === MAX_AUDIT_KEYS_PER_RUN ? cursor : undefined;
-    batch.onUndo(() => (meta.auditCursor = previous));
-    batch.put(keys.meta, { ...meta });
-    return meta.auditCursor !== undefined;
+    const next = listed.size === MAX_AUDIT_KEYS_PER_RUN ? cursor : undefined;
+    port.retain(batch, { auditCursor: next });
+    return next !== undefined;
   });
 };
 
 /** One retention run; true when the alarm should come back for more. */
-export const runRetention = async (core: RoomCore, policy: RetentionPolicy, now: number): Promise<boolean> => {
+export const runRetention = async (port: RetentionPort, policy: RetentionPolicy, now: number): Promise<boolean> => {
   if (!hasRetention(policy)) return false;
-  const moreEvents = await trimEvents(core, policy, now);
-  const moreAudit = await sweepAudit(core);
+  const moreEvents = await trimEvents(port, policy, now);
+  const moreAudit = await sweepAudit(port);
   return moreEvents || moreAudit;
 };

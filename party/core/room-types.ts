@@ -2,7 +2,6 @@
 // offers the HTTP and WebSocket surfaces (room.ts builds it).
 import type { Role } from "./auth.ts";
 import type { Changes, Content } from "./changes.ts";
-import type { Job } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import type { EventInput, StoredEvent } from "./event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
@@ -59,6 +58,30 @@ export interface RoomOptions {
   scheduleAlarm?: (at: number) => Promise<void> | void;
 }
 
+/**
+ * The room's read-only context, resolved once when the room is built: every module gets the
+ * clock, the id source and the logger from here, never from the raw options.
+ */
+export interface RoomContext extends RoomOptions {
+  readonly now: () => number;
+  readonly newId: () => string;
+  readonly logger: Logger;
+}
+
+/** The narrow port readers of the log get (pages, history, feeds, retention): no write access. */
+export interface LogReader {
+  readonly storage: RoomStorage;
+  readonly keys: Keys;
+  /** Seq of the newest committed event. */
+  readonly head: number;
+  /** Oldest seq retention keeps. */
+  readonly first: number;
+  /** Seq of the newest committed $store event. */
+  readonly storeSeq: number;
+  /** Listens to every committed event, in seq order. */
+  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+}
+
 export interface Meta {
   /** Seq of the newest event (0: empty log). */
   head: number;
@@ -84,7 +107,8 @@ export interface ChangesResult {
 export type PutResult = { status: 200 | 201 | 205; seq: number };
 
 export interface RoomCore {
-  readonly options: RoomOptions;
+  readonly options: RoomContext;
+  readonly log: LogReader;
   readonly keys: Keys;
   readonly model: StoreModel;
   readonly head: number;
@@ -107,10 +131,6 @@ export interface RoomCore {
    * message id `mid`, an append with that mid already stored is answered with its events again.
    */
   appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
-  /** The log's bookkeeping; change it only inside `run`, with an undo step. */
-  readonly meta: Meta;
-  /** Runs a job in the commit queue (see commit-queue.ts). */
-  run<T>(job: Job<T>): Promise<T>;
   /** Runs retention from the alarm; asks for another alarm while work is left. */
   handleAlarm(): Promise<void>;
   /** Bytes the room's reader queues hold (SSE streams, subscriptions). */

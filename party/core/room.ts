@@ -14,8 +14,8 @@ import { readEventsBySeq } from "./event-reads.ts";
 import { filterChanges } from "./hooks.ts";
 import { createKeys } from "./keys.ts";
 import { createMemoryGauge } from "./memory.ts";
-import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
-import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
+import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention, type RetentionPort } from "./retention.ts";
+import type { LogReader, Meta, PutResult, RoomConnection, RoomContext, RoomCore, RoomOptions } from "./room-types.ts";
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 
@@ -24,15 +24,22 @@ export * from "./room-types.ts";
 /** Most keys read per listing while loading the store. */
 const LOAD_PAGE_KEYS = 10_000;
 
-export const createRoomCore = (options: RoomOptions): RoomCore => {
-  const { storage, config, hooks } = options;
-  const now = options.now ?? Date.now;
-  const newId = options.newId ?? (() => crypto.randomUUID());
+/** Resolves the options once: the clock, the id source and the logger every module uses. */
+const createRoomContext = (options: RoomOptions): RoomContext => ({
+  ...options,
+  now: options.now ?? Date.now,
+  newId: options.newId ?? (() => crypto.randomUUID()),
+  logger: options.logger ?? { error: () => {} },
+});
+
+export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
+  const options = createRoomContext(rawOptions);
+  const { storage, config, hooks, now, newId } = options;
   const keys = createKeys(config.storagePrefix);
   const model = createStoreModel();
   const meta: Meta = { head: 0, storeSeq: 0, created: false, first: 1 };
   const listeners = new Set<(events: StoredEvent[]) => void>();
-  const log = (error: unknown) => options.logger?.error("roomstore: storage write failed", error);
+  const log = (error: unknown) => options.logger.error("roomstore: storage write failed", error);
 
   const queue = createCommitQueue({
     storage,
@@ -125,7 +132,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     if (snapshotScheduled) return;
     snapshotScheduled = true;
     setTimeout(() => {
-      void core
+      void queue
         .run((batch) => {
           snapshotScheduled = false;
           sinceSnapshot.events = sinceSnapshot.cells = 0;
@@ -153,8 +160,43 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     }
   };
 
+  /** The log as readers see it: positions and committed events, nothing to change. */
+  const logReader: LogReader = {
+    storage,
+    keys,
+    get head() {
+      return meta.head;
+    },
+    get first() {
+      return meta.first;
+    },
+    get storeSeq() {
+      return meta.storeSeq;
+    },
+    onEvents(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+
+  /** What retention may do: read the log, and move what the room retains, in a commit group. */
+  const retentionPort: RetentionPort = {
+    log: logReader,
+    get auditCursor() {
+      return meta.auditCursor;
+    },
+    run: (job) => queue.run(job),
+    retain(batch, retained) {
+      const previous = { first: meta.first, auditCursor: meta.auditCursor };
+      Object.assign(meta, retained);
+      batch.onUndo(() => Object.assign(meta, previous));
+      batch.put(keys.meta, { ...meta });
+    },
+  };
+
   const core: RoomCore = {
     options,
+    log: logReader,
     keys,
     model,
     get head() {
@@ -282,23 +324,17 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       });
     },
 
-    meta,
-    run: (job) => queue.run(job),
     memory: createMemoryGauge(),
 
     async handleAlarm() {
       alarmRequested = false;
-      if (await runRetention(core, config.retention, now())) {
+      if (await runRetention(retentionPort, config.retention, now())) {
         alarmRequested = true;
         await options.scheduleAlarm?.(now() + RETENTION_RETRY_MS);
       }
     },
 
-    onEvents(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-
+    onEvents: logReader.onEvents,
   };
 
   /** Reads stored events by seq, including ones put by earlier jobs of the same batch. */

@@ -39,13 +39,13 @@ export const createRequestHandler = (core: RoomCore) => {
   };
 
   const getEvents: Handler = async (request, headers) => {
-    if (isEventStreamRequest(request)) return createSseResponse(core, request, headers, core.options.now ?? Date.now);
-    const page = await readPage(core, new URL(request.url).searchParams);
+    if (isEventStreamRequest(request)) return createSseResponse(core, request, headers, core.options.now);
+    const page = await readPage(core.log, config.limits, new URL(request.url).searchParams);
     return respond(200, page, headers);
   };
 
   const getHistory: Handler = async (request, headers) =>
-    respond(200, await readHistory(core, new URL(request.url).searchParams), headers);
+    respond(200, await readHistory(core.log, config.limits, new URL(request.url).searchParams), headers);
 
   const postEvents: Handler = async (request, headers) => {
     const ifMatchHeader = request.headers.get("If-Match");

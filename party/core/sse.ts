@@ -79,7 +79,7 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
           write(sseRecord({ event: SSE_SNAPSHOT, data: `{"seq":${seq},"content":${content}}` }));
           if (selectors.lower <= seq) selectors.lower = seq + 1;
         }
-        feed = openFeed(core, selectors, {
+        feed = openFeed(core.log, core.options.logger, selectors, {
           capacity: () => (desiredSize() > 0 ? FEED_PAGE_EVENTS : 0),
           byteRoom: desiredSize,
           isEmpty: () => desiredSize() >= queueBytes,

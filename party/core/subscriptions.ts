@@ -116,7 +116,7 @@ export const createSubscriptions = (core: RoomCore) => {
     updateState(connection, { roomstoreSubs: subs.length > 0 ? subs : undefined });
   };
 
-  const now = core.options.now ?? Date.now;
+  const { now } = core.options;
 
   const subscribe = (connection: RoomConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number, timeoutMs = SUBSCRIPTION_TIMEOUT_MS) => {
     const subs = subsOf(connection);
@@ -139,7 +139,7 @@ export const createSubscriptions = (core: RoomCore) => {
       send(connection, { t: "end", sid, reason: "timeout" });
       return true;
     };
-    subscription.feed = openFeed(core, selectors, {
+    subscription.feed = openFeed(core.log, core.options.logger, selectors, {
       capacity: () => (subscription.credit > 0 || expired() ? subscription.credit : 0),
       byteRoom: () => budget - subscription.unackedBytes,
       isEmpty: () => subscription.unackedBytes === 0,
