@@ -1,6 +1,6 @@
 // Scenario 6: memory held per stalled reader. SSE readers that connect and then never read; large
-// events appended; the growth of the server's resident memory (every process of the dev server's
-// process group, from /proc), divided by the readers. The room holds at most MAX_SSE_QUEUE_BYTES
+// events appended; the growth of the runtime's resident memory (the workerd processes of the dev
+// server's process group, from /proc: not the CLI's own proxy in front of it), divided by the readers. The room holds at most MAX_SSE_QUEUE_BYTES
 // (or one event) per reader; what the kernel buffers on the sockets is not resident memory.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
@@ -47,6 +47,7 @@ const serverGroup = (port: number): number[] => {
 const residentBytes = (pids: number[]): number =>
   pids.reduce((sum, pid) => {
     try {
+      if (!readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("workerd")) return sum;
       const kib = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1];
       return sum + Number(kib ?? 0) * 1024;
     } catch {
@@ -73,7 +74,7 @@ export const stalledReaders: Scenario = {
   parameters: (options) => [
     `${readers(options)} SSE readers on one room (\`after=past-events\`) that read the response headers and then nothing`,
     `${events(options)} events of ${EVENT_DATA_CHARS.toLocaleString("en")} characters of data appended by POST, then ${SETTLE_MS} ms to settle`,
-    "held per reader = growth of the dev server's resident memory (VmRSS of its whole process group) ÷ readers",
+    "held per reader = growth of the runtime's resident memory (VmRSS of the workerd processes of the dev server) ÷ readers",
   ],
   metrics: () => [metric("heldPerReader", "resident bytes held per stalled reader, KiB", "lower", 0)],
   async run(context: ScenarioContext) {
