@@ -74,32 +74,41 @@ export const stalledReaders: Scenario = {
   parameters: (options) => [
     `${readers(options)} SSE readers on one room (\`after=past-events\`) that read the response headers and then nothing`,
     `${events(options)} events of ${EVENT_DATA_CHARS.toLocaleString("en")} characters of data appended by POST, then ${SETTLE_MS} ms to settle`,
-    "held per reader = growth of the runtime's resident memory (VmRSS of the workerd processes of the dev server) ÷ readers",
+    "held per reader = (growth of the runtime's resident memory with the readers − growth for the same appends to a room without readers) ÷ readers; " +
+      "resident memory: VmRSS of the workerd processes of the dev server",
   ],
   metrics: () => [metric("heldPerReader", "resident bytes held per stalled reader, KiB", "lower", 0)],
   async run(context: ScenarioContext) {
     await forEachTarget(context, ["heldPerReader"], async (target) => {
       if (!target.events) return context.sink.record(target.name, "heldPerReader", "n/a");
-      const room = `stalled-${context.options.runId}`;
-      const url = `${target.server.origin}/parties/main/${room}/events`;
-      await (await fetch(url, { method: "POST", body: JSON.stringify({ type: "start" }) })).arrayBuffer();
       const group = serverGroup(target.server.port);
-      const sockets = await Promise.all(Array.from({ length: readers(context.options) }, () => stalledReader(target, room)));
-      try {
-        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-        const before = residentBytes(group);
-        for (let i = 0; i < events(context.options); i++) {
-          const body = JSON.stringify({ type: "big", data: String(i).padEnd(EVENT_DATA_CHARS, "x") });
-          const response = await fetch(url, { method: "POST", body });
-          if (response.status !== 201) throw new Error(`POST /events answered ${response.status}`);
-          await response.arrayBuffer();
-        }
-        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-        const after = residentBytes(group);
-        context.sink.record(target.name, "heldPerReader", Math.max(0, after - before) / sockets.length / 1024);
-      } finally {
-        for (const socket of sockets) socket.destroy();
-      }
+      // The same appends without readers first: what storage, caches and warm-up cost is not the readers'.
+      const control = await growthWith(context, target, group, `stalled-control-${context.options.runId}`, 0);
+      const count = readers(context.options);
+      const growth = await growthWith(context, target, group, `stalled-${context.options.runId}`, count);
+      context.sink.record(target.name, "heldPerReader", Math.max(0, growth - control) / count / 1024);
+      context.sink.note(`${target.name}: resident growth ${(control / 2 ** 20).toFixed(1)} MiB without readers, ${(growth / 2 ** 20).toFixed(1)} MiB with ${count}`);
     });
   },
 };
+
+/** Growth of the runtime's resident memory while `count` stalled readers watch the appends. */
+async function growthWith(context: ScenarioContext, target: RunningTarget, group: number[], room: string, count: number): Promise<number> {
+  const url = `${target.server.origin}/parties/main/${room}/events`;
+  await (await fetch(url, { method: "POST", body: JSON.stringify({ type: "start" }) })).arrayBuffer();
+  const sockets = await Promise.all(Array.from({ length: count }, () => stalledReader(target, room)));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const before = residentBytes(group);
+    for (let i = 0; i < events(context.options); i++) {
+      const body = JSON.stringify({ type: "big", data: String(i).padEnd(EVENT_DATA_CHARS, "x") });
+      const response = await fetch(url, { method: "POST", body });
+      if (response.status !== 201) throw new Error(`POST /events answered ${response.status}`);
+      await response.arrayBuffer();
+    }
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    return residentBytes(group) - before;
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
