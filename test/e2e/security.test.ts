@@ -165,13 +165,15 @@ describe("auth under wrangler dev", () => {
     expect((await fetch(at("signed", "/events"), { method: "POST", body: '{"type":"a"}', headers: bearer(read) })).status).toBe(403);
 
     const expired = await signToken(SECRET, { room: "signed", role: "write", exp: now - 1 });
+    expect((await fetch(at("signed", "/store"), { headers: bearer(expired) })).status).toBe(401);
+    expect((await tryOpen(`ws://${server.host}/parties/main/signed?token=${encodeURIComponent(expired)}`)).outcome).toBe("http 401");
     const forged = write.slice(0, -2) + (write.endsWith("A") ? "BB" : "AA");
-    const otherSecret = await signToken("not-the-secret", { room: "signed", role: "write" });
-    for (const token of [expired, forged, otherSecret]) {
+    const otherSecret = await signToken("not-the-secret", { room: "signed", role: "write", exp: now + 60 });
+    for (const token of [forged, otherSecret]) {
       expect((await fetch(at("signed", "/store"), { headers: bearer(token) })).status).toBe(403);
       expect((await tryOpen(`ws://${server.host}/parties/main/signed?token=${encodeURIComponent(token)}`)).outcome).toBe("http 403");
     }
-    const anyRoom = await signToken(SECRET, { room: "*", role: "read" });
+    const anyRoom = await signToken(SECRET, { room: "*", role: "read", exp: now + 60 });
     expect((await fetch(at("elsewhere", "/store"), { headers: bearer(anyRoom) })).status).toBe(200);
   });
 });
