@@ -19,16 +19,20 @@ import { stateOf, updateState, type RoomConnection } from "./room-types.ts";
 /** WebSocket.OPEN, spelled out: the core runs where `WebSocket` may not exist (tests, Node). */
 const OPEN = 1;
 
-/** Ids of sockets whose runtime keeps no state (none of ours do; a test double might). */
-const statelessIds = new WeakMap<RoomConnection, string>();
+/**
+ * Socket ids by connection object, so that a broadcast does not read every socket's attachment
+ * again; also the only record for a socket whose runtime keeps no state (a test double might not).
+ */
+const knownIds = new WeakMap<RoomConnection, string>();
 
 /** The room's own id of a socket, given on first sight and kept in the socket's state. */
 export const socketIdOf = (connection: RoomConnection): string => {
-  const known = stateOf(connection).socketId ?? statelessIds.get(connection);
-  if (known !== undefined) return known;
-  const id = crypto.randomUUID();
-  if (connection.setState) updateState(connection, { socketId: id });
-  else statelessIds.set(connection, id);
+  let id = knownIds.get(connection) ?? stateOf(connection).socketId;
+  if (id === undefined) {
+    id = crypto.randomUUID();
+    if (connection.setState) updateState(connection, { socketId: id });
+  }
+  knownIds.set(connection, id);
   return id;
 };
 
