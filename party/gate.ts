@@ -1,18 +1,56 @@
-// The gate in front of every room, shared by both entries: decides the role of a request or socket
-// from its token before it reaches the room (see core/auth.ts), and answers 401/403 as JSON.
-// CORS preflights pass: browsers send them without credentials.
+// The gate in front of every room, shared by both entries. It runs before a request or socket
+// reaches a room (partyserver's onBeforeRequest/onBeforeConnect; PartyKit's static hooks of the
+// same names) and either answers it or admits it, in this order:
+//   1. the room name: one canonical form (protocol.ts, canonicalRoomName), else 400;
+//   2. the origin: a request whose Origin is not in ALLOWED_ORIGINS gets 403;
+//   3. CORS preflights are answered here, never passed on (browsers send them without credentials);
+//   4. a body declared larger than MAX_BODY_BYTES gets 413, after it has been read to its end;
+//   5. the token decides the role (core/auth.ts): 401/403, or the request goes on with the role
+//      in ROLE_HEADER, at the canonical room URL, without its token.
+// Everything refused here is a JSON error from the one error helper (core/http.ts). The room
+// checks the role and the origin again with its full config (a subclass may set it in code).
 import { authConfigFromEnv, authorize, withRole } from "./core/auth.ts";
-import { errorBody, toRoomError } from "./core/errors.ts";
+import { resolveConfig } from "./core/config.ts";
+import { RoomError } from "./core/errors.ts";
+import { assertOriginAllowed, discardBody, errorResponse, MAX_DRAINED_BODY_BYTES, preflight } from "./core/http.ts";
+import { canonicalRoomName, MAX_ROOM_NAME_CHARS, roomSegment } from "./protocol.ts";
 
-export const gate = async (request: Request, env: Record<string, unknown>, room: string): Promise<Request | Response> => {
-  if (request.method === "OPTIONS") return request;
+/** The canonical name of a room from its URL segment, or a `bad_request` RoomError. */
+export const parseRoomSegment = (segment: string): string => {
+  const name = canonicalRoomName(segment);
+  if (name === undefined) {
+    throw new RoomError(
+      "bad_request",
+      `A room name is 1 to ${MAX_ROOM_NAME_CHARS} characters, percent-encoded as UTF-8, with no control characters.`,
+    );
+  }
+  return name;
+};
+
+/** `url` with its room segment (`/parties/:party/:room`, or PartyKit's `/party/:room`) spelled canonically. */
+export const canonicalRoomUrl = (url: string, name: string): string => {
+  const target = new URL(url);
+  const parts = target.pathname.split("/");
+  parts[parts[1] === "party" ? 2 : 3] = roomSegment(name);
+  target.pathname = parts.join("/");
+  return target.toString();
+};
+
+/** Admits `request` to the room whose URL segment is `segment`, or answers it. */
+export const gate = async (request: Request, env: Record<string, unknown>, segment: string): Promise<Request | Response> => {
   try {
-    return withRole(request, await authorize(authConfigFromEnv(env), request, room, Date.now() / 1000));
+    const name = parseRoomSegment(segment);
+    const config = resolveConfig(env);
+    assertOriginAllowed(config.allowedOrigins, request);
+    if (request.method === "OPTIONS") return preflight(config, request);
+    if (Number(request.headers.get("Content-Length")) > config.limits.maxBodyBytes) {
+      await discardBody(request, MAX_DRAINED_BODY_BYTES);
+      throw new RoomError("too_large", `The body is larger than ${config.limits.maxBodyBytes} bytes.`);
+    }
+    const role = await authorize(authConfigFromEnv(env), request, name, Date.now() / 1000);
+    return withRole(request, role, canonicalRoomUrl(request.url, name));
   } catch (error) {
-    const roomError = toRoomError(error);
-    return new Response(JSON.stringify(errorBody(roomError)), {
-      status: roomError.status,
-      headers: { "Content-Type": "application/json; charset=utf-8", "Access-Control-Allow-Origin": "*" },
-    });
+    await discardBody(request, MAX_DRAINED_BODY_BYTES);
+    return errorResponse(error, new Headers({ "Access-Control-Allow-Origin": "*" }));
   }
 };

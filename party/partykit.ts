@@ -2,9 +2,16 @@
 // `Party.Server`. Rooms are at `/parties/main/:room`, PartyKit's default party.
 import type * as Party from "partykit/server";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
-import { gate } from "./gate.ts";
-import { roomName } from "./protocol.ts";
+import { createStarter } from "./adapters/starter.ts";
+import { RoomError } from "./core/errors.ts";
+import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { gate } from "./gate.ts";
+import { PARTY_NAME, roomName } from "./protocol.ts";
+
+/** WebSocket close codes (RFC 6455): a server that cannot serve; a normal close. */
+const CLOSE_INTERNAL = 1011;
+const CLOSE_NORMAL = 1000;
 
 export default class Room implements Party.Server {
   /** Same default as on Workers: see README, "Hibernation". */
@@ -14,18 +21,27 @@ export default class Room implements Party.Server {
   config: RoomConfigInput = {};
 
   readonly party: Party.Room;
-  #room: RoomApi | undefined;
+  readonly #starter = createStarter(() => this.#start(), (error) => console.error("roomstore: the room could not start", error));
 
   constructor(party: Party.Room) {
     this.party = party;
   }
 
   get room(): RoomApi {
-    if (!this.#room) throw new Error("The room is used before onStart.");
-    return this.#room;
+    const room = this.#starter.current;
+    if (!room) throw new Error("The room is used before onStart.");
+    return room;
   }
 
+  /**
+   * Never throws: PartyKit 0.0.115 would answer the request with the error's message and never
+   * call onStart again (see starter.ts).
+   */
   async onStart(): Promise<void> {
+    await this.#starter.ready().catch(() => undefined);
+  }
+
+  async #start(): Promise<RoomApi> {
     const room = createRoom({
       name: roomName(this.party.id),
       storage: createDurableStorage(this.party.storage as unknown as KeyValueStorage),
@@ -38,42 +54,84 @@ export default class Room implements Party.Server {
       },
     });
     await room.load();
-    this.#room = room;
+    return room;
   }
 
-  onRequest(request: Party.Request): Promise<Response> {
-    return this.room.handleRequest(request as unknown as Request);
+  async onRequest(request: Party.Request): Promise<Response> {
+    try {
+      return await (await this.#starter.ready()).handleRequest(request as unknown as Request);
+    } catch (error) {
+      await discardBody(request as unknown as Request, MAX_DRAINED_BODY_BYTES);
+      return errorResponse(error);
+    }
   }
 
   /** The gate, run by PartyKit before a socket or request reaches the room. */
   static onBeforeConnect(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
-    return gate(request as unknown as Request, lobby.env, roomName(lobby.id));
+    return admit(request as unknown as Request, lobby);
   }
 
   static onBeforeRequest(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
-    return gate(request as unknown as Request, lobby.env, roomName(lobby.id));
+    return admit(request as unknown as Request, lobby);
+  }
+
+  /** Every path that is not a room's: PartyKit would answer a plain-text 404. */
+  static onFetch(): Response {
+    return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
   }
 
   onConnect(connection: Party.Connection, context: Party.ConnectionContext): void {
-    this.room.handleConnect(connection, context.request as unknown as Request);
+    const room = this.#starter.current;
+    if (room) room.handleConnect(connection, context.request as unknown as Request);
+    else connection.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
-  onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
-    return this.room.handleMessage(sender, message);
+  async onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
+    const room = await this.#starter.ready().catch(() => undefined);
+    if (room) await room.handleMessage(sender, message);
+    else sender.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
+  /**
+   * PartyKit 0.0.115 neither answers a client's Close frame nor tells the room its code, so a
+   * client that closed waits for its own timeout (a Node `ws` client never exits). RFC 6455
+   * (5.5.1) wants a Close back: send a normal one. It may fail if the client is already gone.
+   */
   onClose(connection: Party.Connection): void {
-    this.room.handleClose(connection);
+    this.#starter.current?.handleClose(connection);
+    try {
+      connection.close(CLOSE_NORMAL);
+    } catch {
+      // Already closed.
+    }
   }
 
   onError(connection: Party.Connection): void {
-    this.room.handleClose(connection);
+    this.#starter.current?.handleClose(connection);
   }
 
-  onAlarm(): Promise<void> {
-    return this.room.handleAlarm();
+  /** A failed start-up throws here, so that the runtime retries the alarm. */
+  async onAlarm(): Promise<void> {
+    await (await this.#starter.ready()).handleAlarm();
   }
 }
 
 // The permission hooks are optional methods: a subclass defines the ones it needs.
 export default interface Room extends RoomHooks {}
+
+/**
+ * The gate, then one room per name: PartyKit picks a room's object by the URL segment as it
+ * came, before any hook runs, so a request that spells its room's name otherwise than
+ * canonically is forwarded, at the canonical URL, to the canonical room's object and answered
+ * from there (a socket's 101 included).
+ */
+const admit = async (request: Request, lobby: Party.Lobby): Promise<Request | Response> => {
+  const admitted = await gate(request, lobby.env, lobby.id);
+  if (admitted instanceof Response) return admitted;
+  const url = new URL(admitted.url);
+  const parts = url.pathname.split("/");
+  const at = parts[1] === "party" ? 2 : 3;
+  if (parts[at] === lobby.id) return admitted;
+  const rest = "/" + parts.slice(at + 1).join("/");
+  return lobby.parties[PARTY_NAME].get(parts[at]).fetch(rest + url.search, admitted);
+};

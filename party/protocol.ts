@@ -10,17 +10,37 @@ export const DEFAULT_STORE_PATH = "/store";
 export const DEFAULT_EVENTS_PATH = "/events";
 /** Rooms live at `/parties/main/:room` (partyserver routing, PartyKit's default party). */
 export const PARTY_NAME = "main";
+/** Longest room name, in characters of its decoded (canonical) form. */
+export const MAX_ROOM_NAME_CHARS = 256;
+/** C0 and C1 control characters and DEL: never part of a room name. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
- * A room's name from its URL segment, which both runtimes hand over still percent-encoded: the
- * room `my room` is reached at `/parties/main/my%20room`. A malformed escape stays as it is.
+ * A room's one name, from its URL segment as both runtimes hand it over (still percent-encoded):
+ * the segment decoded as UTF-8, then in Unicode NFC, so that `caf%C3%A9`, `caf%c3%a9` and
+ * `cafe%CC%81` are all the room "café". Undefined when the segment is not an acceptable name: a
+ * malformed escape or invalid UTF-8, empty, a control character, longer than MAX_ROOM_NAME_CHARS.
  */
-export const roomName = (segment: string): string => {
+export const canonicalRoomName = (segment: string): string | undefined => {
+  let decoded: string;
   try {
-    return decodeURIComponent(segment);
+    decoded = decodeURIComponent(segment);
   } catch {
-    return segment;
+    return undefined;
   }
+  const name = decoded.normalize("NFC");
+  if (name === "" || name.length > MAX_ROOM_NAME_CHARS || CONTROL_CHARACTER.test(name)) return undefined;
+  return name;
 };
+
+/** The one URL segment of a room name: what routing hashes into the room's object id on both runtimes. */
+export const roomSegment = (name: string): string => encodeURIComponent(name);
+
+/**
+ * A room's name from its URL segment, for a segment the edge already made canonical (so it
+ * always decodes); anything else stays as it is.
+ */
+export const roomName = (segment: string): string => canonicalRoomName(segment) ?? segment;
 /** TinyBase's frame type for a changeset: `{prefix}s{Changes JSON}`. */
 export const SET_CHANGES = "s";
 /** roomstore's own frame type, ignored by TinyBase clients: `{prefix}x{Message JSON}`. */
@@ -169,6 +189,7 @@ export const ERROR_STATUS = {
   too_large: 413,
   rate_limited: 429,
   internal: 500,
+  unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -180,6 +201,8 @@ export interface ErrorBody {
 
 /** WebSocket close codes for what cannot be recovered on the same socket (RFC 6455). */
 export const CLOSE_BAD_DATA = 1007;
+/** A socket no gate admitted (no role) or from an origin the room does not allow. */
+export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_TRY_AGAIN = 1013;
 

@@ -5,8 +5,10 @@
 import { routePartykitRequest, Server, type Connection, type ConnectionContext, type Lobby, type WSMessage } from "partyserver";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
-import { errorBody, RoomError } from "./core/errors.ts";
-import { gate } from "./gate.ts";
+import { RoomError } from "./core/errors.ts";
+import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
+import { createStarter } from "./adapters/starter.ts";
+import { canonicalRoomUrl, gate, parseRoomSegment } from "./gate.ts";
 import { CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
 
 export interface Env {
@@ -25,28 +27,25 @@ export class Room extends Server<Env & Cloudflare.Env> {
   /** Config in code; wins over environment variables. */
   config: RoomConfigInput = {};
 
-  #room: RoomApi | undefined;
+  readonly #starter = createStarter(() => this.#start(), (error) => console.error("roomstore: the room could not start", error));
+
+  constructor(ctx: DurableObjectState, env: Env & Cloudflare.Env) {
+    super(ctx, env);
+    this.ctx = withoutNameRecord(ctx as DurableObjectState<{}>);
+  }
 
   get room(): RoomApi {
-    if (!this.#room) throw new Error("The room is used before onStart.");
-    return this.#room;
+    const room = this.#starter.current;
+    if (!room) throw new Error("The room is used before onStart.");
+    return room;
   }
 
-  /**
-   * Start-up never throws: partyserver would answer the request with the error's stack. A room
-   * that cannot start (a malformed variable, storage that fails) logs why and answers a plain
-   * JSON 500, or closes sockets with 1011, until it is restarted.
-   */
+  /** Never throws: partyserver would answer the request with the error's stack (see starter.ts). */
   override async onStart(): Promise<void> {
-    try {
-      await this.#start();
-    } catch (error) {
-      console.error("roomstore: the room could not start", error);
-      this.#room = undefined;
-    }
+    await this.#starter.ready().catch(() => undefined);
   }
 
-  async #start(): Promise<void> {
+  async #start(): Promise<RoomApi> {
     const room = createRoom({
       name: roomName(this.name),
       storage: createDurableStorage(this.ctx.storage as unknown as KeyValueStorage),
@@ -59,19 +58,29 @@ export class Room extends Server<Env & Cloudflare.Env> {
       },
     });
     await room.load();
-    this.#room = room;
+    return room;
   }
 
   /**
-   * A socket past the connection limit is refused before partyserver accepts it for hibernation:
-   * workerd (1.20261102, under wrangler dev) keeps a hibernatable socket that was closed from the
-   * request that accepted it open for 10 s after the close handshake, so a refused client would
-   * wait that long. A plain socket, accepted and closed at once, reaches the client promptly, and
-   * whatever the client sends on it goes nowhere. (`connect` in the core still closes a socket
-   * that slips past this check.)
+   * A socket the room refuses is refused before partyserver accepts it for hibernation: with 403
+   * when no gate admitted it or its origin is not allowed, and past the connection limit with a
+   * plain socket closed at once. workerd (1.20261102, under wrangler dev) keeps a hibernatable
+   * socket that was closed from the request that accepted it open for 10 s after the close
+   * handshake, so a refused client would wait that long; a plain socket's close reaches the client
+   * promptly, and whatever the client sends on it goes nowhere. (`connect` in the core still
+   * closes a socket that slips past these checks.)
    */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !this.#room?.isFull()) return super.fetch(request);
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return super.fetch(request);
+    let room: RoomApi;
+    try {
+      room = await this.#starter.ready();
+    } catch (error) {
+      return errorResponse(error);
+    }
+    const refused = room.socketRefusal(request);
+    if (refused) return errorResponse(refused);
+    if (!room.isFull()) return super.fetch(request);
     const [client, server] = Object.values(new WebSocketPair());
     server.accept();
     server.close(CLOSE_TRY_AGAIN, "The room is full; try again later.");
@@ -79,21 +88,28 @@ export class Room extends Server<Env & Cloudflare.Env> {
   }
 
   override async onRequest(request: Request): Promise<Response> {
-    return this.#room ? this.#room.handleRequest(request) : jsonError(new RoomError("internal", "The room could not start."));
+    try {
+      return await (await this.#starter.ready()).handleRequest(request);
+    } catch (error) {
+      await discardBody(request, MAX_DRAINED_BODY_BYTES);
+      return errorResponse(error);
+    }
   }
 
   override onConnect(connection: Connection, context: ConnectionContext): void {
-    if (this.#room) this.#room.handleConnect(connection, context.request);
+    const room = this.#starter.current;
+    if (room) room.handleConnect(connection, context.request);
     else connection.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
   override async onMessage(connection: Connection, message: WSMessage): Promise<void> {
-    if (this.#room) await this.#room.handleMessage(connection, message);
+    const room = await this.#starter.ready().catch(() => undefined);
+    if (room) await room.handleMessage(connection, message);
     else connection.close(CLOSE_INTERNAL, "The room could not start.");
   }
 
   override onClose(connection: Connection, code: number): void {
-    this.#room?.handleClose(connection);
+    this.#starter.current?.handleClose(connection);
     // A Close frame without a status code (what browsers' and ws's `close()` send) arrives as 1005,
     // which partyserver 0.5.10 does not answer (its closeQuietly takes 1005 for a lost transport),
     // so the client waits for its own timeout. RFC 6455 (5.5.1) wants a Close back: send one,
@@ -107,11 +123,12 @@ export class Room extends Server<Env & Cloudflare.Env> {
   }
 
   override onError(connection: Connection): void {
-    this.#room?.handleClose(connection);
+    this.#starter.current?.handleClose(connection);
   }
 
+  /** A failed start-up throws here, so that the runtime retries the alarm. */
   override async onAlarm(): Promise<void> {
-    await this.#room?.handleAlarm();
+    await (await this.#starter.ready()).handleAlarm();
   }
 }
 
@@ -119,9 +136,12 @@ export class Room extends Server<Env & Cloudflare.Env> {
 export interface Room extends RoomHooks {}
 
 /**
- * The same room, with its sockets kept in memory instead of hibernating: about 1.5 times the
- * changes per second at saturation (see README, "Hibernation"), at the cost of duration billed
- * while any socket is open. Bound as `Live`, so its rooms are at `/parties/live/:room`.
+ * An alternative class for the same rooms, with its sockets kept in memory instead of
+ * hibernating: about 1.5 times the changes per second at saturation (see README, "Hibernation"),
+ * at the cost of duration billed while any socket is open. A deployment binds `Main` to it
+ * instead of `Room` (`class_name = "LiveRoom"`). This repository's wrangler.toml also binds it as
+ * `Live`, for benchmarks: `/parties/live/:room` is then a second set of rooms, with their own data,
+ * not a view of `/parties/main/:room`.
  */
 export class LiveRoom extends Room {
   static override options = { hibernate: false };
@@ -131,26 +151,66 @@ export class LiveRoom extends Room {
 const CLOSE_INTERNAL = 1011;
 const CLOSE_NO_STATUS = 1005;
 
-const jsonError = (error: RoomError) =>
-  new Response(JSON.stringify(errorBody(error)), {
-    status: error.status,
-    headers: { "Content-Type": "application/json; charset=utf-8" },
+/**
+ * Key under which partyserver 0.5.10 stores the object's name on its first start (a fallback for
+ * alarms scheduled by workerd versions that did not keep `ctx.id.name`). That write would make
+ * a mere read of a room that never existed leave it in storage. workerd since 2025 gives
+ * `ctx.id.name` to every entry point of an object addressed by name, as partyserver's routing
+ * always does, so the record is never needed: it is skipped, and only the room's own writes
+ * create a room.
+ */
+const NAME_RECORD_KEY = "__ps_name";
+
+/** Methods of `target`, bound to it, so that a proxy of a runtime object passes its own checks. */
+const bound = (target: object, key: string | symbol): unknown => {
+  const value: unknown = Reflect.get(target, key);
+  return typeof value === "function" ? value.bind(target) : value;
+};
+
+/** `ctx` as partyserver and the room see it: its storage never writes NAME_RECORD_KEY. */
+const withoutNameRecord = <State extends DurableObjectState<{}>>(ctx: State): State => {
+  const storage = new Proxy(ctx.storage, {
+    get: (target, key) =>
+      key === "put"
+        ? (first: unknown, ...rest: unknown[]) => (first === NAME_RECORD_KEY ? Promise.resolve() : (target.put as (...args: unknown[]) => Promise<void>)(first, ...rest))
+        : bound(target, key),
   });
+  return new Proxy(ctx, { get: (target, key) => (key === "storage" ? storage : bound(target, key)) });
+};
 
 /** partyserver's kebab-casing of binding names (routePartykitRequest): `Main` → `main`. */
 const partyOf = (binding: string) =>
   binding === binding.toUpperCase() ? binding.toLowerCase().replace(/_/g, "-") : binding.replace(/[A-Z]/g, (letter, at) => (at ? "-" : "") + letter.toLowerCase()).replace(/_/g, "-");
 
-/** Routes `/parties/:party/:room` to its room, through the gate (tokens and roles, off by default). */
+/** The parties of a deployment: its Durable Object bindings, by the name routing gives them. */
+const partiesOf = (env: Env): Set<string> =>
+  new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+
+/** `/parties/:party/:room` and what follows; the room segment may be empty (refused as a name). */
+const ROOM_PATH = /^\/parties\/([^/]+)\/([^/]*)(?:\/.*)?$/;
+
+/**
+ * Routes `/parties/:party/:room` to its room, through the gate (core/auth.ts, gate.ts). Before
+ * partyserver sees it, the path is checked (anything else is a JSON 404, whatever partyserver
+ * would make of it) and the room segment is spelled canonically, so that every spelling of a
+ * name reaches the one object partyserver derives from the canonical URL.
+ */
 export const routeRoomRequest = async (request: Request, env: Env): Promise<Response> => {
-  const party = new URL(request.url).pathname.match(/^\/parties\/([^/]+)\//)?.[1];
-  const parties = Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf);
-  if (party !== undefined && !parties.includes(party)) return jsonError(new RoomError("not_found", `No party ${JSON.stringify(party)} here.`));
-  const check = (req: Request, lobby: Lobby) => gate(req, env, roomName(lobby.name));
-  return (
-    (await routePartykitRequest(request, env as never, { onBeforeConnect: check, onBeforeRequest: check })) ??
-    jsonError(new RoomError("not_found", "Rooms live at /parties/main/:room."))
-  );
+  try {
+    const match = new URL(request.url).pathname.match(ROOM_PATH);
+    if (!match) throw new RoomError("not_found", "Rooms live at /parties/main/:room.");
+    const [, party, segment] = match;
+    if (!partiesOf(env).has(party)) throw new RoomError("not_found", `No party ${JSON.stringify(party)} here.`);
+    const url = canonicalRoomUrl(request.url, parseRoomSegment(segment));
+    const routed = url === request.url ? request : new Request(url, request);
+    const check = (req: Request, lobby: Lobby) => gate(req, env, lobby.name);
+    const response = await routePartykitRequest(routed, env as never, { onBeforeConnect: check, onBeforeRequest: check });
+    if (!response) throw new RoomError("not_found", "Rooms live at /parties/main/:room.");
+    return response;
+  } catch (error) {
+    await discardBody(request, MAX_DRAINED_BODY_BYTES);
+    return errorResponse(error);
+  }
 };
 
 export default {

@@ -43,39 +43,51 @@ const fromBase64url = (text: string): Uint8Array =>
 const hmacKey = (secret: string) =>
   crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 
-/** Claims of a signed token: the room it opens (`*` for any), the role, and expiry in seconds. */
+/**
+ * Claims of a signed token: the room it opens (`*` for any), the role, and its expiry in seconds
+ * since the epoch. `exp` is required: a token that never expires cannot be taken back short of
+ * changing AUTH_SECRET, which ends every token at once.
+ */
 export interface TokenClaims {
   room: string;
   role: Role;
-  exp?: number;
+  exp: number;
 }
 
 /** Issues a signed token: `base64url(claims JSON).base64url(HMAC-SHA256(secret, that))`. */
 export const signToken = async (secret: string, claims: TokenClaims): Promise<string> => {
+  if (!Number.isFinite(claims.exp)) throw new TypeError("A token needs `exp`, its expiry in seconds since the epoch.");
   const payload = base64url(encoder.encode(JSON.stringify(claims)));
   const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(payload)));
   return `${payload}.${base64url(signature)}`;
 };
 
-const verifySigned = async (secret: string, token: string, room: string, nowSeconds: number): Promise<Role | undefined> => {
+/** What a signed token says, once its signature is checked: undefined when it is not one of ours. */
+const verifiedClaims = async (secret: string, token: string): Promise<Partial<TokenClaims> | undefined> => {
   const [payload, signature, extra] = token.split(".");
   if (!payload || !signature || extra !== undefined) return undefined;
-  let valid: boolean;
   try {
-    valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(signature), encoder.encode(payload));
+    if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(signature), encoder.encode(payload)))) return undefined;
+    const claims: unknown = JSON.parse(new TextDecoder().decode(fromBase64url(payload)));
+    return typeof claims === "object" && claims !== null ? (claims as Partial<TokenClaims>) : undefined;
   } catch {
     return undefined;
   }
-  if (!valid) return undefined;
-  let claims: Partial<TokenClaims>;
-  try {
-    claims = JSON.parse(new TextDecoder().decode(fromBase64url(payload)));
-  } catch {
-    return undefined;
+};
+
+/**
+ * The role a signed token grants in `room` at `nowSeconds`. The token's room is compared in NFC,
+ * as room names are (see canonicalRoomName in protocol.ts).
+ */
+const verifySigned = async (secret: string, token: string, room: string, nowSeconds: number): Promise<Role | undefined> => {
+  const claims = await verifiedClaims(secret, token);
+  if (!claims || (claims.role !== "read" && claims.role !== "write")) return undefined;
+  if (typeof claims.room !== "string" || (claims.room !== "*" && claims.room.normalize("NFC") !== room)) return undefined;
+  if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) {
+    throw new RoomError("unauthorized", "This token has no expiry (`exp`, in seconds); ask for a new one.");
   }
-  if (claims.room !== room && claims.room !== "*") return undefined;
-  if (claims.exp !== undefined && claims.exp < nowSeconds) return undefined;
-  return claims.role === "read" || claims.role === "write" ? claims.role : undefined;
+  if (claims.exp <= nowSeconds) throw new RoomError("unauthorized", "This token expired; ask for a new one.");
+  return claims.role;
 };
 
 /** Constant-time comparison, so a token cannot be guessed byte by byte from timings. */
@@ -88,8 +100,9 @@ const sameText = (a: string, b: string): boolean => {
 };
 
 export const tokenOf = (request: Request): string | undefined => {
-  const header = request.headers.get("Authorization");
-  if (header?.startsWith("Bearer ")) return header.slice(7).trim();
+  // The scheme is case-insensitive (RFC 9110, 11.1).
+  const bearer = request.headers.get("Authorization")?.match(/^bearer\s+(\S+)\s*$/i);
+  if (bearer) return bearer[1];
   return new URL(request.url).searchParams.get(TOKEN_PARAM) ?? undefined;
 };
 
@@ -108,12 +121,24 @@ export const authorize = async (config: AuthConfig, request: Request, room: stri
   throw new RoomError("forbidden", "This token does not open this room.");
 };
 
-/** The role the gate decided, as the room reads it; `write` when no gate ran (auth off). */
-export const roleOf = (request: Request): Role => (request.headers.get(ROLE_HEADER) === "read" ? "read" : "write");
+/**
+ * The role the gate decided, as the room reads it; undefined when no gate decided, which the room
+ * refuses (fail closed). With auth off the gate decides `write` explicitly.
+ */
+export const roleOf = (request: Request): Role | undefined => {
+  const role = request.headers.get(ROLE_HEADER);
+  return role === "read" || role === "write" ? role : undefined;
+};
 
-/** A copy of the request carrying the decided role, whatever the client sent in that header. */
-export const withRole = (request: Request, role: Role): Request => {
+/**
+ * A copy of the request for the room: at `url` (the canonical room URL), carrying the decided role
+ * whatever the client sent in that header, and without the token, which the room has no use for
+ * (selectors would refuse it as unknown, and logs would keep it).
+ */
+export const withRole = (request: Request, role: Role, url = request.url): Request => {
   const headers = new Headers(request.headers);
   headers.set(ROLE_HEADER, role);
-  return new Request(request, { headers });
+  const target = new URL(url);
+  target.searchParams.delete(TOKEN_PARAM);
+  return new Request(target, { method: request.method, headers, body: request.body, redirect: request.redirect, duplex: "half" } as RequestInit);
 };

@@ -10,6 +10,7 @@
 import { encodeChangesFrame } from "../protocol.ts";
 import type { ChangedRow, ChangedTable, Changes } from "./changes.ts";
 import { isDeleted } from "./changes.ts";
+import { socketIdOf } from "./connections.ts";
 import type { RoomConnection } from "./room.ts";
 import { changesOf, type StoreWrite } from "./store.ts";
 
@@ -82,6 +83,9 @@ const framesOf = (prefix: string, list: Changes[]): string[] => {
 const containersOf = (write: StoreWrite): string[] =>
   write.kind === "cell" ? [JSON.stringify(write.path.slice(0, 2)), JSON.stringify(write.path.slice(0, 1))] : [];
 
+/** Senders are told apart by the room's socket id, not by the id a client chose (connections.ts). */
+const isSentBy = (entry: Entry, sender: string) => entry.sender !== undefined && socketIdOf(entry.sender) === sender;
+
 const cellKey = (write: StoreWrite) => (write.kind === "cell" ? JSON.stringify(write.path) : "v" + JSON.stringify(write.id));
 
 export const createBroadcaster = (options: {
@@ -102,8 +106,8 @@ export const createBroadcaster = (options: {
   };
 
   const framesFor = (sender: string, list: Entry[]): string[] => {
-    const others = list.filter((entry) => entry.sender?.id !== sender).map((entry) => entry.changes);
-    const echo = list.flatMap((entry) => (entry.sender?.id === sender ? (entry.echo ?? []) : []));
+    const others = list.filter((entry) => !isSentBy(entry, sender)).map((entry) => entry.changes);
+    const echo = list.flatMap((entry) => (isSentBy(entry, sender) ? (entry.echo ?? []) : []));
     if (echo.length > 0) others.push(options.currentOf(changesOf(echo)));
     return framesOf(options.prefix, others);
   };
@@ -112,7 +116,7 @@ export const createBroadcaster = (options: {
     /** An entry for the group's list: records who wrote which cells, and what must be echoed. */
     entry(changes: Changes, writes: StoreWrite[], connection?: RoomConnection): Entry {
       if (connection === undefined) return { changes };
-      const sender = connection.id;
+      const sender = socketIdOf(connection);
       const now = options.now();
       forgetOld(now);
       const echo: StoreWrite[] = [];
@@ -148,7 +152,7 @@ export const createBroadcaster = (options: {
     flush(list: Entry[]) {
       if (list.length === 0) return;
       const senders = new Map<string, RoomConnection>();
-      for (const { sender } of list) if (sender) senders.set(sender.id, sender);
+      for (const { sender } of list) if (sender) senders.set(socketIdOf(sender), sender);
       options.sendToAll(framesOf(options.prefix, list.map((entry) => entry.changes)), new Set(senders.keys()));
       for (const [id, connection] of senders) {
         try {

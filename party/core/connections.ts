@@ -1,12 +1,40 @@
-// The room's open connections, kept in memory between a wake-up and the next hibernation.
+// The room's open connections, kept in memory between a wake-up and the next hibernation, each
+// known by an id the room gave it.
+//
+// Socket identity: both runtimes take a connection's `id` from the client's `_pk` query parameter
+// (PartySocket sends one and keeps it across reconnects), so two sockets may share one, and a
+// client may pick another client's. Nothing the room keeps is keyed by it: each socket gets a
+// random id of its own when the room first sees it (socketIdOf), kept in its state (the
+// attachment, so it survives hibernation). Open sockets, rate limits, subscriptions and
+// broadcast senders are keyed by that id; `connection.id` is only a label (hooks and logs see it).
+// A client that reconnects with the same `_pk` is a new socket, with its own limits, role and
+// subscriptions (the client library resubscribes after the last seq it saw); the old socket keeps
+// its own until it closes.
 //
 // partyserver's hibernating `getConnections()` asks the runtime for every socket and deserializes
 // each one's attachment on every call, so a broadcast cost grew with the number of sockets times
 // the number of frames. This reads them once per wake-up and then follows connects and closes.
-import type { RoomConnection } from "./room-types.ts";
+import { stateOf, updateState, type RoomConnection } from "./room-types.ts";
 
 /** WebSocket.OPEN, spelled out: the core runs where `WebSocket` may not exist (tests, Node). */
 const OPEN = 1;
+
+/**
+ * Socket ids by connection object, so that a broadcast does not read every socket's attachment
+ * again; also the only record for a socket whose runtime keeps no state (a test double might not).
+ */
+const knownIds = new WeakMap<RoomConnection, string>();
+
+/** The room's own id of a socket, given on first sight and kept in the socket's state. */
+export const socketIdOf = (connection: RoomConnection): string => {
+  let id = knownIds.get(connection) ?? stateOf(connection).socketId;
+  if (id === undefined) {
+    id = crypto.randomUUID();
+    if (connection.setState) updateState(connection, { socketId: id });
+  }
+  knownIds.set(connection, id);
+  return id;
+};
 
 export interface OpenConnections extends Iterable<RoomConnection> {
   add(connection: RoomConnection): void;
@@ -14,13 +42,13 @@ export interface OpenConnections extends Iterable<RoomConnection> {
 }
 
 export const createOpenConnections = (load: () => Iterable<RoomConnection>): OpenConnections => {
-  let byId: Map<string, RoomConnection> | undefined;
+  let bySocket: Map<string, RoomConnection> | undefined;
   const current = (): Map<string, RoomConnection> => {
-    if (!byId) {
-      byId = new Map();
-      for (const connection of load()) byId.set(connection.id, connection);
+    if (!bySocket) {
+      bySocket = new Map();
+      for (const connection of load()) bySocket.set(socketIdOf(connection), connection);
     }
-    return byId;
+    return bySocket;
   };
   return {
     *[Symbol.iterator]() {
@@ -31,9 +59,9 @@ export const createOpenConnections = (load: () => Iterable<RoomConnection>): Ope
         else open.delete(id);
       }
     },
-    // Before the first read, the runtime's list already holds a new socket.
-    add: (connection) => void byId?.set(connection.id, connection),
-    // Only that socket: PartySocket reconnects with the same id, maybe before the old one's close.
-    delete: (connection) => void (byId?.get(connection.id) === connection && byId.delete(connection.id)),
+    // Always recorded, not only when the runtime lists it: a runtime that keeps its sockets in a
+    // map by `_pk` (partyserver and PartyKit without hibernation) lists one socket per `_pk`.
+    add: (connection) => void current().set(socketIdOf(connection), connection),
+    delete: (connection) => void bySocket?.delete(socketIdOf(connection)),
   };
 };

@@ -46,12 +46,29 @@ export const respond = (status: number, body: string | null, headers: Headers, t
 export const jsonResponse = (status: number, body: unknown, headers: Headers): Response =>
   respond(status, JSON.stringify(body), headers);
 
-/** The JSON error response for anything thrown; unknown errors are logged and never shown. */
-export const errorResponse = (error: unknown, headers: Headers, log: (error: unknown) => void): Response => {
+/**
+ * The one JSON error response, for the worker, the gate and the room alike: anything thrown
+ * becomes `{ "error": { code, message } }` with its code's status; an unknown error is logged and
+ * never shown.
+ */
+export const errorResponse = (error: unknown, headers = new Headers(), log: (error: unknown) => void = logUnknown): Response => {
   const roomError = toRoomError(error);
   if (roomError !== error) log(error);
   const body: ErrorBody = errorBody(roomError);
   return jsonResponse(roomError.status, body, headers);
+};
+
+const logUnknown = (error: unknown) => console.error("roomstore: request failed", error);
+
+/**
+ * Refuses a request whose `Origin` the room does not allow (`allowedOrigins` other than `*`):
+ * CORS headers only stop a browser from reading an answer, not a write or a socket from
+ * happening. A request without `Origin` (not from a browser page) is not concerned.
+ */
+export const assertOriginAllowed = (allowedOrigins: RoomConfig["allowedOrigins"], request: Request): void => {
+  const origin = request.headers.get("Origin");
+  if (allowedOrigins === "*" || origin === null || allowedOrigins.includes(origin)) return;
+  throw new RoomError("forbidden", `Origin ${origin} may not use this room.`);
 };
 
 /** Reads a request body as text, refusing more than `maxBytes` without buffering it all. */
@@ -59,7 +76,7 @@ export const readBody = async (request: Request, maxBytes: number): Promise<stri
   const tooLarge = () => new RoomError("too_large", `The body is larger than ${maxBytes} bytes.`);
   const declared = Number(request.headers.get("Content-Length") ?? NaN);
   if (declared > maxBytes) {
-    await request.body?.cancel();
+    await discardBody(request, MAX_DRAINED_BODY_BYTES);
     throw tooLarge();
   }
   if (!request.body) return "";
@@ -71,7 +88,7 @@ export const readBody = async (request: Request, maxBytes: number): Promise<stri
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
+      await drain(reader, MAX_DRAINED_BODY_BYTES);
       throw tooLarge();
     }
     parts.push(value);
@@ -90,14 +107,27 @@ export const readBody = async (request: Request, maxBytes: number): Promise<stri
 };
 
 /**
+ * Most bytes of a refused body read (and dropped) before answering. An answer sent while the
+ * client is still sending makes both runtimes reset the connection (workerd under wrangler dev
+ * 4.164 and partykit dev 0.0.115: ECONNRESET, or "Can't read from request stream after response
+ * has been sent"), so a refused body is read to its end first. The Workers platform takes request
+ * bodies up to 100 MB (500 MB on Enterprise), so this bound is reached only by larger bodies,
+ * which are cancelled.
+ */
+export const MAX_DRAINED_BODY_BYTES = 128 * 1024 * 1024;
+
+/**
  * Reads what is left of a request body that was answered without being read (a 405, a bad
  * If-Match, a 404), up to `maxBytes`, and cancels the rest. An unread body breaks the next request
  * on the same keep-alive connection under `partykit dev` 0.0.115: it answers that request with a
  * reset (ECONNRESET). A body larger than any the room accepts is cancelled, as readBody does.
  */
 export const discardBody = async (request: Request, maxBytes: number): Promise<void> => {
-  if (request.body === null || request.bodyUsed) return;
-  const reader = request.body.getReader();
+  if (request.body !== null && !request.bodyUsed) await drain(request.body.getReader(), maxBytes);
+};
+
+/** Reads and drops up to `maxBytes` more of a body, then cancels what is left. */
+const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<void> => {
   try {
     for (let size = 0; size <= maxBytes; ) {
       const { done, value } = await reader.read();

@@ -1,5 +1,6 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
 import { createOpenConnections } from "./connections.ts";
+import type { RoomError } from "./errors.ts";
 import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
@@ -12,6 +13,8 @@ export interface Room {
   handleRequest(request: Request): Promise<Response>;
   /** True when the room has no room for one more socket (`maxConnections`). */
   isFull(): boolean;
+  /** Why a socket opened by `request` may not join (no role from the gate, a foreign origin), if it may not. */
+  socketRefusal(request: Request): RoomError | undefined;
   /** Admits a socket opened by `request` (room capacity, role). */
   handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
@@ -33,6 +36,7 @@ export const createRoom = (options: RoomOptions): Room => {
     },
     handleRequest: createRequestHandler(core),
     isFull: sockets.isFull,
+    socketRefusal: sockets.refusal,
     handleConnect(connection, request) {
       open.add(connection);
       sockets.connect(connection, request);

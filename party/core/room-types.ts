@@ -32,6 +32,8 @@ export interface ConnectionState {
   roomstoreSubs?: string[];
   /** The room closed this socket: frames still in flight from it are ignored (see sockets.ts). */
   closedByRoom?: boolean;
+  /** The room's own id of this socket: what it keys the socket's state by (see connections.ts). */
+  socketId?: string;
 }
 
 export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;

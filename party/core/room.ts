@@ -8,6 +8,7 @@ import { createBroadcaster } from "./broadcast.ts";
 import type { Changes } from "./changes.ts";
 import { isEmptyChanges, parseChanges } from "./changes.ts";
 import { createCommitQueue, type Batch } from "./commit-queue.ts";
+import { socketIdOf } from "./connections.ts";
 import { RoomError } from "./errors.ts";
 import { DEFAULT_STREAM, putAudit, putEvent, type StoredEvent } from "./event-log.ts";
 import { readEventsBySeq } from "./event-reads.ts";
@@ -57,7 +58,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
   /** Sends frames to every connection but those listed. */
   const sendToAll = (frames: string[], except: ReadonlySet<string>) => {
     for (const connection of options.connections()) {
-      if (!except.has(connection.id)) for (const frame of frames) connection.send(frame);
+      if (!except.has(socketIdOf(connection))) for (const frame of frames) connection.send(frame);
     }
   };
 
@@ -240,7 +241,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
         if ((rejected || vetted !== changes) && sender) {
           // Reconverge the sender: it applied its whole changeset locally, not what the room kept.
           // Its own next write to these cells is then echoed too (see broadcast.ts).
-          broadcaster.noteCorrection(model.plan(changes), sender.id);
+          broadcaster.noteCorrection(model.plan(changes), socketIdOf(sender));
           batch.onCommit(() => {
             sender.send(changesFrame(model.currentOf(changes)));
             if (vetted && vetted !== changes) sender.send(changesFrame(model.currentOf(accepted)));

@@ -7,7 +7,7 @@ import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { readHistory, readPage } from "./event-reads.ts";
-import { corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
+import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 
@@ -76,7 +76,11 @@ export const createRequestHandler = (core: RoomCore) => {
     try {
       const resource = resources.get(subPath(new URL(request.url).pathname));
       if (!resource) throw new RoomError("not_found", "No such resource in this room.");
+      assertOriginAllowed(config.allowedOrigins, request);
       if (request.method === "OPTIONS") return preflight(config, request);
+      // Fail closed: only what a gate admitted, with a role, gets in (auth off: the gate says write).
+      const role = roleOf(request);
+      if (role === undefined) throw new RoomError("forbidden", "No gate admitted this request.");
       const method = request.method === "HEAD" ? "GET" : request.method;
       const handler = resource[method as keyof Resource];
       if (!handler) {
@@ -84,7 +88,7 @@ export const createRequestHandler = (core: RoomCore) => {
         headers.set("Allow", allow);
         throw methodNotAllowed(allow);
       }
-      if (method !== "GET" && roleOf(request) === "read") throw new RoomError("forbidden", "This token may read, not write.");
+      if (method !== "GET" && role !== "write") throw new RoomError("forbidden", "This token may read, not write.");
       const response = await handler(request, headers);
       return request.method === "HEAD" ? new Response(null, response) : response;
     } catch (error) {

@@ -4,9 +4,13 @@
 // the socket with 1007 or 1009. Nothing is applied unless the whole frame is valid and allowed; a
 // TinyBase client whose changeset is refused is sent the room's values so it converges again.
 // Once the room has closed a socket, frames that were already on their way from it are ignored:
-// the runtime still delivers them until the client has seen the close.
-import { CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
+// the runtime still delivers them until the client has seen the close. A socket is admitted only
+// with a role the gate decided and from an allowed origin (else closed with 1008), and is limited
+// and counted by the room's own id of it (connections.ts), never by the id the client chose.
+import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
+import { socketIdOf } from "./connections.ts";
+import { assertOriginAllowed } from "./http.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
@@ -104,12 +108,13 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     return message ? subscriptions.refuse(connection, message, error) : sendError(connection, error);
   };
 
+  /** Frames that are not JSON show a broken client, whatever their kind: closed with 1007, as changesets are. */
   const onRoomMessage = async (connection: RoomConnection, payload: string) => {
     let parsed: unknown;
     try {
       parsed = JSON.parse(payload);
     } catch {
-      throw new RoomError("invalid_json", "The message is not valid JSON.");
+      return closeFor(connection, new RoomError("invalid_json", "The message is not valid JSON."));
     }
     await subscriptions.handle(connection, parseClientMessage(parsed));
   };
@@ -120,18 +125,36 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     return open;
   };
 
+  /** Why a socket opened by `request` may not join, if it may not: no role from the gate, or a foreign origin. */
+  const refusal = (request: Request): RoomError | undefined => {
+    if (roleOf(request) === undefined) return new RoomError("forbidden", "No gate admitted this socket.");
+    try {
+      assertOriginAllowed(config.allowedOrigins, request);
+    } catch (error) {
+      return toRoomError(error);
+    }
+    return undefined;
+  };
+
   return {
     /** True when one more socket would be over `maxConnections`: an adapter may refuse it before accepting it. */
     isFull: (): boolean => openConnections() >= limits.maxConnections,
 
-    /** Admits a new socket (already among the open ones): room capacity, and the role the gate decided, kept with the socket. */
+    refusal,
+
+    /** Admits a new socket (already among the open ones): its origin and role, then room capacity; the role is kept with the socket. */
     connect(connection: RoomConnection, request: Request): void {
+      const refused = refusal(request);
+      if (refused) return closeWith(connection, CLOSE_POLICY, refused.message);
       if (openConnections() > limits.maxConnections) return closeWith(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
       updateState(connection, { role: roleOf(request) });
     },
 
     async message(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void> {
-      if (stateOf(connection).closedByRoom) return;
+      const state = stateOf(connection);
+      if (state.closedByRoom) return;
+      // A socket the room never admitted (its connect was refused, or never ran) does nothing.
+      if (state.role === undefined) return closeWith(connection, CLOSE_POLICY, "No gate admitted this socket.");
       try {
         if (typeof message !== "string") {
           return closeFor(connection, new RoomError("bad_request", "Frames must be text."));
@@ -140,7 +163,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
           return closeFor(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
         }
         const frame = decodeFrame(config.messagePrefix, message);
-        if (!limiter.allow(connection.id)) {
+        if (!limiter.allow(socketIdOf(connection))) {
           return refuseOverLimit(connection, frame, new RoomError("rate_limited", `At most ${limits.maxMessagesPerSecond} frames a second.`));
         }
         if (frame?.type === SET_CHANGES) return await onChanges(connection, frame.payload);
@@ -154,7 +177,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     },
 
     close(connection: RoomConnection): void {
-      limiter.forget(connection.id);
+      limiter.forget(socketIdOf(connection));
       subscriptions.close(connection);
     },
   };

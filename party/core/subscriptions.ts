@@ -20,6 +20,7 @@ import {
   type ServerMessage,
 } from "../protocol.ts";
 import { countChanges, parseChanges, type Changes } from "./changes.ts";
+import { socketIdOf } from "./connections.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { openFeed, type Feed } from "./feed.ts";
@@ -83,9 +84,9 @@ export const parseClientMessage = (thing: unknown): ClientMessage => {
   }
 };
 
-/** Refuses writes from a read-only connection. */
+/** Refuses writes from a connection the gate did not admit as a writer (fail closed). */
 export const assertWriter = (connection: RoomConnection): void => {
-  if (stateOf(connection).role === "read") throw new RoomError("forbidden", "This connection is read-only.");
+  if (stateOf(connection).role !== "write") throw new RoomError("forbidden", "This connection is read-only.");
 };
 
 export const assertCellCount = (changes: Changes, max: number): void => {
@@ -95,23 +96,22 @@ export const assertCellCount = (changes: Changes, max: number): void => {
 export const createSubscriptions = (core: RoomCore) => {
   const { config } = core.options;
   const prefix = config.messagePrefix;
-  // By connection id, with the socket they belong to: PartySocket reconnects with the same id, and
-  // the new socket can arrive before the room hears that the old one closed.
+  // By the room's own socket id (connections.ts), never by the client's `_pk`.
   const byConnection = new Map<string, { connection: RoomConnection; subs: Map<string, Subscription> }>();
-  /** This socket's subscriptions; a new socket with a known id supersedes the old one's, which are closed. */
+  /** This socket's subscriptions. */
   const subsOf = (connection: RoomConnection): Map<string, Subscription> => {
-    const entry = byConnection.get(connection.id);
-    if (entry?.connection === connection) return entry.subs;
-    for (const subscription of entry?.subs.values() ?? []) endSubscription(subscription);
+    const id = socketIdOf(connection);
+    const entry = byConnection.get(id);
+    if (entry) return entry.subs;
     const subs = new Map<string, Subscription>();
-    byConnection.set(connection.id, { connection, subs });
+    byConnection.set(id, { connection, subs });
     return subs;
   };
   const send = (connection: RoomConnection, message: ServerMessage) => connection.send(encodeServerMessage(prefix, message));
 
   const remember = (connection: RoomConnection) => {
-    const entry = byConnection.get(connection.id);
-    if (entry?.connection !== connection) return;
+    const entry = byConnection.get(socketIdOf(connection));
+    if (!entry) return;
     const subs = [...entry.subs.keys()];
     updateState(connection, { roomstoreSubs: subs.length > 0 ? subs : undefined });
   };
@@ -251,17 +251,16 @@ export const createSubscriptions = (core: RoomCore) => {
 
     /** Ends a closed connection's subscriptions. */
     close(connection: RoomConnection) {
-      const entry = byConnection.get(connection.id);
-      if (entry?.connection !== connection) return; // a socket already superseded by its reconnection
-      for (const subscription of entry.subs.values()) endSubscription(subscription);
-      byConnection.delete(connection.id);
+      const id = socketIdOf(connection);
+      for (const subscription of byConnection.get(id)?.subs.values() ?? []) endSubscription(subscription);
+      byConnection.delete(id);
     },
 
     /** After a wake-up: tells every connection whose subscriptions were lost, so it resubscribes. */
     resetOrphans(connections: Iterable<RoomConnection>) {
       for (const connection of connections) {
         const sids = stateOf(connection).roomstoreSubs ?? [];
-        if (sids.length === 0 || byConnection.has(connection.id)) continue;
+        if (sids.length === 0 || byConnection.has(socketIdOf(connection))) continue;
         for (const sid of sids) send(connection, { t: "end", sid, reason: "reset" });
         updateState(connection, { roomstoreSubs: undefined });
       }

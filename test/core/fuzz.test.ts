@@ -133,7 +133,7 @@ const fuzzRoom = async ({ withHooks, failEvery, storagePrefix, initial, steps }:
   let opened = 0;
   const open = (read: boolean): TestConnection => {
     const connection = room.connect(`c${++opened}`);
-    room.room.handleConnect(connection, new Request("http://room.test/parties/main/test-room", { headers: read ? { [ROLE_HEADER]: "read" } : {} }));
+    room.room.handleConnect(connection, new Request("http://room.test/parties/main/test-room", { headers: { [ROLE_HEADER]: read ? "read" : "write" } }));
     return connection;
   };
   const sockets = Array.from({ length: SLOTS }, (_, i) => open(i === SLOTS - 1));

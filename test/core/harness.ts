@@ -2,6 +2,10 @@
 import { resolveConfig, type RoomConfigInput, type RoomHooks } from "../../party/core/index.ts";
 import { createRoom, type Room } from "../../party/core/index.ts";
 import { createMemoryStorage } from "../../party/core/storage.ts";
+import { ROLE_HEADER } from "../../party/core/auth.ts";
+
+/** What the gate adds when auth is off: the room refuses requests and sockets that no gate admitted. */
+export const ADMITTED = { [ROLE_HEADER]: "write" };
 
 export interface TestConnection {
   id: string;
@@ -72,11 +76,11 @@ export const createTestRoom = async (
       const connection = createConnection(id);
       connections.push(connection);
       // As the runtimes do: the socket is in the connection list when the room hears of it.
-      room.handleConnect(connection, new Request("http://room.test/parties/main/test-room"));
+      room.handleConnect(connection, new Request("http://room.test/parties/main/test-room", { headers: ADMITTED }));
       return connection;
     },
     request(method, path, body, headers = {}) {
-      const init: RequestInit = { method, headers };
+      const init: RequestInit = { method, headers: { ...ADMITTED, ...headers } };
       if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
       return room.handleRequest(new Request(`http://room.test/parties/main/test-room${path}`, init));
     },

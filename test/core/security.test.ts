@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { authorize, ROLE_HEADER, signToken } from "../../party/core/auth.ts";
 import { isRoomError } from "../../party/core/errors.ts";
 import { gate } from "../../party/gate.ts";
-import { createTestRoom, messageFrame, receivedChanges, receivedErrors, receivedMessages } from "./harness.ts";
+import { ADMITTED, createTestRoom, messageFrame, receivedChanges, receivedErrors, receivedMessages } from "./harness.ts";
 
 const request = (headers: Record<string, string> = {}, query = "") => new Request(`http://x/parties/main/r1/store${query}`, { headers });
 const codeOf = async (run: () => Promise<unknown>) => {
@@ -31,21 +31,22 @@ describe("tokens", () => {
     const token = await signToken("hmac-key", { room: "r1", role: "read", exp: now + 60 });
     expect(await authorize(config, request({ Authorization: `Bearer ${token}` }), "r1", now)).toBe("read");
     expect(await codeOf(() => authorize(config, request({ Authorization: `Bearer ${token}` }), "r2", now))).toBe("forbidden");
-    expect(await codeOf(() => authorize(config, request({ Authorization: `Bearer ${token}` }), "r1", now + 61))).toBe("forbidden");
+    expect(await codeOf(() => authorize(config, request({ Authorization: `Bearer ${token}` }), "r1", now + 61))).toBe("unauthorized");
     const forged = token.slice(0, -2) + (token.endsWith("A") ? "BB" : "AA");
     expect(await codeOf(() => authorize(config, request({ Authorization: `Bearer ${forged}` }), "r1", now))).toBe("forbidden");
-    const any = await signToken("hmac-key", { room: "*", role: "write" });
+    const any = await signToken("hmac-key", { room: "*", role: "write", exp: now + 60 });
     expect(await authorize(config, request({ Authorization: `Bearer ${any}` }), "r9", now)).toBe("write");
   });
 
-  it("overwrites a role header the client sent, and lets preflights through", async () => {
+  it("overwrites a role header the client sent, and answers preflights itself", async () => {
     const env = { AUTH_WRITE_TOKEN: "w", AUTH_READ_TOKEN: "r" };
     const passed = await gate(request({ Authorization: "Bearer r", [ROLE_HEADER]: "write" }), env, "r1");
     expect((passed as Request).headers.get(ROLE_HEADER)).toBe("read");
     const refused = (await gate(request(), env, "r1")) as Response;
     expect([refused.status, (await refused.json() as any).error.code]).toEqual([401, "unauthorized"]);
-    const preflight = new Request("http://x/parties/main/r1/store", { method: "OPTIONS" });
-    expect(await gate(preflight, env, "r1")).toBe(preflight);
+    const preflight = new Request("http://x/parties/main/r1/store", { method: "OPTIONS", headers: { [ROLE_HEADER]: "write" } });
+    const answered = (await gate(preflight, env, "r1")) as Response;
+    expect([answered instanceof Response, answered.status, answered.headers.get("Access-Control-Allow-Origin")]).toEqual([true, 204, "*"]);
   });
 });
 
@@ -88,7 +89,7 @@ describe("limits", () => {
     await room.request("PUT", "/store", [{}, {}]);
     const [admitted, refused] = ["a", "b"].map((id) => {
       const socket = room.connect(id);
-      room.room.handleConnect(socket, new Request("http://x"));
+      room.room.handleConnect(socket, new Request("http://x", { headers: ADMITTED }));
       return socket;
     });
     expect([admitted.closed, refused.closed?.code]).toEqual([undefined, 1013]);

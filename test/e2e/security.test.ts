@@ -1,4 +1,4 @@
-// Tokens, roles and limits against a real `wrangler dev`, configured by variables only: who gets in
+// Tokens, roles, origins and limits against a real `wrangler dev`, configured by variables only: who gets in
 // (401 without a token, 403 with a wrong one, sockets that never open), what a read token may do
 // (load, follow; its writes refused and rolled back), signed tokens bound to one room, and limits
 // (a frame over MAX_FRAME_BYTES closes with 1009, a socket past MAX_CONNECTIONS with 1013) that
@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../party/core/auth.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { connectTinyBase, type TinyBaseClient } from "../support/tinybase-client.ts";
+import { listen } from "../support/sse.ts";
 import { waitFor } from "../support/wait.ts";
 
 const WRITE = "write-secret";
 const READ = "read-secret";
 const SECRET = "hmac-secret";
+const ALLOWED_ORIGIN = "https://app.example";
 /** A close that takes longer than this leaves a refused client believing it is connected. */
 const PROMPT_CLOSE_MS = 2_000;
 const OUTCOME_TIMEOUT_MS = 15_000;
@@ -70,7 +72,10 @@ describe("auth under wrangler dev", () => {
   const headOf = async (room: string) => ((await (await fetch(at(room, "/events"), { headers: bearer(READ) })).json()) as { head: number }).head;
 
   beforeAll(async () => {
-    server = await startServer({ kind: "wrangler", vars: { AUTH_WRITE_TOKEN: WRITE, AUTH_READ_TOKEN: READ, AUTH_SECRET: SECRET } });
+    server = await startServer({
+      kind: "wrangler",
+      vars: { AUTH_WRITE_TOKEN: WRITE, AUTH_READ_TOKEN: READ, AUTH_SECRET: SECRET, ALLOWED_ORIGINS: ALLOWED_ORIGIN },
+    });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
@@ -98,6 +103,38 @@ describe("auth under wrangler dev", () => {
     expect((await tryOpen(`ws://${server.host}/parties/main/locked?token=nope`)).outcome).toBe("http 403");
     const preflight = await fetch(at("locked", "/store"), { method: "OPTIONS", headers: { Origin: "https://app.example", "Access-Control-Request-Method": "PUT" } });
     expect(preflight.status).toBe(204);
+  });
+
+  it("lets an EventSource read events with ?token=, as a browser must (it cannot send headers)", async () => {
+    expect((await fetch(at("sse", "/events"), { method: "POST", body: '{"type":"a"}', headers: bearer(WRITE) })).status).toBe(201);
+    const listener = listen(at("sse", "/events", `?token=${READ}&until=caught-up`), ["a"]);
+    try {
+      await waitFor(() => listener.received.map((record) => record.type), (types) => types.includes("caught-up"), { what: "the caught-up marker" });
+      expect(listener.seqs()).toEqual([1]);
+    } finally {
+      listener.close();
+    }
+  });
+
+  it("refuses writes, reads and sockets from an origin not in ALLOWED_ORIGINS with 403, whatever the token", async () => {
+    const foreign = { Origin: "https://elsewhere.example" };
+    for (const [method, body] of [["PUT", "[{},{}]"], ["GET", undefined]]) {
+      const answer = await fetch(at("origins", "/store"), { method, body, headers: { ...bearer(WRITE), ...foreign } });
+      expect([answer.status, ((await answer.json()) as any).error.code]).toEqual([403, "forbidden"]);
+    }
+    const socket = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://${server.host}/parties/main/origins?token=${WRITE}`, { origin: foreign.Origin });
+      sockets.push(ws);
+      ws.on("open", () => resolve("open"));
+      ws.on("unexpected-response", (_request, response) => {
+        resolve(`http ${response.statusCode}`);
+        response.resume();
+      });
+      ws.on("error", () => resolve("error"));
+    });
+    expect(socket).toBe("http 403");
+    const allowed = await fetch(at("origins", "/store"), { method: "PUT", body: "[{},{}]", headers: { ...bearer(WRITE), Origin: ALLOWED_ORIGIN } });
+    expect(allowed.status).toBe(201);
   });
 
   it("lets a write token write: as a bearer, as ?token=, and through a TinyBase client's PartySocket query", async () => {
@@ -165,13 +202,15 @@ describe("auth under wrangler dev", () => {
     expect((await fetch(at("signed", "/events"), { method: "POST", body: '{"type":"a"}', headers: bearer(read) })).status).toBe(403);
 
     const expired = await signToken(SECRET, { room: "signed", role: "write", exp: now - 1 });
+    expect((await fetch(at("signed", "/store"), { headers: bearer(expired) })).status).toBe(401);
+    expect((await tryOpen(`ws://${server.host}/parties/main/signed?token=${encodeURIComponent(expired)}`)).outcome).toBe("http 401");
     const forged = write.slice(0, -2) + (write.endsWith("A") ? "BB" : "AA");
-    const otherSecret = await signToken("not-the-secret", { room: "signed", role: "write" });
-    for (const token of [expired, forged, otherSecret]) {
+    const otherSecret = await signToken("not-the-secret", { room: "signed", role: "write", exp: now + 60 });
+    for (const token of [forged, otherSecret]) {
       expect((await fetch(at("signed", "/store"), { headers: bearer(token) })).status).toBe(403);
       expect((await tryOpen(`ws://${server.host}/parties/main/signed?token=${encodeURIComponent(token)}`)).outcome).toBe("http 403");
     }
-    const anyRoom = await signToken(SECRET, { room: "*", role: "read" });
+    const anyRoom = await signToken(SECRET, { room: "*", role: "read", exp: now + 60 });
     expect((await fetch(at("elsewhere", "/store"), { headers: bearer(anyRoom) })).status).toBe(200);
   });
 });
