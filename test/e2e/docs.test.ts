@@ -4,7 +4,7 @@
 //   each with `$ROOM` set to a fresh room's URL and `$ORIGIN` to the server's, in a temp dir, with
 //   `roomstore` on PATH as the built command line;
 // - ```ts blocks are type-checked by strict tsc against the package's declarations (dist/, built
-//   here first), `roomstore` imports with the Workers' types, others with the browser's; ```ts run
+//   here first), `roomstore` imports with the Workers' types, others with the DOM's and Node's; ```ts run
 //   blocks also run under Node, with `localhost:8787` and the room `my-room` replaced;
 // - ```text, ```toml, ```json (and other data) blocks are shown, not run.
 // A block is skipped only after `<!-- doc-test: skip (why) -->`; the skipped blocks are listed.
@@ -54,7 +54,8 @@ const COMPILER_OPTIONS = {
 };
 const PROGRAMS = {
   worker: { lib: ["es2023"], types: ["@cloudflare/workers-types"] },
-  browser: { lib: ["es2023", "dom", "dom.iterable"], types: [] as string[] },
+  // Browser code and Node scripts alike: the DOM's lib and Node's types.
+  client: { lib: ["es2023", "dom", "dom.iterable"], types: ["node"] },
 };
 
 /** Runs tsc over the blocks of one program; returns its diagnostics by block file. */
@@ -89,7 +90,7 @@ describe("the examples in README.md and docs/", () => {
       await ensureBuilt();
       const blocks = BLOCKS.filter(runsTypeScriptOf);
       for (const block of blocks) writeFileSync(path.join(CHECK_DIR, fileOf(block)), `${block.code}\nexport {};\n`);
-      const results = await Promise.all([typeCheck("worker", blocks.filter(usesServerEntry)), typeCheck("browser", blocks.filter((block) => !usesServerEntry(block)))]);
+      const results = await Promise.all([typeCheck("worker", blocks.filter(usesServerEntry)), typeCheck("client", blocks.filter((block) => !usesServerEntry(block)))]);
       return new Map(results.flatMap((result) => [...result]));
     })());
 
