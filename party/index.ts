@@ -1,0 +1,11 @@
+// The package's main entry, `roomstore`: what a Worker imports to serve rooms, and everything a
+// subclass of `Room` needs to name in its types. The repository's own worker (../worker.ts)
+// imports from here by the package name, as a user's worker does.
+export { default, LiveRoom, Room, routeRoomRequest, type Env } from "./worker.ts";
+export { gate } from "./gate.ts";
+export { signToken, type Role, type TokenClaims } from "./core/auth.ts";
+export type { Room as RoomApi, RoomConnection, RoomCore } from "./core/index.ts";
+export type { RoomHooks } from "./core/hooks.ts";
+export type { RoomConfig, RoomConfigInput, RoomLimits } from "./core/config.ts";
+export type { Cell, ChangedRow, ChangedTable, ChangedTables, ChangedValues, Changes, Content, Deleted, Row, Table, Tables, Values } from "./core/changes.ts";
+export { DELETED, type ErrorCode, type EventInput, type RoomEvent } from "./protocol.ts";
