@@ -13,6 +13,8 @@ export interface KeyValueStorage {
   list(options: { start?: string; end?: string; prefix?: string; limit?: number; reverse?: boolean }): Promise<Map<string, unknown>>;
   put(entries: Record<string, unknown>): Promise<void>;
   delete(keys: string[]): Promise<number>;
+  deleteAll(): Promise<void>;
+  deleteAlarm(): Promise<void>;
 }
 
 const chunks = <T>(items: T[], size: number): T[][] => {
@@ -43,5 +45,11 @@ export const createDurableStorage = (storage: KeyValueStorage): RoomStorage => (
     // No await between the calls: the runtime commits them as one atomic write, whatever their
     // number (a `transaction()` would say the same thing, more slowly).
     await writeAll(storage, puts, [...deleteKeys]);
+  },
+  async deleteAll() {
+    // deleteAll() takes the alarm too only from compatibility date 2026-02-24 on (Cloudflare
+    // changelog of that day), and not under PartyKit's older runtime: delete it first either way.
+    await storage.deleteAlarm();
+    await storage.deleteAll();
   },
 });

@@ -3,6 +3,7 @@
 // event: it only deletes whole events from the oldest end, with their index and idempotency keys,
 // then sweeps the audit entries older than the first kept seq. Each run does a bounded amount of
 // work and says whether more is left, so the alarm comes back soon instead of blocking the room.
+import { advanceBase } from "./base.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
 import type { RoomCore } from "./room.ts";
@@ -49,7 +50,10 @@ const trimEvents = async (core: RoomCore, policy: RetentionPolicy, now: number):
   const first = await firstToKeep(core, policy, now);
   if (first <= core.meta.first) return false;
   const old = await readRange(options.storage, keys, {}, core.meta.first, first - 1, MAX_TRIM_EVENTS_PER_RUN);
+  // The store as of first-1, for exports and ordered loads of a trimmed log (base.ts).
+  const base = await advanceBase(options.storage, keys, core.meta.first, first, old.events);
   return core.run((batch) => {
+    base?.put(batch);
     for (const { seq, json } of old.events) {
       const event = JSON.parse(json) as RoomEvent;
       const head = keys.events.at(seq);

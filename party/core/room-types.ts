@@ -9,6 +9,7 @@ import type { RoomHooks } from "./hooks.ts";
 import type { Keys } from "./keys.ts";
 import type { RoomStorage } from "./storage.ts";
 import type { StoreModel } from "./store.ts";
+import type { WriteLock } from "./write-lock.ts";
 
 /**
  * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
@@ -68,6 +69,8 @@ export interface Meta {
   first: number;
   /** Where retention's sweep of old audit entries goes on, if it is under way. */
   auditCursor?: string;
+  /** Set while an import runs (also stored) and once the room is deleted: writes are refused (write-lock.ts). */
+  writeLock?: WriteLock;
 }
 
 

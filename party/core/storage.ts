@@ -19,6 +19,8 @@ export interface RoomStorage {
   list(range: KeyRange): Promise<Map<string, unknown>>;
   /** Puts and deletes, all or nothing. */
   write(puts: Map<string, unknown>, deletes: Iterable<string>): Promise<void>;
+  /** Erases every key and any pending alarm: the room's storage is then as new (DELETE, a failed import). */
+  deleteAll(): Promise<void>;
   /**
    * True when an output gate guards writes (Durable Objects): nothing the room sends after issuing
    * a write reaches anyone before the write is durable, and a failed write resets the room. The
@@ -51,5 +53,8 @@ export const createMemoryStorage = (entries = new Map<string, unknown>()): RoomS
   async write(puts, deletes) {
     for (const key of deletes) entries.delete(key);
     for (const [key, value] of puts) entries.set(key, structuredClone(value));
+  },
+  async deleteAll() {
+    entries.clear();
   },
 });
