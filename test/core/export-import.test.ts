@@ -1,6 +1,7 @@
 // Export, import and delete of a whole room over in-memory storage; the export format's parsing;
 // the store's key order across restarts.
 import { describe, expect, it } from "vitest";
+import { ROLE_HEADER } from "../../party/core/auth.ts";
 import { readLines, parseExportEvent, parseExportHeader } from "../../party/core/export-format.ts";
 import { orderedContentWrites } from "../../party/core/ordered-content.ts";
 import { createMemoryStorage } from "../../party/core/storage.ts";
@@ -194,5 +195,13 @@ describe("delete", () => {
     expect(await storeText(room)).toBe("");
     expect((await room.request("PUT", "/store", [{}, { a: 1 }])).status).toBe(201);
     expect(JSON.parse(await (await room.request("GET", "/events")).text()).events.map((event: { seq: number }) => event.seq)).toEqual([1]);
+  });
+
+  it("is refused to a reader, and changes nothing", async () => {
+    const room = await seededRoom();
+    const before = new Map(room.storage.entries);
+    const answer = await room.request("DELETE", "", undefined, { [ROLE_HEADER]: "read" });
+    expect(answer.status).toBe(403);
+    expect(room.storage.entries).toEqual(before);
   });
 });
