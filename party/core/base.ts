@@ -69,15 +69,19 @@ export const advanceBase = async (
   newFirst: number,
   trimmed: EventText[],
 ): Promise<{ put(sink: EntrySink): void } | undefined> => {
+  const storeEvents = trimmed.filter(({ json }) => (JSON.parse(json) as RoomEvent).stream === STORE_STREAM);
+  if (storeEvents.length === 0) {
+    // The store as of newFirst-1 is the store as of first-1: only the header moves (no O(store) work).
+    const header = (await storage.get([keys.base])).get(keys.base) as BaseHeader | undefined;
+    if (header?.seq === first - 1) return { put: (sink) => sink.put(keys.base, { ...header, seq: newFirst - 1 } satisfies BaseHeader) };
+  }
   const old = await readBase(storage, keys);
   if (first > 1 && old?.seq !== first - 1) return undefined;
   const model = createStoreModel();
   model.commit(orderedContentWrites(old?.json ?? EMPTY_CONTENT));
   let created = old?.created ?? false;
-  for (const { json } of trimmed) {
-    const event = JSON.parse(json) as RoomEvent;
-    if (event.stream !== STORE_STREAM) continue;
-    applyStoreEvent(model, event);
+  for (const { json } of storeEvents) {
+    applyStoreEvent(model, JSON.parse(json) as RoomEvent);
     created = true;
   }
   const base = { seq: newFirst - 1, json: model.toJson(), created };
