@@ -192,6 +192,7 @@ export const importRoom = async ({ room, rest, signal }: CommandContext) => {
   const progress = createProgress("imported");
   const counter = createExportCounter(progress);
   const body = Readable.toWeb(input.map((chunk: Buffer) => (counter.see(chunk), chunk)) as Readable);
+  let result: unknown;
   try {
     const response = await roomRequest(room, IMPORT_PATH, {
       method: "POST",
@@ -200,10 +201,11 @@ export const importRoom = async ({ room, rest, signal }: CommandContext) => {
       duplex: "half",
       signal,
     } as RequestInit);
-    await out(JSON.stringify(await response.json()) + "\n");
+    result = await response.json();
   } finally {
     progress.done();
   }
+  await out(JSON.stringify(result) + "\n");
 };
 
 export const deleteRoom = async ({ room, values, rest }: CommandContext) => {

@@ -28,7 +28,8 @@ export const createProgress = (verb: string, stream: NodeJS.WriteStream = proces
   const started = now();
   let count = 0;
   let expected: number | undefined;
-  let drawn = 0;
+  // The first line after REDRAW_MS: a rate from the first few events says nothing yet.
+  let drawn = started;
   const draw = () => {
     if (!tty) return;
     const seconds = (now() - started) / 1000;
