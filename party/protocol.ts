@@ -122,6 +122,39 @@ export const SSE_SNAPSHOT = "snapshot";
 export const SSE_CAUGHT_UP = "caught-up";
 export const SSE_ERROR = "error";
 
+// ---- Export, import and delete of a whole room ----
+
+/** `GET {room}/export` streams the room; `POST {room}/import` loads one into an empty room. */
+export const EXPORT_PATH = "/export";
+export const IMPORT_PATH = "/import";
+export const NDJSON_TYPE = "application/x-ndjson";
+/** Line 1 of an export: `{"format","version","room","head","first"}`. */
+export const EXPORT_FORMAT = "roomstore-export";
+export const EXPORT_VERSION = 1;
+
+export interface ExportHeader {
+  format: typeof EXPORT_FORMAT;
+  version: typeof EXPORT_VERSION;
+  room: string;
+  /** Seq of the newest event. */
+  head: number;
+  /** Seq of the oldest event kept (1 unless retention trimmed the log). */
+  first: number;
+}
+
+/** Line 2 of an export whose log was trimmed: the store as of seq first-1. */
+export interface ExportBase {
+  base: { seq: number; content: [Record<string, unknown>, Record<string, unknown>] };
+}
+
+/** What a successful import answers (201). */
+export interface ImportResult {
+  head: number;
+  first: number;
+  /** Events imported. */
+  events: number;
+}
+
 // ---- Limits (defaults; every one is configurable per room) ----
 
 /** Largest HTTP body accepted (PUT of a whole store, POST of events). */

@@ -1,10 +1,11 @@
 // The scenarios of `npm run bench`, in the order they run and print.
 import type { Scenario } from "../scenario.ts";
 import { eventLog } from "./event-log.ts";
+import { exportImport } from "./export-import.ts";
 import { fixedLoad } from "./fixed-load.ts";
 import { smallChange } from "./small-change.ts";
 import { snapshot } from "./snapshot.ts";
 import { stalledReaders } from "./stalled-readers.ts";
 import { throughput } from "./throughput.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport];

@@ -25,6 +25,8 @@ export interface KeyValueWriter {
 export interface KeyValueStorage extends KeyValueWriter {
   get(keys: string[]): Promise<Map<string, unknown>>;
   list(options: { start?: string; end?: string; prefix?: string; limit?: number; reverse?: boolean }): Promise<Map<string, unknown>>;
+  deleteAll(): Promise<void>;
+  deleteAlarm(): Promise<void>;
   transaction<T>(closure: (txn: KeyValueWriter) => Promise<T>): Promise<T>;
   /** SQLite-backed objects only. */
   transactionSync?<T>(closure: () => T): T;
@@ -77,6 +79,12 @@ export const createDurableStorage = (storage: KeyValueStorage): RoomStorage => {
     async write(puts, deleteKeys) {
       if (synchronous) writeSync(storage, puts, [...deleteKeys]);
       else await writeInTransaction(storage, puts, [...deleteKeys]);
+    },
+    async deleteAll() {
+      // deleteAll() takes the alarm too only from compatibility date 2026-02-24 on (Cloudflare
+      // changelog of that day), and not under PartyKit's older runtime: delete it first either way.
+      await storage.deleteAlarm();
+      await storage.deleteAll();
     },
   };
 };

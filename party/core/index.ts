@@ -5,6 +5,8 @@ import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
+import { roomAdminResources } from "./room-admin.ts";
+import { clearUnfinishedImport } from "./write-lock.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -25,28 +27,44 @@ export interface Room {
 
 export const createRoom = (options: RoomOptions): Room => {
   const open = createOpenConnections(options.connections);
-  const core = createRoomCore({ ...options, connections: () => open });
-  const subscriptions = createSubscriptions(core);
-  const sockets = createSocketHandlers(core, subscriptions);
+  /** The core and its handlers; built again from storage after an import or a DELETE. */
+  const build = () => {
+    const core = createRoomCore({ ...options, connections: () => open });
+    const subscriptions = createSubscriptions(core);
+    const sockets = createSocketHandlers(core, subscriptions);
+    const admin = roomAdminResources(core, { connections: () => open, reload });
+    return { core, subscriptions, sockets, handleRequest: createRequestHandler(core, admin) };
+  };
+  const load = async (room: ReturnType<typeof build>) => {
+    // A room that stopped mid-import is erased before it loads (write-lock.ts).
+    await clearUnfinishedImport(options.storage, room.core.keys);
+    await room.core.load();
+    room.subscriptions.resetOrphans(open);
+  };
+  let current = build();
+  async function reload() {
+    const next = build();
+    await load(next);
+    current = next;
+  }
   return {
-    core,
-    async load() {
-      await core.load();
-      subscriptions.resetOrphans(open);
+    get core() {
+      return current.core;
     },
-    handleRequest: createRequestHandler(core),
-    isFull: sockets.isFull,
-    socketRefusal: sockets.refusal,
+    load: () => load(current),
+    handleRequest: (request) => current.handleRequest(request),
+    isFull: () => current.sockets.isFull(),
+    socketRefusal: (request) => current.sockets.refusal(request),
     handleConnect(connection, request) {
       open.add(connection);
-      sockets.connect(connection, request);
+      current.sockets.connect(connection, request);
     },
-    handleMessage: sockets.message,
+    handleMessage: (connection, message) => current.sockets.message(connection, message),
     handleClose(connection) {
       open.delete(connection);
-      sockets.close(connection);
+      current.sockets.close(connection);
     },
-    handleAlarm: () => core.handleAlarm(),
+    handleAlarm: () => current.core.handleAlarm(),
   };
 };
 

@@ -15,6 +15,9 @@
 //   P z "stream""type" <seq>          index: that stream and type      } $-types are theirs alone
 //   P k                               the store snapshot's header { seq, chunks } (snapshot.ts)
 //   P k.<i>                           chunk i of the snapshot's JSON
+//   P f                               the base: { seq, chunks, created }, the store as of seq
+//                                     first-1, kept by retention once it trims (base.ts)
+//   P f.<i>                           chunk i of the base's JSON
 //   P ar "t","r" <seq> "c"            audit: the value a $store event gave the cell (null: deleted);
 //                                     a cell's history is read from its row's (event-reads.ts)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
@@ -57,6 +60,8 @@ export const createKeys = (prefix: string) => {
     eventChunk: (seq: number, index: number) => prefix + "e" + seqKey(seq) + "." + index,
     snapshot: prefix + "k",
     snapshotChunk: (index: number) => prefix + "k." + index,
+    base: prefix + "f",
+    baseChunk: (index: number) => prefix + "f." + index,
     eventId: (stream: string, id: string) => prefix + "i" + JSON.stringify(stream) + JSON.stringify(id),
     byStream: (stream: string) => seqRange(prefix + "s" + JSON.stringify(stream)),
     byType: (type: string) => seqRange(prefix + "y" + JSON.stringify(type)),

@@ -5,6 +5,7 @@
 // work and says whether more is left, so the alarm comes back soon instead of blocking the room.
 // It reads the log through the LogReader port and changes what the room retains only through
 // `retain`, inside a commit group: the room's bookkeeping stays the room's.
+import { advanceBase } from "./base.ts";
 import type { Batch, Job } from "./commit-queue.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
@@ -62,7 +63,10 @@ const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: num
   const previousFirst = port.log.first;
   if (first <= previousFirst) return false;
   const old = await readRange(storage, keys, {}, previousFirst, first - 1, MAX_TRIM_EVENTS_PER_RUN);
+  // The store as of first-1, for exports and ordered loads of a trimmed log (base.ts).
+  const base = await advanceBase(storage, keys, previousFirst, first, old.events);
   return port.run((batch) => {
+    base?.put(batch);
     for (const { seq, json } of old.events) {
       const event = JSON.parse(json) as RoomEvent;
       const head = keys.events.at(seq);

@@ -9,6 +9,7 @@ import type { Keys } from "./keys.ts";
 import type { MemoryGauge } from "./memory.ts";
 import type { RoomStorage } from "./storage.ts";
 import type { StoreModel } from "./store.ts";
+import type { WriteLock } from "./write-lock.ts";
 
 /**
  * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
@@ -94,6 +95,8 @@ export interface Meta {
   first: number;
   /** Where retention's sweep of old audit entries goes on, if it is under way. */
   auditCursor?: string;
+  /** Set while an import runs (also stored) and once the room is deleted: writes are refused (write-lock.ts). */
+  writeLock?: WriteLock;
 }
 
 
@@ -133,6 +136,11 @@ export interface RoomCore {
    * message id `mid`, an append with that mid already stored is answered with its events again.
    */
   appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
+  /**
+   * Takes the write lock (write-lock.ts) in a commit group, after every write queued before it;
+   * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
+   */
+  lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;
   /** Runs retention from the alarm; asks for another alarm while work is left. */
   handleAlarm(): Promise<void>;
   /** Bytes the room's reader queues hold (SSE streams, subscriptions). */

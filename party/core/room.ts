@@ -4,6 +4,7 @@
 // storage write; nothing is broadcast, acknowledged or answered before that write is durable; a
 // rejected or failed operation leaves memory and storage as they were.
 import { changesForLog, encodeChangesFrame, EVENT_CHANGES, EVENT_INIT, EVENT_REPLACE, STORE_STREAM } from "../protocol.ts";
+import { loadFromLog } from "./base.ts";
 import { createBroadcaster } from "./broadcast.ts";
 import type { Changes } from "./changes.ts";
 import { isEmptyChanges, parseChanges } from "./changes.ts";
@@ -19,6 +20,7 @@ import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention, typ
 import type { LogReader, Meta, PutResult, RoomConnection, RoomContext, RoomCore, RoomOptions } from "./room-types.ts";
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
+import { lockableQueue } from "./write-lock.ts";
 
 export * from "./room-types.ts";
 
@@ -42,7 +44,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
   const listeners = new Set<(events: StoredEvent[]) => void>();
   const log = (error: unknown) => options.logger.error("roomstore: storage write failed", error);
 
-  const queue = createCommitQueue({
+  const queue = lockableQueue(createCommitQueue({
     storage,
     head: () => meta.head,
     seal(batch) {
@@ -53,7 +55,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
       batch.onUndo(() => Object.assign(meta, previous));
     },
     log,
-  });
+  }), meta);
 
   /** Sends frames to every connection but those listed. */
   const sendToAll = (frames: string[], except: ReadonlySet<string>) => {
@@ -207,12 +209,25 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
       return meta.storeSeq;
     },
 
+    lockWrites(lock, { ifEmpty = false } = {}) {
+      return queue.run((batch) => {
+        if (ifEmpty && (batch.nextSeq - 1 !== 0 || model.hasStore)) {
+          throw new RoomError("conflict", "This room has data: import only into a new room (DELETE it first to replace it).");
+        }
+        meta.writeLock = lock;
+        batch.onUndo(() => delete meta.writeLock);
+        // An import's lock is stored, so that a room that stops mid-import is erased on restart.
+        if (lock === "import") batch.put(keys.meta, { ...meta });
+      });
+    },
+
     async load() {
       const stored = (await storage.get([keys.meta])).get(keys.meta) as Meta | undefined;
       if (stored) Object.assign(meta, stored);
       const snapshot = await loadSnapshot(storage, keys, model, meta);
       snapshotChunks = snapshot.chunks;
-      if (!snapshot.loaded) await loadCells();
+      // Cells list in key order, not the store's: load them only when the log cannot give the order.
+      if (!snapshot.loaded && !(await loadFromLog(storage, keys, model, meta))) await loadCells();
       model.markCreated(meta.created);
       if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) scheduleSnapshot();
     },

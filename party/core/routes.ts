@@ -11,10 +11,11 @@ import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, methodNot
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 
-type Handler = (request: Request, headers: Headers) => Promise<Response>;
-type Resource = Partial<Record<"GET" | "PUT" | "POST", Handler>>;
+export type Handler = (request: Request, headers: Headers) => Promise<Response>;
+export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "DELETE", Handler>>;
 
-export const createRequestHandler = (core: RoomCore) => {
+/** `more`: resources served besides the store and the log (the whole room's, room-admin.ts). */
+export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = []) => {
   const { config } = core.options;
   const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
 
@@ -69,6 +70,7 @@ export const createRequestHandler = (core: RoomCore) => {
     [config.storePath, { GET: getStore, PUT: putStore }],
     [config.eventsPath, { GET: getEvents, POST: postEvents }],
     [config.eventsPath + "/history", { GET: getHistory }],
+    ...more,
   ]);
 
   const answer = async (request: Request): Promise<Response> => {

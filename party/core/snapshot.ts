@@ -11,6 +11,7 @@ import type { Batch } from "./commit-queue.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
 import type { Keys } from "./keys.ts";
+import { orderedContentWrites } from "./ordered-content.ts";
 import type { RoomStorage } from "./storage.ts";
 import type { StoreModel } from "./store.ts";
 
@@ -30,7 +31,7 @@ interface SnapshotHeader {
 }
 
 /** Puts a snapshot of the store as it is now (as of `seq`) into the batch. */
-export const putSnapshot = (batch: Batch, keys: Keys, model: StoreModel, seq: number, previousChunks: number): number => {
+export const putSnapshot = (batch: Pick<Batch, "put" | "delete">, keys: Keys, model: StoreModel, seq: number, previousChunks: number): number => {
   const json = model.toJson();
   const chunks = Math.max(1, Math.ceil(json.length / MAX_STORED_CHARS));
   for (let i = 0; i < chunks; i++) batch.put(keys.snapshotChunk(i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
@@ -62,23 +63,29 @@ export const loadSnapshot = async (
   const chunkKeys = Array.from({ length: header.chunks }, (_, i) => keys.snapshotChunk(i));
   const chunks = await storage.get(chunkKeys);
   if (chunkKeys.some((key) => typeof chunks.get(key) !== "string")) return { loaded: false, replayed: 0, chunks: header.chunks };
-  loadContent(model, JSON.parse(chunkKeys.map((key) => chunks.get(key)).join("")) as Content);
+  // In the order the snapshot lists its ids: the order the store had (see ordered-content.ts).
+  model.commit(orderedContentWrites(chunkKeys.map((key) => chunks.get(key)).join("")));
+  const replayed = await replayStoreEvents(storage, keys, model, header.seq + 1, log.storeSeq);
+  return { loaded: true, replayed, chunks: header.chunks };
+};
+
+/** Applies the `$store` events of [from, to] to the model, in seq order; returns how many. */
+export const replayStoreEvents = async (storage: RoomStorage, keys: Keys, model: StoreModel, from: number, to: number): Promise<number> => {
   let replayed = 0;
-  for (let lower = header.seq + 1; lower <= log.storeSeq; ) {
-    const read = await readRange(storage, keys, { stream: STORE_STREAM }, lower, log.storeSeq, REPLAY_PAGE_EVENTS);
+  for (let lower = from; lower <= to; ) {
+    const read = await readRange(storage, keys, { stream: STORE_STREAM }, lower, to, REPLAY_PAGE_EVENTS);
     for (const { json } of read.events) {
-      const event = JSON.parse(json) as RoomEvent;
-      if (event.type === EVENT_CHANGES) model.commit(model.plan(changesFromLog(event.data as [Record<string, unknown>, Record<string, unknown>]) as Changes));
-      else model.commit(model.planReplace(event.data as Content));
+      applyStoreEvent(model, JSON.parse(json) as RoomEvent);
       replayed++;
     }
     if (read.reachedEnd) break;
     lower = read.events.at(-1)!.seq + 1;
   }
-  return { loaded: true, replayed, chunks: header.chunks };
+  return replayed;
 };
 
-const loadContent = (model: StoreModel, [tables, values]: Content): void => {
-  const changes: Changes = [tables, values, 1];
-  model.commit(model.plan(changes));
+/** Applies one `$store` event to the model, as the room applied it. */
+export const applyStoreEvent = (model: StoreModel, event: Pick<RoomEvent, "type" | "data">): void => {
+  if (event.type === EVENT_CHANGES) model.commit(model.plan(changesFromLog(event.data as [Record<string, unknown>, Record<string, unknown>]) as Changes));
+  else model.commit(model.planReplace(event.data as Content));
 };

@@ -17,6 +17,8 @@ export interface RoomStorage {
   get(keys: string[]): Promise<Map<string, unknown>>;
   /** Keys in the range, in key order (reversed on request). */
   list(range: KeyRange): Promise<Map<string, unknown>>;
+  /** Erases every key and any pending alarm: the room's storage is then as new (DELETE, a failed import). */
+  deleteAll(): Promise<void>;
   /**
    * Puts and deletes, all or nothing: when the promise rejects, none of them was made. The room
    * answers a write only after this resolves.
@@ -48,5 +50,8 @@ export const createMemoryStorage = (entries = new Map<string, unknown>()): RoomS
   async write(puts, deletes) {
     for (const key of deletes) entries.delete(key);
     for (const [key, value] of puts) entries.set(key, structuredClone(value));
+  },
+  async deleteAll() {
+    entries.clear();
   },
 });

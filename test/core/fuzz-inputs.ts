@@ -178,5 +178,6 @@ export const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
     path: fc.constantFrom("/store", "/events", "/events/history", "/nope", "", "/store/x"),
     body: fc.oneof(fc.constant(undefined), fc.constantFrom("", "not json", "x".repeat(100_001)), fc.uint8Array({ maxLength: 8 }).map((bytes) => Uint8Array.from([0xff, 0xfe, ...bytes]))),
     headers: fc.oneof(fc.constant({}), fc.record({ "If-None-Match": fc.constantFrom('"0"', '"1"', "junk") })),
-  }),
+    // A DELETE of the room itself erases it, acknowledged writes included (export-import.test.ts).
+  }).filter(({ method, path }) => !(method === "DELETE" && path === "")),
 );

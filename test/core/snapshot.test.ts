@@ -36,7 +36,7 @@ describe("store snapshots", () => {
     expect(calls.filter((prefix) => prefix === "c" || prefix === "v")).toEqual([]);
   });
 
-  it("falls back to the cells when retention trimmed the events a snapshot needs", async () => {
+  it("loads from the base retention keeps when it trimmed the events a snapshot needs", async () => {
     const first = await createTestRoom({ config: { retention: { maxEvents: 2 } } });
     await first.request("PUT", "/store", [{}, { n: 0 }]);
     const second = await first.restart();
@@ -46,6 +46,7 @@ describe("store snapshots", () => {
     const calls = cellListings(second);
     const third = await second.restart();
     expect(await content(third)).toEqual([{}, { n: 5 }]);
-    expect(calls).toContain("v");
+    // No cell listing: cells list in key order, the base and the log in the store's own.
+    expect(calls.filter((prefix) => prefix === "c" || prefix === "v")).toEqual([]);
   });
 });

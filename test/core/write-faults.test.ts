@@ -62,6 +62,8 @@ const createFaultyStorage = (synchronous: boolean, failAt: number) => {
     },
     // Calls outside a transaction each commit on their own, as the platform's do.
     ...writerOver(data),
+    deleteAll: async () => data.clear(),
+    deleteAlarm: async () => {},
     async transaction(closure) {
       transactions++;
       const stage = new Map(data);

@@ -168,7 +168,7 @@ describe("CORS", () => {
 
 describe("routing errors", () => {
   it("answers a path the room does not have with 404 and a JSON error", async () => {
-    for (const path of ["/nope", "/store/extra", "/events/nope", "/"]) expectError(await call(roomUrl("routes", path)), 404, "not_found");
+    for (const path of ["/nope", "/store/extra", "/events/nope"]) expectError(await call(roomUrl("routes", path)), 404, "not_found");
   });
 
   it("answers a path outside /parties/main/:room with 404 and a JSON error", async () => {
@@ -187,6 +187,10 @@ describe("routing errors", () => {
       expectError(answer, 405, "method_not_allowed");
       expect(answer.headers.get("Allow") ?? "(no Allow header)", `${method} ${path}`).toMatch(/\bGET\b/);
     }
+    // The room itself takes only DELETE (the whole room's erase).
+    const root = await call(roomUrl("methods", "/"));
+    expectError(root, 405, "method_not_allowed");
+    expect(root.headers.get("Allow")).toBe("OPTIONS, DELETE");
     expect((await getStore(at("methods"))).text).toBe("");
     expect((await logOf(at("methods"))).head).toBe(0);
   });

@@ -45,6 +45,8 @@ export interface RunningServer {
   restart(): Promise<void>;
   /** Captured stdout+stderr of every start so far, for debugging. */
   output(): string;
+  /** The server's process group (its members: the CLI and its runtime), while it runs. */
+  processGroup(): number | undefined;
 }
 
 const HOST = "127.0.0.1";
@@ -124,6 +126,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await start();
     },
     output: () => output,
+    processGroup: () => child?.pid,
   };
 }
 

@@ -1,0 +1,23 @@
+// Requests to a room for the command line, over the client library's addressing (roomUrl), with
+// the room's JSON errors turned into RoomHttpError (exit status 1, its message on stderr).
+import { RoomHttpError, roomUrl, type HttpOptions } from "../client/http.ts";
+import type { ErrorBody } from "../party/protocol.ts";
+
+type Params = Record<string, string | undefined>;
+
+export const roomRequest = async (options: HttpOptions, path: string, init: RequestInit & { params?: Params } = {}): Promise<Response> => {
+  const { params, ...rest } = init;
+  const url = await roomUrl(options, path, params);
+  const response = await fetch(url, { ...rest, headers: { ...options.headers, ...(rest.headers as Record<string, string> | undefined) } });
+  if (response.ok) return response;
+  const body = (await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;
+  throw new RoomHttpError(response.status, body);
+};
+
+/** One line for stderr from anything a command threw. */
+export const describeFailure = (error: unknown): string => {
+  if (error instanceof RoomHttpError) return `${error.message}${error.code ? ` (${error.code})` : ""}`;
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (error instanceof TypeError && cause) return `cannot reach the room: ${cause.code ?? cause.message}`;
+  return error instanceof Error ? error.message : String(error);
+};

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The `roomstore` command line: `roomstore <command> <room-url> [options]`. Node 22+.
+// stdout carries data only; progress and errors go to stderr. Exit status: 0 done, 1 refused or
+// failed (one line on stderr), 2 bad usage.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { append, deleteRoom, exportRoom, importRoom, snapshot, tail, type CommandContext } from "./commands.ts";
+import { describeFailure } from "./http.ts";
+import { parseRoomUrl } from "./room-url.ts";
+import { helpOf, MAIN_HELP, UsageError } from "./usage.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+const COMMON: Options = { token: { type: "string" }, help: { type: "boolean", short: "h" } };
+
+const COMMANDS: Record<string, { options: Options; run: (context: CommandContext) => Promise<void> }> = {
+  snapshot: { options: {}, run: snapshot },
+  tail: {
+    options: { stream: { type: "string" }, types: { type: "string" }, from: { type: "string" }, after: { type: "string" }, until: { type: "string" } },
+    run: tail,
+  },
+  append: { options: { type: { type: "string" }, stream: { type: "string" }, id: { type: "string" }, data: { type: "string" } }, run: append },
+  export: { options: { output: { type: "string", short: "o" } }, run: exportRoom },
+  import: { options: {}, run: importRoom },
+  delete: { options: { yes: { type: "boolean" } }, run: deleteRoom },
+};
+
+/** Exit statuses. */
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+const main = async (argv: string[]): Promise<number> => {
+  const [command, ...args] = argv;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    (command === undefined ? process.stderr : process.stdout).write(MAIN_HELP + "\n");
+    return command === undefined ? EXIT_USAGE : 0;
+  }
+  const spec = COMMANDS[command];
+  try {
+    if (!spec) throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      process.stdout.write(helpOf(command) + "\n");
+      return 0;
+    }
+    const token = (values.token as string | undefined) ?? process.env.ROOMSTORE_TOKEN;
+    const [url, ...rest] = positionals;
+    const room = parseRoomUrl(url, token || undefined);
+    const abort = new AbortController();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abort.abort());
+    await spec.run({ room, values: values as CommandContext["values"], rest, signal: abort.signal });
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`roomstore: ${error.message}\n${spec ? `See: roomstore ${command} --help` : "See: roomstore --help"}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`roomstore ${command}: ${describeFailure(error)}\n`);
+    return EXIT_FAILED;
+  }
+};
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,21 @@
+// The `<room-url>` argument: `http(s)://host/parties/<party>/<room>`, and the options the client
+// library's HTTP readers take for it (with the token, from --token or ROOMSTORE_TOKEN).
+import { roomName } from "../party/protocol.ts";
+import type { HttpOptions } from "../client/http.ts";
+import { UsageError } from "./usage.ts";
+
+const ROOM_URL = /^(https?):\/\/([^/?#]+)\/parties\/([^/?#]+)\/([^/?#]+)\/?$/;
+
+export const parseRoomUrl = (text: string | undefined, token: string | undefined): HttpOptions => {
+  if (text === undefined) throw new UsageError("Missing <room-url>, e.g. http://127.0.0.1:8787/parties/main/my-room.");
+  const match = text.match(ROOM_URL);
+  if (!match) throw new UsageError(`Not a room URL: ${text} (expected http(s)://host/parties/<party>/<room>).`);
+  const [, protocol, host, party, room] = match;
+  return {
+    protocol: protocol as "http" | "https",
+    host,
+    party: roomName(party),
+    room: roomName(room),
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  };
+};

@@ -1,0 +1,193 @@
+// A whole room out and in: `GET {room}/export` and `POST {room}/import` (format: export-format.ts).
+//
+// Export: the header, the base when retention trimmed the log, then the events of [first, head]
+// as stored, read a page at a time as the reader takes them: memory is one page, whatever the log.
+//
+// Import, into a room with no store and no events. Postconditions: on success, storage holds what
+// the room would hold had it lived through those events itself (events with their seq, id, stream,
+// type, data, ts and tz; indexes; idempotency keys, so producer ids stay idempotent; audit entries;
+// the store, folded from the base and the `$store` events; a snapshot) and the next append follows
+// the imported head. On failure, at any line, the room is empty again.
+// How: a first job in the commit queue takes the write lock and stores it in the meta
+// (write-lock.ts), so nothing else writes meanwhile; the events are then written in bounded batches
+// outside the queue as they are read; the meta without the lock comes last. A failure erases the
+// room's storage; a room that stops mid-import finds the lock at its next start and erases itself.
+// Either way the adapter's room is then rebuilt from storage (`reload`).
+import { EXPORT_FORMAT, EXPORT_VERSION, STORE_STREAM, type ExportHeader, type ImportResult } from "../protocol.ts";
+import { readBase, putBase, type EntrySink } from "./base.ts";
+import { parseContent, parseJson } from "./changes.ts";
+import { RoomError } from "./errors.ts";
+import { putAudit, putEvent } from "./event-log.ts";
+import { readRange } from "./event-reads.ts";
+import { parseExportBase, parseExportEvent, parseExportHeader, readLines, storeEventData } from "./export-format.ts";
+import { orderedContentWrites } from "./ordered-content.ts";
+import type { Meta, RoomCore } from "./room-types.ts";
+import { putSnapshot } from "./snapshot.ts";
+import { createStoreModel } from "./store.ts";
+
+/** Events read per page while exporting. */
+export const EXPORT_PAGE_EVENTS = 1_000;
+/** An import writes after this many events, or this many characters of entries, whichever first. */
+export const IMPORT_BATCH_EVENTS = 500;
+export const IMPORT_BATCH_CHARS = 2 * 1024 * 1024;
+/** Cells and values written per batch when the store is stored at the end of an import. */
+const IMPORT_BATCH_CELLS = 2_000;
+
+const encoder = new TextEncoder();
+const line = (json: string) => encoder.encode(json + "\n");
+
+/** The room's export as a stream; pinned to the head and first seq of the moment it starts. */
+export const exportStream = async (core: RoomCore): Promise<ReadableStream<Uint8Array>> => {
+  const { storage } = core.options;
+  const { head } = core;
+  const { first } = core.log;
+  const base = first > 1 ? await readBase(storage, core.keys) : undefined;
+  if (first > 1 && base?.seq !== first - 1) {
+    throw new RoomError("conflict", "This room's log was trimmed before it kept a base of its store: it cannot be exported whole.");
+  }
+  const header: ExportHeader = { format: EXPORT_FORMAT, version: EXPORT_VERSION, room: core.options.name, head, first };
+  let next = first;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(line(JSON.stringify(header)));
+      // The content's text as stored, so that its ids keep their order (see ordered-content.ts).
+      if (base) controller.enqueue(line(`{"base":{"seq":${base.seq},"content":${base.json}}}`));
+    },
+    async pull(controller) {
+      if (next > head) return controller.close();
+      const read = await readRange(storage, core.keys, {}, next, head, EXPORT_PAGE_EVENTS);
+      // Retention may have trimmed what this export had yet to read: end it broken, not with a gap.
+      if (read.events[0]?.seq !== next) return controller.error(new Error(`Seq ${next} is gone from the log (retention).`));
+      controller.enqueue(encoder.encode(read.events.map(({ json }) => json + "\n").join("")));
+      next = read.events.at(-1)!.seq + 1;
+    },
+  });
+};
+
+/** Entries collected for one storage write. */
+const createWriter = (core: RoomCore) => {
+  let puts = new Map<string, unknown>();
+  let chars = 0;
+  const sink: EntrySink & { flush(): Promise<void>; size(): number } = {
+    put(key, value) {
+      puts.set(key, value);
+      chars += key.length + (typeof value === "string" ? value.length : 16);
+    },
+    delete() {
+      throw new Error("An import writes into an empty room: it has nothing to delete.");
+    },
+    async flush() {
+      if (puts.size === 0) return;
+      const batch = puts;
+      puts = new Map();
+      chars = 0;
+      await core.options.storage.write(batch, []);
+    },
+    size: () => chars,
+  };
+  return sink;
+};
+
+/**
+ * Imports `body` (an export, or TinyBase `[tables, values]` content) into the empty room `core`.
+ * `reload` rebuilds the room from storage; it runs after the import, successful or not.
+ */
+export const importRoom = async (
+  core: RoomCore,
+  body: ReadableStream<Uint8Array> | null,
+  origin: Request,
+  reload: () => Promise<void>,
+): Promise<{ status: number; result: ImportResult }> => {
+  const { limits } = core.options.config;
+  if (!body) throw new RoomError("bad_request", "Send an export (NDJSON) or TinyBase content as the body.");
+  const lines = readLines(body, limits.maxBodyBytes);
+  const first = await lines.next();
+  if (first.done) throw new RoomError("bad_request", "The body is empty.");
+  if (first.value.trimStart().startsWith("[")) return importContent(core, first.value, lines, origin);
+  const header = parseExportHeader(first.value);
+  await core.lockWrites("import", { ifEmpty: true });
+  try {
+    const result = await importLog(core, header, lines);
+    await reload();
+    return { status: 201, result };
+  } catch (error) {
+    await core.options.storage.deleteAll();
+    await reload();
+    throw error;
+  }
+};
+
+/** TinyBase's own server's content: a first save, as a PUT of the store would make it. */
+const importContent = async (core: RoomCore, firstLine: string, rest: AsyncGenerator<string>, origin: Request) => {
+  const { maxBodyBytes } = core.options.config.limits;
+  let text = firstLine;
+  for await (const more of rest) {
+    text += "\n" + more;
+    if (text.length > maxBodyBytes) throw new RoomError("too_large", `TinyBase content is imported whole: at most ${maxBodyBytes} bytes.`);
+  }
+  const content = parseContent(parseJson(text));
+  if (core.head !== 0) throw new RoomError("conflict", "This room has data: import only into a new room.");
+  const { status, seq } = await core.putStore(content, origin);
+  if (status === 205) throw new RoomError("conflict", "This room has a store: import only into a new room.");
+  return { status: 201, result: { head: seq, first: 1, events: 1 } };
+};
+
+/** Writes the events, the store and its snapshot, then the meta that unlocks the room. */
+const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGenerator<string>): Promise<ImportResult> => {
+  const { keys } = core;
+  const writer = createWriter(core);
+  const fold = createStoreModel();
+  let created = false;
+  let storeSeq = 0;
+  if (header.first > 1) {
+    // The store's position, until a $store event moves it: the base's seq.
+    storeSeq = header.first - 1;
+    const next = await lines.next();
+    if (next.done) throw new RoomError("bad_request", "The export ended before its base line.");
+    const base = parseExportBase(next.value, header.first - 1);
+    fold.commit(orderedContentWrites(base.json));
+    created = Object.keys(base.content[0]).length > 0 || Object.keys(base.content[1]).length > 0;
+    putBase(writer, keys, { seq: header.first - 1, json: base.json, created });
+  }
+  let seq = header.first;
+  let inBatch = 0;
+  for await (const text of lines) {
+    if (seq > header.head) throw new RoomError("bad_request", `The export has events past its head, ${header.head}.`);
+    const event = parseExportEvent(text, seq);
+    const context = { keys, room: core.options.name, seq, ts: event.ts, newId: () => event.id, put: writer.put };
+    // Every id is written as a producer's would be: the export cannot tell them apart, and an
+    // idempotency key for an id nobody sends again is only a key.
+    putEvent(context, { stream: event.stream, type: event.type, data: event.data, id: event.id, tz: event.tz });
+    if (event.stream === STORE_STREAM) {
+      const data = storeEventData(event);
+      const writes = "changes" in data ? fold.plan(data.changes) : fold.planReplace(data.content);
+      fold.commit(writes);
+      putAudit(keys, seq, writes, writer.put);
+      storeSeq = seq;
+      created = true;
+    }
+    seq++;
+    if (++inBatch >= IMPORT_BATCH_EVENTS || writer.size() >= IMPORT_BATCH_CHARS) {
+      await writer.flush();
+      inBatch = 0;
+    }
+  }
+  if (seq !== header.head + 1) throw new RoomError("bad_request", `The export ended at seq ${seq - 1}, before its head ${header.head}.`);
+  // The store's cells and values, then its snapshot (which keeps the order; cells do not).
+  let cells = 0;
+  const [tables, values] = fold.content();
+  for (const tableId in tables) {
+    for (const rowId in tables[tableId]) {
+      for (const cellId in tables[tableId][rowId]) {
+        writer.put(keys.cell(tableId, rowId, cellId), tables[tableId][rowId][cellId]);
+        if (++cells % IMPORT_BATCH_CELLS === 0) await writer.flush();
+      }
+    }
+  }
+  for (const valueId in values) writer.put(keys.value(valueId), values[valueId]);
+  if (created) putSnapshot(writer, keys, fold, storeSeq, 0);
+  await writer.flush();
+  const meta: Meta = { head: header.head, storeSeq, created, first: header.first };
+  await core.options.storage.write(new Map([[keys.meta, meta]]), []);
+  return { head: header.head, first: header.first, events: header.head - header.first + 1 };
+};
