@@ -4,6 +4,10 @@ import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
+import { createMergeablePeer } from "./mergeable-peer.ts";
+import { createSyncRoom, isSyncConnection } from "./sync-room.ts";
+import { SYNC_PATH } from "../protocol.ts";
+import { subPath } from "./http.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -22,25 +26,32 @@ export interface Room {
 
 export const createRoom = (options: RoomOptions): Room => {
   const open = createOpenConnections(options.connections);
-  const core = createRoomCore({ ...options, connections: () => open });
+  // Synchronizer sockets hear the store in their own protocol (sync-room.ts), not in TinyBase frames.
+  const only = (sync: boolean) => () => [...open].filter((connection) => isSyncConnection(connection) === sync);
+  const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
+  const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: options.now ?? Date.now });
+  const sync = createSyncRoom(core, peer, only(true));
   const subscriptions = createSubscriptions(core);
   const sockets = createSocketHandlers(core, subscriptions);
   return {
     core,
     async load() {
       await core.load();
+      await peer.load();
       subscriptions.resetOrphans(open);
     },
     handleRequest: createRequestHandler(core),
     isFull: sockets.isFull,
     handleConnect(connection, request) {
       open.add(connection);
+      if (subPath(new URL(request.url).pathname) === SYNC_PATH) sync.connect(connection);
       sockets.connect(connection, request);
     },
-    handleMessage: sockets.message,
+    handleMessage: (connection, message) => (isSyncConnection(connection) ? sync.message(connection, message) : sockets.message(connection, message)),
     handleClose(connection) {
       open.delete(connection);
       sockets.close(connection);
+      sync.close(connection);
     },
     handleAlarm: () => core.handleAlarm(),
   };

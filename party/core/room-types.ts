@@ -2,13 +2,13 @@
 // offers the HTTP and WebSocket surfaces (room.ts builds it).
 import type { Role } from "./auth.ts";
 import type { Changes, Content } from "./changes.ts";
-import type { Job } from "./commit-queue.ts";
+import type { Batch, Job } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import type { EventInput, StoredEvent } from "./event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
 import type { Keys } from "./keys.ts";
 import type { RoomStorage } from "./storage.ts";
-import type { StoreModel } from "./store.ts";
+import type { StoreModel, StoreWrite } from "./store.ts";
 
 /**
  * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
@@ -32,6 +32,8 @@ export interface ConnectionState {
   roomstoreSubs?: string[];
   /** The room closed this socket: frames still in flight from it are ignored (see sockets.ts). */
   closedByRoom?: boolean;
+  /** A TinyBase synchronizer client's socket, opened on `{room}/sync` (see sync-room.ts). */
+  sync?: boolean;
 }
 
 export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
@@ -56,6 +58,8 @@ export interface RoomOptions {
   logger?: Logger;
   /** Asks the runtime for an alarm at `at` (ms) unless one is set; retention runs in it. */
   scheduleAlarm?: (at: number) => Promise<void> | void;
+  /** Sees every store write as it is recorded in its batch, with the `stamps` of applyChanges (see sync-room.ts). */
+  onStoreWrite?: (batch: Batch, writes: StoreWrite[], stamps?: unknown) => void;
 }
 
 export interface Meta {
@@ -97,7 +101,15 @@ export interface RoomCore {
   applyChanges(
     changes: Changes,
     origin: unknown,
-    options?: { sender?: RoomConnection; allOrNothing?: boolean; id?: string },
+    options?: {
+      sender?: RoomConnection;
+      allOrNothing?: boolean;
+      id?: string;
+      /** Passed to `onStoreWrite` with the writes this changeset makes. */
+      stamps?: unknown;
+      /** Turns the changeset into what to apply, at its turn in the queue, before the hooks. */
+      resolve?: (changes: Changes) => Changes;
+    },
   ): Promise<ChangesResult>;
   /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
   putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
