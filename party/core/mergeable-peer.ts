@@ -38,19 +38,21 @@ export interface StampedWrite {
   senderId?: string;
 }
 
-/** A model cell as a MergeableStore holds it: object and array cells decoded, as TinyBase 10 does. */
-export const toMergeable = (cell: Cell | undefined): unknown => {
-  if (typeof cell !== "string" || !cell.startsWith(JSON_CELL_PREFIX)) return cell;
-  try {
-    return JSON.parse(cell.slice(JSON_CELL_PREFIX.length));
-  } catch {
-    return cell;
-  }
-};
+/**
+ * A model cell as synchronizers hold and send it: TinyBase 10's synchronizer keeps and sends object
+ * and array cells encoded ("\uFFFD" + JSON, as the model keeps them) and hashes that text, so a raw
+ * object (which persister clients may send) is encoded the same way.
+ */
+export const toEncoded = (cell: unknown): Cell | undefined =>
+  typeof cell === "object" && cell !== null ? JSON_CELL_PREFIX + JSON.stringify(cell) : (cell as Cell | undefined);
 
-/** A MergeableStore cell as the model and persister clients hold it. */
-export const toModel = (thing: unknown): Cell | undefined =>
-  typeof thing === "object" && thing !== null ? JSON_CELL_PREFIX + JSON.stringify(thing) : (thing as Cell | undefined);
+/**
+ * Applies encoded MergeableChanges, as TinyBase's own synchronizer does (`store.__[4]`, its
+ * applyEncodedMergeableChanges, tinybase 10): the public applyMergeableChanges would hash decoded
+ * objects, which no client does, and every sync round would then find the hashes different.
+ */
+const applyEncoded = (store: MergeableStore, changes: MergeableChanges) =>
+  (store as unknown as { __: ((changes: unknown) => void)[] }).__[4](changes);
 
 const emptyChanges = (): MergeableChanges => [[Object.create(null)], [Object.create(null)], 1];
 
@@ -98,7 +100,7 @@ export const createMergeablePeer = (context: {
     for (const tableId in tables) {
       for (const rowId in tables[tableId]) {
         const row = tables[tableId][rowId];
-        for (const cellId in row) addCell(changes, [tableId, rowId, cellId], toMergeable(row[cellId]), cellHlc(tableId, rowId, cellId) ?? "");
+        for (const cellId in row) addCell(changes, [tableId, rowId, cellId], toEncoded(row[cellId]), cellHlc(tableId, rowId, cellId) ?? "");
       }
     }
     for (const [tableId, rows] of cellStamps) {
@@ -106,7 +108,7 @@ export const createMergeablePeer = (context: {
         for (const [cellId, hlc] of cells) if (model.getCell(tableId, rowId, cellId) === undefined) addCell(changes, [tableId, rowId, cellId], undefined, hlc);
       }
     }
-    for (const valueId in values) changes[1][0][valueId] = [toMergeable(values[valueId]), valueStamps.get(valueId) ?? ""];
+    for (const valueId in values) changes[1][0][valueId] = [toEncoded(values[valueId]), valueStamps.get(valueId) ?? ""];
     for (const [valueId, hlc] of valueStamps) if (model.getValue(valueId) === undefined) changes[1][0][valueId] = [undefined, hlc];
     return changes;
   };
@@ -116,7 +118,7 @@ export const createMergeablePeer = (context: {
     if (!store) {
       // Its own clock never stamps anything (the room passes every HLC): it only merges.
       store = createMergeableStore(uniqueId, context.now);
-      store.applyMergeableChanges(everything() as never);
+      applyEncoded(store, everything());
     }
     return store;
   };
@@ -143,7 +145,7 @@ export const createMergeablePeer = (context: {
       batch.put(valueKey(valueId), hlc);
       undo.push(() => (previous === undefined ? valueStamps.delete(valueId) : valueStamps.set(valueId, previous)));
     }
-    store?.applyMergeableChanges(changes as never);
+    if (store) applyEncoded(store, changes);
     batch.onUndo(() => {
       for (let i = undo.length - 1; i >= 0; i--) undo[i]();
       // A MergeableStore cannot take a stamp back: build it again from what is kept.
@@ -158,7 +160,7 @@ export const createMergeablePeer = (context: {
         ? input.changes[0][0][write.path[0]]?.[0][write.path[1]]?.[0][write.path[2]]
         : input.changes[1][0][write.id];
     // The sender's stamp holds only for the value it sent; a rewrite gets the room's own.
-    return stamp && toModel(stamp[0]) === write.value ? stamp[1] : undefined;
+    return stamp && toEncoded(stamp[0]) === write.value ? stamp[1] : undefined;
   };
 
   return {
@@ -209,13 +211,13 @@ export const createMergeablePeer = (context: {
             const [thing, hlc] = cells[cellId];
             if (!wins(hlc, cellHlc(tableId, rowId, cellId))) continue;
             const table = (changes[0][tableId] ??= Object.create(null)) as Record<string, Record<string, unknown>>;
-            (table[rowId] ??= Object.create(null))[cellId] = thing === undefined ? DELETED : toModel(thing);
+            (table[rowId] ??= Object.create(null))[cellId] = thing === undefined ? DELETED : toEncoded(thing);
           }
         }
       }
       for (const valueId in incoming[1][0]) {
         const [thing, hlc] = incoming[1][0][valueId];
-        if (wins(hlc, valueStamps.get(valueId))) changes[1][valueId] = thing === undefined ? DELETED : (toModel(thing) as Cell);
+        if (wins(hlc, valueStamps.get(valueId))) changes[1][valueId] = thing === undefined ? DELETED : (toEncoded(thing) as Cell);
       }
       return changes;
     },
@@ -232,7 +234,7 @@ export const createMergeablePeer = (context: {
       for (const write of writes) {
         const sent = stampOf(input, write);
         const hlc = sent ?? nextHlc();
-        const thing = toMergeable(write.value);
+        const thing = toEncoded(write.value);
         if (write.kind === "cell") addCell(changes, write.path, thing, hlc);
         else changes[1][0][write.id] = [thing, hlc];
         if (input && !sent) {

@@ -1,7 +1,7 @@
 // Stamped changes (TinyBase MergeableChanges) as plain data: their plain form, and merging them.
 import { DELETED } from "../protocol.ts";
 import type { Changes } from "./changes.ts";
-import { toModel } from "./mergeable-peer.ts";
+import { toEncoded } from "./mergeable-peer.ts";
 import type { MergeableChanges, Stamp, TableStamps } from "./sync-wire.ts";
 
 /** The later of two HLCs ("" is the earliest). */
@@ -16,12 +16,12 @@ export const plainOf = ([[tables], [values]]: MergeableChanges): Changes => {
     for (const rowId in rows) {
       const cells = rows[rowId][0];
       const row: Record<string, unknown> = Object.create(null);
-      for (const cellId in cells) row[cellId] = cells[cellId][0] === undefined ? DELETED : toModel(cells[cellId][0]);
+      for (const cellId in cells) row[cellId] = cells[cellId][0] === undefined ? DELETED : toEncoded(cells[cellId][0]);
       table[rowId] = row;
     }
     changes[0][tableId] = table as never;
   }
-  for (const valueId in values) changes[1][valueId] = values[valueId][0] === undefined ? DELETED : (toModel(values[valueId][0]) as never);
+  for (const valueId in values) changes[1][valueId] = values[valueId][0] === undefined ? DELETED : (toEncoded(values[valueId][0]) as never);
   return changes;
 };
 

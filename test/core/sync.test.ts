@@ -2,6 +2,7 @@ import { createMergeableStore } from "tinybase";
 import { describe, expect, it } from "vitest";
 import type { RoomHooks } from "../../party/core/index.ts";
 import { updateState } from "../../party/core/room-types.ts";
+import { decodedContent } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
 import { changesFrame, createTestRoom, receivedChanges, settle, type TestRoom } from "./harness.ts";
 import { connectSync, type SyncClient } from "./sync-harness.ts";
@@ -19,7 +20,7 @@ export const canonical = (thing: unknown): string =>
   );
 const converged = (room: TestRoom, clients: SyncClient[], what = "convergence") =>
   waitFor(
-    async () => [await stored(room), ...clients.map(contentOf)],
+    async () => [decodedContent(await stored(room)), ...clients.map(contentOf)],
     ([server, ...others]) => others.every((content) => canonical(content) === canonical(server ?? [{}, {}])),
     { timeoutMs: 3_000, what },
   );
@@ -57,7 +58,7 @@ describe("synchronizer clients at {room}/sync", () => {
   it("keep stamps across a restart: a client that rejoins has nothing to exchange, a new one gets everything", async () => {
     const room = await newRoom();
     const a = await connectSync(room, "a");
-    a.store.setTable("pets", { fido: { species: "dog" }, felix: { species: "cat", obj: JSON.parse('{"x":[1,2]}') } });
+    a.store.setTable("pets", { fido: { species: "dog", tags: JSON.parse('["good"]') }, felix: { species: "cat", obj: JSON.parse('{"x":[1,2]}') } });
     a.store.setValue("open", true);
     a.store.delCell("pets", "felix", "obj");
     await converged(room, [a]);
