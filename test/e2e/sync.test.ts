@@ -159,7 +159,7 @@ describe("TinyBase synchronizer clients at {room}/sync of wrangler dev", () => {
         // Names unlike the module's imports: vitest rewrites those, even inside a function sent to the page.
         const tinybase = (globalThis as any).TinyBase;
         const store = tinybase.createMergeableStore();
-        const synchronizer = await tinybase.createWsSynchronizer(store, new WebSocket(url));
+        const synchronizer = await tinybase.createWsSynchronizer(store, new (globalThis as any).WebSocket(url));
         await synchronizer.startSync();
         store.setCell("pets", "felix", "species", "cat");
         (globalThis as any).store = store;
