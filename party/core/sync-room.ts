@@ -93,7 +93,10 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       // A MergeableStore room starts empty: the first change creates the store.
       if (!core.model.hasStore) await core.putStore([{}, {}], connection);
       const stamps: StampedInput = { changes: incoming, senderId: connection.id };
-      refused = (await core.applyChanges(requested, connection, { stamps, resolve: () => peer.winners(incoming) })).rejected;
+      // The sender, as the broadcaster knows writers (a persister client writing the same cells
+      // right after is then sent the room's value); it hears the room in stamped diffs, not frames.
+      const sender = { id: connection.id, send() {}, close() {} };
+      refused = (await core.applyChanges(requested, connection, { sender, stamps, resolve: () => peer.winners(incoming) })).rejected;
     } catch (error) {
       if (toRoomError(error).code === "internal") log(error);
       refused = true;
