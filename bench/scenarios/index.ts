@@ -4,6 +4,7 @@ import { eventLog } from "./event-log.ts";
 import { fixedLoad } from "./fixed-load.ts";
 import { smallChange } from "./small-change.ts";
 import { snapshot } from "./snapshot.ts";
+import { sync } from "./sync.ts";
 import { throughput } from "./throughput.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, sync];
