@@ -194,6 +194,9 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     /** Marks a socket opened on `{room}/sync`; the mark lives in its attachment, so it survives hibernation. */
     connect(connection: RoomConnection): void {
       updateState(connection, { sync: true });
+      // Build the MergeableStore before the socket opens: a client's first requests time out
+      // after 1 s, and building it for a large store after a wake-up can take longer.
+      peer.mergeable();
     },
 
     async message(connection: RoomConnection, data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
