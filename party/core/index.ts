@@ -27,7 +27,10 @@ export interface Room {
 export const createRoom = (options: RoomOptions): Room => {
   const open = createOpenConnections(options.connections);
   // Synchronizer sockets hear the store in their own protocol (sync-room.ts), not in TinyBase frames.
-  const only = (sync: boolean) => () => [...open].filter((connection) => isSyncConnection(connection) === sync);
+  const only = (sync: boolean) =>
+    function* (): Generator<RoomConnection> {
+      for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
+    };
   const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
   const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: options.now ?? Date.now });
   const sync = createSyncRoom(core, peer, only(true));

@@ -7,7 +7,7 @@
 //
 // A refused change (a hook, the read-only role, a failed write) is undone at its sender by giving
 // the refused cells newer stamps with the room's content, which every client then adopts.
-import { SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, MAX_SYNC_PENDING_REQUESTS } from "../protocol.ts";
+import { MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../protocol.ts";
 import { isEmptyChanges, parseChanges, type Changes } from "./changes.ts";
 import type { Batch } from "./commit-queue.ts";
 import { closeCodeOf, RoomError, toRoomError } from "./errors.ts";
@@ -194,6 +194,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     /** Marks a socket opened on `{room}/sync`; the mark lives in its attachment, so it survives hibernation. */
     connect(connection: RoomConnection): void {
       updateState(connection, { sync: true });
+      syncKinds.set(connection, true);
       // Build the MergeableStore before the socket opens: a client's first requests time out
       // after 1 s, and building it for a large store after a wake-up can take longer.
       peer.mergeable();
@@ -207,7 +208,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
         if (!decoder) decoders.set(connection.id, (decoder = createSyncDecoder(now)));
         const message = decoder.decode(data);
         // Messages to another client go nowhere: the room is every client's only peer.
-        if (message && (message.to === "" || message.to === "S")) await handle(connection, message);
+        if (message && (message.to === "" || message.to === SYNC_ROOM_ID)) await handle(connection, message);
       } catch (error) {
         const roomError = toRoomError(error);
         if (roomError.code === "internal") log(error);
@@ -226,4 +227,15 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   };
 };
 
-export const isSyncConnection = (connection: RoomConnection): boolean => stateOf(connection).sync === true;
+/**
+ * Whether each connection object is a synchronizer socket, read from its state once: on a
+ * hibernating runtime every read of the state deserializes the socket's attachment, and this is
+ * asked for every socket on every broadcast (see connections.ts).
+ */
+const syncKinds = new WeakMap<RoomConnection, boolean>();
+
+export const isSyncConnection = (connection: RoomConnection): boolean => {
+  let sync = syncKinds.get(connection);
+  if (sync === undefined) syncKinds.set(connection, (sync = stateOf(connection).sync === true));
+  return sync;
+};
