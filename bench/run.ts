@@ -45,16 +45,17 @@ async function main(): Promise<number> {
     process.stdout.write(`${renderMachine(options, targets, rounds)}\n`);
     const fixtures = createFixtures(options.runId, log);
     for (const scenario of scenarios) {
+      const eligible = targets.filter((target) => target.protocols.includes(scenario.protocol ?? "persister"));
       log(`scenario ${scenario.name}`);
       const scenarioStarted = performance.now();
-      const reloadsBefore = targets.map(countReloads);
+      const reloadsBefore = eligible.map(countReloads);
       const loadBefore = loadavg()[0];
       const perRound: ScenarioResults[] = [];
       for (let round = 0; round < rounds; round++) {
         const results = createScenarioResults();
         // Rooms are new in every round; rotating the order spreads any drift of the machine over all targets.
         const roundOptions = rounds > 1 ? { ...options, runId: `${options.runId}r${round}` } : options;
-        const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
+        const order = [...eligible.slice(round % eligible.length), ...eligible.slice(0, round % eligible.length)];
         try {
           await scenario.run({ options: roundOptions, targets: order, fixtures, sink: results, log });
         } catch (error) {
@@ -63,14 +64,14 @@ async function main(): Promise<number> {
         }
         perRound.push(results);
       }
-      const results = rounds > 1 ? mergeRounds(scenario.metrics(options), targets, perRound) : perRound[0];
-      targets.forEach((target, index) => {
+      const results = rounds > 1 ? mergeRounds(scenario.metrics(options), eligible, perRound) : perRound[0];
+      eligible.forEach((target, index) => {
         if (countReloads(target) > reloadsBefore[index]) {
           results.note(`${target.name}: dev server reloaded during this scenario (a source file changed): its figures are not comparable`);
         }
       });
       results.note(`1-minute load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores)`);
-      process.stdout.write(`${renderScenario(scenario, options, targets, results, performance.now() - scenarioStarted)}\n`);
+      process.stdout.write(`${renderScenario(scenario, options, eligible, results, performance.now() - scenarioStarted)}\n`);
     }
     process.stdout.write(`_Total ${((performance.now() - started) / 1000).toFixed(0)} s._\n`);
     return 0;

@@ -4,7 +4,7 @@
 // servers share the machine's cores) and records one value per metric and target.
 // A failing target is recorded as an error in its cells and never stops the run.
 import type { Fixtures } from "./fixtures.ts";
-import type { Target, TargetName } from "./targets.ts";
+import type { Protocol, Target, TargetName } from "./targets.ts";
 
 export interface RunOptions {
   /** Small parameters for a smoke run (`--quick`). */
@@ -44,6 +44,8 @@ export interface Scenario {
   /** For `--only`. */
   name: string;
   title: string;
+  /** The clients it drives (default "persister"): it runs against the targets that serve them. */
+  protocol?: Protocol;
   /** The exact parameters, printed above the table. */
   parameters(options: RunOptions): string[];
   metrics(options: RunOptions): MetricSpec[];

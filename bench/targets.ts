@@ -2,12 +2,15 @@
 import path from "node:path";
 import { type RunningServer, startServer } from "../test/support/servers.ts";
 
-export const TARGET_NAMES = ["roomstore", "roomstore-live", "tinybase", "relay"] as const;
+export const TARGET_NAMES = ["roomstore", "roomstore-live", "tinybase", "relay", "tinybase-sync"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** Ratio columns: roomstore (hibernating, the default) and roomstore-live against each baseline. */
 export const SUBJECTS: readonly TargetName[] = ["roomstore", "roomstore-live"];
-export const BASELINES: readonly TargetName[] = ["tinybase", "relay"];
+export const BASELINES: readonly TargetName[] = ["tinybase", "relay", "tinybase-sync"];
+
+/** What clients a target serves: TinyBase's persister (`{prefix}s` frames) or its WsSynchronizer. */
+export type Protocol = "persister" | "synchronizer";
 
 export interface TargetSpec {
   name: TargetName;
@@ -18,6 +21,8 @@ export interface TargetSpec {
   stores: boolean;
   /** Serves the roomstore event API (GET/POST /events, SSE). For event-log scenarios. */
   events: boolean;
+  /** The client protocols it serves; a scenario runs against the targets that serve its protocol. */
+  protocols: readonly Protocol[];
   description: string;
 }
 
@@ -30,6 +35,7 @@ export const TARGET_SPECS: readonly TargetSpec[] = [
     cwd: here(".."),
     stores: true,
     events: true,
+    protocols: ["persister", "synchronizer"],
     description: "this repo's room (party/), default class Room (hibernating sockets), wrangler dev",
   },
   {
@@ -38,6 +44,7 @@ export const TARGET_SPECS: readonly TargetSpec[] = [
     cwd: here("./live"),
     stores: true,
     events: true,
+    protocols: ["persister"],
     description: "the same room as LiveRoom (sockets kept in memory, no hibernation), wrangler dev",
   },
   {
@@ -46,6 +53,7 @@ export const TARGET_SPECS: readonly TargetSpec[] = [
     cwd: here("./tinybase"),
     stores: true,
     events: false,
+    protocols: ["persister"],
     description: "TinyBasePartyKitServer unmodified (bench/tinybase), partykit dev",
   },
   {
@@ -54,7 +62,17 @@ export const TARGET_SPECS: readonly TargetSpec[] = [
     cwd: here("./relay"),
     stores: false,
     events: false,
+    protocols: ["persister"],
     description: "bare partyserver relay, no storage (bench/relay), wrangler dev",
+  },
+  {
+    name: "tinybase-sync",
+    kind: "wrangler",
+    cwd: here("./tinybase-sync"),
+    stores: true,
+    events: false,
+    protocols: ["synchronizer"],
+    description: "TinyBase's WsServerDurableObject unmodified, fragmented Durable Object SQL persister (bench/tinybase-sync), wrangler dev",
   },
 ];
 

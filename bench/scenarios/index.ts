@@ -5,7 +5,8 @@ import { exportImport } from "./export-import.ts";
 import { fixedLoad } from "./fixed-load.ts";
 import { smallChange } from "./small-change.ts";
 import { snapshot } from "./snapshot.ts";
+import { sync } from "./sync.ts";
 import { stalledReaders } from "./stalled-readers.ts";
 import { throughput } from "./throughput.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, sync];

@@ -112,6 +112,22 @@ export const createBroadcaster = (options: {
     return framesOf(options.prefix, others);
   };
 
+  /**
+   * The room sent `sender` its values for these cells: count that as another writer's write, so
+   * that the sender's own next write to them, made before the correction arrived, is echoed.
+   */
+  const noteCorrection = (writes: StoreWrite[], sender: string) => {
+    const now = options.now();
+    for (const write of writes) {
+      // The correction may delete the cell's row or table (when they are gone from the room):
+      // a set into them that the sender made meanwhile is echoed too.
+      for (const key of [cellKey(write), ...containersOf(write)]) {
+        lastWriters.delete(key);
+        lastWriters.set(key, { sender: ROOM_WRITER + sender, at: now });
+      }
+    }
+  };
+
   return {
     /** An entry for the group's list: records who wrote which cells, and what must be echoed. */
     entry(changes: Changes, writes: StoreWrite[], connection?: RoomConnection): Entry {
@@ -135,18 +151,7 @@ export const createBroadcaster = (options: {
       return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
     },
 
-    /**
-     * The room sent `sender` its values for these cells: count that as another writer's write, so
-     * that the sender's own next write to them, made before the correction arrived, is echoed.
-     */
-    noteCorrection(writes: StoreWrite[], sender: string) {
-      const now = options.now();
-      for (const write of writes) {
-        const key = cellKey(write);
-        lastWriters.delete(key);
-        lastWriters.set(key, { sender: ROOM_WRITER + sender, at: now });
-      }
-    },
+    noteCorrection,
 
     /** Sends a committed group's changesets to every connection. */
     flush(list: Entry[]) {
@@ -157,6 +162,9 @@ export const createBroadcaster = (options: {
       for (const [id, connection] of senders) {
         try {
           for (const frame of framesFor(id, list)) connection.send(frame);
+          // An echo is a correction too: it may arrive after the sender wrote these cells again.
+          const echoed = list.flatMap((entry) => (entry.sender?.id === id ? (entry.echo ?? []) : []));
+          if (echoed.length > 0) noteCorrection(echoed, id);
         } catch {
           // The sender left after its change was committed: nothing to reconverge.
         }

@@ -7,6 +7,10 @@ import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } 
 import { createSubscriptions } from "./subscriptions.ts";
 import { roomAdminResources } from "./room-admin.ts";
 import { clearUnfinishedImport } from "./write-lock.ts";
+import { createMergeablePeer } from "./mergeable-peer.ts";
+import { createSyncRoom, isSyncConnection } from "./sync-room.ts";
+import { SYNC_PATH } from "../protocol.ts";
+import { subPath } from "./http.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -27,18 +31,26 @@ export interface Room {
 
 export const createRoom = (options: RoomOptions): Room => {
   const open = createOpenConnections(options.connections);
+  // Synchronizer sockets hear the store in their own protocol (sync-room.ts), not in TinyBase frames.
+  const only = (sync: boolean) =>
+    function* (): Generator<RoomConnection> {
+      for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
+    };
   /** The core and its handlers; built again from storage after an import or a DELETE. */
   const build = () => {
-    const core = createRoomCore({ ...options, connections: () => open });
+    const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
+    const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
+    const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
     const sockets = createSocketHandlers(core, subscriptions);
     const admin = roomAdminResources(core, { connections: () => open, reload });
-    return { core, subscriptions, sockets, handleRequest: createRequestHandler(core, admin) };
+    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, admin) };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (write-lock.ts).
     await clearUnfinishedImport(options.storage, room.core.keys);
     await room.core.load();
+    await room.peer.load();
     room.subscriptions.resetOrphans(open);
   };
   let current = build();
@@ -57,12 +69,15 @@ export const createRoom = (options: RoomOptions): Room => {
     socketRefusal: (request) => current.sockets.refusal(request),
     handleConnect(connection, request) {
       open.add(connection);
+      if (subPath(new URL(request.url).pathname) === SYNC_PATH) current.sync.connect(connection);
       current.sockets.connect(connection, request);
     },
-    handleMessage: (connection, message) => current.sockets.message(connection, message),
+    handleMessage: (connection, message) =>
+      isSyncConnection(connection) ? current.sync.message(connection, message) : current.sockets.message(connection, message),
     handleClose(connection) {
       open.delete(connection);
       current.sockets.close(connection);
+      current.sync.close(connection);
     },
     handleAlarm: () => current.core.handleAlarm(),
   };

@@ -2,14 +2,15 @@
 // offers the HTTP and WebSocket surfaces (room.ts builds it).
 import type { Role } from "./auth.ts";
 import type { Changes, Content } from "./changes.ts";
+import type { Batch, Job } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import type { EventInput, StoredEvent } from "./event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
 import type { Keys } from "./keys.ts";
 import type { MemoryGauge } from "./memory.ts";
 import type { RoomStorage } from "./storage.ts";
-import type { StoreModel } from "./store.ts";
 import type { WriteLock } from "./write-lock.ts";
+import type { StoreModel, StoreWrite } from "./store.ts";
 
 /**
  * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
@@ -35,6 +36,8 @@ export interface ConnectionState {
   closedByRoom?: boolean;
   /** The room's own id of this socket: what it keys the socket's state by (see connections.ts). */
   socketId?: string;
+  /** A TinyBase synchronizer client's socket, opened on `{room}/sync` (see sync-room.ts). */
+  sync?: boolean;
 }
 
 export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
@@ -59,6 +62,8 @@ export interface RoomOptions {
   logger?: Logger;
   /** Asks the runtime for an alarm at `at` (ms) unless one is set; retention runs in it. */
   scheduleAlarm?: (at: number) => Promise<void> | void;
+  /** Sees every store write as it is recorded in its batch, with the `stamps` of applyChanges (see sync-room.ts). */
+  onStoreWrite?: (batch: Batch, writes: StoreWrite[], stamps?: unknown) => void;
 }
 
 /**
@@ -127,7 +132,15 @@ export interface RoomCore {
   applyChanges(
     changes: Changes,
     origin: unknown,
-    options?: { sender?: RoomConnection; allOrNothing?: boolean; id?: string },
+    options?: {
+      sender?: RoomConnection;
+      allOrNothing?: boolean;
+      id?: string;
+      /** Passed to `onStoreWrite` with the writes this changeset makes. */
+      stamps?: unknown;
+      /** Turns the changeset into what to apply, at its turn in the queue, before the hooks. */
+      resolve?: (changes: Changes) => Changes;
+    },
   ): Promise<ChangesResult>;
   /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
   putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
@@ -136,6 +149,11 @@ export interface RoomCore {
    * message id `mid`, an append with that mid already stored is answered with its events again.
    */
   appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
+  /**
+   * Runs a job in the next commit group, with the room's writes (commit-queue.ts): for modules
+   * that put their own entries in the room's atomic writes (synchronizer stamps, Durable Streams).
+   */
+  run<T>(job: Job<T>): Promise<T>;
   /**
    * Takes the write lock (write-lock.ts) in a commit group, after every write queued before it;
    * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).

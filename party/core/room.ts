@@ -83,7 +83,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
   };
 
   /** Records store writes and one $store event in the batch; returns the event. */
-  const commitStore = (batch: Batch, writes: StoreWrite[], type: string, data: unknown, id?: string): StoredEvent => {
+  const commitStore = (batch: Batch, writes: StoreWrite[], type: string, data: unknown, id?: string, stamps?: unknown): StoredEvent => {
     const previous = model.read(writes);
     const hadStore = model.hasStore;
     const previousStoreSeq = meta.storeSeq;
@@ -101,6 +101,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     const stored = putEvent(context, { stream: STORE_STREAM, type, data, id });
     batch.nextSeq = context.seq;
     putAudit(keys, stored.event.seq, writes, batch.put);
+    options.onStoreWrite?.(batch, writes, stamps);
     meta.storeSeq = stored.event.seq;
     emitAfterCommit(batch, [stored]);
     // Keep the snapshot close behind the store, so that waking up stays cheap.
@@ -209,6 +210,8 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
       return meta.storeSeq;
     },
 
+    run: (job) => queue.run(job),
+
     lockWrites(lock, { ifEmpty = false } = {}) {
       return queue.run((batch) => {
         if (ifEmpty && (batch.nextSeq - 1 !== 0 || model.hasStore)) {
@@ -232,7 +235,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
       if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) scheduleSnapshot();
     },
 
-    applyChanges(changes, origin, { sender, allOrNothing = false, id } = {}) {
+    applyChanges(changes, origin, { sender, allOrNothing = false, id, stamps, resolve } = {}) {
       return queue.run(async (batch) => {
         if (id !== undefined) {
           const key = keys.eventId(STORE_STREAM, id);
@@ -240,6 +243,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
           if (known !== undefined) return { seq: known as number, accepted: [{}, {}, 1] as Changes, rejected: false, duplicate: true };
         }
         if (!model.hasStore) throw new RoomError("conflict", "The room has no store yet: PUT it first.");
+        if (resolve) changes = resolve(changes);
         const vetted = await vet(changes, false, origin);
         const { accepted, rejected } = vetted
           ? await filterChanges(hooks, vetted, false, origin, model)
@@ -250,7 +254,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
         let seq: number | undefined;
         if (!isEmptyChanges(accepted)) {
           const writes = model.plan(accepted);
-          seq = commitStore(batch, writes, EVENT_CHANGES, changesForLog(accepted), id).event.seq;
+          seq = commitStore(batch, writes, EVENT_CHANGES, changesForLog(accepted), id, stamps).event.seq;
           queueBroadcast(batch, accepted, writes, sender);
         }
         if ((rejected || vetted !== changes) && sender) {

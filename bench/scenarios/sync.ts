@@ -1,0 +1,156 @@
+// Scenario 6: TinyBase synchronizer clients (createWsSynchronizer over a MergeableStore, unmodified)
+// against roomstore's `{room}/sync` and TinyBase's own Durable Object server. Convergence of
+// concurrent writers; a fresh client joining a large room; the server's memory.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createMergeableStore, type MergeableStore } from "tinybase";
+import { createWsSynchronizer } from "tinybase/synchronizers/synchronizer-ws-client";
+import { WebSocket } from "ws";
+import { forEachTarget, metric } from "../scenario.ts";
+import type { RunningTarget, Scenario, ScenarioContext } from "../scenario.ts";
+import { median, summarize } from "../stats.ts";
+
+const WRITERS = 4;
+const CELLS_PER_ROW = 5;
+/** Cells per filling transaction: under roomstore's default MAX_CELLS_PER_CHANGE (10,000). */
+const FILL_CELLS_PER_CHANGE = 5_000;
+const JOINS = 3;
+const CONVERGE_TIMEOUT_MS = 120_000;
+const JOIN_TIMEOUT_MS = 30_000;
+
+const changesPerWriter = (quick: boolean) => (quick ? 100 : 500);
+const joinCells = (quick: boolean) => (quick ? 10_000 : 50_000);
+
+const syncUrl = (host: string, room: string) => `ws://${host}/parties/main/${room}/sync`;
+
+const connect = async (host: string, room: string, store: MergeableStore = createMergeableStore()) => {
+  const synchronizer = await createWsSynchronizer(store, new WebSocket(syncUrl(host, room)));
+  await synchronizer.startSync();
+  return { store, close: () => synchronizer.destroy() };
+};
+
+const waitUntil = async (done: () => boolean, timeoutMs: number, what: string) => {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+};
+
+const cellCount = (store: MergeableStore) => {
+  let cells = 0;
+  for (const rowId of store.getRowIds("t")) cells += store.getCellIds("t", rowId).length;
+  return cells;
+};
+
+/** Resident memory of the server's workerd processes (its process group), in MB. */
+const workerdMb = (target: RunningTarget): number => {
+  const port = new URL(target.server.origin).port;
+  const listing = execFileSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8" });
+  const pid = listing.match(/pid=(\d+)/)?.[1];
+  if (!pid) throw new Error(`no process listens on port ${port}`);
+  const group = execFileSync("ps", ["-o", "pgid=", "-p", pid], { encoding: "utf8" }).trim();
+  let kb = 0;
+  for (const line of execFileSync("ps", ["-o", "pid=,comm=", "-g", group], { encoding: "utf8" }).trim().split("\n")) {
+    const [processId, command] = line.trim().split(/\s+/);
+    if (command !== "workerd") continue;
+    kb += Number(readFileSync(`/proc/${processId}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
+  }
+  return kb / 1024;
+};
+
+export const sync: Scenario = {
+  name: "sync",
+  title: "6. TinyBase synchronizer clients (MergeableStore)",
+  protocol: "synchronizer",
+  parameters: (options) => [
+    `unmodified tinybase 10 clients: createWsSynchronizer(createMergeableStore(), new WebSocket(url)) over \`ws\`, all in this process`,
+    `convergence: ${WRITERS} clients each set ${changesPerWriter(options.quick)} cells (one row each, one message per setCell), all at once; ` +
+      `changes/s = all changes ÷ time until every client holds all of them; latency = a change's send to its arrival at another client; then a fresh client must load them all`,
+    `join: a room filled with ${joinCells(options.quick)} cells (${CELLS_PER_ROW} a row, ${FILL_CELLS_PER_CHANGE} per transaction); ` +
+      `time from a fresh client's connect until its content equals the room's, median of ${JOINS}`,
+    `memory: resident memory of the server's workerd processes after the joins (and its growth since before the fill), MB`,
+  ],
+  metrics: () => [
+    metric("rate", "convergence, changes/s", "higher", 0),
+    metric("p50", "change latency, median ms", "lower", 1),
+    metric("p99", "change latency, p99 ms", "lower", 1),
+    metric("lost", "changes lost", "none", 0),
+    metric("join", "join of a fresh client, ms", "lower", 0),
+    metric("rss", "workerd memory after the joins, MB", "lower", 0),
+    metric("growth", "workerd memory growth, MB", "lower", 0),
+  ],
+  async run(context) {
+    await forEachTarget(context, ["rate", "p50", "p99", "lost"], (target) => converge(context, target));
+    await forEachTarget(context, ["join", "rss", "growth"], (target) => join(context, target));
+  },
+};
+
+async function converge(context: ScenarioContext, target: RunningTarget): Promise<void> {
+  const room = `sync-converge-${context.options.runId}`;
+  const changes = changesPerWriter(context.options.quick);
+  const total = WRITERS * changes;
+  const clients = await Promise.all(Array.from({ length: WRITERS }, () => connect(target.server.host, room)));
+  const latencies: number[] = [];
+  try {
+    clients.forEach(({ store }, index) =>
+      store.addCellListener("t", null, "at", (_store, _tableId, rowId, _cellId, sentAt) => {
+        if (!rowId.startsWith(`w${index}-`)) latencies.push(performance.now() - (sentAt as number));
+      }),
+    );
+    const started = performance.now();
+    for (let change = 0; change < changes; change++) {
+      clients.forEach(({ store }, index) => store.setCell("t", `w${index}-${change}`, "at", performance.now()));
+    }
+    await waitUntil(() => clients.every(({ store }) => store.getRowCount("t") === total), CONVERGE_TIMEOUT_MS, `${total} changes at every client`);
+    const seconds = (performance.now() - started) / 1000;
+    const summary = summarize(latencies);
+    context.sink.record(target.name, "rate", total / seconds);
+    context.sink.record(target.name, "p50", summary.p50);
+    context.sink.record(target.name, "p99", summary.p99);
+    // What the room kept: a client that was never there must load every change.
+    const fresh = await connect(target.server.host, room);
+    await waitUntil(() => fresh.store.getRowCount("t") === total, JOIN_TIMEOUT_MS, "a fresh client to load every change").catch(() => undefined);
+    context.sink.record(target.name, "lost", total - fresh.store.getRowCount("t"));
+    await fresh.close();
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+async function join(context: ScenarioContext, target: RunningTarget): Promise<void> {
+  const room = `sync-join-${context.options.runId}`;
+  const cells = joinCells(context.options.quick);
+  const before = workerdMb(target);
+  const filler = await connect(target.server.host, room);
+  for (let first = 0; first < cells; first += FILL_CELLS_PER_CHANGE) {
+    filler.store.transaction(() => {
+      for (let cell = first; cell < Math.min(cells, first + FILL_CELLS_PER_CHANGE); cell++) {
+        filler.store.setCell("t", `r${Math.floor(cell / CELLS_PER_ROW)}`, `c${cell % CELLS_PER_ROW}`, cell);
+      }
+    });
+  }
+  const [tablesHash] = filler.store.getMergeableContentHashes();
+  const holdsAll = (store: MergeableStore) => store.getMergeableContentHashes()[0] === tablesHash && cellCount(store) === cells;
+  // Untimed: until a client that joins finds everything (the room may still be storing the fill).
+  for (let attempt = 0; ; attempt++) {
+    const checker = await connect(target.server.host, room);
+    const ok = await waitUntil(() => holdsAll(checker.store), 10_000, "the fill").then(() => true, () => false);
+    await checker.close();
+    if (ok) break;
+    if (attempt === 5) throw new Error("the room never held the whole fill");
+  }
+  await filler.close();
+  const times: number[] = [];
+  for (let attempt = 0; attempt < JOINS; attempt++) {
+    const started = performance.now();
+    const client = await connect(target.server.host, room);
+    await waitUntil(() => holdsAll(client.store), JOIN_TIMEOUT_MS, `a fresh client to hold ${cells} cells (TinyBase's 1 s request timeout may have passed)`);
+    times.push(performance.now() - started);
+    await client.close();
+  }
+  context.sink.record(target.name, "join", median(times));
+  const after = workerdMb(target);
+  context.sink.record(target.name, "rss", after);
+  context.sink.record(target.name, "growth", after - before);
+}

@@ -1,0 +1,277 @@
+// The room as a MergeableStore peer: every cell and value of the store has a stamp (an HLC), kept
+// with the store in the same storage write, and TinyBase's own MergeableStore answers the
+// synchronizer's hash and diff requests, so its hashing is TinyBase's by construction.
+//
+// Storage layout (P is the room's storagePrefix; ids JSON-escaped as in keys.ts):
+//   P hr "t","r"    { cellId: hlc } for every cell the row has had; a stamp whose cell is not in the
+//                   store is a deletion (a tombstone, kept as TinyBase keeps them)
+//   P hv "id"       the hlc of a value (or of its deletion)
+// A cell with no stamp (written before any stamp was kept) has the empty HLC, which every stamped
+// change beats, as in TinyBase.
+//
+// Invariants: `stamps` and the store model name the same cells, except tombstones; the
+// MergeableStore, when built, holds exactly the model's content with `stamps`' HLCs. Table, row and
+// tables stamps carry no HLC (TinyBase's clients never give them one), so they add nothing to hashes.
+import { getHlcFunctions } from "tinybase/common";
+import { createMergeableStore, type MergeableStore } from "tinybase/mergeable-store";
+import { DELETED, JSON_CELL_PREFIX } from "../protocol.ts";
+import type { Cell, Changes } from "./changes.ts";
+import type { Batch } from "./commit-queue.ts";
+import type { RoomStorage } from "./storage.ts";
+import type { StoreModel, StoreWrite } from "./store.ts";
+import type { CellStamps, MergeableChanges, TableStamps } from "./sync-wire.ts";
+
+/** Most stamp entries read per listing while loading. */
+const LOAD_PAGE_KEYS = 10_000;
+
+/** A changeset from a synchronizer client, as the store write observer receives it. */
+export interface StampedInput {
+  changes: MergeableChanges;
+  senderId: string;
+}
+
+/** What a committed write means to synchronizer clients: everyone's diff, and the sender's own. */
+export interface StampedWrite {
+  changes: MergeableChanges;
+  /** The part the room stamped itself although the sender sent it (a rewrite): for the sender. */
+  forSender?: MergeableChanges;
+  senderId?: string;
+}
+
+/**
+ * A model cell as synchronizers hold and send it: TinyBase 10's synchronizer keeps and sends object
+ * and array cells encoded ("\uFFFD" + JSON, as the model keeps them) and hashes that text, so a raw
+ * object (which persister clients may send) is encoded the same way.
+ */
+export const toEncoded = (cell: unknown): Cell | undefined =>
+  typeof cell === "object" && cell !== null ? JSON_CELL_PREFIX + JSON.stringify(cell) : (cell as Cell | undefined);
+
+/**
+ * Applies encoded MergeableChanges, as TinyBase's own synchronizer does (`store.__[4]`, its
+ * applyEncodedMergeableChanges, tinybase 10): the public applyMergeableChanges would hash decoded
+ * objects, which no client does, and every sync round would then find the hashes different.
+ */
+const applyEncoded = (store: MergeableStore, changes: MergeableChanges) =>
+  (store as unknown as { __: ((changes: unknown) => void)[] }).__[4](changes);
+
+const emptyChanges = (): MergeableChanges => [[Object.create(null)], [Object.create(null)], 1];
+
+const addCell = (changes: MergeableChanges, [tableId, rowId, cellId]: string[], thing: unknown, hlc: string) => {
+  const tables = changes[0][0];
+  const table = (tables[tableId] ??= [Object.create(null)]);
+  const row = (table[0][rowId] ??= [Object.create(null)]);
+  row[0][cellId] = [thing, hlc];
+};
+
+export const createMergeablePeer = (context: {
+  storage: RoomStorage;
+  storagePrefix: string;
+  model: StoreModel;
+  /** The room's name: its HLCs end with a hash of it. */
+  name: string;
+  now: () => number;
+}) => {
+  const { storage, model } = context;
+  const rowPrefix = context.storagePrefix + "hr";
+  const valuePrefix = context.storagePrefix + "hv";
+  const rowKey = (tableId: string, rowId: string) => rowPrefix + JSON.stringify([tableId, rowId]).slice(1, -1);
+  const valueKey = (valueId: string) => valuePrefix + JSON.stringify(valueId);
+  const uniqueId = "roomstore:" + context.name;
+  const [nextHlc, seenHlc] = getHlcFunctions(uniqueId, context.now);
+
+  /** tableId → rowId → cellId → hlc; valueId → hlc. */
+  const cellStamps = new Map<string, Map<string, Map<string, string>>>();
+  const valueStamps = new Map<string, string>();
+  let store: MergeableStore | undefined;
+
+  const cellHlc = (tableId: string, rowId: string, cellId: string) => cellStamps.get(tableId)?.get(rowId)?.get(cellId);
+  const rowOf = (tableId: string, rowId: string) => {
+    let table = cellStamps.get(tableId);
+    if (!table) cellStamps.set(tableId, (table = new Map()));
+    let row = table.get(rowId);
+    if (!row) table.set(rowId, (row = new Map()));
+    return row;
+  };
+
+  /** The store's content with its stamps, tombstones included, as one MergeableChanges. */
+  const everything = (): MergeableChanges => {
+    const changes = emptyChanges();
+    const [tables, values] = model.content();
+    for (const tableId in tables) {
+      for (const rowId in tables[tableId]) {
+        const row = tables[tableId][rowId];
+        for (const cellId in row) addCell(changes, [tableId, rowId, cellId], toEncoded(row[cellId]), cellHlc(tableId, rowId, cellId) ?? "");
+      }
+    }
+    for (const [tableId, rows] of cellStamps) {
+      for (const [rowId, cells] of rows) {
+        for (const [cellId, hlc] of cells) if (model.getCell(tableId, rowId, cellId) === undefined) addCell(changes, [tableId, rowId, cellId], undefined, hlc);
+      }
+    }
+    for (const valueId in values) changes[1][0][valueId] = [toEncoded(values[valueId]), valueStamps.get(valueId) ?? ""];
+    for (const [valueId, hlc] of valueStamps) if (model.getValue(valueId) === undefined) changes[1][0][valueId] = [undefined, hlc];
+    return changes;
+  };
+
+  /** The MergeableStore, built from the model and the stamps when first needed. */
+  const mergeable = (): MergeableStore => {
+    if (!store) {
+      // Its own clock never stamps anything (the room passes every HLC): it only merges.
+      store = createMergeableStore(uniqueId, context.now);
+      applyEncoded(store, everything());
+    }
+    return store;
+  };
+
+  /** Records the stamps of `changes` (cells and values) in memory and in the batch, with undo. */
+  const record = (batch: Batch, changes: MergeableChanges) => {
+    const undo: (() => void)[] = [];
+    for (const tableId in changes[0][0]) {
+      const rows = changes[0][0][tableId][0];
+      for (const rowId in rows) {
+        const row = rowOf(tableId, rowId);
+        for (const cellId in rows[rowId][0]) {
+          const previous = row.get(cellId);
+          row.set(cellId, rows[rowId][0][cellId][1]!);
+          undo.push(() => (previous === undefined ? row.delete(cellId) : row.set(cellId, previous)));
+        }
+        batch.put(rowKey(tableId, rowId), Object.fromEntries(row));
+      }
+    }
+    for (const valueId in changes[1][0]) {
+      const previous = valueStamps.get(valueId);
+      const hlc = changes[1][0][valueId][1]!;
+      valueStamps.set(valueId, hlc);
+      batch.put(valueKey(valueId), hlc);
+      undo.push(() => (previous === undefined ? valueStamps.delete(valueId) : valueStamps.set(valueId, previous)));
+    }
+    if (store) applyEncoded(store, changes);
+    batch.onUndo(() => {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+      // A MergeableStore cannot take a stamp back: build it again from what is kept.
+      store = undefined;
+    });
+  };
+
+  const stampOf = (input: StampedInput | undefined, write: StoreWrite): string | undefined => {
+    if (!input) return undefined;
+    const stamp =
+      write.kind === "cell"
+        ? input.changes[0][0][write.path[0]]?.[0][write.path[1]]?.[0][write.path[2]]
+        : input.changes[1][0][write.id];
+    // The sender's stamp holds only for the value it sent; a rewrite gets the room's own.
+    return stamp && toEncoded(stamp[0]) === write.value ? stamp[1] : undefined;
+  };
+
+  return {
+    async load(): Promise<void> {
+      let latest = "";
+      for (const prefix of [rowPrefix, valuePrefix]) {
+        let start = prefix;
+        for (;;) {
+          const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
+          for (const [key, stored] of page) {
+            start = key + "\0";
+            if (prefix === valuePrefix) {
+              const hlc = stored as string;
+              valueStamps.set(JSON.parse(key.slice(prefix.length)) as string, hlc);
+              if (hlc > latest) latest = hlc;
+              continue;
+            }
+            const [tableId, rowId] = JSON.parse("[" + key.slice(prefix.length) + "]") as [string, string];
+            const row = rowOf(tableId, rowId);
+            for (const [cellId, hlc] of Object.entries(stored as Record<string, string>)) {
+              row.set(cellId, hlc);
+              if (hlc > latest) latest = hlc;
+            }
+          }
+          if (page.size < LOAD_PAGE_KEYS) break;
+        }
+      }
+      // The room's clock never goes back behind a stamp it gave, whatever the wall clock does.
+      if (latest) seenHlc(latest);
+      store = undefined;
+    },
+
+    /**
+     * The plain Changes of the cells and values in `incoming` that are newer than the room's (last
+     * writer wins, as in MergeableStore); the room's clock moves past every HLC it sees.
+     */
+    winners(incoming: MergeableChanges): Changes {
+      const changes: Changes = [Object.create(null), Object.create(null), 1];
+      const wins = (hlc: string | undefined, old: string | undefined) => {
+        if (hlc) seenHlc(hlc);
+        return !old || (hlc ?? "") > old;
+      };
+      for (const tableId in incoming[0][0]) {
+        const rows = incoming[0][0][tableId][0];
+        for (const rowId in rows) {
+          const cells = rows[rowId][0];
+          for (const cellId in cells) {
+            const [thing, hlc] = cells[cellId];
+            if (!wins(hlc, cellHlc(tableId, rowId, cellId))) continue;
+            const table = (changes[0][tableId] ??= Object.create(null)) as Record<string, Record<string, unknown>>;
+            (table[rowId] ??= Object.create(null))[cellId] = thing === undefined ? DELETED : toEncoded(thing);
+          }
+        }
+      }
+      for (const valueId in incoming[1][0]) {
+        const [thing, hlc] = incoming[1][0][valueId];
+        if (wins(hlc, valueStamps.get(valueId))) changes[1][valueId] = thing === undefined ? DELETED : (toEncoded(thing) as Cell);
+      }
+      return changes;
+    },
+
+    /**
+     * Stamps committed store writes: with the sender's HLC where it sent that very value, else with
+     * a new HLC of the room's (a change from a persister client or HTTP, a rewrite by a hook, or a
+     * correction). Records the stamps in the same batch.
+     */
+    stampWrites(batch: Batch, writes: StoreWrite[], input?: StampedInput): StampedWrite {
+      const changes = emptyChanges();
+      const forSender = emptyChanges();
+      let corrected = false;
+      for (const write of writes) {
+        const sent = stampOf(input, write);
+        const hlc = sent ?? nextHlc();
+        const thing = toEncoded(write.value);
+        if (write.kind === "cell") addCell(changes, write.path, thing, hlc);
+        else changes[1][0][write.id] = [thing, hlc];
+        if (input && !sent) {
+          corrected = true;
+          if (write.kind === "cell") addCell(forSender, write.path, thing, hlc);
+          else forSender[1][0][write.id] = [thing, hlc];
+        }
+      }
+      record(batch, changes);
+      return { changes, senderId: input?.senderId, forSender: corrected ? forSender : undefined };
+    },
+
+    /** Gives the cells and values `changes` names newer stamps with their current content: undoes a refused change at its sender. */
+    restamp(batch: Batch, changes: Changes): StampedWrite {
+      const writes: StoreWrite[] = [];
+      for (const tableId in changes[0]) {
+        const table = changes[0][tableId];
+        if (table === DELETED) continue;
+        for (const rowId in table) {
+          const row = table[rowId];
+          if (row === DELETED) continue;
+          for (const cellId in row) writes.push({ kind: "cell", path: [tableId, rowId, cellId], value: model.getCell(tableId, rowId, cellId) });
+        }
+      }
+      for (const valueId in changes[1]) writes.push({ kind: "value", id: valueId, value: model.getValue(valueId) });
+      return this.stampWrites(batch, writes);
+    },
+
+    mergeable,
+    /** Cells and values with a stamp, tombstones included. */
+    get stampCount(): number {
+      let count = valueStamps.size;
+      for (const rows of cellStamps.values()) for (const cells of rows.values()) count += cells.size;
+      return count;
+    },
+  };
+};
+
+export type MergeablePeer = ReturnType<typeof createMergeablePeer>;
+export type { CellStamps, TableStamps };
