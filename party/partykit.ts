@@ -4,7 +4,7 @@ import type * as Party from "partykit/server";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { gate } from "./gate.ts";
 import { roomName } from "./protocol.ts";
-import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 
 export default class Room implements Party.Server {
   /** Same default as on Workers: see README, "Hibernation". */
@@ -33,9 +33,7 @@ export default class Room implements Party.Server {
       hooks: this,
       connections: () => this.party.getConnections(),
       logger: console,
-      scheduleAlarm: async (at) => {
-        if ((await this.party.storage.getAlarm()) === null) await this.party.storage.setAlarm(at);
-      },
+      scheduleAlarm: createAlarmScheduler(this.party.storage),
     });
     await room.load();
     this.#room = room;

@@ -4,7 +4,7 @@
 // wrangler.toml.
 import { routePartykitRequest, Server, type Connection, type ConnectionContext, type Lobby, type WSMessage } from "partyserver";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
-import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { errorBody, RoomError } from "./core/errors.ts";
 import { gate } from "./gate.ts";
 import { CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
@@ -54,9 +54,7 @@ export class Room extends Server<Env & Cloudflare.Env> {
       hooks: this,
       connections: () => this.getConnections(),
       logger: console,
-      scheduleAlarm: async (at) => {
-        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(at);
-      },
+      scheduleAlarm: createAlarmScheduler(this.ctx.storage),
     });
     await room.load();
     this.#room = room;

@@ -4,6 +4,7 @@ import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
+import { startDelivery } from "./webhook-delivery.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -30,6 +31,7 @@ export const createRoom = (options: RoomOptions): Room => {
     async load() {
       await core.load();
       subscriptions.resetOrphans(open);
+      await startDelivery(core);
     },
     handleRequest: createRequestHandler(core),
     isFull: sockets.isFull,
@@ -49,3 +51,5 @@ export const createRoom = (options: RoomOptions): Room => {
 export type { RoomConnection, RoomCore, RoomOptions } from "./room.ts";
 export type { RoomHooks } from "./hooks.ts";
 export { resolveConfig, type RoomConfig, type RoomConfigInput } from "./config.ts";
+export { webhookStatus, type WebhookStatus } from "./webhook-delivery.ts";
+export { createAlarmScheduler } from "./alarm-scheduler.ts";

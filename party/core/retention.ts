@@ -44,9 +44,9 @@ const firstToKeep = async (core: RoomCore, policy: RetentionPolicy, now: number)
 };
 
 /** Deletes events older than the policy allows; returns true when more work is left. */
-const trimEvents = async (core: RoomCore, policy: RetentionPolicy, now: number): Promise<boolean> => {
+const trimEvents = async (core: RoomCore, policy: RetentionPolicy, now: number, held: number): Promise<boolean> => {
   const { keys, options } = core;
-  const first = await firstToKeep(core, policy, now);
+  const first = Math.min(await firstToKeep(core, policy, now), Math.max(held, core.meta.first));
   if (first <= core.meta.first) return false;
   const old = await readRange(options.storage, keys, {}, core.meta.first, first - 1, MAX_TRIM_EVENTS_PER_RUN);
   return core.run((batch) => {
@@ -90,10 +90,13 @@ const sweepAudit = async (core: RoomCore): Promise<boolean> => {
   });
 };
 
-/** One retention run; true when the alarm should come back for more. */
-export const runRetention = async (core: RoomCore, policy: RetentionPolicy, now: number): Promise<boolean> => {
+/**
+ * One retention run; true when the alarm should come back for more. Events from seq `held` on are
+ * kept whatever the policy says (the delivery webhook has not delivered them yet).
+ */
+export const runRetention = async (core: RoomCore, policy: RetentionPolicy, now: number, held = Infinity): Promise<boolean> => {
   if (!hasRetention(policy)) return false;
-  const moreEvents = await trimEvents(core, policy, now);
+  const moreEvents = await trimEvents(core, policy, now, held);
   const moreAudit = await sweepAudit(core);
   return moreEvents || moreAudit;
 };

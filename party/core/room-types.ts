@@ -54,7 +54,7 @@ export interface RoomOptions {
   now?: () => number;
   newId?: () => string;
   logger?: Logger;
-  /** Asks the runtime for an alarm at `at` (ms) unless one is set; retention runs in it. */
+  /** Asks the runtime for an alarm at `at` (ms) unless one is set no later (alarm-scheduler.ts); retention and delivery run in it. */
   scheduleAlarm?: (at: number) => Promise<void> | void;
 }
 
@@ -97,7 +97,7 @@ export interface RoomCore {
   applyChanges(
     changes: Changes,
     origin: unknown,
-    options?: { sender?: RoomConnection; allOrNothing?: boolean; id?: string },
+    options?: { sender?: RoomConnection; allOrNothing?: boolean; id?: string; ifMatch?: number },
   ): Promise<ChangesResult>;
   /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
   putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;

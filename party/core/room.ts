@@ -17,6 +17,8 @@ import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } fr
 import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
+import { validateWrite } from "./validate-webhook.ts";
+import { deliverFromAlarm } from "./webhook-delivery.ts";
 
 export * from "./room-types.ts";
 
@@ -173,7 +175,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) scheduleSnapshot();
     },
 
-    applyChanges(changes, origin, { sender, allOrNothing = false, id } = {}) {
+    applyChanges(changes, origin, { sender, allOrNothing = false, id, ifMatch } = {}) {
       return queue.run(async (batch) => {
         if (id !== undefined) {
           const key = keys.eventId(STORE_STREAM, id);
@@ -181,7 +183,8 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
           if (known !== undefined) return { seq: known as number, accepted: [{}, {}, 1] as Changes, rejected: false, duplicate: true };
         }
         if (!model.hasStore) throw new RoomError("conflict", "The room has no store yet: PUT it first.");
-        const vetted = await vet(changes, false, origin);
+        if (ifMatch !== undefined && ifMatch !== meta.storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${meta.storeSeq}, not ${ifMatch}.`);
+        const vetted = await vet(await validateWrite(core, sender ? "changes" : "patch", changes, origin), false, origin);
         const { accepted, rejected } = vetted
           ? await filterChanges(hooks, vetted, false, origin, model)
           : { accepted: [{}, {}, 1] as Changes, rejected: true };
@@ -214,6 +217,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         if (replacing && ifMatch !== meta.storeSeq) {
           throw new RoomError("precondition_failed", `The store is at seq ${meta.storeSeq}, not ${ifMatch}.`);
         }
+        await validateWrite(core, "put", content, origin);
         const initialSave = !model.hasStore;
         const asChanges: Changes = initialSave
           ? [content[0], content[1], 1]
@@ -246,6 +250,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         for (const key of idKeys) if (batch.pending(key) !== undefined) known.set(key, batch.pending(key));
         const existingSeqs = [...new Set(known.values())] as number[];
         const existing = existingSeqs.length > 0 ? await readEvents(existingSeqs, batch) : new Map<number, StoredEvent>();
+        await validateWrite(core, "append", withStream, undefined);
         // From here on: synchronous, no await.
         // A retry of an append that was stored (every event's id known) answers as the first time did,
         // although its own append moved the head past If-Match.
@@ -280,7 +285,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
 
     async handleAlarm() {
       alarmRequested = false;
-      if (await runRetention(core, config.retention, now())) {
+      if (await runRetention(core, config.retention, now(), await deliverFromAlarm(core))) {
         alarmRequested = true;
         await options.scheduleAlarm?.(now() + RETENTION_RETRY_MS);
       }

@@ -10,9 +10,10 @@ import { readHistory, readPage } from "./event-reads.ts";
 import { corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
+import { patchStore } from "./patch.ts";
 
 type Handler = (request: Request, headers: Headers) => Promise<Response>;
-type Resource = Partial<Record<"GET" | "PUT" | "POST", Handler>>;
+type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH", Handler>>;
 
 export const createRequestHandler = (core: RoomCore) => {
   const { config } = core.options;
@@ -66,7 +67,7 @@ export const createRequestHandler = (core: RoomCore) => {
   };
 
   const resources = new Map<string, Resource>([
-    [config.storePath, { GET: getStore, PUT: putStore }],
+    [config.storePath, { GET: getStore, PUT: putStore, PATCH: (request, headers) => patchStore(core, request, headers) }],
     [config.eventsPath, { GET: getEvents, POST: postEvents }],
     [config.eventsPath + "/history", { GET: getHistory }],
   ]);

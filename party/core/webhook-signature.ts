@@ -1,0 +1,58 @@
+// Signatures of the room's webhook requests (validation and delivery), as Stripe-style receivers
+// expect them: `Roomstore-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+// The time is inside what is signed, so a receiver that rejects old timestamps rejects replays.
+// Pure: Web Crypto only, so the same code runs in workerd, under PartyKit and in Node.
+
+export const SIGNATURE_HEADER = "Roomstore-Signature";
+export const DELIVERY_HEADER = "Roomstore-Delivery";
+/** How far a receiver should let a signature's time differ from its own clock (docs/webhooks.md). */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+const encoder = new TextEncoder();
+
+const hex = (bytes: ArrayBuffer): string =>
+  Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
+
+const hmacHex = async (secret: string, message: string): Promise<string> => {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+};
+
+/** The Roomstore-Signature value for `body` sent at `nowSeconds`. */
+export const signBody = async (secret: string, body: string, nowSeconds: number): Promise<string> => {
+  const t = Math.floor(nowSeconds);
+  return `t=${t},v1=${await hmacHex(secret, `${t}.${body}`)}`;
+};
+
+/**
+ * True when `header` signs `body` with `secret` and its time is within `toleranceSeconds` of
+ * `nowSeconds`. Compares in constant time; any `v1` of the header may match (several during a
+ * secret rotation).
+ */
+export const verifySignature = async (
+  secret: string,
+  header: string | null,
+  body: string,
+  nowSeconds: number,
+  toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS,
+): Promise<boolean> => {
+  if (!header) return false;
+  const parts = header.split(",").map((part) => part.trim().split("="));
+  const t = Number(parts.find(([name]) => name === "t")?.[1]);
+  if (!Number.isSafeInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds) return false;
+  const expected = await hmacHex(secret, `${t}.${body}`);
+  return parts.some(([name, value]) => name === "v1" && value !== undefined && sameHex(value, expected));
+};
+
+const sameHex = (a: string, b: string): boolean => {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) difference |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return difference === 0;
+};
+
+/** Headers of a signed JSON POST: the signature only when there is a secret. */
+export const webhookHeaders = async (secret: string | undefined, body: string, nowMs: number): Promise<Headers> => {
+  const headers = new Headers({ "Content-Type": "application/json; charset=utf-8" });
+  if (secret !== undefined) headers.set(SIGNATURE_HEADER, await signBody(secret, body, nowMs / 1000));
+  return headers;
+};
