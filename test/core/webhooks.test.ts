@@ -138,3 +138,11 @@ describe("the shared alarm", () => {
     expect(storage.alarm).toBe(1_000);
   });
 });
+
+describe("a room's configuration with webhooks", () => {
+  it("is refused at start-up when a webhook variable is malformed, naming the variable", async () => {
+    const { resolveConfig } = await import("../../party/core/config.ts");
+    expect(() => resolveConfig({ VALIDATE_URL: "http://127.0.0.1:9/", VALIDATE_TIMEOUT_MS: "soon" })).toThrow(/VALIDATE_TIMEOUT_MS must be a whole number/);
+    expect(resolveConfig({ WEBHOOK_URL: "http://127.0.0.1:9/" }).webhooks.delivery?.url).toBe("http://127.0.0.1:9/");
+  });
+});
