@@ -2,6 +2,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createAlarmScheduler } from "../../party/core/alarm-scheduler.ts";
+import { resolveConfig } from "../../party/core/config.ts";
 import { deliveryBody, isDelivered, retryDelayMs, takeBatch } from "../../party/core/webhook-batch.ts";
 import { readWebhookConfig } from "../../party/core/webhook-config.ts";
 import { signBody, verifySignature } from "../../party/core/webhook-signature.ts";
@@ -140,8 +141,7 @@ describe("the shared alarm", () => {
 });
 
 describe("a room's configuration with webhooks", () => {
-  it("is refused at start-up when a webhook variable is malformed, naming the variable", async () => {
-    const { resolveConfig } = await import("../../party/core/config.ts");
+  it("is refused at start-up when a webhook variable is malformed, naming the variable", () => {
     expect(() => resolveConfig({ VALIDATE_URL: "http://127.0.0.1:9/", VALIDATE_TIMEOUT_MS: "soon" })).toThrow(/VALIDATE_TIMEOUT_MS must be a whole number/);
     expect(resolveConfig({ WEBHOOK_URL: "http://127.0.0.1:9/" }).webhooks.delivery?.url).toBe("http://127.0.0.1:9/");
   });
