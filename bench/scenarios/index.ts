@@ -5,5 +5,6 @@ import { fixedLoad } from "./fixed-load.ts";
 import { smallChange } from "./small-change.ts";
 import { snapshot } from "./snapshot.ts";
 import { throughput } from "./throughput.ts";
+import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, webhooks];

@@ -132,6 +132,14 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
     return keepFrom(core, record);
   }
   const room = core.options.name;
+  if (record.cursor < core.meta.first - 1) {
+    // Retention cannot pass the cursor while WEBHOOK_URL is set: these went while it was not.
+    core.options.logger?.error(
+      `roomstore: webhook delivery of room ${JSON.stringify(room)} starts at seq ${core.meta.first}: ` +
+        `events ${record.cursor + 1}-${core.meta.first - 1} were trimmed by retention while no WEBHOOK_URL was set`,
+    );
+    record.cursor = core.meta.first - 1;
+  }
   for (let run = 0; run < MAX_BATCHES_PER_RUN && keepFrom(core, record) <= core.head; run++) {
     const cursor = keepFrom(core, record) - 1;
     const read = await readRange(core.options.storage, core.keys, {}, cursor + 1, core.head, MAX_SCAN_EVENTS);
