@@ -16,16 +16,13 @@ import { RoomError } from "./errors.ts";
 import type { EventInput } from "./event-log.ts";
 import { parseLoggedChanges } from "./patch.ts";
 import { stateOf, type RoomConnection, type RoomCore } from "./room.ts";
-import { webhookHeaders } from "./webhook-signature.ts";
+import { postSigned } from "./webhook-signature.ts";
 
 /** Longest refusal reason passed on to the writer, in characters. */
 const MAX_REASON_CHARS = 200;
 
 export type WriteKind = "changes" | "patch" | "put" | "append";
 type Payload<K extends WriteKind> = K extends "changes" | "patch" ? Changes : K extends "put" ? Content : EventInput[];
-
-/** Thrown inside `askService` for what counts as the service failing (fail-open applies). */
-class ServiceFailure extends Error {}
 
 /** The role a write was made with: the gate's decision for a request, the socket's for a frame. */
 const roleOfOrigin = (origin: unknown): string => {
@@ -41,33 +38,22 @@ const requestBody = (core: RoomCore, kind: WriteKind, payload: unknown, origin: 
   return JSON.stringify({ room: core.options.name, kind, [field]: value, role: roleOfOrigin(origin) });
 };
 
-/** POSTs the body and returns the service's parsed answer; a ServiceFailure for anything but a 2xx verdict. */
+/** POSTs the body and returns the service's verdict; throws (the service failed: fail-open applies) for anything else. */
 const askService = async (core: RoomCore, body: string): Promise<{ accept: boolean; reason?: unknown; changes?: unknown }> => {
   const { url, timeoutMs } = core.options.config.webhooks.validate!;
-  const now = core.options.now ?? Date.now;
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const nowMs = (core.options.now ?? Date.now)();
+  const { status, text } = await postSigned(url, body, { secret: core.options.config.webhooks.secret, nowMs, timeoutMs });
+  if (status < 200 || status > 299) throw new Error(`answered HTTP ${status}`);
+  let answer: unknown;
   try {
-    const headers = await webhookHeaders(core.options.config.webhooks.secret, body, now());
-    const response = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
-    const text = await response.text();
-    if (response.status < 200 || response.status > 299) throw new ServiceFailure(`answered HTTP ${response.status}`);
-    let answer: unknown;
-    try {
-      answer = JSON.parse(text);
-    } catch {
-      throw new ServiceFailure("answered a body that is not JSON");
-    }
-    if (typeof answer !== "object" || answer === null || typeof (answer as { accept?: unknown }).accept !== "boolean") {
-      throw new ServiceFailure('answered JSON without a boolean "accept"');
-    }
-    return answer as { accept: boolean };
-  } catch (error) {
-    if (error instanceof ServiceFailure) throw error;
-    throw new ServiceFailure(abort.signal.aborted ? `did not answer within ${timeoutMs} ms` : "could not be reached");
-  } finally {
-    clearTimeout(timer);
+    answer = JSON.parse(text);
+  } catch {
+    throw new Error("answered a body that is not JSON");
   }
+  if (typeof answer !== "object" || answer === null || typeof (answer as { accept?: unknown }).accept !== "boolean") {
+    throw new Error('answered JSON without a boolean "accept"');
+  }
+  return answer as { accept: boolean };
 };
 
 /**

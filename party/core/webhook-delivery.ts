@@ -14,7 +14,7 @@
 import type { RoomCore } from "./room.ts";
 import { readRange } from "./event-reads.ts";
 import { deliveryBody, MAX_SCAN_EVENTS, retryDelayMs, takeBatch } from "./webhook-batch.ts";
-import { DELIVERY_HEADER, webhookHeaders } from "./webhook-signature.ts";
+import { DELIVERY_HEADER, postSigned } from "./webhook-signature.ts";
 
 /** Most batches one alarm run delivers before it hands the room back and asks for another run. */
 const MAX_BATCHES_PER_RUN = 10;
@@ -99,19 +99,12 @@ export const startDelivery = async (core: RoomCore): Promise<void> => {
 
 /** POSTs one batch; returns undefined on a 2xx, else what went wrong. */
 const post = async (core: RoomCore, url: string, timeoutMs: number, body: string, delivery: string): Promise<string | undefined> => {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const headers = await webhookHeaders(core.options.config.webhooks.secret, body, clockOf(core)());
-    headers.set(DELIVERY_HEADER, delivery);
-    const response = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
-    await response.body?.cancel();
-    return response.status >= 200 && response.status <= 299 ? undefined : `the receiver answered HTTP ${response.status}`;
+    const options = { secret: core.options.config.webhooks.secret, nowMs: clockOf(core)(), timeoutMs, headers: { [DELIVERY_HEADER]: delivery } };
+    const { status } = await postSigned(url, body, options);
+    return status >= 200 && status <= 299 ? undefined : `the receiver answered HTTP ${status}`;
   } catch (error) {
-    if (abort.signal.aborted) return `the receiver did not answer within ${timeoutMs} ms`;
-    return `the receiver could not be reached: ${error instanceof Error ? error.message : String(error)}`.slice(0, MAX_ERROR_CHARS);
-  } finally {
-    clearTimeout(timer);
+    return `the receiver ${(error as Error).message}`.slice(0, MAX_ERROR_CHARS);
   }
 };
 

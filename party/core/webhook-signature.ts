@@ -56,3 +56,27 @@ export const webhookHeaders = async (secret: string | undefined, body: string, n
   if (secret !== undefined) headers.set(SIGNATURE_HEADER, await signBody(secret, body, nowMs / 1000));
   return headers;
 };
+
+/**
+ * POSTs a JSON body, signed when there is a secret, and reads the answer within `timeoutMs`.
+ * Rejects with a message fit for logs when there is no answer in time or no connection.
+ */
+export const postSigned = async (
+  url: string,
+  body: string,
+  options: { secret?: string; nowMs: number; timeoutMs: number; headers?: Record<string, string> },
+): Promise<{ status: number; text: string }> => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), options.timeoutMs);
+  try {
+    const headers = await webhookHeaders(options.secret, body, options.nowMs);
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
+    const response = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
+    return { status: response.status, text: await response.text() };
+  } catch (error) {
+    if (abort.signal.aborted) throw new Error(`did not answer within ${options.timeoutMs} ms`);
+    throw new Error(`could not be reached: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+};

@@ -3,9 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRoomHttp, expectError } from "../support/room-http.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
-import { connectTinyBase } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
-import { startReceiver, verifyRoomstoreSignature, type Receiver } from "../support/webhook-receiver.ts";
+import { expectCorrectedAfterRefusal, startReceiver, verifyRoomstoreSignature, type Receiver } from "../support/webhook-receiver.ts";
 
 const SECRET = "e2e-partykit-secret";
 const run = Date.now().toString(36);
@@ -58,15 +57,7 @@ describe("PATCH and webhooks under partykit dev", () => {
     const room = createRoomHttp(server.origin, name);
     expect((await room.putStore([{ t: { r: { c: "kept" } } }, {}])).status).toBe(201);
     expectError(await patch(room, [{ t: { r: { c: "no" } } }, {}, 1]), 403, "forbidden");
-    const client = await connectTinyBase(server.host, name);
-    try {
-      await waitFor(() => client.store.getCell("t", "r", "c"), (cell) => cell === "kept", { what: "the client to load" });
-      client.store.setCell("t", "r", "c", "mine");
-      await waitFor(() => validator.requests.some((request) => request.json.room === name && request.json.kind === "changes"), (sent) => sent, { what: "validation" });
-      await waitFor(() => client.store.getCell("t", "r", "c"), (cell) => cell === "kept", { what: "the client to be corrected" });
-    } finally {
-      await client.close();
-    }
+    await expectCorrectedAfterRefusal(server.host, name, validator, "kept");
     expect(await room.head()).toBe(1);
   });
 });

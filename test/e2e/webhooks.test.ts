@@ -8,7 +8,7 @@ import { createRoomHttp, expectError } from "../support/room-http.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { connectTinyBase } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
-import { startReceiver, verifyRoomstoreSignature, type Receiver } from "../support/webhook-receiver.ts";
+import { expectCorrectedAfterRefusal, startReceiver, verifyRoomstoreSignature, type Receiver } from "../support/webhook-receiver.ts";
 
 const SECRET = "e2e-webhook-secret";
 /** Long enough for a loaded machine's local answer, short enough for the timeout test. */
@@ -124,15 +124,7 @@ describe("PATCH and webhooks under wrangler dev", () => {
     expect(refused.body.error.message).toContain("closed for writes");
     expectError(await room.append({ type: "placed", stream: "orders" }), 403, "forbidden");
     expectError(await room.putStore([{ t: { r: { c: "replaced" } } }, {}], { "If-Match": '"1"' }), 403, "forbidden");
-    const client = await connectTinyBase(server.host, name);
-    try {
-      await waitFor(() => client.store.getCell("t", "r", "c"), (cell) => cell === "kept", { what: "the client to load" });
-      client.store.setCell("t", "r", "c", "mine");
-      await waitFor(() => validator.requests.some((request) => request.json.room === name && request.json.kind === "changes"), (sent) => sent, { what: "the changeset to reach validation" });
-      await waitFor(() => client.store.getCell("t", "r", "c"), (cell) => cell === "kept", { what: "the client to be corrected" });
-    } finally {
-      await client.close();
-    }
+    await expectCorrectedAfterRefusal(server.host, name, validator, "kept");
     expect((await room.getStore()).body).toEqual([{ t: { r: { c: "kept" } } }, {}]);
     expect(await room.head()).toBe(1);
   });

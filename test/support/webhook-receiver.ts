@@ -6,6 +6,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RoomEvent } from "../../party/protocol.ts";
+import { connectTinyBase } from "./tinybase-client.ts";
+import { waitFor } from "./wait.ts";
 
 export interface ReceivedRequest {
   path: string;
@@ -13,6 +15,8 @@ export interface ReceivedRequest {
   body: string;
   json: any;
   at: number;
+  /** The status it was answered with, once answered. */
+  status?: number;
 }
 
 export interface ReceiverAnswer {
@@ -26,7 +30,7 @@ export interface Receiver {
   origin: string;
   port: number;
   requests: ReceivedRequest[];
-  /** Delivered events of a room, first delivery of each seq, in the order they arrived. */
+  /** Delivered events of a room (from requests answered 2xx), first delivery of each seq, in the order they arrived. */
   delivered(room: string): RoomEvent[];
   /** Every delivery request of a room, in arrival order. */
   deliveries(room: string): ReceivedRequest[];
@@ -58,6 +62,7 @@ export const startReceiver = async (answer: Receiver["answer"] = () => ({})): Pr
       const seen = new Set<number>();
       const events: RoomEvent[] = [];
       for (const request of receiver.deliveries(room)) {
+        if (request.status === undefined || request.status < 200 || request.status > 299) continue;
         for (const event of request.json.events as RoomEvent[]) {
           if (!seen.has(event.seq)) events.push(event);
           seen.add(event.seq);
@@ -82,6 +87,7 @@ export const startReceiver = async (answer: Receiver["answer"] = () => ({})): Pr
           const { status = 200, body: answerBody = {}, delayMs = 0 } = await receiver.answer(received);
           if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
           if (response.destroyed) return;
+          received.status = status;
           response.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(answerBody));
         });
       });
@@ -105,4 +111,21 @@ export const startReceiver = async (answer: Receiver["answer"] = () => ({})): Pr
   };
   await receiver.listen();
   return receiver;
+};
+
+/**
+ * A TinyBase client of a room whose validation service refuses its changesets: it sets cell
+ * t/r/c, the change reaches the service, and the room corrects the client back to `kept`.
+ */
+export const expectCorrectedAfterRefusal = async (host: string, room: string, validator: Receiver, kept: string): Promise<void> => {
+  const client = await connectTinyBase(host, room);
+  try {
+    await waitFor(() => client.store.getCell("t", "r", "c"), (cell) => cell === kept, { what: "the client to load" });
+    client.store.setCell("t", "r", "c", `not ${kept}`);
+    const asked = () => validator.requests.some((request) => request.json?.room === room && request.json?.kind === "changes");
+    await waitFor(asked, (sent) => sent, { what: "the changeset to reach validation" });
+    await waitFor(() => client.store.getCell("t", "r", "c"), (cell) => cell === kept, { what: "the client to be corrected" });
+  } finally {
+    await client.close();
+  }
 };
