@@ -250,7 +250,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
         for (const key of idKeys) if (batch.pending(key) !== undefined) known.set(key, batch.pending(key));
         const existingSeqs = [...new Set(known.values())] as number[];
         const existing = existingSeqs.length > 0 ? await readEvents(existingSeqs, batch) : new Map<number, StoredEvent>();
-        await validateWrite(core, "append", withStream, undefined);
+        await validateWrite(core, "append", withStream.filter((input) => input.id === undefined || !known.has(keys.eventId(input.stream, input.id))), undefined);
         // From here on: synchronous, no await.
         // A retry of an append that was stored (every event's id known) answers as the first time did,
         // although its own append moved the head past If-Match.

@@ -53,3 +53,25 @@ describe("webhook delivery from the alarm", () => {
     expect(receiver.requests.at(-1)!.headers["roomstore-delivery"]).toBe("test-room:6-6");
   });
 });
+
+describe("the validation webhook", () => {
+  let validator: Receiver;
+  beforeAll(async () => {
+    validator = await startReceiver(({ json }) => ({ body: json?.events?.some((event: { type: string }) => event.type === "bad") ? { accept: false, reason: "no bad events" } : { accept: true } }));
+  });
+  afterAll(async () => validator?.close());
+
+  it("sees each append once: a resend of stored events is not asked about again; a refusal is 403 and appends nothing", async () => {
+    const room = await createTestRoom({ now: Date.now, config: { webhooks: { validate: { url: `${validator.origin}/validate`, timeoutMs: 2_000, failOpen: false } } } });
+    const first = await room.request("POST", "/events", { type: "good", id: "once" });
+    const again = await room.request("POST", "/events", { type: "good", id: "once" });
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect((await again.json()).events[0].seq).toBe(1);
+    expect(validator.requests.map((request) => request.json)).toEqual([
+      { room: "test-room", kind: "append", events: [{ type: "good", id: "once", stream: "default" }], role: "write" },
+    ]);
+    const refused = await room.request("POST", "/events", [{ type: "good" }, { type: "bad" }]);
+    expect([refused.status, (await refused.json()).error]).toEqual([403, { code: "forbidden", message: "Refused by validation: no bad events" }]);
+    expect(room.room.core.head).toBe(1);
+  });
+});
