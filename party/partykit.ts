@@ -5,7 +5,7 @@ import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-s
 import { createStarter } from "./adapters/starter.ts";
 import { RoomError } from "./core/errors.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
-import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { gate } from "./gate.ts";
 import { PARTY_NAME, roomName } from "./protocol.ts";
 
@@ -49,9 +49,7 @@ export default class Room implements Party.Server {
       hooks: this,
       connections: () => this.party.getConnections(),
       logger: console,
-      scheduleAlarm: async (at) => {
-        if ((await this.party.storage.getAlarm()) === null) await this.party.storage.setAlarm(at);
-      },
+      scheduleAlarm: createAlarmScheduler(this.party.storage),
     });
     await room.load();
     return room;

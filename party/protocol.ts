@@ -222,6 +222,7 @@ export const ERROR_STATUS = {
   too_large: 413,
   rate_limited: 429,
   internal: 500,
+  /** A service the room depends on (the validation webhook) failed or did not answer in time. */
   unavailable: 503,
 } as const;
 

@@ -4,7 +4,7 @@
 // wrangler.toml.
 import { routePartykitRequest, Server, type Connection, type ConnectionContext, type Lobby, type WSMessage } from "partyserver";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
-import { createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { RoomError } from "./core/errors.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
 import { createStarter } from "./adapters/starter.ts";
@@ -53,9 +53,7 @@ export class Room extends Server<Env & Cloudflare.Env> {
       hooks: this,
       connections: () => this.getConnections(),
       logger: console,
-      scheduleAlarm: async (at) => {
-        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(at);
-      },
+      scheduleAlarm: createAlarmScheduler(this.ctx.storage),
     });
     await room.load();
     return room;

@@ -8,5 +8,6 @@ import { snapshot } from "./snapshot.ts";
 import { sync } from "./sync.ts";
 import { stalledReaders } from "./stalled-readers.ts";
 import { throughput } from "./throughput.ts";
+import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, sync];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, sync, webhooks];

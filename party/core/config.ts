@@ -19,6 +19,7 @@ import {
   MAX_SUBSCRIPTION_BYTES,
 } from "../protocol.ts";
 import type { RetentionPolicy } from "./retention.ts";
+import { readWebhookConfig, type WebhookConfig } from "./webhook-config.ts";
 
 export interface RoomLimits {
   maxBodyBytes: number;
@@ -51,6 +52,8 @@ export interface RoomConfig {
   allowedOrigins: "*" | string[];
   /** Event retention; default: keep everything. */
   retention: RetentionPolicy;
+  /** Validation and delivery webhooks (webhook-config.ts); default: none. */
+  webhooks: WebhookConfig;
   limits: RoomLimits;
 }
 
@@ -151,6 +154,7 @@ export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInp
     storagePrefix: "",
     allowedOrigins: "*",
     retention: {},
+    webhooks: readWebhookConfig(env),
     ...fromEnv,
     ...withoutUndefined(rest),
     limits: { ...DEFAULT_LIMITS, ...limitsFromEnv, ...withoutUndefined(limits ?? {}) },

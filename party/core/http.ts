@@ -7,7 +7,7 @@ import { errorBody, RoomError, toRoomError } from "./errors.ts";
 const JSON_TYPE = "application/json; charset=utf-8";
 /** How long a browser may cache a preflight answer. */
 const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
-const ALLOWED_METHODS = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
+const ALLOWED_METHODS = "GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS";
 const EXPOSED_HEADERS = "ETag, Location";
 
 /**

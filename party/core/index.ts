@@ -11,6 +11,7 @@ import { createMergeablePeer } from "./mergeable-peer.ts";
 import { createSyncRoom, isSyncConnection } from "./sync-room.ts";
 import { SYNC_PATH } from "../protocol.ts";
 import { subPath } from "./http.ts";
+import { startDelivery } from "./webhook-delivery.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -52,6 +53,7 @@ export const createRoom = (options: RoomOptions): Room => {
     await room.core.load();
     await room.peer.load();
     room.subscriptions.resetOrphans(open);
+    await startDelivery(room.core);
   };
   let current = build();
   async function reload() {
@@ -86,3 +88,5 @@ export const createRoom = (options: RoomOptions): Room => {
 export type { RoomConnection, RoomCore, RoomOptions } from "./room.ts";
 export type { RoomHooks } from "./hooks.ts";
 export { resolveConfig, type RoomConfig, type RoomConfigInput } from "./config.ts";
+export { webhookStatus, type WebhookStatus } from "./webhook-delivery.ts";
+export { createAlarmScheduler } from "./alarm-scheduler.ts";

@@ -57,10 +57,10 @@ const firstToKeep = async ({ log }: RetentionPort, policy: RetentionPolicy, now:
 };
 
 /** Deletes events older than the policy allows; returns true when more work is left. */
-const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: number): Promise<boolean> => {
+const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: number, held: number): Promise<boolean> => {
   const { keys, storage } = port.log;
-  const first = await firstToKeep(port, policy, now);
   const previousFirst = port.log.first;
+  const first = Math.min(await firstToKeep(port, policy, now), Math.max(held, previousFirst));
   if (first <= previousFirst) return false;
   const old = await readRange(storage, keys, {}, previousFirst, first - 1, MAX_TRIM_EVENTS_PER_RUN);
   // The store as of first-1, for exports and ordered loads of a trimmed log (base.ts).
@@ -105,10 +105,13 @@ const sweepAudit = async (port: RetentionPort): Promise<boolean> => {
   });
 };
 
-/** One retention run; true when the alarm should come back for more. */
-export const runRetention = async (port: RetentionPort, policy: RetentionPolicy, now: number): Promise<boolean> => {
+/**
+ * One retention run; true when the alarm should come back for more. Events from seq `held` on are
+ * kept whatever the policy says (the delivery webhook has not delivered them yet).
+ */
+export const runRetention = async (port: RetentionPort, policy: RetentionPolicy, now: number, held = Infinity): Promise<boolean> => {
   if (!hasRetention(policy)) return false;
-  const moreEvents = await trimEvents(port, policy, now);
+  const moreEvents = await trimEvents(port, policy, now, held);
   const moreAudit = await sweepAudit(port);
   return moreEvents || moreAudit;
 };

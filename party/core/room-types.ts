@@ -60,7 +60,7 @@ export interface RoomOptions {
   now?: () => number;
   newId?: () => string;
   logger?: Logger;
-  /** Asks the runtime for an alarm at `at` (ms) unless one is set; retention runs in it. */
+  /** Asks the runtime for an alarm at `at` (ms) unless one is set no later (alarm-scheduler.ts); retention and delivery run in it. */
   scheduleAlarm?: (at: number) => Promise<void> | void;
   /** Sees every store write as it is recorded in its batch, with the `stamps` of applyChanges (see sync-room.ts). */
   onStoreWrite?: (batch: Batch, writes: StoreWrite[], stamps?: unknown) => void;
@@ -140,6 +140,8 @@ export interface RoomCore {
       stamps?: unknown;
       /** Turns the changeset into what to apply, at its turn in the queue, before the hooks. */
       resolve?: (changes: Changes) => Changes;
+      /** Applies only while the store is at this seq (PATCH with If-Match), else 412. */
+      ifMatch?: number;
     },
   ): Promise<ChangesResult>;
   /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */

@@ -21,6 +21,8 @@ import type { LogReader, Meta, PutResult, RoomConnection, RoomContext, RoomCore,
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 import { lockableQueue } from "./write-lock.ts";
+import { validateWrite } from "./validate-webhook.ts";
+import { deliverFromAlarm } from "./webhook-delivery.ts";
 
 export * from "./room-types.ts";
 
@@ -235,7 +237,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
       if (meta.created && (!snapshot.loaded || snapshot.replayed > SNAPSHOT_REWRITE_EVENTS)) scheduleSnapshot();
     },
 
-    applyChanges(changes, origin, { sender, allOrNothing = false, id, stamps, resolve } = {}) {
+    applyChanges(changes, origin, { sender, allOrNothing = false, id, stamps, resolve, ifMatch } = {}) {
       return queue.run(async (batch) => {
         if (id !== undefined) {
           const key = keys.eventId(STORE_STREAM, id);
@@ -243,8 +245,9 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
           if (known !== undefined) return { seq: known as number, accepted: [{}, {}, 1] as Changes, rejected: false, duplicate: true };
         }
         if (!model.hasStore) throw new RoomError("conflict", "The room has no store yet: PUT it first.");
+        if (ifMatch !== undefined && ifMatch !== meta.storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${meta.storeSeq}, not ${ifMatch}.`);
         if (resolve) changes = resolve(changes);
-        const vetted = await vet(changes, false, origin);
+        const vetted = await vet(await validateWrite(core, sender ? "changes" : "patch", changes, origin), false, origin);
         const { accepted, rejected } = vetted
           ? await filterChanges(hooks, vetted, false, origin, model)
           : { accepted: [{}, {}, 1] as Changes, rejected: true };
@@ -277,6 +280,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
         if (replacing && ifMatch !== meta.storeSeq) {
           throw new RoomError("precondition_failed", `The store is at seq ${meta.storeSeq}, not ${ifMatch}.`);
         }
+        await validateWrite(core, "put", content, origin);
         const initialSave = !model.hasStore;
         const asChanges: Changes = initialSave
           ? [content[0], content[1], 1]
@@ -314,6 +318,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
         for (const key of idKeys) if (batch.pending(key) !== undefined) known.set(key, batch.pending(key));
         const existingSeqs = [...new Set(known.values())] as number[];
         const existing = existingSeqs.length > 0 ? await readEvents(existingSeqs, batch) : new Map<number, StoredEvent>();
+        await validateWrite(core, "append", withStream.filter((input) => input.id === undefined || !known.has(keys.eventId(input.stream, input.id))), undefined);
         // From here on: synchronous, no await.
         // A retry of an append that was stored (every event's id known) answers as the first time did,
         // although its own append moved the head past If-Match.
@@ -348,7 +353,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
 
     async handleAlarm() {
       alarmRequested = false;
-      if (await runRetention(retentionPort, config.retention, now())) {
+      if (await runRetention(retentionPort, config.retention, now(), await deliverFromAlarm(core))) {
         alarmRequested = true;
         await options.scheduleAlarm?.(now() + RETENTION_RETRY_MS);
       }

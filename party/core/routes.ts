@@ -10,9 +10,10 @@ import { readHistory, readPage } from "./event-reads.ts";
 import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
+import { patchStore } from "./patch.ts";
 
 export type Handler = (request: Request, headers: Headers) => Promise<Response>;
-export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "DELETE", Handler>>;
+export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
 
 /** `more`: resources served besides the store and the log (the whole room's, room-admin.ts). */
 export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = []) => {
@@ -67,7 +68,7 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   };
 
   const resources = new Map<string, Resource>([
-    [config.storePath, { GET: getStore, PUT: putStore }],
+    [config.storePath, { GET: getStore, PUT: putStore, PATCH: (request, headers) => patchStore(core, request, headers) }],
     [config.eventsPath, { GET: getEvents, POST: postEvents }],
     [config.eventsPath + "/history", { GET: getHistory }],
     ...more,

@@ -1,0 +1,82 @@
+// Signatures of the room's webhook requests (validation and delivery), as Stripe-style receivers
+// expect them: `Roomstore-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+// The time is inside what is signed, so a receiver that rejects old timestamps rejects replays.
+// Pure: Web Crypto only, so the same code runs in workerd, under PartyKit and in Node.
+
+export const SIGNATURE_HEADER = "Roomstore-Signature";
+export const DELIVERY_HEADER = "Roomstore-Delivery";
+/** How far a receiver should let a signature's time differ from its own clock (docs/webhooks.md). */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+const encoder = new TextEncoder();
+
+const hex = (bytes: ArrayBuffer): string =>
+  Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
+
+const hmacHex = async (secret: string, message: string): Promise<string> => {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+};
+
+/** The Roomstore-Signature value for `body` sent at `nowSeconds`. */
+export const signBody = async (secret: string, body: string, nowSeconds: number): Promise<string> => {
+  const t = Math.floor(nowSeconds);
+  return `t=${t},v1=${await hmacHex(secret, `${t}.${body}`)}`;
+};
+
+/**
+ * True when `header` signs `body` with `secret` and its time is within `toleranceSeconds` of
+ * `nowSeconds`. Compares in constant time; any `v1` of the header may match (several during a
+ * secret rotation).
+ */
+export const verifySignature = async (
+  secret: string,
+  header: string | null,
+  body: string,
+  nowSeconds: number,
+  toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS,
+): Promise<boolean> => {
+  if (!header) return false;
+  const parts = header.split(",").map((part) => part.trim().split("="));
+  const t = Number(parts.find(([name]) => name === "t")?.[1]);
+  if (!Number.isSafeInteger(t) || Math.abs(nowSeconds - t) > toleranceSeconds) return false;
+  const expected = await hmacHex(secret, `${t}.${body}`);
+  return parts.some(([name, value]) => name === "v1" && value !== undefined && sameHex(value, expected));
+};
+
+const sameHex = (a: string, b: string): boolean => {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) difference |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return difference === 0;
+};
+
+/** Headers of a signed JSON POST: the signature only when there is a secret. */
+export const webhookHeaders = async (secret: string | undefined, body: string, nowMs: number): Promise<Headers> => {
+  const headers = new Headers({ "Content-Type": "application/json; charset=utf-8" });
+  if (secret !== undefined) headers.set(SIGNATURE_HEADER, await signBody(secret, body, nowMs / 1000));
+  return headers;
+};
+
+/**
+ * POSTs a JSON body, signed when there is a secret, and reads the answer within `timeoutMs`.
+ * Rejects with a message fit for logs when there is no answer in time or no connection.
+ */
+export const postSigned = async (
+  url: string,
+  body: string,
+  options: { secret?: string; nowMs: number; timeoutMs: number; headers?: Record<string, string> },
+): Promise<{ status: number; text: string }> => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), options.timeoutMs);
+  try {
+    const headers = await webhookHeaders(options.secret, body, options.nowMs);
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
+    const response = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
+    return { status: response.status, text: await response.text() };
+  } catch (error) {
+    if (abort.signal.aborted) throw new Error(`did not answer within ${options.timeoutMs} ms`);
+    throw new Error(`could not be reached: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+};
