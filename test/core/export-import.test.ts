@@ -5,7 +5,7 @@ import { ROLE_HEADER } from "../../party/core/auth.ts";
 import { readLines, parseExportEvent, parseExportHeader } from "../../party/core/export-format.ts";
 import { orderedContentWrites } from "../../party/core/ordered-content.ts";
 import { createMemoryStorage } from "../../party/core/storage.ts";
-import { changesFrame, createTestRoom, settle, type TestRoom } from "./harness.ts";
+import { ADMITTED, changesFrame, createTestRoom, settle, type TestRoom } from "./harness.ts";
 
 const storeText = async (room: TestRoom) => (await room.request("GET", "/store")).text();
 const exportText = async (room: TestRoom) => (await room.request("GET", "/export")).text();
@@ -139,7 +139,7 @@ describe("export and import", () => {
         controller.error(new Error("the client went away"));
       },
     });
-    const importing = target.room.handleRequest(new Request("http://room.test/parties/main/test-room/import", { method: "POST", body, duplex: "half" } as RequestInit));
+    const importing = target.room.handleRequest(new Request("http://room.test/parties/main/test-room/import", { method: "POST", headers: ADMITTED, body, duplex: "half" } as RequestInit));
     for (let i = 0; i < 20; i++) await settle();
     expect((await target.request("POST", "/events", { type: "x" })).status).toBe(409);
     // A restart now finds the lock in the stored meta: the room erases itself.

@@ -2,7 +2,7 @@
 // room over in-memory storage: a WebSocket-shaped object in place of the network.
 import { createMergeableStore, type MergeableStore } from "tinybase";
 import { createWsSynchronizer, type WsSynchronizer } from "tinybase/synchronizers/synchronizer-ws-client";
-import { createConnection, type TestConnection, type TestRoom } from "./harness.ts";
+import { ADMITTED, createConnection, type TestConnection, type TestRoom } from "./harness.ts";
 
 export interface SyncClient {
   store: MergeableStore;
@@ -44,7 +44,7 @@ export const connectSync = async (room: TestRoom, id: string, store = createMerg
     socket.close();
   };
   room.connections.push(connection);
-  room.room.handleConnect(connection, new Request("http://room.test/parties/main/test-room/sync"));
+  room.room.handleConnect(connection, new Request("http://room.test/parties/main/test-room/sync", { headers: ADMITTED }));
   const synchronizer = await createWsSynchronizer(store, socket as never);
   await synchronizer.startSync();
   return {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DELETED } from "../../party/protocol.ts";
 import { decodedContent } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
-import { createConnection, createTestRoom, type TestRoom } from "./harness.ts";
+import { ADMITTED, createConnection, createTestRoom, type TestRoom } from "./harness.ts";
 import { connectSync, type SyncClient } from "./sync-harness.ts";
 import { canonical } from "../support/sync-client.ts";
 
@@ -58,7 +58,7 @@ const connectPersister = (room: TestRoom, content: [any, any]) => {
       applying = false;
     }, 0);
   room.connections.push(connection);
-  room.room.handleConnect(connection, new Request("http://room.test/parties/main/test-room"));
+  room.room.handleConnect(connection, new Request("http://room.test/parties/main/test-room", { headers: ADMITTED }));
   store.addDidFinishTransactionListener(() => {
     if (applying) return;
     const changes = store.getTransactionChanges();

@@ -8,7 +8,7 @@ import { createDurableStorage, type KeyValueStorage, type KeyValueWriter } from 
 import { createRoom, resolveConfig, type Room } from "../../party/core/index.ts";
 import { createKeys } from "../../party/core/keys.ts";
 import { foldStoreEvents } from "../support/fold.ts";
-import { changesFrame, createConnection, messageFrame, receivedMessages, type TestConnection } from "./harness.ts";
+import { ADMITTED, changesFrame, createConnection, messageFrame, receivedMessages, type TestConnection } from "./harness.ts";
 
 class InjectedFault extends Error {}
 
@@ -114,7 +114,7 @@ const startRoom = async (storage: KeyValueStorage): Promise<{ room: Room; connec
 
 const request = async (room: Room, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
   const response = await room.handleRequest(
-    new Request(`http://room.test/parties/main/faults${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
+    new Request(`http://room.test/parties/main/faults${path}`, { method, headers: { ...ADMITTED, ...headers }, body: body === undefined ? undefined : JSON.stringify(body) }),
   );
   return { status: response.status, etag: response.headers.get("ETag"), body: await response.text() };
 };
@@ -142,7 +142,7 @@ const runScenario = async (room: Room, connections: TestConnection[]): Promise<C
   const claims: Claim[] = [];
   const socket = createConnection("writer");
   connections.push(socket);
-  room.handleConnect(socket, new Request("http://room.test/parties/main/faults"));
+  room.handleConnect(socket, new Request("http://room.test/parties/main/faults", { headers: ADMITTED }));
   const http = async (what: string, method: string, path: string, body: unknown, ids: string[], headers: Record<string, string> = {}) => {
     const answer = await request(room, method, path, body, headers);
     expect([200, 201, 500, 409, 412]).toContain(answer.status);
