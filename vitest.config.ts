@@ -8,6 +8,9 @@ import { defineConfig } from "vitest/config";
 // trailing sequential group, which would run them after e2e.
 const FAST_GROUP = 1;
 const E2E_GROUP = 2;
+const CONFORMANCE_GROUP = 3;
+/** The conformance suite's fork tests (forks are not implemented) run only with DS_FORKS=1. */
+const WITHOUT_FORKS = /^(?!.*Fork - )/;
 
 export default defineConfig({
   test: {
@@ -48,6 +51,17 @@ export default defineConfig({
           // one file at a time, and only after the other projects finished.
           fileParallelism: false,
           sequence: { groupOrder: E2E_GROUP },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "conformance",
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          fileParallelism: false,
+          sequence: { groupOrder: CONFORMANCE_GROUP },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -14,6 +14,7 @@ import {
   MAX_EVENTS_PER_APPEND,
   MAX_FRAME_BYTES,
   MAX_PAGE_LIMIT,
+  DEFAULT_LONG_POLL_TIMEOUT_MS,
 } from "../protocol.ts";
 import type { RetentionPolicy } from "./retention.ts";
 
@@ -28,6 +29,8 @@ export interface RoomLimits {
   maxEventsPerAppend: number;
   defaultPageLimit: number;
   maxPageLimit: number;
+  /** How long a Durable Streams long-poll read waits (durable-streams.ts). */
+  longPollTimeoutMs: number;
 }
 
 export interface RoomConfig {
@@ -62,6 +65,7 @@ export const DEFAULT_LIMITS: RoomLimits = {
   maxEventsPerAppend: MAX_EVENTS_PER_APPEND,
   defaultPageLimit: DEFAULT_PAGE_LIMIT,
   maxPageLimit: MAX_PAGE_LIMIT,
+  longPollTimeoutMs: DEFAULT_LONG_POLL_TIMEOUT_MS,
 };
 
 /** Environment variable of each limit, e.g. `MAX_FRAME_BYTES = "1048576"`. */
@@ -76,6 +80,7 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   maxEventsPerAppend: "MAX_EVENTS_PER_APPEND",
   defaultPageLimit: "DEFAULT_PAGE_LIMIT",
   maxPageLimit: "MAX_PAGE_LIMIT",
+  longPollTimeoutMs: "LONG_POLL_TIMEOUT_MS",
 };
 
 const text = (env: Record<string, unknown>, name: string): string | undefined =>

@@ -2,7 +2,7 @@
 // offers the HTTP and WebSocket surfaces (room.ts builds it).
 import type { Role } from "./auth.ts";
 import type { Changes, Content } from "./changes.ts";
-import type { Job } from "./commit-queue.ts";
+import type { Batch, Job } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import type { EventInput, StoredEvent } from "./event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
@@ -107,6 +107,8 @@ export interface RoomCore {
   readonly meta: Meta;
   /** Runs a job in the commit queue (see commit-queue.ts). */
   run<T>(job: Job<T>): Promise<T>;
+  /** Puts events in a job's batch, next to the job's own keys; listeners hear them once it commits. */
+  putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
   /** Runs retention from the alarm; asks for another alarm while work is left. */
   handleAlarm(): Promise<void>;
   /** Listens to every committed event, in seq order. */

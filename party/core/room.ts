@@ -278,6 +278,14 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
     meta,
     run: (job) => queue.run(job),
 
+    putEvents(batch, inputs) {
+      const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, put: batch.put };
+      const stored = inputs.map((input) => putEvent(context, input));
+      batch.nextSeq = context.seq;
+      emitAfterCommit(batch, stored);
+      return stored;
+    },
+
     async handleAlarm() {
       alarmRequested = false;
       if (await runRetention(core, config.retention, now())) {

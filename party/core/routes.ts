@@ -10,6 +10,7 @@ import { readHistory, readPage } from "./event-reads.ts";
 import { corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
+import { createDurableStreamHandler, STREAM_ROUTE } from "./durable-streams.ts";
 
 type Handler = (request: Request, headers: Headers) => Promise<Response>;
 type Resource = Partial<Record<"GET" | "PUT" | "POST", Handler>>;
@@ -71,10 +72,14 @@ export const createRequestHandler = (core: RoomCore) => {
     [config.eventsPath + "/history", { GET: getHistory }],
   ]);
 
+  const streams = createDurableStreamHandler(core);
+
   const answer = async (request: Request): Promise<Response> => {
+    const path = subPath(new URL(request.url).pathname);
+    if (path.startsWith(STREAM_ROUTE)) return streams(request, path);
     const headers = corsHeaders(config, request);
     try {
-      const resource = resources.get(subPath(new URL(request.url).pathname));
+      const resource = resources.get(path);
       if (!resource) throw new RoomError("not_found", "No such resource in this room.");
       if (request.method === "OPTIONS") return preflight(config, request);
       const method = request.method === "HEAD" ? "GET" : request.method;

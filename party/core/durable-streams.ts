@@ -1,0 +1,352 @@
+// `{room}/v1/stream/<name>`: the Durable Streams protocol (ElectricSQL's open HTTP protocol,
+// PROTOCOL.md of github.com/durable-streams/durable-streams; checked by its conformance suite
+// @durable-streams/server-conformance-tests 0.3.6). PUT creates, POST appends and closes, GET
+// reads (catch-up, `live=long-poll`, `live=sse`), HEAD answers metadata, DELETE deletes.
+// A name with no protocol stream but with events in the room's log (an application stream,
+// `$store`) is a read-only JSON stream of those events.
+//
+// Every request is validated before any state changes; refusals are the room's JSON errors with
+// the protocol's statuses and headers.
+import { RESERVED_PREFIX } from "../protocol.ts";
+import { roleOf } from "./auth.ts";
+import type { RoomConfig } from "./config.ts";
+import { RoomError } from "./errors.ts";
+import { corsHeaders, errorResponse } from "./http.ts";
+import type { RoomCore } from "./room.ts";
+import {
+  DEFAULT_CONTENT_TYPE,
+  isExpired,
+  mediaType,
+  MAX_STREAM_NAME_CHARS,
+  ProducerRefusal,
+  StreamClosed,
+  createStreamStore,
+  encodePayload,
+  type AppendRequest,
+  type ProducerTuple,
+  type StreamConfig,
+  type StreamMeta,
+} from "./durable-streams-store.ts";
+import {
+  formatOffset,
+  hasEvents,
+  parseOffset,
+  readChunk,
+  responseCursor,
+  startOf,
+  streamSource,
+  viewSource,
+  watchLog,
+  type Chunk,
+  type Source,
+} from "./durable-streams-read.ts";
+import { sseResponse } from "./durable-streams-sse.ts";
+
+/** Where streams live under a room. */
+export const STREAM_ROUTE = "/v1/stream/";
+/** Largest body one append or create takes; larger ones are 413. */
+export const MAX_APPEND_BYTES = 1024 * 1024;
+
+const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+const READ_ONLY_METHODS = "GET, HEAD, OPTIONS";
+const ALLOWED_HEADERS =
+  "Content-Type, Authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq";
+const EXPOSED_HEADERS =
+  "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-TTL, Stream-Expires-At, Stream-SSE-Data-Encoding, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Location, Content-Type";
+const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
+/** Data behind an offset never changes: a response that is not at the tail may be cached. */
+const CACHE_IMMUTABLE = "private, max-age=60, stale-while-revalidate=300";
+const TTL = /^(0|[1-9]\d*)$/;
+const COUNTER = /^\d+$/;
+const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+/;
+
+/** CORS and the browser security headers of PROTOCOL.md 10.7, on every answer. */
+const baseHeaders = (config: RoomConfig, request: Request): Headers => {
+  const headers = corsHeaders(config, request);
+  if (!config.responseHeaders) headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+  headers.set("X-Content-Type-Options", "nosniff");
+  headers.set("Cross-Origin-Resource-Policy", "cross-origin");
+  return headers;
+};
+
+/** Reads a body as bytes, refusing more than `maxBytes` without buffering it all. */
+const readBytes = async (request: Request, maxBytes: number): Promise<Uint8Array> => {
+  const tooLarge = () => new RoomError("too_large", `A stream takes at most ${maxBytes} bytes per request.`);
+  if (Number(request.headers.get("Content-Length") ?? 0) > maxBytes) throw tooLarge();
+  if (!request.body) return new Uint8Array();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    size += part.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    parts.push(part.value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.byteLength;
+  }
+  return bytes;
+};
+
+const parseConfig = (request: Request): StreamConfig => {
+  const given = request.headers.get("Content-Type")?.trim();
+  const ttl = request.headers.get("Stream-TTL");
+  const expiresAt = request.headers.get("Stream-Expires-At");
+  if (ttl !== null && expiresAt !== null) throw new RoomError("bad_request", "Give Stream-TTL or Stream-Expires-At, not both.");
+  if (ttl !== null && (!TTL.test(ttl) || !Number.isSafeInteger(Number(ttl)))) throw new RoomError("bad_request", "Stream-TTL is a whole number of seconds.");
+  if (expiresAt !== null && Number.isNaN(Date.parse(expiresAt))) throw new RoomError("bad_request", "Stream-Expires-At is an RFC 3339 time.");
+  const config: StreamConfig = {
+    contentType: given && MEDIA_TYPE.test(given) ? given : DEFAULT_CONTENT_TYPE,
+    closed: request.headers.get("Stream-Closed") === "true",
+  };
+  if (ttl !== null) config.ttlSeconds = Number(ttl);
+  if (expiresAt !== null) config.expiresAt = expiresAt;
+  return config;
+};
+
+const parseProducer = (request: Request): ProducerTuple | undefined => {
+  const [id, epoch, seq] = ["Producer-Id", "Producer-Epoch", "Producer-Seq"].map((name) => request.headers.get(name));
+  if (id === null && epoch === null && seq === null) return undefined;
+  if (id === null || epoch === null || seq === null) throw new RoomError("bad_request", "Give Producer-Id, Producer-Epoch and Producer-Seq together.");
+  if (id.length === 0 || id.length > MAX_STREAM_NAME_CHARS) throw new RoomError("bad_request", `Producer-Id has 1 to ${MAX_STREAM_NAME_CHARS} characters.`);
+  for (const [name, value] of [["Producer-Epoch", epoch], ["Producer-Seq", seq]]) {
+    if (!COUNTER.test(value!) || !Number.isSafeInteger(Number(value))) throw new RoomError("bad_request", `${name} is a whole number.`);
+  }
+  return { id, epoch: Number(epoch), seq: Number(seq) };
+};
+
+/** The stream name of a path under STREAM_ROUTE, decoded; 404 for none. */
+export const streamNameOf = (path: string): string => {
+  let name: string;
+  try {
+    name = decodeURIComponent(path.slice(STREAM_ROUTE.length));
+  } catch {
+    throw new RoomError("bad_request", "The stream name is not a valid URL path.");
+  }
+  if (name.length === 0) throw new RoomError("not_found", "Name a stream: /v1/stream/<name>.");
+  if (name.length > MAX_STREAM_NAME_CHARS) throw new RoomError("bad_request", `A stream name has at most ${MAX_STREAM_NAME_CHARS} characters.`);
+  return name;
+};
+
+export const createDurableStreamHandler = (core: RoomCore) => {
+  const { config } = core.options;
+  const store = createStreamStore(core);
+  const now = core.options.now ?? Date.now;
+  const log = (error: unknown) => core.options.logger?.error("roomstore: stream request failed", error);
+  /** Last read of each stream with a TTL: reads renew it too (a sliding TTL), without a write. */
+  const lastReads = new Map<string, number>();
+  const lastRead = (name: string) => () => lastReads.get(name) ?? 0;
+
+  /** The stream a name reads: a live protocol stream, a view of a log stream, or none. */
+  const resolve = async (name: string): Promise<Source | undefined> => {
+    const meta = await store.load(name);
+    if (meta) {
+      if (!isExpired(meta, now(), lastReads.get(name))) return streamSource(name, meta);
+      lastReads.delete(name);
+      return undefined;
+    }
+    return (await hasEvents(core, name)) ? viewSource(core, name) : undefined;
+  };
+
+  const touch = (name: string, meta: StreamMeta | undefined) => {
+    if (meta?.ttlSeconds !== undefined) lastReads.set(name, now());
+  };
+
+  const found = async (name: string): Promise<Source> => {
+    const source = await resolve(name);
+    if (!source) throw new RoomError("not_found", "No such stream.");
+    return source;
+  };
+
+  const writable = (source: Source | undefined, headers: Headers) => {
+    if (source && !source.meta) {
+      headers.set("Allow", READ_ONLY_METHODS);
+      throw new RoomError("method_not_allowed", "This stream is a view of the room's log: read it, do not write it.");
+    }
+  };
+
+  const setMeta = (headers: Headers, meta: StreamMeta, offset = meta.tail) => {
+    headers.set("Content-Type", meta.contentType);
+    headers.set("Stream-Next-Offset", formatOffset(offset));
+    if (meta.closed) headers.set("Stream-Closed", "true");
+  };
+
+  const create = async (request: Request, name: string, headers: Headers): Promise<Response> => {
+    if (name.startsWith(RESERVED_PREFIX)) throw new RoomError("reserved_name", `Stream names starting with "${RESERVED_PREFIX}" are the room's.`);
+    if (request.headers.has("Stream-Forked-From")) throw new RoomError("bad_request", "Forks are not supported.");
+    const streamConfig = parseConfig(request);
+    const body = await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
+    const payload = encodePayload(streamConfig.contentType, body, true);
+    if (!(await store.load(name)) && (await hasEvents(core, name))) {
+      throw new RoomError("conflict", "An application stream of the room has this name: read it, or pick another name.");
+    }
+    const { created, meta } = await store.create(name, streamConfig, payload, lastRead(name));
+    setMeta(headers, meta);
+    if (!created) return new Response(null, { status: 200, headers });
+    lastReads.delete(name);
+    const url = new URL(request.url);
+    headers.set("Location", url.origin + url.pathname);
+    return new Response(null, { status: 201, headers });
+  };
+
+  const append = async (request: Request, name: string, headers: Headers): Promise<Response> => {
+    const producer = parseProducer(request);
+    const appendRequest: AppendRequest = {
+      body: await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes)),
+      close: request.headers.get("Stream-Closed") === "true",
+      producer,
+    };
+    const contentType = request.headers.get("Content-Type");
+    if (appendRequest.body.length > 0) {
+      if (contentType === null) throw new RoomError("bad_request", "An append needs a Content-Type.");
+      appendRequest.contentType = contentType;
+    } else if (!appendRequest.close) {
+      throw new RoomError("bad_request", "An append needs a body (or Stream-Closed: true to close).");
+    }
+    const streamSeq = request.headers.get("Stream-Seq");
+    if (streamSeq !== null) appendRequest.streamSeq = streamSeq;
+    writable(await resolve(name), headers);
+    const result = await store.append(name, appendRequest, lastRead(name));
+    headers.set("Stream-Next-Offset", formatOffset(result.meta.tail));
+    if (result.meta.closed) headers.set("Stream-Closed", "true");
+    if (producer) {
+      headers.set("Producer-Epoch", String(producer.epoch));
+      headers.set("Producer-Seq", String(result.status === "duplicate" ? result.lastSeq : producer.seq));
+    }
+    const status = producer && result.status === "appended" ? 200 : 204;
+    return new Response(null, { status, headers });
+  };
+
+  const remove = async (name: string, headers: Headers): Promise<Response> => {
+    writable(await resolve(name), headers);
+    await store.delete(name, lastRead(name));
+    lastReads.delete(name);
+    return new Response(null, { status: 204, headers });
+  };
+
+  const head = async (name: string, headers: Headers): Promise<Response> => {
+    const source = await found(name);
+    headers.set("Cache-Control", "no-store");
+    headers.set("Content-Type", source.contentType);
+    headers.set("Stream-Next-Offset", formatOffset(source.tail));
+    const meta = source.meta;
+    if (meta?.closed) headers.set("Stream-Closed", "true");
+    if (meta?.ttlSeconds !== undefined) headers.set("Stream-TTL", String(meta.ttlSeconds));
+    if (meta?.expiresAt !== undefined) headers.set("Stream-Expires-At", meta.expiresAt);
+    headers.set("ETag", `"${source.start}:-1:${formatOffset(source.tail)}${meta?.closed ? ":c" : ""}"`);
+    return new Response(null, { status: 200, headers });
+  };
+
+  /** A 200 with a chunk, or 304 when the client has it already. */
+  const chunkResponse = (request: Request, source: Source, chunk: Chunk, headers: Headers): Response => {
+    const next = formatOffset(chunk.last);
+    const closed = source.meta?.closed === true && chunk.upToDate;
+    headers.set("Content-Type", source.contentType);
+    headers.set("Stream-Next-Offset", next);
+    if (chunk.upToDate) headers.set("Stream-Up-To-Date", "true");
+    if (closed) headers.set("Stream-Closed", "true");
+    headers.set("Cache-Control", chunk.upToDate ? "no-store" : CACHE_IMMUTABLE);
+    const from = new URL(request.url).searchParams.get("offset") ?? "-1";
+    const etag = `"${source.start}:${from}:${next}${closed ? ":c" : ""}"`;
+    headers.set("ETag", etag);
+    if (request.headers.get("If-None-Match") === etag) return new Response(null, { status: 304, headers });
+    const body = chunk.json ? `[${chunk.json.join(",")}]` : chunk.bytes!;
+    return new Response(body, { status: 200, headers });
+  };
+
+  const read = async (request: Request, name: string, headers: Headers): Promise<Response> => {
+    const params = new URL(request.url).searchParams;
+    const offset = parseOffset(params);
+    const live = params.get("live");
+    if ((live === "long-poll" || live === "sse") && !params.has("offset")) {
+      throw new RoomError("bad_request", `live=${live} needs an offset (-1 for the start, now for the tail).`);
+    }
+    let source = await found(name);
+    touch(name, source.meta);
+    const from = startOf(core, source, offset);
+    if (live === "sse") {
+      return sseResponse({ core, resolve: () => resolve(name), source, from, cursor: params.get("cursor"), headers, now, log });
+    }
+    if (offset.kind === "now" && live !== "long-poll") {
+      headers.set("Cache-Control", "no-store");
+      headers.set("Content-Type", source.contentType);
+      headers.set("Stream-Next-Offset", formatOffset(from));
+      headers.set("Stream-Up-To-Date", "true");
+      if (source.meta?.closed) headers.set("Stream-Closed", "true");
+      return new Response(mediaType(source.contentType) === "application/json" ? "[]" : null, { status: 200, headers });
+    }
+    if (live !== "long-poll") return chunkResponse(request, source, await readChunk(core, source, from), headers);
+    const cursor = responseCursor(params.get("cursor"), now());
+    headers.set("Stream-Cursor", cursor);
+    const watch = watchLog(core, source.logStream);
+    try {
+      let chunk = await readChunk(core, source, from);
+      if (chunk.empty && !source.meta?.closed) {
+        const woken = await watch.wait(config.limits.longPollTimeoutMs);
+        const latest = await resolve(name);
+        if (!latest || latest.start !== source.start) throw new RoomError("not_found", "The stream was deleted.");
+        source = latest;
+        touch(name, source.meta);
+        if (woken) chunk = await readChunk(core, source, from);
+      }
+      if (!chunk.empty) return chunkResponse(request, source, chunk, headers);
+      headers.set("Stream-Next-Offset", formatOffset(from));
+      headers.set("Stream-Up-To-Date", "true");
+      if (source.meta?.closed) headers.set("Stream-Closed", "true");
+      return new Response(null, { status: 204, headers });
+    } finally {
+      watch.cancel();
+    }
+  };
+
+  const preflight = (request: Request): Response => {
+    const headers = baseHeaders(config, request);
+    if (!config.responseHeaders) {
+      headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS);
+      headers.set("Access-Control-Allow-Headers", request.headers.get("Access-Control-Request-Headers") ?? ALLOWED_HEADERS);
+      headers.set("Access-Control-Max-Age", String(PREFLIGHT_MAX_AGE_SECONDS));
+    }
+    return new Response(null, { status: 204, headers });
+  };
+
+  /** Answers one request to `{room}/v1/stream/<name>`; `path` is that sub-path. */
+  return async (request: Request, path: string): Promise<Response> => {
+    if (request.method === "OPTIONS") return preflight(request);
+    const headers = baseHeaders(config, request);
+    try {
+      const name = streamNameOf(path);
+      if (request.method !== "GET" && request.method !== "HEAD" && roleOf(request) === "read") {
+        throw new RoomError("forbidden", "This token may read, not write.");
+      }
+      switch (request.method) {
+        case "PUT":
+          return await create(request, name, headers);
+        case "POST":
+          return await append(request, name, headers);
+        case "DELETE":
+          return await remove(name, headers);
+        case "HEAD":
+          return await head(name, headers);
+        case "GET":
+          return await read(request, name, headers);
+        default:
+          headers.set("Allow", ALLOWED_METHODS);
+          throw new RoomError("method_not_allowed", `A stream answers ${ALLOWED_METHODS} only.`);
+      }
+    } catch (error) {
+      if (error instanceof ProducerRefusal) for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
+      if (error instanceof StreamClosed) {
+        headers.set("Stream-Closed", "true");
+        headers.set("Stream-Next-Offset", formatOffset(error.meta.tail));
+      }
+      const response = errorResponse(error, headers, log);
+      return request.method === "HEAD" ? new Response(null, response) : response;
+    }
+  };
+};
