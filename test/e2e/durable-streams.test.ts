@@ -114,3 +114,31 @@ describe("Durable Streams under wrangler dev, with the official client", () => {
     expect(await read.text()).toBe("new");
   });
 });
+
+describe("Durable Streams under partykit dev", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ kind: "partykit", vars: { LONG_POLL_TIMEOUT_MS: "2000" } });
+  });
+  afterAll(() => server?.stop());
+
+  it("creates, appends, follows live with the official client, and closes a stream", async () => {
+    const url = `${server.origin}/parties/main/ds-partykit-${Date.now()}/v1/stream/chat`;
+    const handle = await DurableStream.create({ url, contentType: "application/json" });
+    await handle.append(JSON.stringify({ n: 1 }));
+    const items: { n: number }[] = [];
+    const response = await stream<{ n: number }>({ url, offset: "-1", live: "long-poll" });
+    response.subscribeJson(async (batch) => {
+      items.push(...batch.items);
+    });
+    await waitFor(() => items.length, (count) => count >= 1, { what: "items" });
+    const close = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "Stream-Closed": "true" }, body: '{"n":2}' });
+    expect([close.status, close.headers.get("Stream-Closed")]).toEqual([204, "true"]);
+    await waitFor(() => items.length, (count) => count >= 2, { what: "items" });
+    expect(items).toEqual([{ n: 1 }, { n: 2 }]);
+    response.cancel();
+    const sse = await (await fetch(`${url}?offset=-1&live=sse`)).text();
+    expect(sse).toContain('"streamClosed":true');
+    expect(sse).toContain('data:[{"n":1},{"n":2}]');
+  });
+});
