@@ -11,8 +11,8 @@ import { defineConfig } from "vitest/config";
 const FAST_GROUP = 1;
 const E2E_GROUP = 2;
 const CONFORMANCE_GROUP = 3;
-/** The conformance suite imports this instead of "vitest": it leaves out its fork tests unless DS_FORKS=1. */
-const CONFORMANCE_VITEST = path.join(path.dirname(fileURLToPath(import.meta.url)), "test/conformance/vitest-without-forks.ts");
+/** The conformance suite imports this instead of "vitest": it leaves out the suite's opt-in groups. */
+const CONFORMANCE_VITEST = path.join(path.dirname(fileURLToPath(import.meta.url)), "test/conformance/vitest-without-opt-ins.ts");
 const CONFORMANCE_SUITE = "@durable-streams/server-conformance-tests";
 
 export default defineConfig({
@@ -61,7 +61,7 @@ export default defineConfig({
       {
         plugins: [
           {
-            name: "conformance-without-forks",
+            name: "conformance-without-opt-ins",
             enforce: "pre",
             resolveId: (source: string, importer?: string) =>
               source === "vitest" && importer?.includes(CONFORMANCE_SUITE) ? CONFORMANCE_VITEST : undefined,

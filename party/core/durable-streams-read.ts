@@ -37,17 +37,26 @@ export const parseOffset = (params: URLSearchParams): Offset => {
   return { kind: "after", seq };
 };
 
-/** What a read reads: a protocol stream, or a read-only JSON view of a log stream. */
+/** A range of one log stream's events, (after, upTo] in seqs. */
+export interface Segment {
+  selection: { stream: string; types?: string[] };
+  after: number;
+  upTo: number;
+}
+
+/** What a read reads: a protocol stream (a fork: its source's segments, then its own), or a read-only JSON view of a log stream. */
 export interface Source {
   /** The log stream whose events wake a waiting reader. */
   logStream: string;
   contentType: string;
+  /** Seq of the stream's `$create` (0 for a view): a deleted and recreated stream differs. */
+  incarnation: number;
   /** Seq before its first message. */
   start: number;
   /** Seq of its last message, or a seq after it. */
   tail: number;
   meta?: StreamMeta;
-  selection: { stream: string; types?: string[] };
+  segments: Segment[];
   /** The messages of one event: JSON texts (JSON mode) or bytes. */
   decode(event: EventText): string[] | Uint8Array;
 }
@@ -56,31 +65,49 @@ const encoder = new TextEncoder();
 
 const payloadOf = (event: EventText): Payload => (JSON.parse(event.json) as { data: Payload }).data;
 
-export const streamSource = (name: string, meta: StreamMeta): Source => ({
-  logStream: logStreamOf(name),
-  contentType: meta.contentType,
-  start: meta.created,
-  tail: meta.tail,
-  meta,
-  selection: { stream: logStreamOf(name), types: [EVENT_APPEND] },
-  decode: isJsonMode(meta.contentType)
+/** A stream's segments: what it inherited (a fork), then its own appends after its `$create`. */
+export const segmentsOf = (name: string, meta: StreamMeta): Segment[] => [
+  ...(meta.inherited ?? []).map(({ logStream, after, upTo }) => ({ selection: { stream: logStream, types: [EVENT_APPEND] }, after, upTo })),
+  { selection: { stream: logStreamOf(name), types: [EVENT_APPEND] }, after: meta.created, upTo: meta.tail },
+];
+
+/** The messages of one `$append` event of a stream of that content type. */
+export const decoderOf = (contentType: string): Source["decode"] =>
+  isJsonMode(contentType)
     ? (event) => ((payloadOf(event) as { json: unknown[] }).json ?? []).map((value) => JSON.stringify(value))
     : (event) => {
         const payload = payloadOf(event);
         return "text" in payload ? encoder.encode(payload.text) : "base64" in payload ? fromBase64(payload.base64) : new Uint8Array();
-      },
-});
+      };
+
+export const streamSource = (name: string, meta: StreamMeta): Source => {
+  const segments = segmentsOf(name, meta);
+  return {
+    logStream: logStreamOf(name),
+    contentType: meta.contentType,
+    incarnation: meta.created,
+    start: Math.min(...segments.map((segment) => segment.after)),
+    tail: meta.tail,
+    meta,
+    segments,
+    decode: decoderOf(meta.contentType),
+  };
+};
 
 /** A stream of the log (an application stream, `$store`), read as JSON messages: its events. */
-export const viewSource = (core: RoomCore, stream: string): Source => ({
-  logStream: stream,
-  contentType: "application/json",
-  start: 0,
+export const viewSource = (core: RoomCore, stream: string): Source => {
   // A view has no tail of its own: the room's head lies after its last event.
-  tail: stream === STORE_STREAM ? core.storeSeq : core.head,
-  selection: { stream },
-  decode: (event) => [event.json],
-});
+  const tail = stream === STORE_STREAM ? core.storeSeq : core.head;
+  return {
+    logStream: stream,
+    contentType: "application/json",
+    incarnation: 0,
+    start: 0,
+    tail,
+    segments: [{ selection: { stream }, after: 0, upTo: tail }],
+    decode: (event) => [event.json],
+  };
+};
 
 /** Whether a log stream has any event left (views exist while they do). */
 export const hasEvents = async (core: RoomCore, stream: string): Promise<boolean> => {
@@ -115,27 +142,33 @@ export const readChunk = async (core: RoomCore, source: Source, from: number, ma
   let size = 0;
   let last = from;
   let upToDate = from >= source.tail;
-  while (!upToDate && size < maxBytes) {
-    const read = await readRange(core.options.storage, core.keys, source.selection, last + 1, source.tail, CHUNK_PAGE_EVENTS);
-    let readAll = true;
-    for (const [i, event] of read.events.entries()) {
-      const messages = source.decode(event);
-      if (messages instanceof Uint8Array) {
-        parts.push(messages);
-        size += messages.length;
-      } else {
-        json.push(...messages);
-        for (const message of messages) size += message.length + 1;
+  for (const segment of source.segments) {
+    let lower = Math.max(last, segment.after) + 1;
+    while (!upToDate && size < maxBytes && lower <= segment.upTo) {
+      const read = await readRange(core.options.storage, core.keys, segment.selection, lower, segment.upTo, CHUNK_PAGE_EVENTS);
+      let readAll = true;
+      for (const [i, event] of read.events.entries()) {
+        const messages = source.decode(event);
+        if (messages instanceof Uint8Array) {
+          parts.push(messages);
+          size += messages.length;
+        } else {
+          json.push(...messages);
+          for (const message of messages) size += message.length + 1;
+        }
+        last = event.seq;
+        if (size >= maxBytes) {
+          readAll = i === read.events.length - 1;
+          break;
+        }
       }
-      last = event.seq;
-      if (size >= maxBytes) {
-        readAll = i === read.events.length - 1;
-        break;
-      }
+      // An empty page that is not the end can only be events retention removed meanwhile: go on after it.
+      if ((read.reachedEnd && readAll) || read.events.length === 0) lower = segment.upTo + 1;
+      else lower = last + 1;
     }
-    // An empty page that is not the end can only be events retention removed meanwhile: stop there.
-    if ((read.reachedEnd && readAll) || read.events.length === 0) upToDate = true;
+    if (size >= maxBytes) break;
   }
+  if (size < maxBytes || last >= source.tail) upToDate = true;
   if (upToDate) last = Math.max(last, source.tail);
   if (isJsonMode(source.contentType)) return { json, last, upToDate, empty: json.length === 0 };
   const bytes = new Uint8Array(size);

@@ -74,7 +74,7 @@ export const sseResponse = (context: SseContext): Response => {
             if (left <= 0) return finish();
             const woken = await watch.wait(Math.min(core.options.config.limits.longPollTimeoutMs, left));
             const latest = await context.resolve();
-            if (!latest || latest.start !== source.start) return finish();
+            if (!latest || latest.incarnation !== source.incarnation) return finish();
             source = latest;
             if (!woken) {
               // A keep-alive: still caught up, with a fresh cursor.

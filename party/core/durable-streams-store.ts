@@ -16,6 +16,7 @@ import { MAX_NAME_CHARS } from "../protocol.ts";
 import type { Batch } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { RoomCore } from "./room.ts";
+import { planFork } from "./durable-streams-fork.ts";
 
 export const LOG_STREAM_PREFIX = "$ds/";
 export const EVENT_CREATE = "$create";
@@ -60,6 +61,14 @@ export interface StreamMeta {
   /** Last write, in ms: the start of a sliding TTL. */
   accessedAt: number;
   closed?: boolean;
+  /** A fork: the stream it was forked from, and what it inherited (ranges of the source chain's appends). */
+  forkedFrom?: string;
+  forkOffset?: string;
+  forkSubOffset?: number;
+  inherited?: InheritedRange[];
+  /** Forks that read from it: a deleted stream with forks stays, soft-deleted (410), until they go. */
+  forks?: number;
+  softDeleted?: boolean;
   /** The producer request that closed it: its retry is answered as a duplicate. */
   closedBy?: ProducerTuple;
   /** Last `Stream-Seq`, compared as a string. */
@@ -67,8 +76,26 @@ export interface StreamMeta {
   producers: Record<string, ProducerState>;
 }
 
+/** Appends of one log stream in (after, upTo]. */
+export interface InheritedRange {
+  logStream: string;
+  after: number;
+  upTo: number;
+}
+
+export interface ForkRequest {
+  from: string;
+  /** The source offset as given, and its seq. */
+  offset?: string;
+  seq?: number;
+  subOffset?: number;
+}
+
 export interface StreamConfig {
+  /** Undefined for a fork that inherits its source's. */
   contentType: string;
+  contentTypeGiven: boolean;
+  fork?: ForkRequest;
   ttlSeconds?: number;
   expiresAt?: string;
   closed: boolean;
@@ -124,10 +151,14 @@ export const isExpired = (meta: StreamMeta, now: number, lastRead = 0): boolean 
   (meta.ttlSeconds !== undefined && now >= Math.max(meta.accessedAt, lastRead) + meta.ttlSeconds * 1000);
 
 const sameConfig = (meta: StreamMeta, config: StreamConfig): boolean =>
-  mediaType(meta.contentType) === mediaType(config.contentType) &&
-  meta.ttlSeconds === config.ttlSeconds &&
-  meta.expiresAt === config.expiresAt &&
-  (meta.closed ?? false) === config.closed;
+  (!config.fork || config.contentTypeGiven ? mediaType(meta.contentType) === mediaType(config.contentType) : true) &&
+  (config.fork && config.ttlSeconds === undefined && config.expiresAt === undefined
+    ? true
+    : meta.ttlSeconds === config.ttlSeconds && meta.expiresAt === config.expiresAt) &&
+  (meta.closed ?? false) === config.closed &&
+  meta.forkedFrom === config.fork?.from &&
+  (config.fork?.offset === undefined || config.fork.offset === meta.forkOffset) &&
+  (config.fork?.subOffset ?? 0) === (meta.forkSubOffset ?? 0);
 
 /** Why a producer's request is refused, with the headers its answer carries. */
 export class ProducerRefusal extends RoomError {
@@ -217,24 +248,41 @@ export const createStreamStore = (core: RoomCore) => {
   return {
     load,
 
-    /** Creates a stream, or confirms one with the same config (`created: false`); 409 otherwise. */
+    /** Creates a stream (a fork when asked), or confirms one with the same config (`created: false`); 409 otherwise. */
     create(name: string, config: StreamConfig, payload: Payload | undefined, lastRead: () => number) {
       return core.run(async (batch) => {
         const existing = await load(name, batch);
+        if (existing?.softDeleted) throw new RoomError("conflict", "The stream was deleted but has forks: its name is taken until they go.");
         if (existing && !isExpired(existing, now(), lastRead())) {
           if (!sameConfig(existing, config)) throw new RoomError("conflict", "The stream exists with another configuration.");
           return { created: false, meta: existing };
         }
-        const { contentType, ttlSeconds, expiresAt, closed } = config;
+        const { fork } = config;
+        const source = fork ? await load(fork.from, batch) : undefined;
+        if (fork && (!source || isExpired(source, now()))) throw new RoomError("not_found", "The source stream does not exist.");
+        if (source?.softDeleted) throw new RoomError("conflict", "The source stream was deleted.");
+        const plan = fork ? await planFork(core, fork, source!, config) : undefined;
+        // From here on: synchronous.
+        const contentType = plan?.contentType ?? config.contentType;
         const setup: Record<string, unknown> = { contentType };
+        const ttlSeconds = plan ? plan.ttlSeconds : config.ttlSeconds;
+        const expiresAt = plan ? plan.expiresAt : config.expiresAt;
         if (ttlSeconds !== undefined) setup.ttlSeconds = ttlSeconds;
         if (expiresAt !== undefined) setup.expiresAt = expiresAt;
+        if (fork) Object.assign(setup, { forkedFrom: fork.from, forkOffset: plan!.offset });
         const list: [string, unknown][] = [[EVENT_CREATE, setup]];
+        if (plan?.prefix) list.push([EVENT_APPEND, plan.prefix]);
         if (payload) list.push([EVENT_APPEND, payload]);
-        if (closed) list.push([EVENT_CLOSE, null]);
+        if (config.closed) list.push([EVENT_CLOSE, null]);
         const created = batch.nextSeq;
-        const meta: StreamMeta = { ...setup, contentType, created, tail: created + (payload ? 1 : 0), accessedAt: now(), producers: {} };
-        if (closed) meta.closed = true;
+        const appends = list.filter(([type]) => type === EVENT_APPEND).length;
+        const meta: StreamMeta = { ...setup, contentType, created, tail: appends > 0 ? created + appends : (plan?.seq ?? created), accessedAt: now(), producers: {} };
+        if (plan) {
+          meta.inherited = plan.inherited;
+          if (fork!.subOffset) meta.forkSubOffset = fork!.subOffset;
+          batch.put(metaKey(fork!.from), { ...source!, forks: (source!.forks ?? 0) + 1 });
+        }
+        if (config.closed) meta.closed = true;
         write(batch, name, list, meta);
         return { created: true, meta };
       });
@@ -246,6 +294,7 @@ export const createStreamStore = (core: RoomCore) => {
         const meta = await load(name, batch);
         const at = now();
         if (!meta || isExpired(meta, at, lastRead())) throw new RoomError("not_found", "No such stream.");
+        if (meta.softDeleted) throw new RoomError("gone", "The stream was deleted; its forks still read it.");
         const { producer } = request;
         const closeOnly = request.body.length === 0 && request.close;
         if (meta.closed) {
@@ -282,13 +331,33 @@ export const createStreamStore = (core: RoomCore) => {
       });
     },
 
-    /** Deletes a stream: its metadata goes, its events stay in the log (which never rewrites history). */
+    /**
+     * Deletes a stream: its metadata goes, its events stay in the log (which never rewrites
+     * history). A stream with forks is only marked deleted until its last fork goes; then it goes
+     * too, and so on up the chain.
+     */
     delete(name: string, lastRead: () => number) {
       return core.run(async (batch) => {
         const meta = await load(name, batch);
         if (!meta || isExpired(meta, now(), lastRead())) throw new RoomError("not_found", "No such stream.");
+        if (meta.softDeleted) throw new RoomError("gone", "The stream was deleted; its forks still read it.");
+        const releases: [string, StreamMeta | undefined][] = [];
+        for (let parent = meta.forks ? undefined : meta.forkedFrom; parent !== undefined; ) {
+          const parentMeta = await load(parent, batch);
+          if (!parentMeta) break;
+          const forks = (parentMeta.forks ?? 1) - 1;
+          const gone = forks === 0 && parentMeta.softDeleted === true;
+          releases.push([parent, gone ? undefined : { ...parentMeta, forks }]);
+          parent = gone ? parentMeta.forkedFrom : undefined;
+        }
+        // From here on: synchronous.
         core.putEvents(batch, events(name, [[EVENT_DELETE, null]]));
-        batch.delete(metaKey(name));
+        if (meta.forks) batch.put(metaKey(name), { ...meta, softDeleted: true });
+        else batch.delete(metaKey(name));
+        for (const [parent, parentMeta] of releases) {
+          if (parentMeta) batch.put(metaKey(parent), parentMeta);
+          else batch.delete(metaKey(parent));
+        }
       });
     },
   };

@@ -23,6 +23,7 @@ import {
   createStreamStore,
   encodePayload,
   type AppendRequest,
+  type ForkRequest,
   type ProducerTuple,
   type StreamConfig,
   type StreamMeta,
@@ -94,6 +95,29 @@ const readBytes = async (request: Request, maxBytes: number): Promise<Uint8Array
   return bytes;
 };
 
+/** The fork a PUT asks for: `Stream-Forked-From` is a stream path relative to the room. */
+const parseFork = (request: Request): ForkRequest | undefined => {
+  const from = request.headers.get("Stream-Forked-From");
+  const offset = request.headers.get("Stream-Fork-Offset");
+  const subOffset = request.headers.get("Stream-Fork-Sub-Offset");
+  if (from === null) {
+    if (subOffset !== null) throw new RoomError("bad_request", "Stream-Fork-Sub-Offset needs Stream-Forked-From.");
+    return undefined;
+  }
+  if (!from.startsWith(STREAM_ROUTE)) throw new RoomError("bad_request", `Stream-Forked-From is a stream path in this room, ${STREAM_ROUTE}<name>.`);
+  const fork: ForkRequest = { from: streamNameOf(from) };
+  if (offset !== null) {
+    const seq = Number(/^(\d{1,16})_\d{1,16}$/.exec(offset)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(seq)) throw new RoomError("bad_request", "Stream-Fork-Offset is an offset of the source stream.");
+    Object.assign(fork, { offset, seq });
+  }
+  if (subOffset !== null) {
+    if (!TTL.test(subOffset) || !Number.isSafeInteger(Number(subOffset))) throw new RoomError("bad_request", "Stream-Fork-Sub-Offset is a whole number.");
+    fork.subOffset = Number(subOffset);
+  }
+  return fork;
+};
+
 const parseConfig = (request: Request): StreamConfig => {
   const given = request.headers.get("Content-Type")?.trim();
   const ttl = request.headers.get("Stream-TTL");
@@ -101,10 +125,14 @@ const parseConfig = (request: Request): StreamConfig => {
   if (ttl !== null && expiresAt !== null) throw new RoomError("bad_request", "Give Stream-TTL or Stream-Expires-At, not both.");
   if (ttl !== null && (!TTL.test(ttl) || !Number.isSafeInteger(Number(ttl)))) throw new RoomError("bad_request", "Stream-TTL is a whole number of seconds.");
   if (expiresAt !== null && Number.isNaN(Date.parse(expiresAt))) throw new RoomError("bad_request", "Stream-Expires-At is an RFC 3339 time.");
+  const contentTypeGiven = given !== undefined && MEDIA_TYPE.test(given);
   const config: StreamConfig = {
-    contentType: given && MEDIA_TYPE.test(given) ? given : DEFAULT_CONTENT_TYPE,
+    contentType: contentTypeGiven ? given! : DEFAULT_CONTENT_TYPE,
+    contentTypeGiven,
     closed: request.headers.get("Stream-Closed") === "true",
   };
+  const fork = parseFork(request);
+  if (fork) config.fork = fork;
   if (ttl !== null) config.ttlSeconds = Number(ttl);
   if (expiresAt !== null) config.expiresAt = expiresAt;
   return config;
@@ -161,10 +189,12 @@ export const createDurableStreamHandler = (core: RoomCore) => {
   const found = async (name: string): Promise<Source> => {
     const source = await resolve(name);
     if (!source) throw new RoomError("not_found", "No such stream.");
+    if (source.meta?.softDeleted) throw new RoomError("gone", "The stream was deleted; its forks still read it.");
     return source;
   };
 
   const writable = (source: Source | undefined, headers: Headers) => {
+    if (source?.meta?.softDeleted) throw new RoomError("gone", "The stream was deleted; its forks still read it.");
     if (source && !source.meta) {
       headers.set("Allow", READ_ONLY_METHODS);
       throw new RoomError("method_not_allowed", "This stream is a view of the room's log: read it, do not write it.");
@@ -179,7 +209,6 @@ export const createDurableStreamHandler = (core: RoomCore) => {
 
   const create = async (request: Request, name: string, headers: Headers): Promise<Response> => {
     if (name.startsWith(RESERVED_PREFIX)) throw new RoomError("reserved_name", `Stream names starting with "${RESERVED_PREFIX}" are the room's.`);
-    if (request.headers.has("Stream-Forked-From")) throw new RoomError("bad_request", "Forks are not supported.");
     const streamConfig = parseConfig(request);
     const body = await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
     const payload = encodePayload(streamConfig.contentType, body, true);
@@ -239,7 +268,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     if (meta?.closed) headers.set("Stream-Closed", "true");
     if (meta?.ttlSeconds !== undefined) headers.set("Stream-TTL", String(meta.ttlSeconds));
     if (meta?.expiresAt !== undefined) headers.set("Stream-Expires-At", meta.expiresAt);
-    headers.set("ETag", `"${source.start}:-1:${formatOffset(source.tail)}${meta?.closed ? ":c" : ""}"`);
+    headers.set("ETag", `"${source.incarnation}:-1:${formatOffset(source.tail)}${meta?.closed ? ":c" : ""}"`);
     return new Response(null, { status: 200, headers });
   };
 
@@ -253,7 +282,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     if (closed) headers.set("Stream-Closed", "true");
     headers.set("Cache-Control", chunk.upToDate ? "no-store" : CACHE_IMMUTABLE);
     const from = new URL(request.url).searchParams.get("offset") ?? "-1";
-    const etag = `"${source.start}:${from}:${next}${closed ? ":c" : ""}"`;
+    const etag = `"${source.incarnation}:${from}:${next}${closed ? ":c" : ""}"`;
     headers.set("ETag", etag);
     if (request.headers.get("If-None-Match") === etag) return new Response(null, { status: 304, headers });
     const body = chunk.json ? `[${chunk.json.join(",")}]` : chunk.bytes!;
@@ -290,7 +319,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
       if (chunk.empty && !source.meta?.closed) {
         const woken = await watch.wait(config.limits.longPollTimeoutMs);
         const latest = await resolve(name);
-        if (!latest || latest.start !== source.start) throw new RoomError("not_found", "The stream was deleted.");
+        if (!latest || latest.incarnation !== source.incarnation) throw new RoomError("not_found", "The stream was deleted.");
         source = latest;
         touch(name, source.meta);
         if (woken) chunk = await readChunk(core, source, from);

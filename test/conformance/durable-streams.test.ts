@@ -1,7 +1,7 @@
 // The official Durable Streams conformance suite (@durable-streams/server-conformance-tests 0.3.6)
 // against one room under a real `wrangler dev`: baseUrl is the room, so its streams are
 // `{room}/v1/stream/<name>`. The suite's long-poll tests need a server timeout under about 4 s.
-// Its fork tests run only with DS_FORKS=1 (see vitest.config.ts): forks are not implemented.
+// Every group runs (core, idempotent producers, closure, forks) but the opt-in subscription APIs.
 import { runConformanceTests } from "@durable-streams/server-conformance-tests";
 import { afterAll, beforeAll } from "vitest";
 import { startServer, type RunningServer } from "../support/servers.ts";

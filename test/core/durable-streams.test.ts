@@ -41,7 +41,7 @@ describe("Durable Streams in the room core", () => {
     expect(firstBytes).toBe(2 * part.length);
     const rest = await read(test, `?offset=${first.headers.get("Stream-Next-Offset")}`);
     expect([(await rest.arrayBuffer()).byteLength, rest.headers.get("Stream-Up-To-Date")]).toEqual([part.length, "true"]);
-  });
+  }, 30_000); // 1.5 MB through base64 and structured clones: seconds on a busy machine
 
   it.each([
     ["", { kind: "start" }],
