@@ -7,17 +7,8 @@ import { RoomError } from "./errors.ts";
 import { readRange } from "./event-reads.ts";
 import type { RoomCore } from "./room.ts";
 import { decoderOf, formatOffset } from "./durable-streams-read.ts";
-import {
-  EVENT_APPEND,
-  encodePayload,
-  logStreamOf,
-  mediaType,
-  type ForkRequest,
-  type InheritedRange,
-  type Payload,
-  type StreamConfig,
-  type StreamMeta,
-} from "./durable-streams-store.ts";
+import { encodePayload, mediaType, type Payload } from "./durable-streams-payload.ts";
+import { EVENT_APPEND, logStreamOf, type ForkRequest, type InheritedRange, type StreamConfig, type StreamMeta } from "./durable-streams-store.ts";
 
 export interface ForkPlan {
   contentType: string;

@@ -10,7 +10,8 @@ import { RoomError } from "./errors.ts";
 import { readRange, type EventText } from "./event-reads.ts";
 import { seqKey } from "./keys.ts";
 import type { RoomCore } from "./room.ts";
-import { EVENT_APPEND, fromBase64, isJsonMode, logStreamOf, type Payload, type StreamMeta } from "./durable-streams-store.ts";
+import { fromBase64, isJsonMode, type Payload } from "./durable-streams-payload.ts";
+import { EVENT_APPEND, logStreamOf, type StreamMeta } from "./durable-streams-store.ts";
 
 /** Most bytes one response (or one SSE data event) carries: a reader's memory bound. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;

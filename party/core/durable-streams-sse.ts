@@ -6,7 +6,7 @@
 // Memory: the body is pulled, one chunk (at most MAX_CHUNK_BYTES) per pull, so a slow reader
 // holds at most about two chunks, whatever the writers do. A connection ends after
 // SSE_CONNECTION_MS, as the protocol asks, so that clients reconnect from their last offset.
-import { mediaType, toBase64 } from "./durable-streams-store.ts";
+import { mediaType, toBase64 } from "./durable-streams-payload.ts";
 import { formatOffset, readChunk, responseCursor, watchLog, type Source } from "./durable-streams-read.ts";
 import type { RoomCore } from "./room.ts";
 

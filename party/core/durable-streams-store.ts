@@ -17,6 +17,8 @@ import type { Batch } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { RoomCore } from "./room.ts";
 import { planFork } from "./durable-streams-fork.ts";
+import { encodePayload, mediaType, type Payload } from "./durable-streams-payload.ts";
+import { checkProducer, withProducer, type ProducerState, type ProducerTuple } from "./durable-streams-producers.ts";
 
 export const LOG_STREAM_PREFIX = "$ds/";
 export const EVENT_CREATE = "$create";
@@ -26,30 +28,6 @@ export const EVENT_DELETE = "$delete";
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 /** Longest stream name: its log stream's name must fit MAX_NAME_CHARS. */
 export const MAX_STREAM_NAME_CHARS = MAX_NAME_CHARS - LOG_STREAM_PREFIX.length;
-/** Producer state older than this is forgotten (the protocol suggests 7 days). */
-export const PRODUCER_STATE_TTL_MS = 7 * 24 * 3_600_000;
-/**
- * Producers remembered per stream: the least recently active is forgotten beyond this, so that
- * the metadata stays within one storage value (PartyKit's 128 KiB) whatever clients send.
- */
-export const MAX_PRODUCERS_PER_STREAM = 100;
-
-/** One append as the log keeps it: JSON messages, UTF-8 text, or other bytes in base64. */
-export type Payload = { json: unknown[] } | { text: string } | { base64: string };
-
-export interface ProducerState {
-  epoch: number;
-  seq: number;
-  /** When it last appended, in ms. */
-  at: number;
-}
-
-export interface ProducerTuple {
-  id: string;
-  epoch: number;
-  seq: number;
-}
-
 export interface StreamMeta {
   contentType: string;
   /** Seq of this incarnation's `$create` event. */
@@ -103,49 +81,6 @@ export interface StreamConfig {
 
 export const logStreamOf = (name: string): string => LOG_STREAM_PREFIX + name;
 
-/** The media type without parameters, lower case: `application/json; charset=utf-8` is JSON mode. */
-export const mediaType = (contentType: string): string => contentType.split(";")[0]!.trim().toLowerCase();
-export const isJsonMode = (contentType: string): boolean => mediaType(contentType) === "application/json";
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** Base64 in slices, so that a large body never becomes one huge argument list. */
-export const toBase64 = (bytes: Uint8Array): string => {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-};
-
-export const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
-
-/**
- * The payload of a body, or undefined when it holds no message (an empty body; `[]` on create).
- * JSON mode flattens one level of array; text stays text when it is valid UTF-8.
- */
-export const encodePayload = (contentType: string, body: Uint8Array, creating: boolean): Payload | undefined => {
-  if (body.length === 0) return undefined;
-  if (isJsonMode(contentType)) {
-    let value: unknown;
-    try {
-      value = JSON.parse(utf8.decode(body));
-    } catch {
-      throw new RoomError("invalid_json", "A JSON stream takes a valid JSON body.");
-    }
-    if (!Array.isArray(value)) return { json: [value] };
-    if (value.length > 0) return { json: value };
-    if (creating) return undefined;
-    throw new RoomError("bad_request", "An append of an empty JSON array appends nothing.");
-  }
-  if (mediaType(contentType).startsWith("text/")) {
-    try {
-      return { text: utf8.decode(body) };
-    } catch {
-      // Not UTF-8: kept as bytes.
-    }
-  }
-  return { base64: toBase64(body) };
-};
-
 export const isExpired = (meta: StreamMeta, now: number, lastRead = 0): boolean =>
   (meta.expiresAt !== undefined && now >= Date.parse(meta.expiresAt)) ||
   (meta.ttlSeconds !== undefined && now >= Math.max(meta.accessedAt, lastRead) + meta.ttlSeconds * 1000);
@@ -159,47 +94,6 @@ const sameConfig = (meta: StreamMeta, config: StreamConfig): boolean =>
   meta.forkedFrom === config.fork?.from &&
   (config.fork?.offset === undefined || config.fork.offset === meta.forkOffset) &&
   (config.fork?.subOffset ?? 0) === (meta.forkSubOffset ?? 0);
-
-/** Why a producer's request is refused, with the headers its answer carries. */
-export class ProducerRefusal extends RoomError {
-  readonly headers: Record<string, string>;
-  constructor(code: "forbidden" | "conflict" | "bad_request", message: string, headers: Record<string, string>) {
-    super(code, message);
-    this.headers = headers;
-  }
-}
-
-export type ProducerCheck = { status: "accepted"; state: ProducerState } | { status: "duplicate"; lastSeq: number };
-
-/** The protocol's producer rules (PROTOCOL.md 5.2.1): fencing by epoch, gapless seqs per epoch. */
-export const checkProducer = (meta: StreamMeta, producer: ProducerTuple, now: number): ProducerCheck => {
-  const state = meta.producers[producer.id];
-  const live = state && now - state.at <= PRODUCER_STATE_TTL_MS ? state : undefined;
-  const accepted = { status: "accepted" as const, state: { epoch: producer.epoch, seq: producer.seq, at: now } };
-  if (!live || producer.epoch > live.epoch) {
-    if (producer.seq === 0) return accepted;
-    if (!live) {
-      throw new ProducerRefusal("conflict", "A new producer starts at seq 0.", { "Producer-Expected-Seq": "0", "Producer-Received-Seq": String(producer.seq) });
-    }
-    throw new ProducerRefusal("bad_request", "A new producer epoch starts at seq 0.", {});
-  }
-  if (producer.epoch < live.epoch) {
-    throw new ProducerRefusal("forbidden", "A newer epoch of this producer has taken over.", { "Producer-Epoch": String(live.epoch) });
-  }
-  if (producer.seq <= live.seq) return { status: "duplicate", lastSeq: live.seq };
-  if (producer.seq === live.seq + 1) return accepted;
-  throw new ProducerRefusal("conflict", "A producer seq is missing before this one.", {
-    "Producer-Expected-Seq": String(live.seq + 1),
-    "Producer-Received-Seq": String(producer.seq),
-  });
-};
-
-/** The producers with one updated, without expired states, the least recently active dropped beyond the cap. */
-const withProducer = (meta: StreamMeta, id: string, state: ProducerState, now: number): Record<string, ProducerState> => {
-  const entries = Object.entries(meta.producers).filter(([other, kept]) => other !== id && now - kept.at <= PRODUCER_STATE_TTL_MS);
-  entries.sort(([, a], [, b]) => b.at - a.at);
-  return Object.fromEntries([[id, state], ...entries.slice(0, MAX_PRODUCERS_PER_STREAM - 1)]);
-};
 
 export interface AppendRequest {
   contentType?: string;
@@ -308,7 +202,7 @@ export const createStreamStore = (core: RoomCore) => {
         if (!closeOnly && mediaType(request.contentType!) !== mediaType(meta.contentType)) {
           throw new RoomError("conflict", `The stream's content type is ${meta.contentType}.`);
         }
-        const check = producer ? checkProducer(meta, producer, at) : undefined;
+        const check = producer ? checkProducer(meta.producers, producer, at) : undefined;
         if (check?.status === "duplicate") return { status: "duplicate", meta, lastSeq: check.lastSeq };
         if (!closeOnly && request.streamSeq !== undefined && meta.streamSeq !== undefined && request.streamSeq <= meta.streamSeq) {
           throw new RoomError("conflict", `Stream-Seq ${request.streamSeq} is not after ${meta.streamSeq}.`);
@@ -321,7 +215,7 @@ export const createStreamStore = (core: RoomCore) => {
         const next: StreamMeta = { ...meta, accessedAt: at };
         if (payload) next.tail = batch.nextSeq;
         if (!closeOnly && request.streamSeq !== undefined) next.streamSeq = request.streamSeq;
-        if (producer && check) next.producers = withProducer(meta, producer.id, check.state, at);
+        if (producer && check) next.producers = withProducer(meta.producers, producer.id, check.state, at);
         if (request.close) {
           next.closed = true;
           if (producer) next.closedBy = producer;

@@ -3,7 +3,8 @@
 // read, the offset grammar, producer state bounded per stream, views that cannot be written.
 import { describe, expect, it } from "vitest";
 import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/durable-streams-read.ts";
-import { checkProducer, MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-store.ts";
+import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-producers.ts";
+import type { StreamMeta } from "../../party/core/durable-streams-store.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
 const STREAM = "/v1/stream/s";
@@ -68,7 +69,7 @@ describe("Durable Streams in the room core", () => {
       const answer = await append(test, "x", { "Producer-Id": `p${i}`, "Producer-Epoch": "0", "Producer-Seq": "0" });
       expect(answer.status).toBe(200);
     }
-    const meta = (await test.storage.get(['d"s"'])).get('d"s"') as Parameters<typeof checkProducer>[0];
+    const meta = (await test.storage.get(['d"s"'])).get('d"s"') as StreamMeta;
     expect(Object.keys(meta.producers)).toHaveLength(MAX_PRODUCERS_PER_STREAM);
     expect(meta.producers.p0).toBeUndefined();
     expect(meta.producers[`p${MAX_PRODUCERS_PER_STREAM}`]).toMatchObject({ epoch: 0, seq: 0 });
