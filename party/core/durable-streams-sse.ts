@@ -59,14 +59,15 @@ export const sseResponse = (context: SseContext): Response => {
           for (;;) {
             const chunk = await readChunk(core, source, position);
             const closedAtTail = source.meta?.closed === true && chunk.upToDate;
+            let data = "";
             if (!chunk.empty) {
-              const data = chunk.json ? `[${chunk.json.join(",")}]` : base64 ? toBase64(chunk.bytes!) : decoder.decode(chunk.bytes!);
-              send(record("data", data));
+              data = record("data", chunk.json ? `[${chunk.json.join(",")}]` : base64 ? toBase64(chunk.bytes!) : decoder.decode(chunk.bytes!));
             }
             position = chunk.last;
             if (!chunk.empty || !controlSent || closedAtTail) {
               controlSent = true;
-              send(control(closedAtTail ? { streamClosed: true } : live(chunk.upToDate)));
+              // A data record and its control record in one write: a reader never sees one without the other.
+              send(data + control(closedAtTail ? { streamClosed: true } : live(chunk.upToDate)));
               if (closedAtTail) finish();
               return;
             }
