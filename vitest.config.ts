@@ -1,6 +1,8 @@
 // Three layers of tests, one `vitest run` (see test/README.md):
 // core (plain Node), runtime (inside workerd), e2e (real dev servers).
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // core and runtime run first, together; e2e after them. Not 0 and 1: vitest 5
@@ -8,6 +10,10 @@ import { defineConfig } from "vitest/config";
 // trailing sequential group, which would run them after e2e.
 const FAST_GROUP = 1;
 const E2E_GROUP = 2;
+const CONFORMANCE_GROUP = 3;
+/** The conformance suite imports this instead of "vitest": it leaves out the suite's opt-in groups. */
+const CONFORMANCE_VITEST = path.join(path.dirname(fileURLToPath(import.meta.url)), "test/conformance/vitest-without-opt-ins.ts");
+const CONFORMANCE_SUITE = "@durable-streams/server-conformance-tests";
 
 export default defineConfig({
   test: {
@@ -48,6 +54,27 @@ export default defineConfig({
           // one file at a time, and only after the other projects finished.
           fileParallelism: false,
           sequence: { groupOrder: E2E_GROUP },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        plugins: [
+          {
+            name: "conformance-without-opt-ins",
+            enforce: "pre",
+            resolveId: (source: string, importer?: string) =>
+              source === "vitest" && importer?.includes(CONFORMANCE_SUITE) ? CONFORMANCE_VITEST : undefined,
+          },
+        ],
+        test: {
+          name: "conformance",
+          // Through vite, so that the plugin above sees the suite's imports.
+          server: { deps: { inline: [CONFORMANCE_SUITE] } },
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          fileParallelism: false,
+          sequence: { groupOrder: CONFORMANCE_GROUP },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

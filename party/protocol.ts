@@ -201,6 +201,8 @@ export const MAX_CONNECTIONS = 10_000;
 /** Frames per second one connection may send on average, and the burst it may send at once. */
 export const MAX_MESSAGES_PER_SECOND = 1_000;
 export const MESSAGE_BURST = 10_000;
+/** How long a Durable Streams long-poll read waits for data before answering 204. */
+export const DEFAULT_LONG_POLL_TIMEOUT_MS = 20_000;
 /** Longest stream name, event type or event id, in characters. */
 export const MAX_NAME_CHARS = 256;
 
@@ -218,6 +220,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  gone: 410,
   precondition_failed: 412,
   too_large: 413,
   rate_limited: 429,

@@ -17,6 +17,7 @@ import {
   MAX_PAGE_BYTES,
   MAX_SSE_QUEUE_BYTES,
   MAX_SUBSCRIPTION_BYTES,
+  DEFAULT_LONG_POLL_TIMEOUT_MS,
 } from "../protocol.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { readWebhookConfig, type WebhookConfig } from "./webhook-config.ts";
@@ -35,6 +36,8 @@ export interface RoomLimits {
   maxPageBytes: number;
   maxSseQueueBytes: number;
   maxSubscriptionBytes: number;
+  /** How long a Durable Streams long-poll read waits (durable-streams.ts). */
+  longPollTimeoutMs: number;
 }
 
 export interface RoomConfig {
@@ -74,6 +77,7 @@ export const DEFAULT_LIMITS: RoomLimits = {
   maxPageBytes: MAX_PAGE_BYTES,
   maxSseQueueBytes: MAX_SSE_QUEUE_BYTES,
   maxSubscriptionBytes: MAX_SUBSCRIPTION_BYTES,
+  longPollTimeoutMs: DEFAULT_LONG_POLL_TIMEOUT_MS,
 };
 
 /** Environment variable of each limit, e.g. `MAX_FRAME_BYTES = "1048576"`. */
@@ -91,6 +95,7 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   maxPageBytes: "MAX_PAGE_BYTES",
   maxSseQueueBytes: "MAX_SSE_QUEUE_BYTES",
   maxSubscriptionBytes: "MAX_SUBSCRIPTION_BYTES",
+  longPollTimeoutMs: "LONG_POLL_TIMEOUT_MS",
 };
 
 const text = (env: Record<string, unknown>, name: string): string | undefined =>

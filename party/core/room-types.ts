@@ -161,6 +161,8 @@ export interface RoomCore {
    * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
    */
   lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;
+  /** Puts events in a job's batch, next to the job's own keys; listeners hear them once it commits. */
+  putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
   /** Runs retention from the alarm; asks for another alarm while work is left. */
   handleAlarm(): Promise<void>;
   /** Bytes the room's reader queues hold (SSE streams, subscriptions). */

@@ -351,6 +351,14 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
 
     memory: createMemoryGauge(),
 
+    putEvents(batch, inputs) {
+      const context = { keys, room: options.name, seq: batch.nextSeq, ts: new Date(now()).toISOString(), newId, put: batch.put };
+      const stored = inputs.map((input) => putEvent(context, input));
+      batch.nextSeq = context.seq;
+      emitAfterCommit(batch, stored);
+      return stored;
+    },
+
     async handleAlarm() {
       alarmRequested = false;
       if (await runRetention(retentionPort, config.retention, now(), await deliverFromAlarm(core))) {

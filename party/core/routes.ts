@@ -11,6 +11,7 @@ import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, methodNot
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 import { patchStore } from "./patch.ts";
+import { createDurableStreamHandler, STREAM_ROUTE } from "./durable-streams.ts";
 
 export type Handler = (request: Request, headers: Headers) => Promise<Response>;
 export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
@@ -74,10 +75,14 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
     ...more,
   ]);
 
+  const streams = createDurableStreamHandler(core);
+
   const answer = async (request: Request): Promise<Response> => {
+    const path = subPath(new URL(request.url).pathname);
+    if (path.startsWith(STREAM_ROUTE)) return streams(request, path);
     const headers = corsHeaders(config, request);
     try {
-      const resource = resources.get(subPath(new URL(request.url).pathname));
+      const resource = resources.get(path);
       if (!resource) throw new RoomError("not_found", "No such resource in this room.");
       assertOriginAllowed(config.allowedOrigins, request);
       if (request.method === "OPTIONS") return preflight(config, request);
