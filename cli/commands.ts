@@ -35,7 +35,7 @@ export interface CommandContext {
 }
 
 const out = (text: string) =>
-  new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+  new Promise<void>((resolve, reject) => process.stdout.write(text, (error?: Error | null) => (error ? reject(error) : resolve())));
 
 const noMore = (rest: string[]) => {
   if (rest.length > 0) throw new UsageError(`Unexpected argument: ${rest[0]}.`);
