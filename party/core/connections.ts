@@ -11,6 +11,8 @@ const OPEN = 1;
 export interface OpenConnections extends Iterable<RoomConnection> {
   add(connection: RoomConnection): void;
   delete(connection: RoomConnection): void;
+  /** How many are known open, without asking the runtime again (the room's stats). */
+  readonly size: number;
 }
 
 export const createOpenConnections = (load: () => Iterable<RoomConnection>): OpenConnections => {
@@ -35,5 +37,8 @@ export const createOpenConnections = (load: () => Iterable<RoomConnection>): Ope
     add: (connection) => void byId?.set(connection.id, connection),
     // Only that socket: PartySocket reconnects with the same id, maybe before the old one's close.
     delete: (connection) => void (byId?.get(connection.id) === connection && byId.delete(connection.id)),
+    get size() {
+      return current().size;
+    },
   };
 };

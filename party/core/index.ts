@@ -2,6 +2,7 @@
 import { createOpenConnections } from "./connections.ts";
 import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
+import { countReaders, readStats, type WebhookStatusProvider } from "./stats.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
 
@@ -20,18 +21,28 @@ export interface Room {
   handleClose(connection: RoomConnection): void;
 }
 
-export const createRoom = (options: RoomOptions): Room => {
+/** `webhookStatus`: the delivery webhook's status, shown in the room's stats when given. */
+export const createRoom = (options: RoomOptions & { webhookStatus?: WebhookStatusProvider }): Room => {
   const open = createOpenConnections(options.connections);
   const core = createRoomCore({ ...options, connections: () => open });
   const subscriptions = createSubscriptions(core);
   const sockets = createSocketHandlers(core, subscriptions);
+  const sseReaders = countReaders();
+  const stats = () =>
+    readStats({
+      core,
+      connections: () => open.size,
+      subscriptions: () => subscriptions.size,
+      sseReaders: () => sseReaders.size,
+      webhook: options.webhookStatus,
+    });
   return {
     core,
     async load() {
       await core.load();
       subscriptions.resetOrphans(open);
     },
-    handleRequest: createRequestHandler(core),
+    handleRequest: createRequestHandler(core, { stats, sseReaders }),
     isFull: sockets.isFull,
     handleConnect(connection, request) {
       open.add(connection);

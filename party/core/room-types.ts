@@ -66,6 +66,9 @@ export interface Meta {
   created: boolean;
   /** Oldest seq retention keeps (1 until retention trims). */
   first: number;
+  /** ISO times of the first and the newest write that appended events (see stats.ts). */
+  createdAt?: string;
+  lastWrite?: string;
   /** Where retention's sweep of old audit entries goes on, if it is under way. */
   auditCursor?: string;
 }

@@ -16,6 +16,7 @@ import { createKeys } from "./keys.ts";
 import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention } from "./retention.ts";
 import type { Meta, PutResult, RoomConnection, RoomCore, RoomOptions } from "./room-types.ts";
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
+import { stampWrite } from "./stats.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 
 export * from "./room-types.ts";
@@ -40,6 +41,7 @@ export const createRoomCore = (options: RoomOptions): RoomCore => {
       const previous = { ...meta };
       meta.head = batch.nextSeq - 1;
       meta.created = model.hasStore;
+      stampWrite(batch, meta, previous.head, now());
       batch.put(keys.meta, { ...meta });
       batch.onUndo(() => Object.assign(meta, previous));
     },

@@ -1,20 +1,27 @@
 // The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
 // conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
 // state changes; every failure is a JSON error with one of protocol.ts's codes.
-import { etagOf, parseEtag } from "../protocol.ts";
+import { etagOf, parseEtag, STATS_PATH } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { readHistory, readPage } from "./event-reads.ts";
-import { corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
+import { corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
+import type { ReaderCount, RoomStats } from "./stats.ts";
 
 type Handler = (request: Request, headers: Headers) => Promise<Response>;
 type Resource = Partial<Record<"GET" | "PUT" | "POST", Handler>>;
 
-export const createRequestHandler = (core: RoomCore) => {
+/** What the routes need from the room beyond its core: its stats, and the count of SSE readers to keep. */
+export interface RouteExtras {
+  stats: () => Promise<RoomStats>;
+  sseReaders: ReaderCount;
+}
+
+export const createRequestHandler = (core: RoomCore, extras?: RouteExtras) => {
   const { config } = core.options;
   const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
 
@@ -39,7 +46,10 @@ export const createRequestHandler = (core: RoomCore) => {
   };
 
   const getEvents: Handler = async (request, headers) => {
-    if (isEventStreamRequest(request)) return createSseResponse(core, request, headers, core.options.now ?? Date.now);
+    if (isEventStreamRequest(request)) {
+      const response = createSseResponse(core, request, headers, core.options.now ?? Date.now);
+      return extras ? extras.sseReaders.track(response) : response;
+    }
     const page = await readPage(core, new URL(request.url).searchParams);
     return respond(200, page, headers);
   };
@@ -70,6 +80,14 @@ export const createRequestHandler = (core: RoomCore) => {
     [config.eventsPath, { GET: getEvents, POST: postEvents }],
     [config.eventsPath + "/history", { GET: getHistory }],
   ]);
+  if (extras) {
+    resources.set(STATS_PATH, {
+      GET: async (_request, headers) => {
+        headers.set("Cache-Control", "no-store");
+        return jsonResponse(200, await extras.stats(), headers);
+      },
+    });
+  }
 
   const answer = async (request: Request): Promise<Response> => {
     const headers = corsHeaders(config, request);
