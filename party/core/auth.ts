@@ -111,9 +111,16 @@ export const authorize = async (config: AuthConfig, request: Request, room: stri
 /** The role the gate decided, as the room reads it; `write` when no gate ran (auth off). */
 export const roleOf = (request: Request): Role => (request.headers.get(ROLE_HEADER) === "read" ? "read" : "write");
 
-/** A copy of the request carrying the decided role, whatever the client sent in that header. */
+/**
+ * A copy of the request carrying the decided role, whatever the client sent in that header, and
+ * without the `token` query parameter: the room never sees the credential, and its readers (which
+ * refuse unknown selectors) see only their own parameters.
+ */
 export const withRole = (request: Request, role: Role): Request => {
   const headers = new Headers(request.headers);
   headers.set(ROLE_HEADER, role);
-  return new Request(request, { headers });
+  const url = new URL(request.url);
+  if (!url.searchParams.has(TOKEN_PARAM)) return new Request(request, { headers });
+  url.searchParams.delete(TOKEN_PARAM);
+  return new Request(url, new Request(request, { headers }));
 };
