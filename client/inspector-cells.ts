@@ -7,7 +7,8 @@ export type CellKind = (typeof CELL_KINDS)[number];
 
 export const kindOf = (cell: unknown): CellKind => {
   if (cell === null) return "null";
-  if (typeof cell === "string" || typeof cell === "number" || typeof cell === "boolean") return cell === cell ? (typeof cell as CellKind) : "number";
+  const type = typeof cell;
+  if (type === "string" || type === "number" || type === "boolean") return type;
   return "json";
 };
 

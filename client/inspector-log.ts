@@ -34,13 +34,14 @@ const timeOf = (ts: string) => {
   return node;
 };
 
-/** Data as pretty JSON, folded when long. */
+/** Data as JSON, folded when long; pretty-printed when unfolded (a `$init` may hold a whole store). */
 export const dataView = (data: unknown): HTMLElement => {
-  const pretty = JSON.stringify(data, null, 2) ?? "undefined";
   const compact = JSON.stringify(data) ?? "undefined";
   if (compact.length <= FOLD_DATA_CHARS) return element("code", "data", compact);
   const details = element("details", "data");
-  details.append(element("summary", "", compact.slice(0, FOLD_DATA_CHARS) + "…"), element("pre", "", pretty));
+  const pre = element("pre");
+  details.append(element("summary", "", compact.slice(0, FOLD_DATA_CHARS) + "…"), pre);
+  details.addEventListener("toggle", () => details.open && !pre.textContent && (pre.textContent = JSON.stringify(data, null, 2)));
   return details;
 };
 

@@ -174,6 +174,7 @@ describe("the room inspector in Chromium", () => {
     await append("logged", [{ stream: "chat", type: "said", data: { text: "live one", nested: { list: [1, 2, 3], more: "x".repeat(200) } } }]);
     const live = page.locator("#events li[data-seq='451']");
     await live.waitFor();
+    await live.locator("details.data summary").click();
     expect(await live.locator("details.data pre").textContent()).toContain('"text": "live one"');
 
     await page.fill("#log-filters [name=stream]", "chat");
