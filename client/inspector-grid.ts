@@ -10,6 +10,7 @@
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from "@tanstack/virtual-core";
 import type { Store } from "tinybase";
 import { formatCell } from "./inspector-cells.ts";
+import { element } from "./inspector-dom.ts";
 
 /** Row height in CSS pixels (fixed, so that the virtualizer needs no measuring). */
 export const ROW_PX = 28;
@@ -39,12 +40,6 @@ interface RenderedRow {
   cells: Map<string, HTMLElement>;
 }
 
-const element = <K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text = ""): HTMLElementTagNameMap[K] => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-};
 
 const showCell = (node: HTMLElement, store: Store, { tableId, rowId, cellId }: CellAddress) => {
   if (!store.hasCell(tableId, rowId, cellId)) {

@@ -3,6 +3,7 @@
 // time and data as pretty JSON. Also the history of one cell, row or value ({eventsPath}/history).
 import { DEFAULT_EVENTS_PATH, type RoomEvent } from "../party/protocol.ts";
 import { readEventPage, roomUrl, RoomHttpError, type HttpOptions } from "./http.ts";
+import { element } from "./inspector-dom.ts";
 import type { Room } from "./room.ts";
 
 /** Seqs the live tail starts behind the head, and each "older" step reads. */
@@ -19,12 +20,6 @@ export interface LogFilters {
   types?: string[];
 }
 
-const element = <K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text = ""): HTMLElementTagNameMap[K] => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-};
 
 /** Local time with milliseconds; the ISO time (UTC, as stored) in the title and `datetime`. */
 const timeOf = (ts: string) => {

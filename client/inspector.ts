@@ -5,25 +5,12 @@
 // Looking never creates a room: the store sync loads without saving (`createOnLoad: false`), and
 // only a first edit creates it. Bundled to public/inspector.js by wrangler's [build] command.
 import { createStore } from "tinybase";
-import { STATS_PATH } from "../party/protocol.ts";
 import { CELL_KINDS, CellInputError, editText, formatCell, kindOf, parseCell, type CellKind } from "./inspector-cells.ts";
 import { createTableGrid, type CellAddress } from "./inspector-grid.ts";
+import { byId, element } from "./inspector-dom.ts";
 import { createEventLog, showHistory, type HistoryTarget } from "./inspector-log.ts";
-import { connectRoom, RoomHttpError, RoomRejection, roomUrl, type HttpOptions } from "./index.ts";
-
-/** How often the stats are read while the page is open (they also refresh after live events). */
-const STATS_POLL_MS = 2_000;
-/** Rooms remembered in localStorage (names and parties; never tokens). */
-const MAX_RECENT_ROOMS = 12;
-const RECENT_KEY = "roomstore.inspector.recent";
-
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-const element = <K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text = ""): HTMLElementTagNameMap[K] => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-};
+import { createStatsPanel, rememberRoom, showRecent } from "./inspector-panels.ts";
+import { connectRoom, RoomHttpError, RoomRejection, type HttpOptions } from "./index.ts";
 
 // ---- where: the room from the address ----
 
@@ -36,20 +23,6 @@ const where = {
   eventsPath: params.get("eventsPath") || undefined,
 };
 
-type Recent = { room: string; party?: string };
-const readRecent = (): Recent[] => {
-  try {
-    const list = JSON.parse(localStorage.getItem(RECENT_KEY) ?? "[]") as unknown;
-    return Array.isArray(list) ? list.filter((item): item is Recent => typeof item?.room === "string") : [];
-  } catch {
-    return [];
-  }
-};
-const remember = (recent: Recent) => {
-  const list = [recent, ...readRecent().filter((item) => item.room !== recent.room || item.party !== recent.party)].slice(0, MAX_RECENT_ROOMS);
-  localStorage.setItem(RECENT_KEY, JSON.stringify(list));
-};
-
 const openForm = byId<HTMLFormElement>("open-form");
 for (const [name, value] of Object.entries(where)) if (value) (openForm.elements.namedItem(name) as HTMLInputElement).value = value;
 openForm.addEventListener("submit", (submit) => {
@@ -58,13 +31,7 @@ openForm.addEventListener("submit", (submit) => {
   for (const [name, value] of new FormData(openForm)) if (String(value).trim()) next.set(name, String(value).trim());
   location.search = next.toString();
 });
-const recentLink = ({ room, party }: Recent) => {
-  const link = element("a", "badge", party ? `${room} (${party})` : room);
-  link.href = "?" + new URLSearchParams(party ? { room, party } : { room });
-  return link;
-};
-byId("recent-rooms").replaceChildren(...readRecent().map(({ room }) => Object.assign(element("option"), { value: room })));
-byId("recent").replaceChildren(...(readRecent().length ? [element("span", "hint", "Recent:"), ...readRecent().map(recentLink)] : []));
+showRecent(byId("recent-rooms"), byId("recent"));
 
 // ---- status and mode ----
 
@@ -97,7 +64,7 @@ async function open() {
   document.title = `${where.room} · roomstore inspector`;
   byId("welcome").hidden = true;
   byId("inspector").hidden = false;
-  remember({ room: where.room, party: where.party });
+  rememberRoom({ room: where.room, party: where.party });
   setStatus("connecting…", "offline");
 
   const room = connectRoom({
@@ -133,40 +100,7 @@ async function open() {
     },
   );
 
-  // ---- stats ----
-  let first = 1;
-  const readStats = async () => {
-    const response = await fetch(await roomUrl(http, STATS_PATH), { cache: "no-store" });
-    if (response.status === 401) return setStatus("token refused", "error");
-    if (!response.ok) return;
-    const stats = (await response.json()) as Record<string, unknown>;
-    first = Number(stats.first) || 1;
-    byId("stats").replaceChildren(
-      ...Object.entries(stats)
-        .filter(([name]) => name !== "room")
-        .map(([name, value]) => {
-          const item = element("div");
-          const isTime = typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value);
-          const text = value === null ? "—" : isTime ? new Date(value).toLocaleString() : typeof value === "object" ? JSON.stringify(value) : String(value);
-          const dd = element("dd", "", text);
-          if (isTime) dd.title = value;
-          dd.dataset.stat = name;
-          item.append(element("dt", "", name), dd);
-          return item;
-        }),
-    );
-  };
-  let statsQueued = false;
-  const refreshStats = () => {
-    if (statsQueued) return;
-    statsQueued = true;
-    setTimeout(() => {
-      statsQueued = false;
-      void readStats().catch(() => {});
-    }, 100);
-  };
-  refreshStats();
-  setInterval(refreshStats, STATS_POLL_MS);
+  const stats = createStatsPanel(http, byId("stats"), () => setStatus("token refused", "error"));
 
   // ---- the editor panel ----
   type Target = { kind: "cell"; address: CellAddress } | { kind: "value"; id: string };
@@ -332,8 +266,8 @@ async function open() {
     list: byId<HTMLOListElement>("events"),
     olderButton: byId<HTMLButtonElement>("older"),
     status: byId("log-status"),
-    first: () => first,
-    onLive: refreshStats,
+    first: () => stats.first,
+    onLive: stats.refresh,
     onError: (error) => setStatus(error.message, "error"),
   });
   const filters = byId<HTMLFormElement>("log-filters");

@@ -16,6 +16,9 @@ const WRITE_TOKEN = "inspector-write-token";
 const READ_TOKEN = "inspector-read-token";
 const SEED_ROWS = 5_000;
 const SEED_CELLS_PER_ROW = 10;
+/** How long a check waits for the page or the room to get there (vitest's default is 1 s). */
+const SETTLE_MS = 20_000;
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: SETTLE_MS });
 
 describe("the room inspector in Chromium", () => {
   let server: RunningServer;
@@ -83,7 +86,7 @@ describe("the room inspector in Chromium", () => {
     const rendered = () => page.locator("[role=grid] [role=row][data-row]").count();
     expect(await rendered()).toBeLessThan(80);
     expect(await page.locator("[role=grid]").getAttribute("aria-rowcount")).toBe(String(SEED_ROWS + 1));
-    await expect.poll(() => stat(page, "cells").innerText()).toBe("50000");
+    await eventually(() => stat(page, "cells").innerText()).toBe("50000");
 
     await page.locator(".grid-scroll").evaluate((scroller) => (scroller.scrollTop = scroller.scrollHeight));
     await cell(page, "r04999", "c9").waitFor();
@@ -93,7 +96,7 @@ describe("the room inspector in Chromium", () => {
     // The keyboard moves through the grid as well.
     await cell(page, "r04999", "c0").click();
     await page.keyboard.press("ArrowUp");
-    await expect.poll(() => page.locator("[data-row]:has(:focus)").getAttribute("data-row")).toBe("r04998");
+    await eventually(() => page.locator("[data-row]:has(:focus)").getAttribute("data-row")).toBe("r04998");
     await screenshot(page, "big");
     await page.context().close();
   });
@@ -104,22 +107,22 @@ describe("the room inspector in Chromium", () => {
     const cellIn = async (row: string, cellId: string) => JSON.parse(await storeOf("typed"))[0].pets?.[row]?.[cellId];
 
     await edit(page, "fido", "age", "string", "5");
-    await expect.poll(() => cellIn("fido", "age")).toBe("5");
+    await eventually(() => cellIn("fido", "age")).toBe("5");
     expect(await cell(page, "fido", "age").innerText()).toBe('"5"');
     expect(await cell(page, "fido", "age").getAttribute("class")).toContain("t-string");
     await edit(page, "fido", "age", "number", "5");
-    await expect.poll(() => cellIn("fido", "age")).toBe(5);
+    await eventually(() => cellIn("fido", "age")).toBe(5);
     expect(await cell(page, "fido", "age").innerText()).toBe("5");
     await edit(page, "fido", "name", "string", "null");
-    await expect.poll(() => cellIn("fido", "name")).toBe("null");
+    await eventually(() => cellIn("fido", "name")).toBe("null");
     await edit(page, "fido", "name", "null", "");
-    await expect.poll(() => cellIn("fido", "name")).toBe(null);
+    await eventually(() => cellIn("fido", "name")).toBe(null);
     expect(await cell(page, "fido", "name").getAttribute("class")).toContain("t-null");
     await edit(page, "fido", "name", "boolean", "true");
-    await expect.poll(() => cellIn("fido", "name")).toBe(true);
+    await eventually(() => cellIn("fido", "name")).toBe(true);
     await edit(page, "fido", "name", "json", '{"tags":["a",1]}');
     // Object cells are stored as TinyBase 8+ sends them: "\uFFFD" + JSON.
-    await expect.poll(() => cellIn("fido", "name")).toBe('\uFFFD{"tags":["a",1]}');
+    await eventually(() => cellIn("fido", "name")).toBe('\uFFFD{"tags":["a",1]}');
     expect(await cell(page, "fido", "name").innerText()).toBe('{"tags":["a",1]}');
     // A bad number is refused in the page, before anything is sent.
     await edit(page, "fido", "age", "number", "five");
@@ -128,9 +131,9 @@ describe("the room inspector in Chromium", () => {
     // The cell's history: every value it had, oldest first.
     await cell(page, "fido", "name").click();
     await page.click("#history-cell");
-    await expect.poll(() => page.locator("#history li code").allInnerTexts()).toEqual(['"Fido"', '"null"', "null", "true", '{"tags":["a",1]}']);
+    await eventually(() => page.locator("#history li code").allInnerTexts()).toEqual(['"Fido"', '"null"', "null", "true", '{"tags":["a",1]}']);
     await page.click("#history-row");
-    await expect.poll(() => page.locator("#history li").count()).toBe(7);
+    await eventually(() => page.locator("#history li").count()).toBe(7);
     expect(await page.locator("#history li").first().innerText()).toMatch(/^#1\s+age: 3\s+name: "Fido"$/);
 
     // Add a row and a table, delete a row, a table and a value; set a value.
@@ -142,7 +145,7 @@ describe("the room inspector in Chromium", () => {
       await page.fill("#add-form [name=text]", text);
       await page.click("#add-form button");
     }
-    await expect.poll(async () => JSON.parse(await storeOf("typed"))[0].toys).toEqual({ ball: { color: "red" } });
+    await eventually(async () => JSON.parse(await storeOf("typed"))[0].toys).toEqual({ ball: { color: "red" } });
     await page.locator("#tables [role=tab]", { hasText: "toys" }).waitFor();
     await page.click("#delete-table");
     await page.locator("#tables [role=tab]", { hasText: "toys" }).waitFor({ state: "detached" });
@@ -153,9 +156,9 @@ describe("the room inspector in Chromium", () => {
     await page.fill("#value-form [name=text]", "0");
     await page.click("#value-form button");
     await page.click("#values [aria-label='Delete value open']");
-    await expect.poll(async () => JSON.parse(await storeOf("typed"))).toEqual([{ pets: { fido: { age: 5, name: '\uFFFD{"tags":["a",1]}' } } }, { count: 0 }]);
+    await eventually(async () => JSON.parse(await storeOf("typed"))).toEqual([{ pets: { fido: { age: 5, name: '\uFFFD{"tags":["a",1]}' } } }, { count: 0 }]);
     await page.locator('[data-row="rex"]').waitFor({ state: "detached" });
-    await expect.poll(() => stat(page, "rows").innerText()).toBe("1");
+    await eventually(() => stat(page, "rows").innerText()).toBe("1");
     expect(Number(await stat(page, "connections").innerText())).toBeGreaterThanOrEqual(1);
     await screenshot(page, "typed");
     await page.context().close();
@@ -181,15 +184,15 @@ describe("the room inspector in Chromium", () => {
     await page.fill("#log-filters [name=types]", "said");
     await page.click("#log-filters button");
     await page.locator("#events li[data-seq='451']").waitFor();
-    await expect.poll(async () => (await page.locator("#events li .stream").allInnerTexts()).every((text) => text === "chat")).toBe(true);
+    await eventually(async () => (await page.locator("#events li .stream").allInnerTexts()).every((text) => text === "chat")).toBe(true);
     expect(new Set(await page.locator("#events li .type").allInnerTexts())).toEqual(new Set(["said"]));
     const before = Math.min(...(await seqs()));
     await page.click("#older");
-    await expect.poll(async () => Math.min(...(await seqs()))).toBeLessThan(before);
+    await eventually(async () => Math.min(...(await seqs()))).toBeLessThan(before);
     await page.locator("#older:enabled").click();
     // Every chat/said event, from the first on: i odd and not a multiple of 3, plus the live one.
     const expected = Array.from({ length: 450 }, (_, i) => i).filter((i) => i % 3 && i % 2).length + 1;
-    await expect.poll(() => page.locator("#events li").count()).toBe(expected);
+    await eventually(() => page.locator("#events li").count()).toBe(expected);
     expect(Math.min(...(await seqs()))).toBe(2);
     // At the first seq: nothing older to read.
     expect(await page.locator("#older").isDisabled()).toBe(true);
@@ -203,7 +206,7 @@ describe("the room inspector in Chromium", () => {
     await edit(page, "fido", "age", "number", "4");
     await page.locator("#mode", { hasText: "read-only" }).waitFor();
     // The refused edit is undone in the page; the room never had it.
-    await expect.poll(() => cell(page, "fido", "age").innerText()).toBe("3");
+    await eventually(() => cell(page, "fido", "age").innerText()).toBe("3");
     expect(JSON.parse(await storeOf("readonly"))).toEqual([{ pets: { fido: { age: 3 } } }, {}]);
     expect(await page.locator("#add-form button").isDisabled()).toBe(true);
     await screenshot(page, "readonly");
@@ -220,7 +223,7 @@ describe("the room inspector in Chromium", () => {
 
   it("leaves a room it views unknown, and creates it with the first edit", async () => {
     const page = await openInspector("unknown");
-    await expect.poll(() => stat(page, "connections").innerText()).toBe("1");
+    await eventually(() => stat(page, "connections").innerText()).toBe("1");
     expect(await storeOf("unknown")).toBe("");
     const log: unknown = await (await fetch(url("unknown", "/events"), { headers: auth })).json();
     expect(log).toMatchObject({ events: [], head: 0 });
@@ -230,12 +233,22 @@ describe("the room inspector in Chromium", () => {
     await page.fill("#add-form [name=cell]", "c");
     await page.fill("#add-form [name=text]", "hello");
     await page.click("#add-form button");
-    await expect.poll(() => storeOf("unknown")).toBe(JSON.stringify([{ first: { r: { c: "hello" } } }, {}]));
+    await eventually(() => storeOf("unknown")).toBe(JSON.stringify([{ first: { r: { c: "hello" } } }, {}]));
     // One event: the first save, holding the edit (no empty $init before it).
     const { events } = (await (await fetch(url("unknown", "/events"), { headers: auth })).json()) as { events: { type: string; data: unknown }[] };
     expect(events.map((event) => [event.type, event.data])).toEqual([["$init", [{ first: { r: { c: "hello" } } }, {}]]]);
     await page.locator("#events li[data-seq='1']").waitFor();
     await waitFor(() => stat(page, "head").innerText(), (head) => head === "1", { what: "the stats' head" });
+
+    // The start page offers the rooms opened before; the form opens one by name, from the keyboard.
+    await page.goto(`${server.origin}/`);
+    await page.locator("#recent a", { hasText: "unknown" }).waitFor();
+    await page.fill("#open-form [name=room]", "typed");
+    await page.fill("#open-form [name=token]", WRITE_TOKEN);
+    await page.press("#open-form [name=token]", "Enter");
+    await page.locator("#status", { hasText: "live" }).waitFor();
+    await cell(page, "fido", "age").waitFor();
+    expect(new URL(page.url()).searchParams.get("room")).toBe("typed");
     await page.context().close();
   });
 });
