@@ -25,6 +25,12 @@ export type StoreLike = Store;
 export interface StoreSyncOptions {
   /** A change the room refused, or could not be sent; the store is put back as the room has it. */
   onRejected?: (error: Error) => void;
+  /**
+   * False: loading a room that has no store creates none (viewers, such as the inspector, leave an
+   * unknown room as it was); the first local change creates it, with a PUT of the local content.
+   * Default true: the first load saves the (empty) local store, as TinyBase's persister does.
+   */
+  createOnLoad?: boolean;
 }
 
 export interface StoreSync {
@@ -50,6 +56,10 @@ export const syncStore = (room: Room, store: StoreLike, options: StoreSyncOption
   const own = new Map<string, { madeAt: number; seq?: number }>();
   /** Local changes made before the first load, sent after it. */
   let queued: [mid: string, changes: Changes][] | undefined = [];
+  /** The room has no store and this sync did not create one (`createOnLoad: false`). */
+  let absent = false;
+  /** That store's creation, while it is on its way: true once it exists. */
+  let creating: Promise<boolean> | undefined;
   let external = 0;
   let applying = false;
   let stopped = false;
@@ -76,6 +86,7 @@ export const syncStore = (room: Room, store: StoreLike, options: StoreSyncOption
   };
 
   const onStoreEvent = (event: RoomEvent) => {
+    absent = false;
     const mine = own.get(event.id);
     if (mine) {
       own.delete(event.id);
@@ -102,11 +113,12 @@ export const syncStore = (room: Room, store: StoreLike, options: StoreSyncOption
 
   const load = async () => {
     let snapshot = await getSnapshot(room.http);
-    if (!snapshot.content) {
+    if (!snapshot.content && options.createOnLoad !== false) {
       // No store yet: this one is the first (201), or another client's PUT won the race (205).
       await putSnapshot(room.http, store.getContent() as never);
       snapshot = await getSnapshot(room.http);
     }
+    absent = !snapshot.content;
     if (stopped) return;
     const { content, seq } = snapshot;
     if (content) write(() => store.setContent(content as never));
@@ -141,7 +153,30 @@ export const syncStore = (room: Room, store: StoreLike, options: StoreSyncOption
     else void reload().catch(report); // no correction came (the change was malformed): take the room's state
   };
 
+  /** The first local change to a room with no store creates it: a PUT of the whole local store. */
+  // Changes made while that PUT is on its way wait for it: the room refuses changes to no store.
+  const create = (mid: string, changes: Changes) => {
+    absent = false;
+    own.delete(mid); // a PUT is logged as $init, with no id to recognise
+    creating = putSnapshot(room.http, store.getContent() as never).then(
+      (created) => {
+        if (!created) send(mid, changes); // another client created it first: send the change
+        return true;
+      },
+      (error: Error) => {
+        absent = true;
+        report(error);
+        if (!stopped) write(() => store.setContent([{}, {}]));
+        return false;
+      },
+    );
+    const current = creating;
+    void current.finally(() => creating === current && (creating = undefined));
+  };
+
   const send = (mid: string, changes: Changes) => {
+    if (absent) return create(mid, changes);
+    if (creating) return void creating.then((created) => (created ? send(mid, changes) : own.delete(mid)));
     room.sendChanges(encodeChanges(changes), mid).then((seq) => {
       const change = own.get(mid);
       if (!change) return;

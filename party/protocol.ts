@@ -8,6 +8,8 @@
 export const DEFAULT_STORE_PATH = "/store";
 /** Default path of the event log resource (roomstore's own). */
 export const DEFAULT_EVENTS_PATH = "/events";
+/** The room's stats (counts, readers, times), read by the inspector; not configurable. */
+export const STATS_PATH = "/stats";
 /** Rooms live at `/parties/main/:room` (partyserver routing, PartyKit's default party). */
 export const PARTY_NAME = "main";
 /** Longest room name, in characters of its decoded (canonical) form. */

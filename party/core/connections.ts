@@ -39,6 +39,8 @@ export const socketIdOf = (connection: RoomConnection): string => {
 export interface OpenConnections extends Iterable<RoomConnection> {
   add(connection: RoomConnection): void;
   delete(connection: RoomConnection): void;
+  /** How many are known open, without asking the runtime again (the room's stats). */
+  readonly size: number;
 }
 
 export const createOpenConnections = (load: () => Iterable<RoomConnection>): OpenConnections => {
@@ -63,5 +65,8 @@ export const createOpenConnections = (load: () => Iterable<RoomConnection>): Ope
     // map by `_pk` (partyserver and PartyKit without hibernation) lists one socket per `_pk`.
     add: (connection) => void current().set(socketIdOf(connection), connection),
     delete: (connection) => void bySocket?.delete(socketIdOf(connection)),
+    get size() {
+      return current().size;
+    },
   };
 };

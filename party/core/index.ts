@@ -3,6 +3,7 @@ import { createOpenConnections } from "./connections.ts";
 import type { RoomError } from "./errors.ts";
 import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
+import { countReaders, readStats } from "./stats.ts";
 import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
 import { roomAdminResources } from "./room-admin.ts";
@@ -11,7 +12,7 @@ import { createMergeablePeer } from "./mergeable-peer.ts";
 import { createSyncRoom, isSyncConnection } from "./sync-room.ts";
 import { SYNC_PATH } from "../protocol.ts";
 import { subPath } from "./http.ts";
-import { startDelivery } from "./webhook-delivery.ts";
+import { startDelivery, webhookStatus } from "./webhook-delivery.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -37,6 +38,7 @@ export const createRoom = (options: RoomOptions): Room => {
     function* (): Generator<RoomConnection> {
       for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
     };
+  const sseReaders = countReaders();
   /** The core and its handlers; built again from storage after an import or a DELETE. */
   const build = () => {
     const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
@@ -45,7 +47,15 @@ export const createRoom = (options: RoomOptions): Room => {
     const subscriptions = createSubscriptions(core);
     const sockets = createSocketHandlers(core, subscriptions);
     const admin = roomAdminResources(core, { connections: () => open, reload });
-    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, admin) };
+    const stats = () =>
+      readStats({
+        core,
+        connections: () => open.size,
+        subscriptions: () => subscriptions.size,
+        sseReaders: () => sseReaders.size,
+        webhook: () => webhookStatus(core),
+      });
+    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, admin, { stats, sseReaders }) };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (write-lock.ts).

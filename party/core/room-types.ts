@@ -86,6 +86,9 @@ export interface LogReader {
   readonly first: number;
   /** Seq of the newest committed $store event. */
   readonly storeSeq: number;
+  /** ISO times of the room's first and latest write that appended events (stats.ts). */
+  readonly createdAt?: string;
+  readonly lastWrite?: string;
   /** Listens to every committed event, in seq order. */
   onEvents(listener: (events: StoredEvent[]) => void): () => void;
 }
@@ -98,6 +101,9 @@ export interface Meta {
   created: boolean;
   /** Oldest seq retention keeps (1 until retention trims). */
   first: number;
+  /** ISO times of the first and the newest write that appended events (see stats.ts). */
+  createdAt?: string;
+  lastWrite?: string;
   /** Where retention's sweep of old audit entries goes on, if it is under way. */
   auditCursor?: string;
   /** Set while an import runs (also stored) and once the room is deleted: writes are refused (write-lock.ts). */

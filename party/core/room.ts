@@ -19,6 +19,7 @@ import { createMemoryGauge } from "./memory.ts";
 import { hasRetention, RETENTION_DELAY_MS, RETENTION_RETRY_MS, runRetention, type RetentionPort } from "./retention.ts";
 import type { LogReader, Meta, PutResult, RoomConnection, RoomContext, RoomCore, RoomOptions } from "./room-types.ts";
 import { loadSnapshot, putSnapshot, SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_REWRITE_EVENTS } from "./snapshot.ts";
+import { stampWrite } from "./stats.ts";
 import { changesOf, createStoreModel, type StoreWrite } from "./store.ts";
 import { lockableQueue } from "./write-lock.ts";
 import { validateWrite } from "./validate-webhook.ts";
@@ -53,6 +54,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
       const previous = { ...meta };
       meta.head = batch.nextSeq - 1;
       meta.created = model.hasStore;
+      stampWrite(batch, meta, previous.head, now());
       batch.put(keys.meta, { ...meta });
       batch.onUndo(() => Object.assign(meta, previous));
     },
@@ -178,6 +180,12 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     },
     get storeSeq() {
       return meta.storeSeq;
+    },
+    get createdAt() {
+      return meta.createdAt;
+    },
+    get lastWrite() {
+      return meta.lastWrite;
     },
     onEvents(listener) {
       listeners.add(listener);

@@ -1,23 +1,30 @@
 // The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
 // conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
 // state changes; every failure is a JSON error with one of protocol.ts's codes.
-import { etagOf, parseEtag } from "../protocol.ts";
+import { etagOf, parseEtag, STATS_PATH } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { parseEventInput } from "./event-log.ts";
 import { readHistory, readPage } from "./event-reads.ts";
-import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
+import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 import { patchStore } from "./patch.ts";
 import { createDurableStreamHandler, STREAM_ROUTE } from "./durable-streams.ts";
+import type { ReaderCount, RoomStats } from "./stats.ts";
 
 export type Handler = (request: Request, headers: Headers) => Promise<Response>;
 export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
 
+/** What the routes need from the room beyond its core: its stats, and the count of SSE readers to keep. */
+export interface RouteExtras {
+  stats: () => Promise<RoomStats>;
+  sseReaders: ReaderCount;
+}
+
 /** `more`: resources served besides the store and the log (the whole room's, room-admin.ts). */
-export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = []) => {
+export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = [], extras?: RouteExtras) => {
   const { config } = core.options;
   const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
 
@@ -42,7 +49,10 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   };
 
   const getEvents: Handler = async (request, headers) => {
-    if (isEventStreamRequest(request)) return createSseResponse(core, request, headers, core.options.now);
+    if (isEventStreamRequest(request)) {
+      const response = createSseResponse(core, request, headers, core.options.now);
+      return extras ? extras.sseReaders.track(response) : response;
+    }
     const page = await readPage(core.log, config.limits, new URL(request.url).searchParams);
     return respond(200, page, headers);
   };
@@ -74,6 +84,14 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
     [config.eventsPath + "/history", { GET: getHistory }],
     ...more,
   ]);
+  if (extras) {
+    resources.set(STATS_PATH, {
+      GET: async (_request, headers) => {
+        headers.set("Cache-Control", "no-store");
+        return jsonResponse(200, await extras.stats(), headers);
+      },
+    });
+  }
 
   const streams = createDurableStreamHandler(core);
 

@@ -20,6 +20,8 @@ export interface StoreModel {
   /** True once a first PUT (or a changeset on top of one) created the store. */
   readonly hasStore: boolean;
   readonly cellCount: number;
+  /** Tables, rows and values held, kept as cells change (read by the room's stats). */
+  readonly counts: { tables: number; rows: number; values: number };
   getCell(tableId: string, rowId: string, cellId: string): Cell | undefined;
   getValue(valueId: string): Cell | undefined;
   /** What applying accepted changes would change, deletions expanded to single cells. */
@@ -49,6 +51,7 @@ export const createStoreModel = (): StoreModel => {
   let valuesJson: string | undefined;
   let hasStore = false;
   let cellCount = 0;
+  let rowCount = 0;
 
   const setCell = ([tableId, rowId, cellId]: CellPath, value: Cell | undefined): void => {
     tableJson.delete(tableId);
@@ -57,14 +60,17 @@ export const createStoreModel = (): StoreModel => {
       const row = table?.get(rowId);
       if (row?.delete(cellId)) {
         cellCount--;
-        if (row.size === 0) table!.delete(rowId);
+        if (row.size === 0 && table!.delete(rowId)) rowCount--;
         if (table!.size === 0) tables.delete(tableId);
       }
       return;
     }
     if (!table) tables.set(tableId, (table = new Map()));
     let row = table.get(rowId);
-    if (!row) table.set(rowId, (row = new Map()));
+    if (!row) {
+      table.set(rowId, (row = new Map()));
+      rowCount++;
+    }
     if (!row.has(cellId)) cellCount++;
     row.set(cellId, value);
   };
@@ -146,6 +152,9 @@ export const createStoreModel = (): StoreModel => {
     },
     get cellCount() {
       return cellCount;
+    },
+    get counts() {
+      return { tables: tables.size, rows: rowCount, values: values.size };
     },
     getCell,
     getValue,

@@ -249,6 +249,13 @@ export const createSubscriptions = (core: RoomCore) => {
       sendFailure(connection, message, error);
     },
 
+    /** Open subscriptions, over the connections that hold any (the room's stats). */
+    get size() {
+      let count = 0;
+      for (const { subs } of byConnection.values()) count += subs.size;
+      return count;
+    },
+
     /** Ends a closed connection's subscriptions. */
     close(connection: RoomConnection) {
       const id = socketIdOf(connection);

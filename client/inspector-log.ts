@@ -1,0 +1,194 @@
+// The inspector's event log: the newest events first, filtered by stream and types, live (the
+// client library's feed over the room's socket), with paging back through history and each event's
+// time and data as pretty JSON. Also the history of one cell, row or value ({eventsPath}/history).
+import { DEFAULT_EVENTS_PATH, type RoomEvent } from "../party/protocol.ts";
+import { readEventPage, roomUrl, RoomHttpError, type HttpOptions } from "./http.ts";
+import { element } from "./inspector-dom.ts";
+import type { Room } from "./room.ts";
+
+/** Seqs the live tail starts behind the head, and each "older" step reads. */
+export const LOG_WINDOW_SEQS = 200;
+/** Steps of LOG_WINDOW_SEQS an "older" click reads at most while the filters match nothing. */
+const MAX_EMPTY_STEPS = 25;
+/** Events the list keeps on the page; past it, the oldest shown leave (and "older" brings them back). */
+export const MAX_LOG_ITEMS = 1_000;
+/** Data longer than this (as JSON) starts folded. */
+const FOLD_DATA_CHARS = 120;
+
+export interface LogFilters {
+  stream?: string;
+  types?: string[];
+}
+
+
+/** Local time with milliseconds; the ISO time (UTC, as stored) in the title and `datetime`. */
+const timeOf = (ts: string) => {
+  const node = element("time", "", new Date(ts).toLocaleTimeString(undefined, { hour12: false }) + "." + ts.slice(20, 23));
+  node.dateTime = ts;
+  node.title = ts;
+  return node;
+};
+
+/** Data as JSON, folded when long; pretty-printed when unfolded (a `$init` may hold a whole store). */
+export const dataView = (data: unknown): HTMLElement => {
+  const compact = JSON.stringify(data) ?? "undefined";
+  if (compact.length <= FOLD_DATA_CHARS) return element("code", "data", compact);
+  const details = element("details", "data");
+  const pre = element("pre");
+  details.append(element("summary", "", compact.slice(0, FOLD_DATA_CHARS) + "…"), pre);
+  details.addEventListener("toggle", () => details.open && !pre.textContent && (pre.textContent = JSON.stringify(data, null, 2)));
+  return details;
+};
+
+const eventItem = (event: RoomEvent): HTMLLIElement => {
+  const item = element("li");
+  item.dataset.seq = String(event.seq);
+  item.append(
+    element("span", "seq", `#${event.seq}`),
+    timeOf(event.ts),
+    element("span", "stream", event.stream),
+    element("b", "type", event.type),
+    dataView(event.data),
+  );
+  return item;
+};
+
+export interface EventLogOptions {
+  room: Room;
+  list: HTMLOListElement;
+  olderButton: HTMLButtonElement;
+  status: HTMLElement;
+  /** The oldest seq the room keeps (retention), for "older" to stop at. */
+  first: () => number;
+  /** Every live event, after it is shown (the stats refresh on it). */
+  onLive?: (event: RoomEvent) => void;
+  onError: (error: Error) => void;
+}
+
+export const createEventLog = (options: EventLogOptions) => {
+  const { room, list, olderButton, status } = options;
+  let filters: LogFilters = {};
+  let feed: ReturnType<Room["events"]> | undefined;
+  /** The lowest seq the list covers: everything the filters match from here up is shown. */
+  let lower = 1;
+  let generation = 0;
+
+  const selectors = () => ({ stream: filters.stream || undefined, types: filters.types?.length ? filters.types : undefined });
+
+  const setLower = (seq: number) => {
+    lower = seq;
+    olderButton.disabled = lower <= options.first();
+  };
+
+  const trim = () => {
+    while (list.childElementCount > MAX_LOG_ITEMS) list.lastElementChild!.remove();
+    const oldest = list.lastElementChild as HTMLElement | null;
+    if (list.childElementCount === MAX_LOG_ITEMS && oldest) setLower(Number(oldest.dataset.seq));
+  };
+
+  const showLive = (event: RoomEvent) => {
+    list.prepend(eventItem(event));
+    trim();
+    options.onLive?.(event);
+  };
+
+  /** Starts the tail afresh: the newest window of seqs, then live. */
+  const restart = async () => {
+    const mine = ++generation;
+    feed?.close();
+    list.replaceChildren();
+    status.textContent = "loading…";
+    const { head } = await readEventPage(room.http, { until: "caught-up", limit: 1 });
+    if (mine !== generation) return;
+    const after = Math.max(0, head - LOG_WINDOW_SEQS);
+    setLower(after + 1);
+    const current = (feed = room.events({ ...selectors(), after }));
+    void current.caughtUp.then(() => mine === generation && (status.textContent = "live"));
+    current.each(showLive).catch((error: Error) => {
+      if (mine !== generation) return;
+      status.textContent = "stopped";
+      options.onError(error);
+    });
+  };
+
+  /** Reads back through history, a window at a time, until it finds events or reaches the first seq. */
+  const older = async () => {
+    olderButton.disabled = true;
+    const mine = generation;
+    let found: RoomEvent[] = [];
+    for (let step = 0; step < MAX_EMPTY_STEPS && found.length === 0 && lower > options.first(); step++) {
+      const from = Math.max(options.first(), lower - LOG_WINDOW_SEQS);
+      const page = await readEventPage(room.http, { ...selectors(), from, to: lower - 1, limit: LOG_WINDOW_SEQS });
+      if (mine !== generation) return;
+      found = page.events;
+      setLower(from);
+    }
+    list.append(...found.reverse().map(eventItem));
+    olderButton.disabled = lower <= options.first();
+  };
+
+  olderButton.addEventListener("click", () => void older().catch(options.onError));
+
+  return {
+    setFilters(next: LogFilters) {
+      filters = next;
+      return restart();
+    },
+    start: restart,
+    stop() {
+      generation++;
+      feed?.close();
+    },
+  };
+};
+
+export type HistoryTarget = { table: string; row: string; cell?: string } | { value: string };
+
+interface HistoryPage {
+  history: { seq: number; value?: unknown; cells?: Record<string, unknown> }[];
+  next: number | null;
+}
+
+/** History entries per page. */
+const HISTORY_PAGE_ENTRIES = 100;
+
+/**
+ * A cell as `$changes` data logs it: null deletes, "\uFFFDnull" is a real null, and "\uFFFD" + JSON
+ * an object or array (TinyBase's encoding); shown as the inspector shows cells.
+ */
+const loggedText = (logged: unknown): string => {
+  if (logged === null) return "(deleted)";
+  if (typeof logged === "string" && logged.startsWith(JSON_MARK)) return logged.slice(JSON_MARK.length);
+  return JSON.stringify(logged);
+};
+const JSON_MARK = "\uFFFD";
+
+/** Lists a cell's, row's or value's history, oldest first, a page at a time ("more"). */
+export const showHistory = async (http: HttpOptions, target: HistoryTarget, into: HTMLElement, after?: number): Promise<void> => {
+  const url = await roomUrl(http, (http.eventsPath ?? DEFAULT_EVENTS_PATH) + "/history", {
+    ...(target as Record<string, string>),
+    limit: String(HISTORY_PAGE_ENTRIES),
+    after: after === undefined ? undefined : String(after),
+  });
+  const response = await (http.fetch ?? fetch)(url);
+  if (!response.ok) throw new RoomHttpError(response.status, await response.json().catch(() => undefined));
+  const page = (await response.json()) as HistoryPage;
+  if (after === undefined) into.replaceChildren();
+  into.querySelector("button.more")?.remove();
+  const list = into.querySelector("ol") ?? into.appendChild(element("ol", "history"));
+  for (const entry of page.history) {
+    const item = element("li");
+    item.append(element("span", "seq", `#${entry.seq}`));
+    if (entry.cells) {
+      for (const [cellId, logged] of Object.entries(entry.cells)) item.append(element("span", "history-cell", `${cellId}: ${loggedText(logged)}`));
+    } else item.append(element("code", "", loggedText(entry.value)));
+    list.append(item);
+  }
+  if (page.history.length === 0 && after === undefined) into.append(element("p", "hint", "No history kept for it."));
+  if (page.next !== null && page.history.length === HISTORY_PAGE_ENTRIES) {
+    const more = element("button", "more", "More");
+    more.type = "button";
+    more.addEventListener("click", () => void showHistory(http, target, into, page.next!));
+    into.append(more);
+  }
+};

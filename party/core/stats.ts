@@ -1,0 +1,123 @@
+// `GET {room}/stats`: what a room holds and who is reading it, from counters kept in memory as
+// writes commit and readers come and go. Reading stats never scans the log or the store and never
+// writes: a room that does not exist answers zeros and creates nothing.
+//
+// Where each figure comes from:
+// - head, first: the log's meta; events = head - first + 1 (retention trims only from the oldest end,
+//   and seqs have no holes, so that is the count of events kept);
+// - tables, rows, cells, values: the store model's counts, kept as cells change;
+// - created, lastWrite: ISO times in the meta, stamped by `stampWrite` when a group of writes that
+//   appended events is sealed, so they survive restarts with the rest of the meta;
+// - connections, subscriptions: the room's own sets; sseReaders: `countReaders` below;
+// - webhook: the delivery webhook's status, when the room has one (a provider).
+import type { Batch } from "./commit-queue.ts";
+import type { Meta, RoomCore } from "./room-types.ts";
+import type { WebhookStatus } from "./webhook-delivery.ts";
+
+export type WebhookStatusProvider = () => WebhookStatus | undefined | Promise<WebhookStatus | undefined>;
+
+export interface RoomStats {
+  room: string;
+  head: number;
+  first: number;
+  events: number;
+  tables: number;
+  rows: number;
+  cells: number;
+  values: number;
+  connections: number;
+  subscriptions: number;
+  sseReaders: number;
+  /** ISO time of the room's first write; null for a room that has none (or wrote before stats existed). */
+  created: string | null;
+  lastWrite: string | null;
+  webhook?: WebhookStatus;
+}
+
+export interface StatsSources {
+  core: Pick<RoomCore, "log" | "model" | "options">;
+  connections: () => number;
+  subscriptions: () => number;
+  sseReaders: () => number;
+  webhook?: WebhookStatusProvider;
+}
+
+export const readStats = async ({ core, connections, subscriptions, sseReaders, webhook }: StatsSources): Promise<RoomStats> => {
+  const { log: meta, model } = core;
+  const stats: RoomStats = {
+    room: core.options.name,
+    head: meta.head,
+    first: meta.first,
+    events: meta.head >= meta.first ? meta.head - meta.first + 1 : 0,
+    ...model.counts,
+    cells: model.cellCount,
+    connections: connections(),
+    subscriptions: subscriptions(),
+    sseReaders: sseReaders(),
+    created: meta.createdAt ?? null,
+    lastWrite: meta.lastWrite ?? null,
+  };
+  const status = await webhook?.();
+  return status ? { ...stats, webhook: status } : stats;
+};
+
+/**
+ * Called as a group of writes is sealed, after its new head is set: when it appended events, the
+ * group's time becomes `lastWrite` (and `createdAt`, the first time). The seal puts the meta in the
+ * same atomic write and restores it if that write fails.
+ */
+export const stampWrite = (batch: Pick<Batch, "onUndo">, meta: Meta, previousHead: number, nowMs: number): void => {
+  if (meta.head === previousHead) return;
+  const { createdAt, lastWrite } = meta;
+  meta.lastWrite = new Date(nowMs).toISOString();
+  meta.createdAt ??= meta.lastWrite;
+  batch.onUndo(() => Object.assign(meta, { createdAt, lastWrite }));
+};
+
+/**
+ * Counts the readers of streamed responses (SSE): the count goes up when the response is made and
+ * down once when its body ends, errors, or its reader goes away. The body is passed through a
+ * pull-based stream (no queue of its own), so the reader's backpressure reaches the feed unchanged.
+ */
+export const countReaders = () => {
+  let open = 0;
+  return {
+    get size() {
+      return open;
+    },
+    track(response: Response): Response {
+      if (!response.body) return response;
+      const reader = response.body.getReader();
+      let ended = false;
+      const end = () => {
+        if (!ended) open--;
+        ended = true;
+      };
+      open++;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            try {
+              const { done, value } = await reader.read();
+              if (done) {
+                end();
+                controller.close();
+              } else controller.enqueue(value);
+            } catch (error) {
+              end();
+              controller.error(error);
+            }
+          },
+          cancel(reason) {
+            end();
+            return reader.cancel(reason);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return new Response(body, response);
+    },
+  };
+};
+
+export type ReaderCount = ReturnType<typeof countReaders>;
