@@ -173,3 +173,5 @@ export const createBroadcaster = (options: {
   };
 
 };
+
+export type Broadcaster = ReturnType<typeof createBroadcaster>;

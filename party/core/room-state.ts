@@ -1,0 +1,93 @@
+// The room's state, owned here and nowhere else: the meta (log positions, times, write lock), the
+// store model, the event listeners and the snapshot bookkeeping. Every change to the meta or the
+// model during a write goes through one of the operations below, each of which records its undo
+// step in the commit group's batch, so that a group that fails leaves memory exactly as it found
+// it (commit-queue.ts). Everyone else reads through the getters.
+import type { Batch } from "./commit-queue.ts";
+import type { StoredEvent } from "./event-log.ts";
+import type { Keys } from "./keys.ts";
+import type { Meta } from "./room-types.ts";
+import { stampWrite } from "./stats.ts";
+import { createStoreModel, type StoreModel, type StoreWrite } from "./store.ts";
+import type { WriteLock } from "./write-lock.ts";
+
+export interface RoomState {
+  /** The store model. Writes change it only through `commitStore`; `load` fills it before any write. */
+  readonly model: StoreModel;
+  /** The meta as it is now, read-only. */
+  readonly meta: Readonly<Meta>;
+  /** Takes the stored meta when the room loads, before any write. */
+  restore(stored: Meta): void;
+  /** Closes a commit group: moves the head, stamps the write times and puts the meta in the batch. */
+  seal(batch: Batch, nowMs: number): void;
+  /** Applies store writes to the model; its undo step also restores `storeSeq`, which `moveStore` sets. */
+  commitStore(batch: Batch, writes: StoreWrite[]): void;
+  /** Sets the seq the store reflects; undone by the `commitStore` of the same write. */
+  moveStore(seq: number): void;
+  /** Takes the write lock; an import's lock is also put in the batch (see write-lock.ts). */
+  lock(batch: Batch, lock: WriteLock): void;
+  /** Moves what retention keeps (see retention.ts), with the meta key. */
+  retain(batch: Batch, retained: { first?: number; auditCursor?: string | undefined }): void;
+  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+  /** Tells every listener of events that are committed. */
+  emit(events: StoredEvent[]): void;
+  /** Snapshot bookkeeping: how far the store ran ahead of the last snapshot, and its chunk count. */
+  readonly snapshot: { events: number; cells: number; chunks: number; scheduled: boolean };
+  /** Whether an alarm for retention was asked for since the last one ran. */
+  alarmRequested: boolean;
+}
+
+export const createRoomState = (keys: Keys): RoomState => {
+  const model = createStoreModel();
+  const meta: Meta = { head: 0, storeSeq: 0, created: false, first: 1 };
+  const listeners = new Set<(events: StoredEvent[]) => void>();
+  return {
+    model,
+    meta,
+    restore(stored) {
+      Object.assign(meta, stored);
+    },
+    seal(batch, nowMs) {
+      const previous = { ...meta };
+      meta.head = batch.nextSeq - 1;
+      meta.created = model.hasStore;
+      stampWrite(batch, meta, previous.head, nowMs);
+      batch.put(keys.meta, { ...meta });
+      batch.onUndo(() => Object.assign(meta, previous));
+    },
+    commitStore(batch, writes) {
+      const previous = model.read(writes);
+      const hadStore = model.hasStore;
+      const previousStoreSeq = meta.storeSeq;
+      model.commit(writes);
+      batch.onUndo(() => {
+        model.revert(writes, previous, hadStore);
+        meta.storeSeq = previousStoreSeq;
+      });
+    },
+    moveStore(seq) {
+      meta.storeSeq = seq;
+    },
+    lock(batch, lock) {
+      meta.writeLock = lock;
+      batch.onUndo(() => delete meta.writeLock);
+      // An import's lock is stored, so that a room that stops mid-import is erased on restart.
+      if (lock === "import") batch.put(keys.meta, { ...meta });
+    },
+    retain(batch, retained) {
+      const previous = { first: meta.first, auditCursor: meta.auditCursor };
+      Object.assign(meta, retained);
+      batch.onUndo(() => Object.assign(meta, previous));
+      batch.put(keys.meta, { ...meta });
+    },
+    onEvents(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    emit(events) {
+      for (const listener of listeners) listener(events);
+    },
+    snapshot: { events: 0, cells: 0, chunks: 0, scheduled: false },
+    alarmRequested: false,
+  };
+};
