@@ -18,7 +18,7 @@ export const loadRoom = async (ctx: WriteContext): Promise<void> => {
   const stored = (await storage.get([keys.meta])).get(keys.meta) as Meta | undefined;
   if (stored) state.restore(stored);
   const snapshot = await loadSnapshot(storage, keys, state.model, state.meta);
-  state.snapshot.chunks = snapshot.chunks;
+  state.snapshot.stored(snapshot.chunks);
   // Cells list in key order, not the store's: load them only when the log cannot give the order.
   if (!snapshot.loaded && !(await loadFromLog(storage, keys, state.model, state.meta))) await loadCells(ctx);
   state.model.markCreated(state.meta.created);

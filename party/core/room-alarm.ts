@@ -18,9 +18,10 @@ const retentionPort = (ctx: WriteContext): RetentionPort => ({
 
 export const handleAlarm = async (ctx: WriteContext): Promise<void> => {
   const { state, now } = ctx;
-  state.alarmRequested = false;
+  state.alarmRan();
   if (await runRetention(retentionPort(ctx), ctx.config.retention, now(), await deliverFromAlarm(ctx.room()))) {
-    state.alarmRequested = true;
+    // Asks for the retry whether or not a write asked meanwhile: the runtime keeps the earlier alarm.
+    state.claimAlarm();
     await ctx.options.scheduleAlarm?.(now() + RETENTION_RETRY_MS);
   }
 };

@@ -7,6 +7,7 @@ import type { Batch } from "./commit-queue.ts";
 import type { StoredEvent } from "./event-log.ts";
 import type { Keys } from "./keys.ts";
 import type { Meta } from "./room-types.ts";
+import { SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS } from "./snapshot.ts";
 import { stampWrite } from "./stats.ts";
 import { createStoreModel, type StoreModel, type StoreWrite } from "./store.ts";
 import type { WriteLock } from "./write-lock.ts";
@@ -31,16 +32,62 @@ export interface RoomState {
   onEvents(listener: (events: StoredEvent[]) => void): () => void;
   /** Tells every listener of events that are committed. */
   emit(events: StoredEvent[]): void;
-  /** Snapshot bookkeeping: how far the store ran ahead of the last snapshot, and its chunk count. */
-  readonly snapshot: { events: number; cells: number; chunks: number; scheduled: boolean };
-  /** Whether an alarm for retention was asked for since the last one ran. */
-  alarmRequested: boolean;
+  /**
+   * Snapshot bookkeeping (write-snapshot.ts): how far the store ran ahead of the last snapshot,
+   * whether one is scheduled, and how many chunks the stored one has. Not undone with a failed
+   * group: at worst a snapshot comes a little early or late.
+   */
+  readonly snapshot: SnapshotBookkeeping;
+  /** Marks the retention alarm asked for; false if it already was since the last one ran. */
+  claimAlarm(): boolean;
+  /** The alarm runs: the next write may ask for one again. */
+  alarmRan(): void;
 }
+
+export interface SnapshotBookkeeping {
+  /** Counts a store write of `cells` cells; true once a snapshot is due. */
+  noteWrite(cells: number): boolean;
+  /** Marks a snapshot scheduled; false if one already is. */
+  claim(): boolean;
+  /** A scheduled snapshot starts: nothing is scheduled or pending; returns the stored chunk count. */
+  begin(): number;
+  /** The stored snapshot now has this many chunks (written, or found on load). */
+  stored(chunks: number): void;
+}
+
+/** The snapshot bookkeeping: counters and flags, changed only through its four steps. */
+const createSnapshotBookkeeping = (): SnapshotBookkeeping => {
+  let events = 0;
+  let cells = 0;
+  let chunks = 0;
+  let scheduled = false;
+  return {
+    noteWrite(written) {
+      events++;
+      cells += written;
+      return events >= SNAPSHOT_EVERY_EVENTS || cells >= SNAPSHOT_EVERY_CELLS;
+    },
+    claim() {
+      if (scheduled) return false;
+      scheduled = true;
+      return true;
+    },
+    begin() {
+      scheduled = false;
+      events = cells = 0;
+      return chunks;
+    },
+    stored(count) {
+      chunks = count;
+    },
+  };
+};
 
 export const createRoomState = (keys: Keys): RoomState => {
   const model = createStoreModel();
   const meta: Meta = { head: 0, storeSeq: 0, created: false, first: 1 };
   const listeners = new Set<(events: StoredEvent[]) => void>();
+  let alarmRequested = false;
   return {
     model,
     meta,
@@ -87,7 +134,14 @@ export const createRoomState = (keys: Keys): RoomState => {
     emit(events) {
       for (const listener of listeners) listener(events);
     },
-    snapshot: { events: 0, cells: 0, chunks: 0, scheduled: false },
-    alarmRequested: false,
+    snapshot: createSnapshotBookkeeping(),
+    claimAlarm() {
+      if (alarmRequested) return false;
+      alarmRequested = true;
+      return true;
+    },
+    alarmRan() {
+      alarmRequested = false;
+    },
   };
 };

@@ -8,7 +8,6 @@ import { parseChanges, type Changes } from "./changes.ts";
 import type { Batch } from "./commit-queue.ts";
 import { putAudit, putEvent, type StoredEvent } from "./event-log.ts";
 import type { RoomConnection } from "./room-types.ts";
-import { SNAPSHOT_EVERY_CELLS, SNAPSHOT_EVERY_EVENTS } from "./snapshot.ts";
 import type { StoreWrite } from "./store.ts";
 import { emitAfterCommit, eventContext, type WriteContext } from "./write-context.ts";
 import { scheduleSnapshot } from "./write-snapshot.ts";
@@ -46,11 +45,7 @@ export const commitStore = (
   state.moveStore(stored.event.seq);
   emitAfterCommit(ctx, batch, [stored]);
   // Keep the snapshot close behind the store, so that waking up stays cheap.
-  state.snapshot.events++;
-  state.snapshot.cells += writes.length;
-  if (state.snapshot.events >= SNAPSHOT_EVERY_EVENTS || state.snapshot.cells >= SNAPSHOT_EVERY_CELLS) {
-    batch.onCommit(() => scheduleSnapshot(ctx));
-  }
+  if (state.snapshot.noteWrite(writes.length)) batch.onCommit(() => scheduleSnapshot(ctx));
   return stored;
 };
 

@@ -51,8 +51,7 @@ export const eventContext = (ctx: WriteContext, batch: Batch): AppendContext => 
 export const emitAfterCommit = (ctx: WriteContext, batch: Batch, events: StoredEvent[]): void =>
   batch.onCommit(() => {
     ctx.state.emit(events);
-    if (!ctx.state.alarmRequested && hasRetention(ctx.config.retention) && ctx.options.scheduleAlarm) {
-      ctx.state.alarmRequested = true;
+    if (hasRetention(ctx.config.retention) && ctx.options.scheduleAlarm && ctx.state.claimAlarm()) {
       void Promise.resolve(ctx.options.scheduleAlarm(ctx.now() + RETENTION_DELAY_MS)).catch(ctx.logError);
     }
   });

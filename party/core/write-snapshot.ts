@@ -8,14 +8,12 @@ import type { WriteContext } from "./write-context.ts";
 /** Writes a snapshot soon, off the path of the write or load that asked for it. */
 export const scheduleSnapshot = (ctx: WriteContext): void => {
   const { state } = ctx;
-  if (state.snapshot.scheduled) return;
-  state.snapshot.scheduled = true;
+  if (!state.snapshot.claim()) return;
   setTimeout(() => {
     void ctx.queue
       .run((batch) => {
-        state.snapshot.scheduled = false;
-        state.snapshot.events = state.snapshot.cells = 0;
-        state.snapshot.chunks = putSnapshot(batch, ctx.keys, state.model, state.meta.storeSeq, state.snapshot.chunks);
+        const previousChunks = state.snapshot.begin();
+        state.snapshot.stored(putSnapshot(batch, ctx.keys, state.model, state.meta.storeSeq, previousChunks));
       })
       .catch(ctx.logError);
   }, 0);
