@@ -55,25 +55,36 @@ export interface SnapshotBookkeeping {
   stored(chunks: number): void;
 }
 
-/** The snapshot bookkeeping: counters and flags, changed only through its four steps. */
+/** A flag that one caller at a time takes (`claim` is false while it is taken) until it is released. */
+const createLatch = () => {
+  let taken = false;
+  return {
+    claim(): boolean {
+      if (taken) return false;
+      taken = true;
+      return true;
+    },
+    release(): void {
+      taken = false;
+    },
+  };
+};
+
+/** The snapshot bookkeeping: counters and a latch, changed only through its four steps. */
 const createSnapshotBookkeeping = (): SnapshotBookkeeping => {
   let events = 0;
   let cells = 0;
   let chunks = 0;
-  let scheduled = false;
+  const scheduled = createLatch();
   return {
     noteWrite(written) {
       events++;
       cells += written;
       return events >= SNAPSHOT_EVERY_EVENTS || cells >= SNAPSHOT_EVERY_CELLS;
     },
-    claim() {
-      if (scheduled) return false;
-      scheduled = true;
-      return true;
-    },
+    claim: scheduled.claim,
     begin() {
-      scheduled = false;
+      scheduled.release();
       events = cells = 0;
       return chunks;
     },
@@ -87,7 +98,7 @@ export const createRoomState = (keys: Keys): RoomState => {
   const model = createStoreModel();
   const meta: Meta = { head: 0, storeSeq: 0, created: false, first: 1 };
   const listeners = new Set<(events: StoredEvent[]) => void>();
-  let alarmRequested = false;
+  const alarmRequested = createLatch();
   return {
     model,
     meta,
@@ -135,13 +146,7 @@ export const createRoomState = (keys: Keys): RoomState => {
       for (const listener of listeners) listener(events);
     },
     snapshot: createSnapshotBookkeeping(),
-    claimAlarm() {
-      if (alarmRequested) return false;
-      alarmRequested = true;
-      return true;
-    },
-    alarmRan() {
-      alarmRequested = false;
-    },
+    claimAlarm: alarmRequested.claim,
+    alarmRan: alarmRequested.release,
   };
 };
