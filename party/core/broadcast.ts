@@ -11,7 +11,7 @@ import { encodeChangesFrame } from "../protocol.ts";
 import type { ChangedRow, ChangedTable, Changes } from "./changes.ts";
 import { isDeleted } from "./changes.ts";
 import { socketIdOf } from "./connections.ts";
-import type { RoomConnection } from "./room.ts";
+import type { RoomConnection } from "./room-types.ts";
 import { changesOf, type StoreWrite } from "./store.ts";
 
 /** Writer id of the room's own corrections (no connection id starts with a NUL). */
@@ -173,3 +173,5 @@ export const createBroadcaster = (options: {
   };
 
 };
+
+export type Broadcaster = ReturnType<typeof createBroadcaster>;

@@ -7,7 +7,7 @@ import { changesFromLog, etagOf, parseEtag } from "../protocol.ts";
 import { countChanges, isPlainObject, parseChanges, parseJson, type Changes } from "./changes.ts";
 import { fail, RoomError } from "./errors.ts";
 import { readBody, respond } from "./http.ts";
-import type { RoomCore } from "./room.ts";
+import type { RoomCore } from "./room-types.ts";
 
 /** A changeset in `$changes` data's encoding (null deletes), validated as client input. */
 export const parseLoggedChanges = (thing: unknown, maxCells: number): Changes => {

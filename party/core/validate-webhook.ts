@@ -15,7 +15,7 @@ import type { Changes, Content } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import type { EventInput } from "./event-log.ts";
 import { parseLoggedChanges } from "./patch.ts";
-import { stateOf, type RoomConnection, type RoomCore } from "./room.ts";
+import { stateOf, type RoomConnection, type RoomCore } from "./room-types.ts";
 import { postSigned } from "./webhook-signature.ts";
 
 /** Longest refusal reason passed on to the writer, in characters. */

@@ -11,7 +11,7 @@
 //   and kept as `lastError` (webhookStatus) until a delivery succeeds.
 // - Retention never trims past the cursor (the alarm hands `deliverFromAlarm`'s answer to
 //   runRetention): undelivered events are held, never dropped.
-import type { RoomCore } from "./room.ts";
+import type { RoomCore } from "./room-types.ts";
 import { readRange } from "./event-reads.ts";
 import { deliveryBody, MAX_SCAN_EVENTS, retryDelayMs, takeBatch } from "./webhook-batch.ts";
 import { DELIVERY_HEADER, postSigned } from "./webhook-signature.ts";
