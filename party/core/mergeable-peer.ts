@@ -3,9 +3,11 @@
 // synchronizer's hash and diff requests, so its hashing is TinyBase's by construction.
 //
 // Storage layout (P is the room's storagePrefix; ids JSON-escaped as in keys.ts):
-//   P hr "t","r"    { cellId: hlc } for every cell the row has had; a stamp whose cell is not in the
-//                   store is a deletion (a tombstone, kept as TinyBase keeps them)
-//   P hv "id"       the hlc of a value (or of its deletion)
+//   P hc "t","r","c"  the hlc of a cell the store has had; a stamp whose cell is not in the store
+//                     is a deletion (a tombstone, kept as TinyBase keeps them)
+//   P hv "id"         the hlc of a value (or of its deletion)
+// One key per cell, written blind: a change writes as many stamp keys as it changes cells, however
+// large their row (a key per row would rewrite the row's every stamp on each change).
 // A cell with no stamp (written before any stamp was kept) has the empty HLC, which every stamped
 // change beats, as in TinyBase.
 //
@@ -72,9 +74,9 @@ export const createMergeablePeer = (context: {
   now: () => number;
 }) => {
   const { storage, model } = context;
-  const rowPrefix = context.storagePrefix + "hr";
+  const cellPrefix = context.storagePrefix + "hc";
   const valuePrefix = context.storagePrefix + "hv";
-  const rowKey = (tableId: string, rowId: string) => rowPrefix + JSON.stringify([tableId, rowId]).slice(1, -1);
+  const cellKey = (tableId: string, rowId: string, cellId: string) => cellPrefix + JSON.stringify([tableId, rowId, cellId]).slice(1, -1);
   const valueKey = (valueId: string) => valuePrefix + JSON.stringify(valueId);
   const uniqueId = "roomstore:" + context.name;
   const [nextHlc, seenHlc] = getHlcFunctions(uniqueId, context.now);
@@ -132,10 +134,11 @@ export const createMergeablePeer = (context: {
         const row = rowOf(tableId, rowId);
         for (const cellId in rows[rowId][0]) {
           const previous = row.get(cellId);
-          row.set(cellId, rows[rowId][0][cellId][1]!);
+          const hlc = rows[rowId][0][cellId][1]!;
+          row.set(cellId, hlc);
+          batch.put(cellKey(tableId, rowId, cellId), hlc);
           undo.push(() => (previous === undefined ? row.delete(cellId) : row.set(cellId, previous)));
         }
-        batch.put(rowKey(tableId, rowId), Object.fromEntries(row));
       }
     }
     for (const valueId in changes[1][0]) {
@@ -166,24 +169,20 @@ export const createMergeablePeer = (context: {
   return {
     async load(): Promise<void> {
       let latest = "";
-      for (const prefix of [rowPrefix, valuePrefix]) {
+      for (const prefix of [cellPrefix, valuePrefix]) {
         let start = prefix;
         for (;;) {
           const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
           for (const [key, stored] of page) {
             start = key + "\0";
+            const hlc = stored as string;
+            if (hlc > latest) latest = hlc;
             if (prefix === valuePrefix) {
-              const hlc = stored as string;
               valueStamps.set(JSON.parse(key.slice(prefix.length)) as string, hlc);
-              if (hlc > latest) latest = hlc;
               continue;
             }
-            const [tableId, rowId] = JSON.parse("[" + key.slice(prefix.length) + "]") as [string, string];
-            const row = rowOf(tableId, rowId);
-            for (const [cellId, hlc] of Object.entries(stored as Record<string, string>)) {
-              row.set(cellId, hlc);
-              if (hlc > latest) latest = hlc;
-            }
+            const [tableId, rowId, cellId] = JSON.parse("[" + key.slice(prefix.length) + "]") as [string, string, string];
+            rowOf(tableId, rowId).set(cellId, hlc);
           }
           if (page.size < LOAD_PAGE_KEYS) break;
         }
