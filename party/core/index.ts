@@ -45,7 +45,7 @@ export const createRoom = (options: RoomOptions): Room => {
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
-    const sockets = createSocketHandlers(core, subscriptions);
+    const sockets = createSocketHandlers(core, subscriptions, () => [...open].length);
     const admin = roomAdminResources(core, { connections: () => open, reload });
     const stats = () =>
       readStats({

@@ -43,7 +43,15 @@ const createRateLimiter = (rate: number, burst: number, now: () => number) => {
   };
 };
 
-export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<typeof createSubscriptions>) => {
+/**
+ * `countOpen`: every open socket of the room, whatever its protocol (synchronizer sockets are not
+ * among the core's connections, but count against `maxConnections` all the same).
+ */
+export const createSocketHandlers = (
+  core: RoomCore,
+  subscriptions: ReturnType<typeof createSubscriptions>,
+  countOpen: () => number = () => [...core.options.connections()].length,
+) => {
   const { config } = core.options;
   const { limits } = config;
   const log = (error: unknown) => core.options.logger?.error("roomstore: message failed", error);
@@ -119,11 +127,7 @@ export const createSocketHandlers = (core: RoomCore, subscriptions: ReturnType<t
     await subscriptions.handle(connection, parseClientMessage(parsed));
   };
 
-  const openConnections = () => {
-    let open = 0;
-    for (const _ of core.options.connections()) open++;
-    return open;
-  };
+  const openConnections = countOpen;
 
   /** Why a socket opened by `request` may not join, if it may not: no role from the gate, or a foreign origin. */
   const refusal = (request: Request): RoomError | undefined => {

@@ -38,6 +38,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const { limits } = core.options.config;
   const now = core.options.now ?? Date.now;
   const log = (error: unknown) => core.options.logger?.error("roomstore: synchronizer message failed", error);
+  // Per socket, by the room's own socket id (connections.ts), never by the client's `_pk`.
   const decoders = new Map<string, ReturnType<typeof createSyncDecoder>>();
   const pending = new Map<string, Map<string, Pending>>();
   /** Stamped writes to send once each commit group is durable. */
@@ -57,11 +58,11 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     const senders = new Set(list.map((write) => write.senderId).filter((id) => id !== undefined));
     const allFrame = encodeSyncFrame(null, SYNC_MESSAGE.contentDiff, all);
     for (const connection of connections()) {
-      if (!senders.has(connection.id)) {
+      if (!senders.has(socketIdOf(connection))) {
         connection.send(allFrame);
         continue;
       }
-      const own = list.map((write) => (write.senderId === connection.id ? write.forSender : write.changes)).filter((changes) => changes !== undefined);
+      const own = list.map((write) => (write.senderId === socketIdOf(connection) ? write.forSender : write.changes)).filter((changes) => changes !== undefined);
       if (own.length > 0) send(connection, null, SYNC_MESSAGE.contentDiff, mergeStamped(own));
     }
   };
@@ -93,7 +94,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     try {
       // A MergeableStore room starts empty: the first change creates the store.
       if (!core.model.hasStore) await core.putStore([{}, {}], connection);
-      const stamps: StampedInput = { changes: incoming, senderId: connection.id };
+      const stamps: StampedInput = { changes: incoming, senderId: socketIdOf(connection) };
       // The sender, as the broadcaster knows writers (a persister client writing the same cells
       // right after is then sent the room's value); it hears the room in stamped diffs, not frames.
       const sender = { id: connection.id, state: { socketId: socketIdOf(connection) }, send() {}, close() {} };
@@ -107,8 +108,8 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
 
   const request = (connection: RoomConnection, type: number, body: unknown, transactionId: string): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      let open = pending.get(connection.id);
-      if (!open) pending.set(connection.id, (open = new Map()));
+      let open = pending.get(socketIdOf(connection));
+      if (!open) pending.set(socketIdOf(connection), (open = new Map()));
       if (open.size >= MAX_SYNC_PENDING_REQUESTS) return reject(new Error("Too many requests pending on this socket."));
       const requestId = transactionId + "." + randomId(4);
       const timer = setTimeout(() => {
@@ -145,7 +146,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
 
   /** An answer to one of the room's requests: checked against what was asked. */
   const answered = (connection: RoomConnection, message: SyncMessage) => {
-    const open = pending.get(connection.id);
+    const open = pending.get(socketIdOf(connection));
     const waiting = message.requestId === null ? undefined : open?.get(message.requestId);
     if (!waiting) return; // An answer to the room's hello, or one that came too late.
     open!.delete(message.requestId!);
@@ -205,8 +206,8 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       if (stateOf(connection).closedByRoom) return;
       try {
         if (typeof data !== "string") throw new RoomError("bad_request", "Synchronizer frames must be text.");
-        let decoder = decoders.get(connection.id);
-        if (!decoder) decoders.set(connection.id, (decoder = createSyncDecoder(now)));
+        let decoder = decoders.get(socketIdOf(connection));
+        if (!decoder) decoders.set(socketIdOf(connection), (decoder = createSyncDecoder(now)));
         const message = decoder.decode(data);
         // Messages to another client go nowhere: the room is every client's only peer.
         if (message && (message.to === "" || message.to === SYNC_ROOM_ID)) await handle(connection, message);
@@ -218,12 +219,12 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     },
 
     close(connection: RoomConnection): void {
-      decoders.delete(connection.id);
-      for (const waiting of pending.get(connection.id)?.values() ?? []) {
+      decoders.delete(socketIdOf(connection));
+      for (const waiting of pending.get(socketIdOf(connection))?.values() ?? []) {
         clearTimeout(waiting.timer);
         waiting.reject(new Error("The socket closed."));
       }
-      pending.delete(connection.id);
+      pending.delete(socketIdOf(connection));
     },
   };
 };

@@ -38,6 +38,14 @@ describe("synchronizer clients at {room}/sync", () => {
     expect(events[1].data).toEqual([{ pets: { fido: { species: "dog" } } }, {}, 1]);
   });
 
+  it("count synchronizer sockets toward the room's connection limit", async () => {
+    const room = await createTestRoom({ config: { limits: { maxConnections: 2 } } });
+    await connectSync(room, "a");
+    await connectSync(room, "b");
+    // A third socket, of either protocol, is one too many.
+    expect(room.connect("c").closed?.code).toBe(1013);
+  });
+
   it("load a room's content into a fresh client, and reach persister clients as plain changes", async () => {
     const room = await newRoom();
     await room.request("PUT", "/store", [{ pets: { fido: { species: "dog", legs: 4 } } }, { open: true }]);
