@@ -165,7 +165,11 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
     for (const rowId of [...rendered.keys()]) if (!keep.has(rowId)) rendered.delete(rowId);
     space.style.height = `${virtualizer.getTotalSize()}px`;
     // Only rows that came or went touch the DOM: replaceChildren with the same nodes is one pass.
+    // Taking a node out of the document blurs it, even when it goes straight back: keep the
+    // keyboard's place in the grid across a re-render (a scroll, a row that came or went).
+    const focused = document.activeElement instanceof HTMLElement && space.contains(document.activeElement) ? document.activeElement : undefined;
     space.replaceChildren(header, ...ordered);
+    if (focused?.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
     markActive();
     if (!reportedFirstRows && ordered.length > 0) {
       reportedFirstRows = true;

@@ -94,9 +94,11 @@ describe("the room inspector in Chromium", () => {
     expect(await page.locator('[data-row="r00000"]').count()).toBe(0);
     expect(await rendered()).toBeLessThan(80);
     // The keyboard moves through the grid as well.
+    const focusedRow = () => page.locator("[data-row]:has(:focus)").getAttribute("data-row");
     await cell(page, "r04999", "c0").click();
+    await eventually(focusedRow).toBe("r04999");
     await page.keyboard.press("ArrowUp");
-    await eventually(() => page.locator("[data-row]:has(:focus)").getAttribute("data-row")).toBe("r04998");
+    await eventually(focusedRow).toBe("r04998");
     await screenshot(page, "big");
     await page.context().close();
   });
