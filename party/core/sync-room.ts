@@ -7,13 +7,14 @@
 //
 // A refused change (a hook, the read-only role, a failed write) is undone at its sender by giving
 // the refused cells newer stamps with the room's content, which every client then adopts.
-import { MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../protocol.ts";
+import { CLOSE_POLICY, MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../protocol.ts";
 import { isEmptyChanges, parseChanges, type Changes } from "./changes.ts";
 import type { Batch } from "./commit-queue.ts";
 import { socketIdOf } from "./connections.ts";
 import { closeCodeOf, RoomError, toRoomError } from "./errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { createRateLimiter } from "./sockets.ts";
 import type { StoreWrite } from "./store.ts";
 import { assertCellCount } from "./subscriptions.ts";
 import { bodyValidator, createSyncDecoder, encodeSyncFrame, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
@@ -43,14 +44,17 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const pending = new Map<string, Map<string, Pending>>();
   /** Stamped writes to send once each commit group is durable. */
   const groups = new WeakMap<Batch, StampedWrite[]>();
+  /** The same per-socket frame limit as the main socket's (sockets.ts). */
+  const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, now);
 
   const send = (connection: RoomConnection, requestId: string | null, type: number, body: unknown) =>
     connection.send(encodeSyncFrame(requestId, type, body));
 
-  const closeFor = (connection: RoomConnection, error: RoomError) => {
+  const closeWith = (connection: RoomConnection, code: number, message: string) => {
     updateState(connection, { closedByRoom: true });
-    connection.close(closeCodeOf(error), error.message.slice(0, 120));
+    connection.close(code, message.slice(0, 120));
   };
+  const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Sends a committed group's stamped changes: each client all but what it sent itself. */
   const flush = (list: StampedWrite[]) => {
@@ -204,6 +208,8 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
 
     async message(connection: RoomConnection, data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
       if (stateOf(connection).closedByRoom) return;
+      // A synchronizer client cannot read an error frame, and a dropped frame would break its protocol.
+      if (!limiter.allow(socketIdOf(connection))) return closeWith(connection, CLOSE_POLICY, `At most ${limits.maxMessagesPerSecond} frames a second.`);
       try {
         if (typeof data !== "string") throw new RoomError("bad_request", "Synchronizer frames must be text.");
         let decoder = decoders.get(socketIdOf(connection));
@@ -219,6 +225,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     },
 
     close(connection: RoomConnection): void {
+      limiter.forget(socketIdOf(connection));
       decoders.delete(socketIdOf(connection));
       for (const waiting of pending.get(socketIdOf(connection))?.values() ?? []) {
         clearTimeout(waiting.timer);

@@ -137,6 +137,13 @@ describe("synchronizer clients at {room}/sync", () => {
     expect(await stored(room)).toEqual([{ t: { r: { c: 0 } } }, {}]);
   });
 
+  it("close a synchronizer socket that sends frames faster than the room's per-socket limit", async () => {
+    const room = await createTestRoom({ config: { limits: { maxMessagesPerSecond: 1, messageBurst: 20 } } });
+    const a = await connectSync(room, "a");
+    for (let i = 0; i < 40 && !a.connection.closed; i++) await a.sendRaw('S\n[null,1,""]');
+    expect(a.connection.closed?.code).toBe(1008);
+  });
+
   it("reassemble a fragmented message", async () => {
     const room = await newRoom();
     const a = await connectSync(room, "a");
