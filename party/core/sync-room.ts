@@ -17,7 +17,7 @@ import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room
 import { createRateLimiter } from "./sockets.ts";
 import type { StoreWrite } from "./store.ts";
 import { assertCellCount } from "./subscriptions.ts";
-import { bodyValidator, createSyncDecoder, encodeSyncFrame, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
+import { bodyValidator, createFragmentBudget, createSyncDecoder, encodeSyncFrame, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
 import { mergeStamped, mergeTablesStamps, plainOf } from "./sync-changes.ts";
 
 interface Pending {
@@ -41,6 +41,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const log = (error: unknown) => core.options.logger?.error("roomstore: synchronizer message failed", error);
   // Per socket, by the room's own socket id (connections.ts), never by the client's `_pk`.
   const decoders = new Map<string, ReturnType<typeof createSyncDecoder>>();
+  const fragmentBudget = createFragmentBudget();
   const pending = new Map<string, Map<string, Pending>>();
   /** Stamped writes to send once each commit group is durable. */
   const groups = new WeakMap<Batch, StampedWrite[]>();
@@ -175,6 +176,12 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     send(connection, message.requestId, SYNC_MESSAGE.response, response);
   };
 
+  /** Frees the fragments a socket's decoder keeps. */
+  const release = (connection: RoomConnection) => {
+    decoders.get(socketIdOf(connection))?.release();
+    decoders.delete(socketIdOf(connection));
+  };
+
   const handle = async (connection: RoomConnection, message: SyncMessage): Promise<void> => {
     switch (message.type) {
       case SYNC_MESSAGE.response:
@@ -213,7 +220,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       try {
         if (typeof data !== "string") throw new RoomError("bad_request", "Synchronizer frames must be text.");
         let decoder = decoders.get(socketIdOf(connection));
-        if (!decoder) decoders.set(socketIdOf(connection), (decoder = createSyncDecoder(now)));
+        if (!decoder) decoders.set(socketIdOf(connection), (decoder = createSyncDecoder(now, fragmentBudget)));
         const message = decoder.decode(data);
         // Messages to another client go nowhere: the room is every client's only peer.
         if (message && (message.to === "" || message.to === SYNC_ROOM_ID)) await handle(connection, message);
@@ -221,12 +228,13 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
         const roomError = toRoomError(error);
         if (roomError.code === "internal") log(error);
         closeFor(connection, roomError);
+        release(connection);
       }
     },
 
     close(connection: RoomConnection): void {
       limiter.forget(socketIdOf(connection));
-      decoders.delete(socketIdOf(connection));
+      release(connection);
       for (const waiting of pending.get(socketIdOf(connection))?.values() ?? []) {
         clearTimeout(waiting.timer);
         waiting.reject(new Error("The socket closed."));

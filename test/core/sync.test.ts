@@ -6,6 +6,7 @@ import { decodedContent } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
 import { changesFrame, createTestRoom, receivedChanges, settle, type TestRoom } from "./harness.ts";
 import { connectSync, type SyncClient } from "./sync-harness.ts";
+import { createFragmentBudget, createSyncDecoder } from "../../party/core/sync-wire.ts";
 
 const newRoom = (options: { hooks?: RoomHooks } = {}) => createTestRoom({ ...options, now: Date.now });
 const stored = async (room: TestRoom) => {
@@ -172,3 +173,17 @@ const stripHashes = (thing: any): any => {
   }
   return [stripHashes(thing[0]), stripHashes(thing[1]), 1];
 };
+
+describe("synchronizer fragment buffers", () => {
+  it("bound the bytes kept in fragments across every socket of the room, and free a socket's on release", () => {
+    const budget = createFragmentBudget(10);
+    const a = createSyncDecoder(Date.now, budget);
+    const b = createSyncDecoder(Date.now, budget);
+    expect(a.decode("S\nAAAAAAAAAAAAAAAA\n0\n2\n12345678")).toBeUndefined();
+    expect(() => b.decode("S\nBBBBBBBBBBBBBBBB\n0\n2\n12345")).toThrow(/fragments/);
+    a.release();
+    expect(budget.bytes).toBe(0);
+    expect(b.decode("S\nBBBBBBBBBBBBBBBB\n0\n2\n12345")).toBeUndefined();
+    expect(budget.bytes).toBe(5);
+  });
+});
