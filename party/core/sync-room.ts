@@ -59,10 +59,13 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
 
   /** Sends a committed group's stamped changes: each client all but what it sent itself. */
   const flush = (list: StampedWrite[]) => {
+    const targets = [...connections()];
+    // A room with no synchronizer client merges and encodes nothing.
+    if (targets.length === 0) return;
     const all = mergeStamped(list.map((write) => write.changes));
     const senders = new Set(list.map((write) => write.senderId).filter((id) => id !== undefined));
     const allFrame = encodeSyncFrame(null, SYNC_MESSAGE.contentDiff, all);
-    for (const connection of connections()) {
+    for (const connection of targets) {
       if (!senders.has(socketIdOf(connection))) {
         connection.send(allFrame);
         continue;
