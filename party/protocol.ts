@@ -357,6 +357,8 @@ export const SYNC_MESSAGE = {
 export const MAX_SYNC_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const MAX_SYNC_FRAGMENTS = 1_000;
 export const MAX_SYNC_PARTIAL_MESSAGES = 100;
+/** Most bytes of fragments the room keeps across all its synchronizer sockets at once. */
+export const MAX_SYNC_PARTIAL_BYTES_PER_ROOM = 64 * 1024 * 1024;
 /** How long a request of the room to a synchronizer client, or a message's fragments, may take (TinyBase's default). */
 export const SYNC_REQUEST_TIMEOUT_MS = 1_000;
 /** Most requests the room has pending on one synchronizer socket (TinyBase's MAX_PENDING_REQUESTS). */

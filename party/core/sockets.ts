@@ -26,7 +26,7 @@ const validOrUndefined = <T>(parse: () => T): T | undefined => {
 };
 
 /** A token bucket per connection: `rate` frames a second on average, `burst` at once. */
-const createRateLimiter = (rate: number, burst: number, now: () => number) => {
+export const createRateLimiter = (rate: number, burst: number, now: () => number) => {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
     allow(id: string): boolean {

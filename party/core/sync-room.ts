@@ -7,16 +7,17 @@
 //
 // A refused change (a hook, the read-only role, a failed write) is undone at its sender by giving
 // the refused cells newer stamps with the room's content, which every client then adopts.
-import { MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../protocol.ts";
+import { CLOSE_POLICY, MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../protocol.ts";
 import { isEmptyChanges, parseChanges, type Changes } from "./changes.ts";
 import type { Batch } from "./commit-queue.ts";
 import { socketIdOf } from "./connections.ts";
 import { closeCodeOf, RoomError, toRoomError } from "./errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { createRateLimiter } from "./sockets.ts";
 import type { StoreWrite } from "./store.ts";
 import { assertCellCount } from "./subscriptions.ts";
-import { bodyValidator, createSyncDecoder, encodeSyncFrame, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
+import { bodyValidator, createFragmentBudget, createSyncDecoder, encodeSyncFrame, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
 import { mergeStamped, mergeTablesStamps, plainOf } from "./sync-changes.ts";
 
 interface Pending {
@@ -40,24 +41,31 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const log = (error: unknown) => core.options.logger?.error("roomstore: synchronizer message failed", error);
   // Per socket, by the room's own socket id (connections.ts), never by the client's `_pk`.
   const decoders = new Map<string, ReturnType<typeof createSyncDecoder>>();
+  const fragmentBudget = createFragmentBudget();
   const pending = new Map<string, Map<string, Pending>>();
   /** Stamped writes to send once each commit group is durable. */
   const groups = new WeakMap<Batch, StampedWrite[]>();
+  /** The same per-socket frame limit as the main socket's (sockets.ts). */
+  const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, now);
 
   const send = (connection: RoomConnection, requestId: string | null, type: number, body: unknown) =>
     connection.send(encodeSyncFrame(requestId, type, body));
 
-  const closeFor = (connection: RoomConnection, error: RoomError) => {
+  const closeWith = (connection: RoomConnection, code: number, message: string) => {
     updateState(connection, { closedByRoom: true });
-    connection.close(closeCodeOf(error), error.message.slice(0, 120));
+    connection.close(code, message.slice(0, 120));
   };
+  const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Sends a committed group's stamped changes: each client all but what it sent itself. */
   const flush = (list: StampedWrite[]) => {
+    const targets = [...connections()];
+    // A room with no synchronizer client merges and encodes nothing.
+    if (targets.length === 0) return;
     const all = mergeStamped(list.map((write) => write.changes));
     const senders = new Set(list.map((write) => write.senderId).filter((id) => id !== undefined));
     const allFrame = encodeSyncFrame(null, SYNC_MESSAGE.contentDiff, all);
-    for (const connection of connections()) {
+    for (const connection of targets) {
       if (!senders.has(socketIdOf(connection))) {
         connection.send(allFrame);
         continue;
@@ -171,6 +179,12 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     send(connection, message.requestId, SYNC_MESSAGE.response, response);
   };
 
+  /** Frees the fragments a socket's decoder keeps. */
+  const release = (connection: RoomConnection) => {
+    decoders.get(socketIdOf(connection))?.release();
+    decoders.delete(socketIdOf(connection));
+  };
+
   const handle = async (connection: RoomConnection, message: SyncMessage): Promise<void> => {
     switch (message.type) {
       case SYNC_MESSAGE.response:
@@ -204,10 +218,12 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
 
     async message(connection: RoomConnection, data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
       if (stateOf(connection).closedByRoom) return;
+      // A synchronizer client cannot read an error frame, and a dropped frame would break its protocol.
+      if (!limiter.allow(socketIdOf(connection))) return closeWith(connection, CLOSE_POLICY, `At most ${limits.maxMessagesPerSecond} frames a second.`);
       try {
         if (typeof data !== "string") throw new RoomError("bad_request", "Synchronizer frames must be text.");
         let decoder = decoders.get(socketIdOf(connection));
-        if (!decoder) decoders.set(socketIdOf(connection), (decoder = createSyncDecoder(now)));
+        if (!decoder) decoders.set(socketIdOf(connection), (decoder = createSyncDecoder(now, fragmentBudget)));
         const message = decoder.decode(data);
         // Messages to another client go nowhere: the room is every client's only peer.
         if (message && (message.to === "" || message.to === SYNC_ROOM_ID)) await handle(connection, message);
@@ -215,11 +231,13 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
         const roomError = toRoomError(error);
         if (roomError.code === "internal") log(error);
         closeFor(connection, roomError);
+        release(connection);
       }
     },
 
     close(connection: RoomConnection): void {
-      decoders.delete(socketIdOf(connection));
+      limiter.forget(socketIdOf(connection));
+      release(connection);
       for (const waiting of pending.get(socketIdOf(connection))?.values() ?? []) {
         clearTimeout(waiting.timer);
         waiting.reject(new Error("The socket closed."));

@@ -5,7 +5,7 @@
 // room sends is whole and comes from "S": the room answers and forwards everything itself.
 // Postcondition of `createSyncDecoder`: a message reaches `receive` only when it is whole and its
 // body has the shape its type asks for; anything else throws a RoomError and keeps nothing.
-import { DELETED, MAX_SYNC_FRAGMENTS, MAX_SYNC_MESSAGE_BYTES, MAX_SYNC_PARTIAL_MESSAGES, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID, exceedsBytes } from "../protocol.ts";
+import { DELETED, MAX_SYNC_FRAGMENTS, MAX_SYNC_MESSAGE_BYTES, MAX_SYNC_PARTIAL_BYTES_PER_ROOM, MAX_SYNC_PARTIAL_MESSAGES, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID, exceedsBytes } from "../protocol.ts";
 import { fail } from "./errors.ts";
 
 /** A stamp: `[thing, hlc]`, or `[thing]` when it has no time (TinyBase's container stamps). */
@@ -112,20 +112,30 @@ const parseWithUndefined = (text: string): unknown => {
 export const encodeSyncFrame = (requestId: string | null, type: number, body: unknown): string =>
   SYNC_ROOM_ID + "\n" + JSON.stringify([requestId, type, body], (_key, value) => (value === undefined ? DELETED : value));
 
+/** The bytes of fragments every socket of a room keeps, shared by their decoders. */
+export interface FragmentBudget {
+  readonly limitBytes: number;
+  bytes: number;
+}
+export const createFragmentBudget = (limitBytes = MAX_SYNC_PARTIAL_BYTES_PER_ROOM): FragmentBudget => ({ limitBytes, bytes: 0 });
+
 /**
  * Reads one socket's frames: whole messages are parsed at once; fragments are kept, within
- * TinyBase's bounds, until their message is whole or SYNC_REQUEST_TIMEOUT_MS has passed.
+ * TinyBase's bounds per socket and `budget` across the room, until their message is whole or
+ * SYNC_REQUEST_TIMEOUT_MS has passed. `release` frees what the socket keeps when it closes.
  */
-export const createSyncDecoder = (now: () => number) => {
+export const createSyncDecoder = (now: () => number, budget: FragmentBudget = createFragmentBudget()) => {
   const partial = new Map<string, { chunks: string[]; missing: number; bytes: number; started: number }>();
   let partialBytes = 0;
 
+  const drop = (key: string, bytes: number) => {
+    partial.delete(key);
+    partialBytes -= bytes;
+    budget.bytes -= bytes;
+  };
+
   const dropStale = (time: number) => {
-    for (const [key, entry] of partial) {
-      if (time - entry.started < SYNC_REQUEST_TIMEOUT_MS) continue;
-      partialBytes -= entry.bytes;
-      partial.delete(key);
-    }
+    for (const [key, entry] of partial) if (time - entry.started >= SYNC_REQUEST_TIMEOUT_MS) drop(key, entry.bytes);
   };
 
   const parse = (to: string, json: string): SyncMessage => {
@@ -169,15 +179,20 @@ export const createSyncDecoder = (now: () => number) => {
       if (entry.chunks.length !== total || entry.chunks[index] !== undefined) fail("invalid_content", "A fragment repeats or disagrees on its total.");
       const chunk = rest.slice(head.length);
       if (partialBytes + chunk.length > MAX_SYNC_MESSAGE_BYTES) fail("too_large", `Synchronizer messages are limited to ${MAX_SYNC_MESSAGE_BYTES} bytes.`);
+      if (budget.bytes + chunk.length > budget.limitBytes) fail("too_large", `The room keeps at most ${budget.limitBytes} bytes of message fragments at once.`);
       entry.chunks[index] = chunk;
       entry.bytes += chunk.length;
       partialBytes += chunk.length;
+      budget.bytes += chunk.length;
       if (--entry.missing > 0) return undefined;
-      partial.delete(key);
-      partialBytes -= entry.bytes;
+      drop(key, entry.bytes);
       const json = entry.chunks.join("");
       if (exceedsBytes(json, MAX_SYNC_MESSAGE_BYTES)) fail("too_large", `Synchronizer messages are limited to ${MAX_SYNC_MESSAGE_BYTES} bytes.`);
       return parse(to, json);
+    },
+
+    release(): void {
+      for (const [key, entry] of partial) drop(key, entry.bytes);
     },
   };
 };

@@ -6,6 +6,7 @@ import { decodedContent } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
 import { changesFrame, createTestRoom, receivedChanges, settle, type TestRoom } from "./harness.ts";
 import { connectSync, type SyncClient } from "./sync-harness.ts";
+import { createFragmentBudget, createSyncDecoder } from "../../party/core/sync-wire.ts";
 
 const newRoom = (options: { hooks?: RoomHooks } = {}) => createTestRoom({ ...options, now: Date.now });
 const stored = async (room: TestRoom) => {
@@ -137,6 +138,13 @@ describe("synchronizer clients at {room}/sync", () => {
     expect(await stored(room)).toEqual([{ t: { r: { c: 0 } } }, {}]);
   });
 
+  it("close a synchronizer socket that sends frames faster than the room's per-socket limit", async () => {
+    const room = await createTestRoom({ config: { limits: { maxMessagesPerSecond: 1, messageBurst: 20 } } });
+    const a = await connectSync(room, "a");
+    for (let i = 0; i < 40 && !a.connection.closed; i++) await a.sendRaw('S\n[null,1,""]');
+    expect(a.connection.closed?.code).toBe(1008);
+  });
+
   it("reassemble a fragmented message", async () => {
     const room = await newRoom();
     const a = await connectSync(room, "a");
@@ -165,3 +173,17 @@ const stripHashes = (thing: any): any => {
   }
   return [stripHashes(thing[0]), stripHashes(thing[1]), 1];
 };
+
+describe("synchronizer fragment buffers", () => {
+  it("bound the bytes kept in fragments across every socket of the room, and free a socket's on release", () => {
+    const budget = createFragmentBudget(10);
+    const a = createSyncDecoder(Date.now, budget);
+    const b = createSyncDecoder(Date.now, budget);
+    expect(a.decode("S\nAAAAAAAAAAAAAAAA\n0\n2\n12345678")).toBeUndefined();
+    expect(() => b.decode("S\nBBBBBBBBBBBBBBBB\n0\n2\n12345")).toThrow(/fragments/);
+    a.release();
+    expect(budget.bytes).toBe(0);
+    expect(b.decode("S\nBBBBBBBBBBBBBBBB\n0\n2\n12345")).toBeUndefined();
+    expect(budget.bytes).toBe(5);
+  });
+});
