@@ -197,6 +197,24 @@ describe("delete", () => {
     expect(JSON.parse(await (await room.request("GET", "/events")).text()).events.map((event: { seq: number }) => event.seq)).toEqual([1]);
   });
 
+  it("ends every open SSE reader, so that it reconnects to the new room", async () => {
+    const room = await seededRoom();
+    const response = await room.request("GET", "/events", undefined, { Accept: "text/event-stream" });
+    const reader = response.body!.getReader();
+    const read = async () => {
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return text;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    const ended = read();
+    expect((await room.request("DELETE", "")).status).toBe(204);
+    const outcome = await Promise.race([ended.then(() => "ended"), new Promise((resolve) => setTimeout(resolve, 200, "open"))]);
+    expect(outcome).toBe("ended");
+  });
+
   it("is refused to a reader, and changes nothing", async () => {
     const room = await seededRoom();
     const before = new Map(room.storage.entries);
