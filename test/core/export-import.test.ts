@@ -39,6 +39,10 @@ describe("the export format", () => {
   it("splits lines across chunks, drops CR and blank lines, and refuses a line over the limit", async () => {
     expect(await collect(readLines(streamOf('{"a":', '1}\r\n\n{"b"', ":2}"), 100))).toEqual(['{"a":1}', '{"b":2}']);
     await expect(collect(readLines(streamOf("x".repeat(50), "y".repeat(60)), 100))).rejects.toMatchObject({ code: "too_large" });
+    // The bound is in bytes: 60 two-byte characters are 120 bytes, and a line within it in one chunk passes.
+    await expect(collect(readLines(streamOf("é".repeat(60)), 100))).rejects.toMatchObject({ code: "too_large" });
+    await expect(collect(readLines(streamOf("x".repeat(101) + "\n1"), 100))).rejects.toMatchObject({ code: "too_large" });
+    expect(await collect(readLines(streamOf("é".repeat(50) + "\n" + "x".repeat(100)), 100))).toHaveLength(2);
   });
 
   it.each([
