@@ -1,7 +1,6 @@
 // Requests to a room for the command line, over the client library's addressing (roomUrl), with
 // the room's JSON errors turned into RoomHttpError (exit status 1, its message on stderr).
-import { RoomHttpError, roomUrl, type HttpOptions } from "../client/http.ts";
-import type { ErrorBody } from "../party/protocol.ts";
+import { failed, RoomHttpError, roomUrl, type HttpOptions } from "../client/http.ts";
 
 type Params = Record<string, string | undefined>;
 
@@ -10,8 +9,7 @@ export const roomRequest = async (options: HttpOptions, path: string, init: Requ
   const url = await roomUrl(options, path, params);
   const response = await fetch(url, { ...rest, headers: { ...options.headers, ...(rest.headers as Record<string, string> | undefined) } });
   if (response.ok) return response;
-  const body = (await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;
-  throw new RoomHttpError(response.status, body);
+  throw await failed(response);
 };
 
 /** One line for stderr from anything a command threw. */

@@ -85,7 +85,8 @@ export const selectorParams = (selectors: EventSelectors & { limit?: number }): 
 const request = async (options: HttpOptions, url: string, init: RequestInit = {}): Promise<Response> =>
   (options.fetch ?? fetch)(url, { ...init, headers: { ...options.headers, ...(init.headers as Record<string, string>) } });
 
-const failed = async (response: Response): Promise<RoomHttpError> =>
+/** The error of a failed answer, from its JSON body `{error:{code,message}}` when it has one. */
+export const failed = async (response: Response): Promise<RoomHttpError> =>
   new RoomHttpError(response.status, (await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined);
 
 export interface Snapshot {

@@ -21,12 +21,25 @@ import { fail, RoomError } from "./errors.ts";
 
 /**
  * The lines of a UTF-8 byte stream, without their line ends ("\n" or "\r\n"), blank lines skipped.
- * A line longer than `maxLineChars` is refused as soon as that is known, without buffering it.
+ * A line longer than `maxLineBytes` is refused at the chunk that takes it past the bound, before
+ * that chunk is decoded or buffered.
  */
-export async function* readLines(body: ReadableStream<Uint8Array>, maxLineChars: number): AsyncGenerator<string> {
+export async function* readLines(body: ReadableStream<Uint8Array>, maxLineBytes: number): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   const reader = body.getReader();
   let pending = "";
+  /** Bytes of the line under way, up to the end of the last chunk read. */
+  let lineBytes = 0;
+  const count = (bytes: Uint8Array) => {
+    for (let from = 0; ; ) {
+      const end = bytes.indexOf(10, from);
+      lineBytes += (end < 0 ? bytes.length : end) - from;
+      if (lineBytes > maxLineBytes) fail("too_large", `A line of the body is longer than ${maxLineBytes} bytes.`);
+      if (end < 0) return;
+      lineBytes = 0;
+      from = end + 1;
+    }
+  };
   const decode = (bytes?: Uint8Array) => {
     try {
       return decoder.decode(bytes, { stream: bytes !== undefined });
@@ -37,6 +50,7 @@ export async function* readLines(body: ReadableStream<Uint8Array>, maxLineChars:
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      if (!done) count(value);
       pending += decode(done ? undefined : value);
       let end: number;
       while ((end = pending.indexOf("\n")) >= 0) {
@@ -44,7 +58,6 @@ export async function* readLines(body: ReadableStream<Uint8Array>, maxLineChars:
         pending = pending.slice(end + 1);
         if (line.trim() !== "") yield line;
       }
-      if (pending.length > maxLineChars) fail("too_large", `A line of the body is longer than ${maxLineChars} characters.`);
       if (done) break;
     }
     if (pending.trim() !== "") yield pending;

@@ -70,6 +70,8 @@ export const createRoom = (options: RoomOptions): Room => {
     const next = build();
     await load(next);
     current = next;
+    // Their feeds read the old room's log: ended, they reconnect to the room as it now is.
+    sseReaders.endAll();
   }
   return {
     get core() {

@@ -81,21 +81,36 @@ export const stampWrite = (batch: Pick<Batch, "onUndo">, meta: Meta, previousHea
  */
 export const countReaders = () => {
   let open = 0;
+  /** Ends each open reader's stream: its room was rebuilt (an import, a DELETE) and it reads no more. */
+  const closers = new Set<() => void>();
   return {
     get size() {
       return open;
+    },
+    endAll() {
+      for (const close of [...closers]) close();
     },
     track(response: Response): Response {
       if (!response.body) return response;
       const reader = response.body.getReader();
       let ended = false;
+      let close = () => {};
       const end = () => {
         if (!ended) open--;
         ended = true;
+        closers.delete(close);
       };
       open++;
       const body = new ReadableStream<Uint8Array>(
         {
+          start(controller) {
+            close = () => {
+              end();
+              void reader.cancel().catch(() => {});
+              controller.close();
+            };
+            closers.add(close);
+          },
           async pull(controller) {
             try {
               const { done, value } = await reader.read();

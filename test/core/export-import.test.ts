@@ -39,6 +39,10 @@ describe("the export format", () => {
   it("splits lines across chunks, drops CR and blank lines, and refuses a line over the limit", async () => {
     expect(await collect(readLines(streamOf('{"a":', '1}\r\n\n{"b"', ":2}"), 100))).toEqual(['{"a":1}', '{"b":2}']);
     await expect(collect(readLines(streamOf("x".repeat(50), "y".repeat(60)), 100))).rejects.toMatchObject({ code: "too_large" });
+    // The bound is in bytes: 60 two-byte characters are 120 bytes, and a line within it in one chunk passes.
+    await expect(collect(readLines(streamOf("é".repeat(60)), 100))).rejects.toMatchObject({ code: "too_large" });
+    await expect(collect(readLines(streamOf("x".repeat(101) + "\n1"), 100))).rejects.toMatchObject({ code: "too_large" });
+    expect(await collect(readLines(streamOf("é".repeat(50) + "\n" + "x".repeat(100)), 100))).toHaveLength(2);
   });
 
   it.each([
@@ -195,6 +199,24 @@ describe("delete", () => {
     expect(await storeText(room)).toBe("");
     expect((await room.request("PUT", "/store", [{}, { a: 1 }])).status).toBe(201);
     expect(JSON.parse(await (await room.request("GET", "/events")).text()).events.map((event: { seq: number }) => event.seq)).toEqual([1]);
+  });
+
+  it("ends every open SSE reader, so that it reconnects to the new room", async () => {
+    const room = await seededRoom();
+    const response = await room.request("GET", "/events", undefined, { Accept: "text/event-stream" });
+    const reader = response.body!.getReader();
+    const read = async () => {
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return text;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    const ended = read();
+    expect((await room.request("DELETE", "")).status).toBe(204);
+    const outcome = await Promise.race([ended.then(() => "ended"), new Promise((resolve) => setTimeout(resolve, 200, "open"))]);
+    expect(outcome).toBe("ended");
   });
 
   it("is refused to a reader, and changes nothing", async () => {
