@@ -7,7 +7,7 @@ export const SIGNATURE_HEADER = "Roomstore-Signature";
 export const DELIVERY_HEADER = "Roomstore-Delivery";
 /** How far a receiver should let a signature's time differ from its own clock (docs/webhooks.md). */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
-/** Most bytes of a webhook's answer read; past it the answer is cancelled and the call fails. */
+/** Most bytes of a webhook's answer read by default; past it the answer is cancelled and the call fails. */
 export const MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
@@ -81,14 +81,14 @@ const readAnswer = async (response: Response, maxBytes: number): Promise<string>
 };
 
 /**
- * POSTs a JSON body, signed when there is a secret, and reads the answer (at most
- * MAX_WEBHOOK_ANSWER_BYTES of it) within `timeoutMs`, the body included. Rejects with a message fit
+ * POSTs a JSON body, signed when there is a secret, and reads the answer (at most `maxAnswerBytes`
+ * of it, MAX_WEBHOOK_ANSWER_BYTES by default) within `timeoutMs`, the body included. Rejects with a message fit
  * for logs when there is no answer in time, no connection, or an answer too large.
  */
 export const postSigned = async (
   url: string,
   body: string,
-  options: { secret?: string; nowMs: number; timeoutMs: number; headers?: Record<string, string> },
+  options: { secret?: string; nowMs: number; timeoutMs: number; headers?: Record<string, string>; maxAnswerBytes?: number },
 ): Promise<{ status: number; text: string }> => {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), options.timeoutMs);
@@ -96,7 +96,7 @@ export const postSigned = async (
     const headers = await webhookHeaders(options.secret, body, options.nowMs);
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
     const response = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
-    return { status: response.status, text: await readAnswer(response, MAX_WEBHOOK_ANSWER_BYTES) };
+    return { status: response.status, text: await readAnswer(response, options.maxAnswerBytes ?? MAX_WEBHOOK_ANSWER_BYTES) };
   } catch (error) {
     if (error instanceof AnswerTooLarge) throw error;
     if (abort.signal.aborted) throw new Error(`did not answer within ${options.timeoutMs} ms`);

@@ -193,6 +193,7 @@ describe("webhook answers", () => {
     vi.stubGlobal("fetch", async () => new Response('{"accept":true}', { status: 200 }));
     try {
       expect(await postSigned("http://validator.test/", "{}", { nowMs: 0, timeoutMs: 5_000 })).toEqual({ status: 200, text: '{"accept":true}' });
+      await expect(postSigned("http://validator.test/", "{}", { nowMs: 0, timeoutMs: 5_000, maxAnswerBytes: 10 })).rejects.toThrow("larger than 10 bytes");
     } finally {
       vi.unstubAllGlobals();
     }
