@@ -16,7 +16,7 @@ import { RoomError } from "./errors.ts";
 import type { EventInput } from "./event-log.ts";
 import { parseLoggedChanges } from "./patch.ts";
 import { stateOf, type RoomConnection, type RoomCore } from "./room-types.ts";
-import { postSigned } from "./webhook-signature.ts";
+import { MAX_WEBHOOK_ANSWER_BYTES, postSigned } from "./webhook-signature.ts";
 
 /** Longest refusal reason passed on to the writer, in characters. */
 const MAX_REASON_CHARS = 200;
@@ -42,7 +42,9 @@ const requestBody = (core: RoomCore, kind: WriteKind, payload: unknown, origin: 
 const askService = async (core: RoomCore, body: string): Promise<{ accept: boolean; reason?: unknown; changes?: unknown }> => {
   const { url, timeoutMs } = core.options.config.webhooks.validate!;
   const nowMs = (core.options.now ?? Date.now)();
-  const { status, text } = await postSigned(url, body, { secret: core.options.config.webhooks.secret, nowMs, timeoutMs });
+  // A rewritten changeset is client input: it may be as large as a body the room accepts.
+  const maxAnswerBytes = Math.max(MAX_WEBHOOK_ANSWER_BYTES, core.options.config.limits.maxBodyBytes);
+  const { status, text } = await postSigned(url, body, { secret: core.options.config.webhooks.secret, nowMs, timeoutMs, maxAnswerBytes });
   if (status < 200 || status > 299) throw new Error(`answered HTTP ${status}`);
   let answer: unknown;
   try {

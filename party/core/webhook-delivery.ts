@@ -72,7 +72,11 @@ const loadRecord = async (core: RoomCore): Promise<DeliveryRecord> => {
   return state.record;
 };
 
-const saveRecord = (core: RoomCore, record: DeliveryRecord) => core.options.storage.write(new Map([[cursorKey(core), { ...record }]]), []);
+/** Writes the record, and only once it is durable makes it the one the room reports and acts on. */
+const saveRecord = async (core: RoomCore, record: DeliveryRecord): Promise<void> => {
+  await core.options.storage.write(new Map([[cursorKey(core), { ...record }]]), []);
+  stateOf(core).record = record;
+};
 
 /** Asks for the alarm at `at`, unless this instance already asked for one no later. */
 const requestAlarm = (core: RoomCore, at: number): void => {
@@ -92,7 +96,7 @@ const keepFrom = (core: RoomCore, record: DeliveryRecord) => Math.max(record.cur
 export const startDelivery = async (core: RoomCore): Promise<void> => {
   if (!core.options.config.webhooks.delivery) return;
   const record = await loadRecord(core);
-  const ask = () => requestAlarm(core, Math.max(clockOf(core)(), record.retryAt ?? 0));
+  const ask = () => requestAlarm(core, Math.max(clockOf(core)(), stateOf(core).record?.retryAt ?? 0));
   core.onEvents(ask);
   if (keepFrom(core, record) <= core.head) ask();
 };
@@ -118,7 +122,7 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
   if (!settings) return Infinity;
   const state = stateOf(core);
   state.requestedAt = undefined;
-  const record = await loadRecord(core);
+  let record = await loadRecord(core);
   const now = clockOf(core);
   if (record.retryAt !== undefined && record.retryAt > now()) {
     requestAlarm(core, record.retryAt);
@@ -142,20 +146,21 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
       const failure = await post(core, settings.url, settings.timeoutMs, deliveryBody(room, batch.events), `${room}:${batch.firstSeq}-${batch.lastSeq}`);
       if (failure !== undefined) {
         const at = new Date(now()).toISOString();
-        record.attempts++;
-        record.lastError = { message: failure, at, since: record.lastError?.since ?? at, attempts: record.attempts };
-        const delay = retryDelayMs(record.attempts, settings.retryMs, settings.retryMaxMs);
-        record.retryAt = now() + delay;
+        const attempts = record.attempts + 1;
+        const delay = retryDelayMs(attempts, settings.retryMs, settings.retryMaxMs);
+        const lastError = { message: failure, at, since: record.lastError?.since ?? at, attempts };
+        const retryAt = now() + delay;
+        record = { ...record, attempts, lastError, retryAt };
         await saveRecord(core, record);
         core.options.logger?.error(
           `roomstore: webhook delivery of room ${JSON.stringify(room)} events ${batch.firstSeq}-${batch.lastSeq} failed ` +
-            `(attempt ${record.attempts}, failing since ${record.lastError.since}): ${failure}; next try in ${delay} ms`,
+            `(attempt ${attempts}, failing since ${lastError.since}): ${failure}; next try in ${delay} ms`,
         );
-        requestAlarm(core, record.retryAt);
+        requestAlarm(core, retryAt);
         return keepFrom(core, record);
       }
     }
-    Object.assign(record, { cursor: batch.through, attempts: 0, retryAt: undefined, lastError: undefined });
+    record = { cursor: batch.through, attempts: 0 };
     await saveRecord(core, record);
   }
   if (keepFrom(core, record) <= core.head) requestAlarm(core, now());

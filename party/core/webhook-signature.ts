@@ -7,6 +7,8 @@ export const SIGNATURE_HEADER = "Roomstore-Signature";
 export const DELIVERY_HEADER = "Roomstore-Delivery";
 /** How far a receiver should let a signature's time differ from its own clock (docs/webhooks.md). */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
+/** Most bytes of a webhook's answer read by default; past it the answer is cancelled and the call fails. */
+export const MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -57,14 +59,36 @@ export const webhookHeaders = async (secret: string | undefined, body: string, n
   return headers;
 };
 
+/** An answer the room will not read; its message is fit for logs as it is. */
+class AnswerTooLarge extends Error {}
+
+/** Reads an answer's body as text, at most `maxBytes` of it; throws (having cancelled it) past that. */
+const readAnswer = async (response: Response, maxBytes: number): Promise<string> => {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (let size = 0; ; ) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > maxBytes) {
+      void reader.cancel().catch(() => {});
+      throw new AnswerTooLarge(`answered a body larger than ${maxBytes} bytes`);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+};
+
 /**
- * POSTs a JSON body, signed when there is a secret, and reads the answer within `timeoutMs`.
- * Rejects with a message fit for logs when there is no answer in time or no connection.
+ * POSTs a JSON body, signed when there is a secret, and reads the answer (at most `maxAnswerBytes`
+ * of it, MAX_WEBHOOK_ANSWER_BYTES by default) within `timeoutMs`, the body included. Rejects with a message fit
+ * for logs when there is no answer in time, no connection, or an answer too large.
  */
 export const postSigned = async (
   url: string,
   body: string,
-  options: { secret?: string; nowMs: number; timeoutMs: number; headers?: Record<string, string> },
+  options: { secret?: string; nowMs: number; timeoutMs: number; headers?: Record<string, string>; maxAnswerBytes?: number },
 ): Promise<{ status: number; text: string }> => {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), options.timeoutMs);
@@ -72,8 +96,9 @@ export const postSigned = async (
     const headers = await webhookHeaders(options.secret, body, options.nowMs);
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
     const response = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
-    return { status: response.status, text: await response.text() };
+    return { status: response.status, text: await readAnswer(response, options.maxAnswerBytes ?? MAX_WEBHOOK_ANSWER_BYTES) };
   } catch (error) {
+    if (error instanceof AnswerTooLarge) throw error;
     if (abort.signal.aborted) throw new Error(`did not answer within ${options.timeoutMs} ms`);
     throw new Error(`could not be reached: ${error instanceof Error ? error.message : String(error)}`);
   } finally {

@@ -54,6 +54,37 @@ describe("webhook delivery from the alarm", () => {
   });
 });
 
+describe("the delivery cursor", () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver(() => ({ status: 200 }));
+  });
+  afterAll(async () => receiver?.close());
+
+  it("is reported moved only once its write is durable", async () => {
+    const room = await createTestRoom({ now: Date.now, config: { webhooks: { delivery: { url: `${receiver.origin}/deliver`, timeoutMs: 2_000, retryMs: 1_000, retryMaxMs: 4_000 } } } });
+    await room.request("POST", "/events", { type: "t" });
+    const write = room.storage.write.bind(room.storage);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let writing!: () => void;
+    const cursorWrite = new Promise<void>((resolve) => (writing = resolve));
+    room.storage.write = async (puts, deletes) => {
+      if ([...puts.keys()].some((key) => key.endsWith("w"))) {
+        writing();
+        await held;
+      }
+      return write(puts, deletes);
+    };
+    const alarm = room.room.handleAlarm();
+    await cursorWrite;
+    expect(await webhookStatus(room.room.core)).toMatchObject({ cursor: 0, pending: 1 });
+    release();
+    await alarm;
+    expect(await webhookStatus(room.room.core)).toMatchObject({ cursor: 1, pending: 0 });
+  });
+});
+
 describe("the validation webhook", () => {
   let validator: Receiver;
   beforeAll(async () => {

@@ -1,11 +1,11 @@
 // The pure parts of the webhooks: signatures, backoff, batching, configuration, the shared alarm.
 import { createHmac } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createAlarmScheduler } from "../../party/core/alarm-scheduler.ts";
 import { resolveConfig } from "../../party/core/config.ts";
 import { deliveryBody, isDelivered, retryDelayMs, takeBatch } from "../../party/core/webhook-batch.ts";
 import { readWebhookConfig } from "../../party/core/webhook-config.ts";
-import { signBody, verifySignature } from "../../party/core/webhook-signature.ts";
+import { MAX_WEBHOOK_ANSWER_BYTES, postSigned, signBody, verifySignature } from "../../party/core/webhook-signature.ts";
 
 const event = (seq: number, stream = "orders", type = "placed", data: unknown = null) => ({
   seq,
@@ -144,5 +144,58 @@ describe("a room's configuration with webhooks", () => {
   it("is refused at start-up when a webhook variable is malformed, naming the variable", () => {
     expect(() => resolveConfig({ VALIDATE_URL: "http://127.0.0.1:9/", VALIDATE_TIMEOUT_MS: "soon" })).toThrow(/VALIDATE_TIMEOUT_MS must be a whole number/);
     expect(resolveConfig({ WEBHOOK_URL: "http://127.0.0.1:9/" }).webhooks.delivery?.url).toBe("http://127.0.0.1:9/");
+  });
+});
+
+describe("webhook answers", () => {
+  const endless = (chunk: Uint8Array) => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    return { body, pulled: () => pulled };
+  };
+
+  it("are read up to MAX_WEBHOOK_ANSWER_BYTES, then cancelled, however much the service sends", async () => {
+    const answer = endless(new Uint8Array(64 * 1024).fill(32));
+    vi.stubGlobal("fetch", async () => new Response(answer.body, { status: 200 }));
+    try {
+      await expect(postSigned("http://validator.test/", "{}", { nowMs: 0, timeoutMs: 5_000 })).rejects.toThrow(
+        `answered a body larger than ${MAX_WEBHOOK_ANSWER_BYTES} bytes`,
+      );
+      expect(answer.pulled()).toBeLessThan(4 * MAX_WEBHOOK_ANSWER_BYTES);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it("fail when the body does not end within the timeout", async () => {
+    vi.stubGlobal("fetch", async (_url: string, init: RequestInit) => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"accept":'));
+          init.signal?.addEventListener("abort", () => controller.error(new Error("aborted")));
+        },
+      });
+      return new Response(body, { status: 200 });
+    });
+    try {
+      await expect(postSigned("http://validator.test/", "{}", { nowMs: 0, timeoutMs: 50 })).rejects.toThrow("did not answer within 50 ms");
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it("are read whole when within the bound", async () => {
+    vi.stubGlobal("fetch", async () => new Response('{"accept":true}', { status: 200 }));
+    try {
+      expect(await postSigned("http://validator.test/", "{}", { nowMs: 0, timeoutMs: 5_000 })).toEqual({ status: 200, text: '{"accept":true}' });
+      await expect(postSigned("http://validator.test/", "{}", { nowMs: 0, timeoutMs: 5_000, maxAnswerBytes: 10 })).rejects.toThrow("larger than 10 bytes");
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
