@@ -29,7 +29,7 @@ export const patchStore = async (core: RoomCore, request: Request, headers: Head
   const changes = parseLoggedChanges(parseJson(await readBody(request, limits.maxBodyBytes)), limits.maxCellsPerChange);
   const result = await core.applyChanges(changes, request, { allOrNothing: true, ifMatch });
   // Nothing to change is no event: the answer is the seq the store is at.
-  const seq = result.seq ?? core.storeSeq;
+  const seq = result.seq ?? core.log.storeSeq;
   headers.set("ETag", etagOf(seq));
   return respond(200, JSON.stringify({ seq }), headers);
 };

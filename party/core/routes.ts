@@ -29,9 +29,9 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
 
   const getStore: Handler = async (request, headers) => {
-    headers.set("ETag", etagOf(core.storeSeq));
+    headers.set("ETag", etagOf(core.log.storeSeq));
     headers.set("Cache-Control", "no-store");
-    if (parseEtag(request.headers.get("If-None-Match")) === core.storeSeq) return respond(304, null, headers);
+    if (parseEtag(request.headers.get("If-None-Match")) === core.log.storeSeq) return respond(304, null, headers);
     // TinyBase's client reads an empty body as "no store yet".
     return respond(200, core.model.hasStore ? core.model.toJson() : "", headers);
   };
@@ -74,7 +74,7 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
     }
     const inputs = list.map((item) => parseEventInput(item, config.limits.maxEventDataChars));
     const stored = await core.appendEvents(inputs, ifMatch);
-    headers.set("ETag", etagOf(core.head));
+    headers.set("ETag", etagOf(core.log.head));
     return respond(201, '{"events":[' + stored.map(({ json }) => json).join(",") + "]}", headers);
   };
 
