@@ -22,7 +22,7 @@ import {
 import { countChanges, parseChanges, type Changes } from "./changes.ts";
 import { socketIdOf } from "./connections.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
-import { parseEventInput } from "./event-log.ts";
+import { parseAppendInputs } from "./event-log.ts";
 import { openFeed, type Feed } from "./feed.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { parseSelectorObject } from "./selectors.ts";
@@ -191,9 +191,7 @@ export const createSubscriptions = (core: RoomCore) => {
   const append = async (connection: RoomConnection, mid: string, events: unknown[], ifMatch?: number) => {
     const { limits } = config;
     assertWriter(connection);
-    if (events.length === 0) throw new RoomError("bad_request", "Append at least one event.");
-    if (events.length > limits.maxEventsPerAppend) throw new RoomError("too_large", `At most ${limits.maxEventsPerAppend} events per append.`);
-    const inputs = events.map((event) => parseEventInput(event, limits.maxEventDataChars));
+    const inputs = parseAppendInputs(events, limits);
     // The message id is remembered in its own key space, so that a resend appends nothing and
     // can never be answered with a producer's event.
     const seqs = await core.appendEvents(inputs, ifMatch, mid).then((stored) => stored.map(({ event }) => event.seq));
