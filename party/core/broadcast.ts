@@ -12,7 +12,21 @@ import type { ChangedRow, ChangedTable, Changes } from "./changes.ts";
 import { isDeleted } from "./changes.ts";
 import { socketIdOf } from "./connections.ts";
 import type { RoomConnection } from "./room-types.ts";
-import { changesOf, type StoreWrite } from "./store.ts";
+import { changesOf, type StoreModel, type StoreWrite } from "./store.ts";
+
+/**
+ * The sender's correction: the room's current values of what `changes` named, sent to the one
+ * connection whose changeset the room refused or trimmed, so that it reconverges. Nothing before
+ * the room has a store.
+ */
+export const sendCurrent = (
+  connection: Pick<RoomConnection, "send">,
+  prefix: string,
+  model: Pick<StoreModel, "hasStore" | "currentOf">,
+  changes: Changes,
+): void => {
+  if (model.hasStore) connection.send(encodeChangesFrame(prefix, model.currentOf(changes)));
+};
 
 /** Writer id of the room's own corrections (no connection id starts with a NUL). */
 const ROOM_WRITER = "\u0000room:";

@@ -98,7 +98,7 @@ export const streamSource = (name: string, meta: StreamMeta): Source => {
 /** A stream of the log (an application stream, `$store`), read as JSON messages: its events. */
 export const viewSource = (core: RoomCore, stream: string): Source => {
   // A view has no tail of its own: the room's head lies after its last event.
-  const tail = stream === STORE_STREAM ? core.storeSeq : core.head;
+  const tail = stream === STORE_STREAM ? core.log.storeSeq : core.log.head;
   return {
     logStream: stream,
     contentType: "application/json",
@@ -112,7 +112,7 @@ export const viewSource = (core: RoomCore, stream: string): Source => {
 
 /** Whether a log stream has any event left (views exist while they do). */
 export const hasEvents = async (core: RoomCore, stream: string): Promise<boolean> => {
-  if (stream === STORE_STREAM) return core.storeSeq > 0;
+  if (stream === STORE_STREAM) return core.log.storeSeq > 0;
   const index = core.keys.byStream(stream);
   return (await core.options.storage.list({ ...index.range(1, Number.MAX_SAFE_INTEGER - 1), limit: 1 })).size > 0;
 };

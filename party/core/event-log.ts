@@ -3,7 +3,7 @@
 // Invariants: seqs are assigned head+1, head+2, … with no gap; an event's text is written once and
 // never rewritten; every index entry points at an event written in the same batch.
 import { LOGGED_NULL, MAX_NAME_CHARS, RESERVED_PREFIX, STORE_STREAM, type EventInput, type RoomEvent } from "../protocol.ts";
-import { fail } from "./errors.ts";
+import { fail, RoomError } from "./errors.ts";
 import { unstorableReason } from "./validation.ts";
 import type { Keys } from "./keys.ts";
 import type { StoreWrite } from "./store.ts";
@@ -36,6 +36,19 @@ const checkName = (name: unknown, what: string, allowReserved: boolean): string 
 };
 
 const INPUT_FIELDS = new Set(["type", "data", "stream", "id", "tz"]);
+
+/**
+ * The events of one append, from HTTP or a socket: at least one, at most `maxEventsPerAppend`, each
+ * checked by `parseEventInput`. The one place these limits are enforced.
+ */
+export const parseAppendInputs = (
+  list: readonly unknown[],
+  limits: { maxEventsPerAppend: number; maxEventDataChars: number },
+): EventInput[] => {
+  if (list.length === 0) throw new RoomError("bad_request", "Append at least one event.");
+  if (list.length > limits.maxEventsPerAppend) throw new RoomError("too_large", `At most ${limits.maxEventsPerAppend} events per append.`);
+  return list.map((item) => parseEventInput(item, limits.maxEventDataChars));
+};
 
 /** Validates one producer event (POST body or WebSocket append). */
 export const parseEventInput = (thing: unknown, maxDataChars: number): EventInput => {

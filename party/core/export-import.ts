@@ -39,8 +39,7 @@ const line = (json: string) => encoder.encode(json + "\n");
 /** The room's export as a stream; pinned to the head and first seq of the moment it starts. */
 export const exportStream = async (core: RoomCore): Promise<ReadableStream<Uint8Array>> => {
   const { storage } = core.options;
-  const { head } = core;
-  const { first } = core.log;
+  const { head, first } = core.log;
   const base = first > 1 ? await readBase(storage, core.keys) : undefined;
   if (first > 1 && base?.seq !== first - 1) {
     throw new RoomError("conflict", "This room's log was trimmed before it kept a base of its store: it cannot be exported whole.");
@@ -126,7 +125,7 @@ const importContent = async (core: RoomCore, firstLine: string, rest: AsyncGener
     if (text.length > maxBodyBytes) throw new RoomError("too_large", `TinyBase content is imported whole: at most ${maxBodyBytes} bytes.`);
   }
   const content = parseContent(parseJson(text));
-  if (core.head !== 0) throw new RoomError("conflict", "This room has data: import only into a new room.");
+  if (core.log.head !== 0) throw new RoomError("conflict", "This room has data: import only into a new room.");
   const { status, seq } = await core.putStore(content, origin);
   if (status === 205) throw new RoomError("conflict", "This room has a store: import only into a new room.");
   return { status: 201, result: { head: seq, first: 1, events: 1 } };

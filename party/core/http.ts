@@ -1,6 +1,6 @@
 // HTTP responses and request bodies: JSON, errors, CORS and bounded reads. Fetch API only, so the
 // same code runs in workerd, under PartyKit and in Node.
-import type { ErrorBody } from "../protocol.ts";
+import { parseEtag, type ErrorBody } from "../protocol.ts";
 import type { RoomConfig } from "./config.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
 
@@ -69,6 +69,14 @@ export const assertOriginAllowed = (allowedOrigins: RoomConfig["allowedOrigins"]
   const origin = request.headers.get("Origin");
   if (allowedOrigins === "*" || origin === null || allowedOrigins.includes(origin)) return;
   throw new RoomError("forbidden", `Origin ${origin} may not use this room.`);
+};
+
+/** The request's `If-Match` as a seq; undefined when absent; a malformed one is refused. */
+export const readIfMatch = (request: Request): number | undefined => {
+  const header = request.headers.get("If-Match");
+  const seq = parseEtag(header);
+  if (header !== null && seq === undefined) throw new RoomError("bad_request", 'If-Match must be a seq as the ETag gives it, e.g. "12".');
+  return seq;
 };
 
 /** Reads a request body as text, refusing more than `maxBytes` without buffering it all. */

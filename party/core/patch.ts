@@ -3,10 +3,10 @@
 // applied as a client's changeset, all or nothing: validation, the validation webhook, the hooks,
 // one `$changes` event, a broadcast to every connection. With `If-Match: "<seq>"` it applies only
 // while the store is still at that seq (412 otherwise). Answers `200 {"seq"}`.
-import { changesFromLog, etagOf, parseEtag } from "../protocol.ts";
+import { changesFromLog, etagOf } from "../protocol.ts";
 import { countChanges, isPlainObject, parseChanges, parseJson, type Changes } from "./changes.ts";
-import { fail, RoomError } from "./errors.ts";
-import { readBody, respond } from "./http.ts";
+import { fail } from "./errors.ts";
+import { readBody, readIfMatch, respond } from "./http.ts";
 import type { RoomCore } from "./room-types.ts";
 
 /** A changeset in `$changes` data's encoding (null deletes), validated as client input. */
@@ -21,15 +21,11 @@ export const parseLoggedChanges = (thing: unknown, maxCells: number): Changes =>
 
 export const patchStore = async (core: RoomCore, request: Request, headers: Headers): Promise<Response> => {
   const { limits } = core.options.config;
-  const ifMatchHeader = request.headers.get("If-Match");
-  const ifMatch = parseEtag(ifMatchHeader);
-  if (ifMatchHeader !== null && ifMatch === undefined) {
-    throw new RoomError("bad_request", 'If-Match must be a seq as the ETag gives it, e.g. "12".');
-  }
+  const ifMatch = readIfMatch(request);
   const changes = parseLoggedChanges(parseJson(await readBody(request, limits.maxBodyBytes)), limits.maxCellsPerChange);
   const result = await core.applyChanges(changes, request, { allOrNothing: true, ifMatch });
   // Nothing to change is no event: the answer is the seq the store is at.
-  const seq = result.seq ?? core.storeSeq;
+  const seq = result.seq ?? core.log.storeSeq;
   headers.set("ETag", etagOf(seq));
   return respond(200, JSON.stringify({ seq }), headers);
 };

@@ -127,8 +127,6 @@ export interface RoomCore {
   readonly log: LogReader;
   readonly keys: Keys;
   readonly model: StoreModel;
-  readonly head: number;
-  readonly storeSeq: number;
   load(): Promise<void>;
   /** Applies a changeset from a connection or a request: hooks, write, broadcast. */
   /**

@@ -101,12 +101,6 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     log: logReader,
     keys,
     model,
-    get head() {
-      return meta.head;
-    },
-    get storeSeq() {
-      return meta.storeSeq;
-    },
     run: (job) => queue.run(job),
     lockWrites: (lock, lockOptions) => lockWrites(ctx, lock, lockOptions),
     load: () => loadRoom(ctx),

@@ -5,9 +5,9 @@ import { etagOf, parseEtag, STATS_PATH } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
-import { parseEventInput } from "./event-log.ts";
+import { parseAppendInputs } from "./event-log.ts";
 import { readHistory, readPage } from "./event-reads.ts";
-import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, respond, subPath } from "./http.ts";
+import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, readIfMatch, respond, subPath } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 import { patchStore } from "./patch.ts";
@@ -29,19 +29,15 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
 
   const getStore: Handler = async (request, headers) => {
-    headers.set("ETag", etagOf(core.storeSeq));
+    headers.set("ETag", etagOf(core.log.storeSeq));
     headers.set("Cache-Control", "no-store");
-    if (parseEtag(request.headers.get("If-None-Match")) === core.storeSeq) return respond(304, null, headers);
+    if (parseEtag(request.headers.get("If-None-Match")) === core.log.storeSeq) return respond(304, null, headers);
     // TinyBase's client reads an empty body as "no store yet".
     return respond(200, core.model.hasStore ? core.model.toJson() : "", headers);
   };
 
   const putStore: Handler = async (request, headers) => {
-    const ifMatchHeader = request.headers.get("If-Match");
-    const ifMatch = parseEtag(ifMatchHeader);
-    if (ifMatchHeader !== null && ifMatch === undefined) {
-      throw new RoomError("bad_request", 'If-Match must be a seq as the ETag gives it, e.g. "12".');
-    }
+    const ifMatch = readIfMatch(request);
     const content = parseContent(parseJson(await readBody(request, config.limits.maxBodyBytes)));
     const { status, seq } = await core.putStore(content, request, ifMatch);
     headers.set("ETag", etagOf(seq));
@@ -61,20 +57,12 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
     respond(200, await readHistory(core.log, config.limits, new URL(request.url).searchParams), headers);
 
   const postEvents: Handler = async (request, headers) => {
-    const ifMatchHeader = request.headers.get("If-Match");
-    const ifMatch = parseEtag(ifMatchHeader);
-    if (ifMatchHeader !== null && ifMatch === undefined) {
-      throw new RoomError("bad_request", 'If-Match must be a log seq, e.g. "12".');
-    }
+    const ifMatch = readIfMatch(request);
     const body = parseJson(await readBody(request, config.limits.maxBodyBytes));
     const list = Array.isArray(body) ? body : [body];
-    if (list.length === 0) throw new RoomError("bad_request", "Append at least one event.");
-    if (list.length > config.limits.maxEventsPerAppend) {
-      throw new RoomError("too_large", `At most ${config.limits.maxEventsPerAppend} events per append.`);
-    }
-    const inputs = list.map((item) => parseEventInput(item, config.limits.maxEventDataChars));
+    const inputs = parseAppendInputs(list, config.limits);
     const stored = await core.appendEvents(inputs, ifMatch);
-    headers.set("ETag", etagOf(core.head));
+    headers.set("ETag", etagOf(core.log.head));
     return respond(201, '{"events":[' + stored.map(({ json }) => json).join(",") + "]}", headers);
   };
 

@@ -7,12 +7,13 @@
 // the runtime still delivers them until the client has seen the close. A socket is admitted only
 // with a role the gate decided and from an allowed origin (else closed with 1008), and is limited
 // and counted by the room's own id of it (connections.ts), never by the id the client chose.
-import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeChangesFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
+import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { socketIdOf } from "./connections.ts";
 import { assertOriginAllowed } from "./http.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
+import { sendCurrent } from "./broadcast.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "./subscriptions.ts";
 
@@ -69,7 +70,7 @@ export const createSocketHandlers = (
   /** Refuses a whole changeset: says why, and sends the room's values back. */
   const refuse = (connection: RoomConnection, error: RoomError, changes: unknown) => {
     sendError(connection, error);
-    if (core.model.hasStore) connection.send(encodeChangesFrame(config.messagePrefix, core.model.currentOf(changes as Changes)));
+    sendCurrent(connection, config.messagePrefix, core.model, changes as Changes);
   };
 
   const onChanges = async (connection: RoomConnection, payload: string) => {

@@ -74,7 +74,7 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
         desiredSize = () => controller.desiredSize ?? 0;
         write(`retry: ${SSE_RETRY_MS}\n\n`);
         if (withSnapshot) {
-          const seq = core.storeSeq;
+          const seq = core.log.storeSeq;
           const content = core.model.hasStore ? core.model.toJson() : "null";
           write(sseRecord({ event: SSE_SNAPSHOT, data: `{"seq":${seq},"content":${content}}` }));
           if (selectors.lower <= seq) selectors.lower = seq + 1;

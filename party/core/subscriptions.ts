@@ -7,7 +7,6 @@
 // and each subscribed connection is told so (`end` with reason `reset`) so that it resubscribes
 // after the last seq it saw.
 import {
-  encodeChangesFrame,
   encodeEventMessage,
   encodeServerMessage,
   MAX_CREDIT,
@@ -22,7 +21,8 @@ import {
 import { countChanges, parseChanges, type Changes } from "./changes.ts";
 import { socketIdOf } from "./connections.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
-import { parseEventInput } from "./event-log.ts";
+import { sendCurrent } from "./broadcast.ts";
+import { parseAppendInputs } from "./event-log.ts";
 import { openFeed, type Feed } from "./feed.ts";
 import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { parseSelectorObject } from "./selectors.ts";
@@ -164,9 +164,7 @@ export const createSubscriptions = (core: RoomCore) => {
   };
 
   /** After a refused changeset: the client applied it locally, so send back what the room holds. */
-  const sendCurrent = (connection: RoomConnection, changes: Changes) => {
-    if (core.model.hasStore) connection.send(encodeChangesFrame(prefix, core.model.currentOf(changes)));
-  };
+  const sendCurrentTo = (connection: RoomConnection, changes: Changes) => sendCurrent(connection, prefix, core.model, changes);
 
   /** A failed message's answer: a write's nack carries its mid, anything else's error its sid. */
   const sendFailure = (connection: RoomConnection, message: ClientMessage, error: RoomError) => {
@@ -183,7 +181,7 @@ export const createSubscriptions = (core: RoomCore) => {
       const result = await core.applyChanges(parsed, connection, { sender: connection, allOrNothing: true, id: mid });
       send(connection, { t: "ok", mid, seq: result.seq ?? null });
     } catch (error) {
-      sendCurrent(connection, parsed); // all or nothing
+      sendCurrentTo(connection, parsed); // all or nothing
       throw error;
     }
   };
@@ -191,9 +189,7 @@ export const createSubscriptions = (core: RoomCore) => {
   const append = async (connection: RoomConnection, mid: string, events: unknown[], ifMatch?: number) => {
     const { limits } = config;
     assertWriter(connection);
-    if (events.length === 0) throw new RoomError("bad_request", "Append at least one event.");
-    if (events.length > limits.maxEventsPerAppend) throw new RoomError("too_large", `At most ${limits.maxEventsPerAppend} events per append.`);
-    const inputs = events.map((event) => parseEventInput(event, limits.maxEventDataChars));
+    const inputs = parseAppendInputs(events, limits);
     // The message id is remembered in its own key space, so that a resend appends nothing and
     // can never be answered with a producer's event.
     const seqs = await core.appendEvents(inputs, ifMatch, mid).then((stored) => stored.map(({ event }) => event.seq));
@@ -241,7 +237,7 @@ export const createSubscriptions = (core: RoomCore) => {
     refuse(connection: RoomConnection, message: ClientMessage, error: RoomError) {
       if (message.t === "changes") {
         try {
-          sendCurrent(connection, parseChanges(message.changes));
+          sendCurrentTo(connection, parseChanges(message.changes));
         } catch {
           // Not a changeset: nothing to put back.
         }

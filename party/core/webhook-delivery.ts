@@ -98,7 +98,7 @@ export const startDelivery = async (core: RoomCore): Promise<void> => {
   const record = await loadRecord(core);
   const ask = () => requestAlarm(core, Math.max(clockOf(core)(), stateOf(core).record?.retryAt ?? 0));
   core.onEvents(ask);
-  if (keepFrom(core, record) <= core.head) ask();
+  if (keepFrom(core, record) <= core.log.head) ask();
 };
 
 /** POSTs one batch; returns undefined on a 2xx, else what went wrong. */
@@ -137,9 +137,9 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
     );
     record.cursor = core.log.first - 1;
   }
-  for (let run = 0; run < MAX_BATCHES_PER_RUN && keepFrom(core, record) <= core.head; run++) {
+  for (let run = 0; run < MAX_BATCHES_PER_RUN && keepFrom(core, record) <= core.log.head; run++) {
     const cursor = keepFrom(core, record) - 1;
-    const read = await readRange(core.options.storage, core.keys, {}, cursor + 1, core.head, MAX_SCAN_EVENTS);
+    const read = await readRange(core.options.storage, core.keys, {}, cursor + 1, core.log.head, MAX_SCAN_EVENTS);
     const batch = takeBatch(read.events, settings, cursor);
     if (batch.through === cursor) break;
     if (batch.events.length > 0) {
@@ -163,7 +163,7 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
     record = { cursor: batch.through, attempts: 0 };
     await saveRecord(core, record);
   }
-  if (keepFrom(core, record) <= core.head) requestAlarm(core, now());
+  if (keepFrom(core, record) <= core.log.head) requestAlarm(core, now());
   return keepFrom(core, record);
 };
 
@@ -172,5 +172,5 @@ export const webhookStatus = async (core: RoomCore): Promise<WebhookStatus | und
   if (!core.options.config.webhooks.delivery) return undefined;
   const record = await loadRecord(core);
   const cursor = keepFrom(core, record) - 1;
-  return { cursor, pending: core.head - cursor, lastError: record.lastError ?? null };
+  return { cursor, pending: core.log.head - cursor, lastError: record.lastError ?? null };
 };

@@ -7,10 +7,11 @@
 // - A changeset with an `id` already applied is answered as a duplicate, with nothing written.
 // - A rejection (no store, If-Match, webhook, `allOrNothing`) or a failed write leaves memory and
 //   storage as they were; with a sender, what the room did not keep is corrected on the sender only.
-import { changesForLog, encodeChangesFrame, EVENT_CHANGES, STORE_STREAM } from "../protocol.ts";
+import { changesForLog, EVENT_CHANGES, STORE_STREAM } from "../protocol.ts";
 import { isEmptyChanges, type Changes } from "./changes.ts";
 import { socketIdOf } from "./connections.ts";
 import { RoomError } from "./errors.ts";
+import { sendCurrent } from "./broadcast.ts";
 import { filterChanges } from "./hooks.ts";
 import type { ChangesResult, RoomCore } from "./room-types.ts";
 import { commitStore, queueBroadcast, vet } from "./store-commit.ts";
@@ -27,7 +28,6 @@ export const applyChanges = (
 ): Promise<ChangesResult> => {
   const { keys, storage, state, hooks, broadcaster } = ctx;
   const { model } = state;
-  const changesFrame = (frame: Changes) => encodeChangesFrame(ctx.config.messagePrefix, frame);
   return ctx.queue.run(async (batch) => {
     if (id !== undefined) {
       const key = keys.eventId(STORE_STREAM, id);
@@ -56,8 +56,8 @@ export const applyChanges = (
       // Its own next write to these cells is then echoed too (see broadcast.ts).
       broadcaster.noteCorrection(model.plan(changes), socketIdOf(sender));
       batch.onCommit(() => {
-        sender.send(changesFrame(model.currentOf(changes)));
-        if (vetted && vetted !== changes) sender.send(changesFrame(model.currentOf(accepted)));
+        sendCurrent(sender, ctx.config.messagePrefix, model, changes);
+        if (vetted && vetted !== changes) sendCurrent(sender, ctx.config.messagePrefix, model, accepted);
       });
     }
     return { seq, accepted, rejected };

@@ -139,7 +139,7 @@ const fuzzRoom = async ({ withHooks, failEvery, storagePrefix, initial, steps }:
   const sockets = Array.from({ length: SLOTS }, (_, i) => open(i === SLOTS - 1));
   const isReader = (connection: TestConnection) => (connection.state as { role?: string } | null)?.role === "read";
   const acks: { message: any; ack: any }[] = [];
-  const state = () => ({ head: room.room.core.head, store: room.room.core.model.hasStore ? JSON.parse(room.room.core.model.toJson()) : undefined });
+  const state = () => ({ head: room.room.core.log.head, store: room.room.core.model.hasStore ? JSON.parse(room.room.core.model.toJson()) : undefined });
 
   const sendFrame = async (index: number, input: Frame) => {
     const connection = sockets[index];
@@ -165,7 +165,7 @@ const fuzzRoom = async ({ withHooks, failEvery, storagePrefix, initial, steps }:
 
   const sendRequest = async (input: FuzzRequest) => {
     const headers = { ...input.headers };
-    if (input.ifMatchCurrent) headers["If-Match"] = `"${input.method === "PUT" ? room.room.core.storeSeq : room.room.core.head}"`;
+    if (input.ifMatchCurrent) headers["If-Match"] = `"${input.method === "PUT" ? room.room.core.log.storeSeq : room.room.core.log.head}"`;
     const bodyless = input.method === "GET" || input.method === "HEAD";
     const response = await room.room.handleRequest(new Request(`http://room.test/parties/main/test-room${input.path}`, { method: input.method, headers, body: bodyless ? undefined : input.body }));
     const text = await response.text();
@@ -288,7 +288,7 @@ describe("inputs the fuzz found", () => {
     const { room, connection } = await flooded();
     await room.room.handleMessage(connection, "x" + JSON.stringify(message));
     expect(parsedMessages(connection.sent)).toContainEqual(expect.objectContaining({ t: "nack", mid: message.mid, error: expect.objectContaining({ code: "rate_limited" }) }));
-    expect(room.room.core.head).toBe(1);
+    expect(room.room.core.log.head).toBe(1);
   });
 });
 

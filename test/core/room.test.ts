@@ -103,6 +103,18 @@ describe("the store over HTTP", () => {
   });
 
   it.each([
+    ["PUT", "/store", [{ t: { r: { c: 1 } } }, {}]],
+    ["PATCH", "/store", [{ t: { r: { c: 1 } } }, {}]],
+    ["POST", "/events", { type: "a" }],
+  ])("refuses a malformed If-Match on %s %s with bad_request and writes nothing", async (method, path, body) => {
+    const room = await createTestRoom();
+    const response = await room.request(method, path, body, { "If-Match": "two" });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toEqual({ code: "bad_request", message: 'If-Match must be a seq as the ETag gives it, e.g. "12".' });
+    expect(room.room.core.log.head).toBe(0);
+  });
+
+  it.each([
     ["a 405", "/events/history", {}],
     ["a 404", "/nowhere", {}],
     ["a bad If-Match", "/events", { "If-Match": "two" }],

@@ -100,7 +100,7 @@ describe("limits", () => {
     expect(admitted.closed?.code).toBe(1009);
     await room.room.handleMessage(admitted, 's[{"t":{"r":{"c":"after the close"}}},{},1]');
     expect([refused.sent, admitted.sent]).toEqual([[], []]);
-    expect(room.room.core.head).toBe(1);
+    expect(room.room.core.log.head).toBe(1);
     expect(await (await room.request("GET", "/store")).json()).toEqual([{}, {}]);
   });
 

@@ -73,14 +73,14 @@ describe("synchronizer clients at {room}/sync", () => {
     await converged(room, [a]);
     await a.close();
     const restarted = await room.restart();
-    const before = restarted.room.core.head;
+    const before = restarted.room.core.log.head;
     const b = await connectSync(restarted, "b");
     await converged(restarted, [b]);
     expect(b.store.getMergeableContentHashes()).toEqual(a.store.getMergeableContentHashes());
     const again = await connectSync(restarted, "a2", a.store);
     await settle();
     await converged(restarted, [again, b]);
-    expect(restarted.room.core.head).toBe(before);
+    expect(restarted.room.core.log.head).toBe(before);
   });
 
   it("pull a reconnecting client's offline edits, and give it what it missed", async () => {
@@ -90,7 +90,7 @@ describe("synchronizer clients at {room}/sync", () => {
     await converged(room, [a]);
     await a.close();
     a.store.setCell("notes", "n2", "text", "offline");
-    await room.request("PUT", "/store", [{ notes: { n1: { text: "first" }, n3: { text: "from http" } } }, {}], { "If-Match": `"${room.room.core.storeSeq}"` });
+    await room.request("PUT", "/store", [{ notes: { n1: { text: "first" }, n3: { text: "from http" } } }, {}], { "If-Match": `"${room.room.core.log.storeSeq}"` });
     const back = await connectSync(room, "a-again", a.store);
     await converged(room, [back]);
     expect((await stored(room))[0].notes).toEqual({ n1: { text: "first" }, n2: { text: "offline" }, n3: { text: "from http" } });
@@ -131,10 +131,10 @@ describe("synchronizer clients at {room}/sync", () => {
     const room = await newRoom();
     await room.request("PUT", "/store", [{ t: { r: { c: 0 } } }, {}]);
     const a = await connectSync(room, "a");
-    const head = room.room.core.head;
+    const head = room.room.core.log.head;
     await a.sendRaw(frame);
     expect(a.connection.closed?.code).toBe(code);
-    expect(room.room.core.head).toBe(head);
+    expect(room.room.core.log.head).toBe(head);
     expect(await stored(room)).toEqual([{ t: { r: { c: 0 } } }, {}]);
   });
 

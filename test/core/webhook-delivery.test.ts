@@ -103,6 +103,6 @@ describe("the validation webhook", () => {
     ]);
     const refused = await room.request("POST", "/events", [{ type: "good" }, { type: "bad" }]);
     expect([refused.status, (await refused.json()).error]).toEqual([403, { code: "forbidden", message: "Refused by validation: no bad events" }]);
-    expect(room.room.core.head).toBe(1);
+    expect(room.room.core.log.head).toBe(1);
   });
 });
