@@ -14,11 +14,11 @@ describe("PATCH with bad input", () => {
   ])("%s answers a 4xx error and changes nothing", async (_name, body, headers, status, code) => {
     const room = await createTestRoom({ config: { limits: { maxCellsPerChange: 10, maxBodyBytes: 1_000 } } });
     expect((await room.request("PUT", "/store", [{ t: { r: { c: 1 } } }, {}])).status).toBe(201);
-    const before = [room.room.core.head];
+    const before = [room.room.core.log.head];
     const response = await room.request("PATCH", "/store", body, headers as Record<string, string>);
     expect(response.status).toBe(status);
     expect((await response.json()).error.code).toBe(code);
-    expect(room.room.core.head).toBe(before[0]);
+    expect(room.room.core.log.head).toBe(before[0]);
     expect(await (await room.request("GET", "/store")).json()).toEqual([{ t: { r: { c: 1 } } }, {}]);
   });
 });
