@@ -1,5 +1,5 @@
 // Durable Streams requests: the stream name, the headers of a create (config, fork), an append's
-// producer headers, a bounded body, and the headers every answer carries. Everything is checked
+// producer headers, and the headers every answer carries. Everything is checked
 // here, before any state changes.
 import type { RoomConfig } from "./config.ts";
 import { RoomError } from "./errors.ts";
@@ -25,31 +25,6 @@ export const baseHeaders = (config: RoomConfig, request: Request): Headers => {
   headers.set("X-Content-Type-Options", "nosniff");
   headers.set("Cross-Origin-Resource-Policy", "cross-origin");
   return headers;
-};
-
-/** Reads a body as bytes, refusing more than `maxBytes` without buffering it all. */
-export const readBytes = async (request: Request, maxBytes: number): Promise<Uint8Array> => {
-  const tooLarge = () => new RoomError("too_large", `A stream takes at most ${maxBytes} bytes per request.`);
-  if (Number(request.headers.get("Content-Length") ?? 0) > maxBytes) throw tooLarge();
-  if (!request.body) return new Uint8Array();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (let part = await reader.read(); !part.done; part = await reader.read()) {
-    size += part.value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    parts.push(part.value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return bytes;
 };
 
 /** The fork a PUT asks for: `Stream-Forked-From` is a stream path relative to the room. */

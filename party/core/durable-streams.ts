@@ -10,12 +10,12 @@
 import { RESERVED_PREFIX } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { RoomError } from "./errors.ts";
-import { errorResponse } from "./http.ts";
+import { errorResponse, readBodyBytes } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { encodePayload, mediaType } from "./durable-streams-payload.ts";
 import { ProducerRefusal } from "./durable-streams-producers.ts";
 import { isExpired, StreamClosed, createStreamStore, type AppendRequest, type StreamMeta } from "./durable-streams-store.ts";
-import { baseHeaders, MAX_APPEND_BYTES, parseConfig, parseProducer, readBytes, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
+import { baseHeaders, MAX_APPEND_BYTES, parseConfig, parseProducer, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
 import {
   formatOffset,
   hasEvents,
@@ -89,7 +89,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
   const create = async (request: Request, name: string, headers: Headers): Promise<Response> => {
     if (name.startsWith(RESERVED_PREFIX)) throw new RoomError("reserved_name", `Stream names starting with "${RESERVED_PREFIX}" are the room's.`);
     const streamConfig = parseConfig(request);
-    const body = await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
+    const body = await readBodyBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
     const payload = encodePayload(streamConfig.contentType, body, true);
     if (!(await store.load(name)) && (await hasEvents(core, name))) {
       throw new RoomError("conflict", "An application stream of the room has this name: read it, or pick another name.");
@@ -106,7 +106,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
   const append = async (request: Request, name: string, headers: Headers): Promise<Response> => {
     const producer = parseProducer(request);
     const appendRequest: AppendRequest = {
-      body: await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes)),
+      body: await readBodyBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes)),
       close: request.headers.get("Stream-Closed") === "true",
       producer,
     };

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/durable-streams-read.ts";
 import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-producers.ts";
+import { MAX_APPEND_BYTES } from "../../party/core/durable-streams-requests.ts";
 import type { StreamMeta } from "../../party/core/durable-streams-store.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
@@ -73,6 +74,29 @@ describe("Durable Streams in the room core", () => {
     expect(Object.keys(meta.producers)).toHaveLength(MAX_PRODUCERS_PER_STREAM);
     expect(meta.producers.p0).toBeUndefined();
     expect(meta.producers[`p${MAX_PRODUCERS_PER_STREAM}`]).toMatchObject({ epoch: 0, seq: 0 });
+  });
+
+  it("answers 413 to an append larger than MAX_APPEND_BYTES after reading its body to the end, and appends nothing", async () => {
+    const test = await createTestRoom();
+    await create(test);
+    let sent = 0;
+    const parts = 3;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === parts) return controller.close();
+        controller.enqueue(new Uint8Array(MAX_APPEND_BYTES / 2 + 1).fill(7));
+      },
+    });
+    const request = new Request(`http://room.test/parties/main/test-room${STREAM}`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain", "Content-Length": String(parts * (MAX_APPEND_BYTES / 2 + 1)) },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    const refused = await test.room.handleRequest(request);
+    expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([413, "too_large"]);
+    expect(sent).toBe(parts + 1);
+    expect(await (await read(test)).text()).toBe("");
   });
 
   it("serves $store as a read-only JSON stream of its events", async () => {
