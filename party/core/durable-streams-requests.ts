@@ -12,6 +12,16 @@ export const STREAM_ROUTE = "/v1/stream/";
 /** Largest body one append or create takes; larger ones are 413. */
 export const MAX_APPEND_BYTES = 1024 * 1024;
 
+/** Longest value of a header a stream keeps in its metadata (Content-Type, Stream-Expires-At, Stream-Seq). */
+export const MAX_KEPT_HEADER_CHARS = 256;
+
+/** A header whose value the stream keeps; 400 when it is longer than MAX_KEPT_HEADER_CHARS. */
+export const keptHeader = (request: Request, name: string): string | null => {
+  const value = request.headers.get(name);
+  if (value !== null && value.length > MAX_KEPT_HEADER_CHARS) throw new RoomError("bad_request", `${name} has at most ${MAX_KEPT_HEADER_CHARS} characters.`);
+  return value;
+};
+
 const EXPOSED_HEADERS =
   "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-TTL, Stream-Expires-At, Stream-SSE-Data-Encoding, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Location, Content-Type";
 const TTL = /^(0|[1-9]\d*)$/;
@@ -51,9 +61,9 @@ const parseFork = (request: Request): ForkRequest | undefined => {
 };
 
 export const parseConfig = (request: Request): StreamConfig => {
-  const given = request.headers.get("Content-Type")?.trim();
+  const given = keptHeader(request, "Content-Type")?.trim();
   const ttl = request.headers.get("Stream-TTL");
-  const expiresAt = request.headers.get("Stream-Expires-At");
+  const expiresAt = keptHeader(request, "Stream-Expires-At");
   if (ttl !== null && expiresAt !== null) throw new RoomError("bad_request", "Give Stream-TTL or Stream-Expires-At, not both.");
   if (ttl !== null && (!TTL.test(ttl) || !Number.isSafeInteger(Number(ttl)))) throw new RoomError("bad_request", "Stream-TTL is a whole number of seconds.");
   if (expiresAt !== null && Number.isNaN(Date.parse(expiresAt))) throw new RoomError("bad_request", "Stream-Expires-At is an RFC 3339 time.");

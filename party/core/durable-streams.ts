@@ -15,7 +15,7 @@ import type { RoomCore } from "./room.ts";
 import { encodePayload, mediaType } from "./durable-streams-payload.ts";
 import { ProducerRefusal } from "./durable-streams-producers.ts";
 import { isExpired, StreamClosed, createStreamStore, type AppendRequest, type StreamMeta } from "./durable-streams-store.ts";
-import { baseHeaders, MAX_APPEND_BYTES, parseConfig, parseProducer, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
+import { baseHeaders, MAX_APPEND_BYTES, parseConfig, keptHeader, parseProducer, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
 import {
   formatOffset,
   hasEvents,
@@ -105,6 +105,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
 
   const append = async (request: Request, name: string, headers: Headers): Promise<Response> => {
     const producer = parseProducer(request);
+    const streamSeq = keptHeader(request, "Stream-Seq");
     const appendRequest: AppendRequest = {
       body: await readBodyBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes)),
       close: request.headers.get("Stream-Closed") === "true",
@@ -117,7 +118,6 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     } else if (!appendRequest.close) {
       throw new RoomError("bad_request", "An append needs a body (or Stream-Closed: true to close).");
     }
-    const streamSeq = request.headers.get("Stream-Seq");
     if (streamSeq !== null) appendRequest.streamSeq = streamSeq;
     writable(await resolve(name), headers);
     const result = await store.append(name, appendRequest, lastRead(name));

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/durable-streams-read.ts";
 import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-producers.ts";
-import { MAX_APPEND_BYTES } from "../../party/core/durable-streams-requests.ts";
+import { MAX_APPEND_BYTES, MAX_KEPT_HEADER_CHARS } from "../../party/core/durable-streams-requests.ts";
 import type { StreamMeta } from "../../party/core/durable-streams-store.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
@@ -97,6 +97,17 @@ describe("Durable Streams in the room core", () => {
     expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([413, "too_large"]);
     expect(sent).toBe(parts + 1);
     expect(await (await read(test)).text()).toBe("");
+  });
+
+  it("refuses with 400 a kept header longer than MAX_KEPT_HEADER_CHARS, and changes nothing", async () => {
+    const test = await createTestRoom();
+    const long = "x".repeat(MAX_KEPT_HEADER_CHARS + 1);
+    expect((await create(test, `text/${long}`)).status).toBe(400);
+    expect((await read(test)).status).toBe(404);
+    await create(test);
+    expect((await append(test, "a", { "Stream-Seq": long })).status).toBe(400);
+    expect(await (await read(test)).text()).toBe("");
+    expect((await append(test, "a", { "Stream-Seq": "x".repeat(MAX_KEPT_HEADER_CHARS) })).status).toBe(204);
   });
 
   it("serves $store as a read-only JSON stream of its events", async () => {
