@@ -7,7 +7,7 @@
 // holds at most about two chunks, whatever the writers do. A connection ends after
 // SSE_CONNECTION_MS, as the protocol asks, so that clients reconnect from their last offset.
 import { mediaType, toBase64 } from "./durable-streams-payload.ts";
-import { formatOffset, readChunk, responseCursor, watchLog, type Source } from "./durable-streams-read.ts";
+import { formatOffset, readChunk, responseCursor, type LogWatch, type Source } from "./durable-streams-read.ts";
 import type { RoomCore } from "./room.ts";
 import { sseRecord } from "./sse.ts";
 
@@ -19,6 +19,8 @@ const record = (event: string, data: string): string => sseRecord({ event, data 
 
 export interface SseContext {
   core: RoomCore;
+  /** The watch on the stream's log; the response cancels it when it ends. */
+  watch: LogWatch;
   /** The stream as it is now; undefined once deleted or expired. */
   resolve(): Promise<Source | undefined>;
   source: Source;
@@ -31,13 +33,12 @@ export interface SseContext {
 }
 
 export const sseResponse = (context: SseContext): Response => {
-  const { core, headers, now } = context;
+  const { core, headers, now, watch } = context;
   const type = mediaType(context.source.contentType);
   const base64 = !(type.startsWith("text/") || type === "application/json");
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   const deadline = now() + SSE_CONNECTION_MS;
-  const watch = watchLog(core, context.source.logStream);
   let source = context.source;
   let position = context.from;
   let controlSent = false;
