@@ -9,13 +9,19 @@
 import { mediaType, toBase64 } from "./durable-streams-payload.ts";
 import { formatOffset, readChunk, responseCursor, type LogWatch, type Source } from "./durable-streams-read.ts";
 import type { RoomCore } from "./room.ts";
-import { sseRecord } from "./sse.ts";
 
 /** How long one SSE response lasts before the client reconnects (the protocol suggests ~60 s). */
 export const SSE_CONNECTION_MS = 60_000;
 
-/** One SSE record; every line of the payload is a `data:` line, so no payload can end a record. */
-const record = (event: string, data: string): string => sseRecord({ event, data });
+const LINE_BREAK = /\r\n|\r|\n/;
+
+/**
+ * One SSE record; every line of the payload is a `data:` line, so no payload can end a record.
+ * Not sse.ts's sseRecord, which writes `data: ` (with a space): the protocol's conformance suite
+ * (0.3.6) expects `data:` with none.
+ */
+const record = (event: string, payload: string): string =>
+  `event: ${event}\n` + payload.split(LINE_BREAK).map((line) => `data:${line}`).join("\n") + "\n\n";
 
 export interface SseContext {
   core: RoomCore;
