@@ -185,7 +185,12 @@ export const readChunk = async (core: RoomCore, source: Source, from: number, ma
  * Wakes when an event of `logStream` commits, or after `timeoutMs`. Start it before reading, so
  * that a commit between the read and the wait is not missed.
  */
-export const watchLog = (core: RoomCore, logStream: string) => {
+export interface LogWatch {
+  wait(timeoutMs: number): Promise<boolean>;
+  cancel(): void;
+}
+
+export const watchLog = (core: RoomCore, logStream: string): LogWatch => {
   let wake: ((woken: boolean) => void) | undefined;
   let woken = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

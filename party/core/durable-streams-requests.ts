@@ -1,5 +1,5 @@
 // Durable Streams requests: the stream name, the headers of a create (config, fork), an append's
-// producer headers, a bounded body, and the headers every answer carries. Everything is checked
+// producer headers, and the headers every answer carries. Everything is checked
 // here, before any state changes.
 import type { RoomConfig } from "./config.ts";
 import { RoomError } from "./errors.ts";
@@ -11,6 +11,16 @@ import { DEFAULT_CONTENT_TYPE, MAX_STREAM_NAME_CHARS, type ForkRequest, type Str
 export const STREAM_ROUTE = "/v1/stream/";
 /** Largest body one append or create takes; larger ones are 413. */
 export const MAX_APPEND_BYTES = 1024 * 1024;
+
+/** Longest value of a header a stream keeps in its metadata (Content-Type, Stream-Expires-At, Stream-Seq). */
+export const MAX_KEPT_HEADER_CHARS = 256;
+
+/** A header whose value the stream keeps; 400 when it is longer than MAX_KEPT_HEADER_CHARS. */
+export const keptHeader = (request: Request, name: string): string | null => {
+  const value = request.headers.get(name);
+  if (value !== null && value.length > MAX_KEPT_HEADER_CHARS) throw new RoomError("bad_request", `${name} has at most ${MAX_KEPT_HEADER_CHARS} characters.`);
+  return value;
+};
 
 const EXPOSED_HEADERS =
   "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-TTL, Stream-Expires-At, Stream-SSE-Data-Encoding, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Location, Content-Type";
@@ -25,31 +35,6 @@ export const baseHeaders = (config: RoomConfig, request: Request): Headers => {
   headers.set("X-Content-Type-Options", "nosniff");
   headers.set("Cross-Origin-Resource-Policy", "cross-origin");
   return headers;
-};
-
-/** Reads a body as bytes, refusing more than `maxBytes` without buffering it all. */
-export const readBytes = async (request: Request, maxBytes: number): Promise<Uint8Array> => {
-  const tooLarge = () => new RoomError("too_large", `A stream takes at most ${maxBytes} bytes per request.`);
-  if (Number(request.headers.get("Content-Length") ?? 0) > maxBytes) throw tooLarge();
-  if (!request.body) return new Uint8Array();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (let part = await reader.read(); !part.done; part = await reader.read()) {
-    size += part.value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    parts.push(part.value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return bytes;
 };
 
 /** The fork a PUT asks for: `Stream-Forked-From` is a stream path relative to the room. */
@@ -76,9 +61,9 @@ const parseFork = (request: Request): ForkRequest | undefined => {
 };
 
 export const parseConfig = (request: Request): StreamConfig => {
-  const given = request.headers.get("Content-Type")?.trim();
+  const given = keptHeader(request, "Content-Type")?.trim();
   const ttl = request.headers.get("Stream-TTL");
-  const expiresAt = request.headers.get("Stream-Expires-At");
+  const expiresAt = keptHeader(request, "Stream-Expires-At");
   if (ttl !== null && expiresAt !== null) throw new RoomError("bad_request", "Give Stream-TTL or Stream-Expires-At, not both.");
   if (ttl !== null && (!TTL.test(ttl) || !Number.isSafeInteger(Number(ttl)))) throw new RoomError("bad_request", "Stream-TTL is a whole number of seconds.");
   if (expiresAt !== null && Number.isNaN(Date.parse(expiresAt))) throw new RoomError("bad_request", "Stream-Expires-At is an RFC 3339 time.");

@@ -7,7 +7,7 @@
 // holds at most about two chunks, whatever the writers do. A connection ends after
 // SSE_CONNECTION_MS, as the protocol asks, so that clients reconnect from their last offset.
 import { mediaType, toBase64 } from "./durable-streams-payload.ts";
-import { formatOffset, readChunk, responseCursor, watchLog, type Source } from "./durable-streams-read.ts";
+import { formatOffset, readChunk, responseCursor, type LogWatch, type Source } from "./durable-streams-read.ts";
 import type { RoomCore } from "./room.ts";
 
 /** How long one SSE response lasts before the client reconnects (the protocol suggests ~60 s). */
@@ -15,12 +15,18 @@ export const SSE_CONNECTION_MS = 60_000;
 
 const LINE_BREAK = /\r\n|\r|\n/;
 
-/** One SSE record; every line of the payload is a `data:` line, so no payload can end a record. */
+/**
+ * One SSE record; every line of the payload is a `data:` line, so no payload can end a record.
+ * Not sse.ts's sseRecord, which writes `data: ` (with a space): the protocol's conformance suite
+ * (0.3.6) expects `data:` with none.
+ */
 const record = (event: string, payload: string): string =>
   `event: ${event}\n` + payload.split(LINE_BREAK).map((line) => `data:${line}`).join("\n") + "\n\n";
 
 export interface SseContext {
   core: RoomCore;
+  /** The watch on the stream's log; the response cancels it when it ends. */
+  watch: LogWatch;
   /** The stream as it is now; undefined once deleted or expired. */
   resolve(): Promise<Source | undefined>;
   source: Source;
@@ -33,13 +39,12 @@ export interface SseContext {
 }
 
 export const sseResponse = (context: SseContext): Response => {
-  const { core, headers, now } = context;
+  const { core, headers, now, watch } = context;
   const type = mediaType(context.source.contentType);
   const base64 = !(type.startsWith("text/") || type === "application/json");
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   const deadline = now() + SSE_CONNECTION_MS;
-  const watch = watchLog(core, context.source.logStream);
   let source = context.source;
   let position = context.from;
   let controlSent = false;

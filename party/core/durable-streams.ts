@@ -10,12 +10,12 @@
 import { RESERVED_PREFIX } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { RoomError } from "./errors.ts";
-import { errorResponse } from "./http.ts";
+import { errorResponse, readBodyBytes } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { encodePayload, mediaType } from "./durable-streams-payload.ts";
 import { ProducerRefusal } from "./durable-streams-producers.ts";
 import { isExpired, StreamClosed, createStreamStore, type AppendRequest, type StreamMeta } from "./durable-streams-store.ts";
-import { baseHeaders, MAX_APPEND_BYTES, parseConfig, parseProducer, readBytes, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
+import { baseHeaders, MAX_APPEND_BYTES, parseConfig, keptHeader, parseProducer, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
 import {
   formatOffset,
   hasEvents,
@@ -27,6 +27,7 @@ import {
   viewSource,
   watchLog,
   type Chunk,
+  type LogWatch,
   type Source,
 } from "./durable-streams-read.ts";
 import { sseResponse } from "./durable-streams-sse.ts";
@@ -36,6 +37,8 @@ const READ_ONLY_METHODS = "GET, HEAD, OPTIONS";
 const ALLOWED_HEADERS =
   "Content-Type, Authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset";
 const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
+/** Live reads (long-poll and SSE) one room holds at once; one more is 429 until one ends. */
+export const MAX_LIVE_READS = 1_000;
 /** Data behind an offset never changes: a response that is not at the tail may be cached. */
 const CACHE_IMMUTABLE = "private, max-age=60, stale-while-revalidate=300";
 
@@ -49,6 +52,23 @@ export const createDurableStreamHandler = (core: RoomCore) => {
   /** Last read of each stream with a TTL: reads renew it too (a sliding TTL), without a write. */
   const lastReads = new Map<string, number>();
   const lastRead = (name: string) => () => lastReads.get(name) ?? 0;
+  let liveReads = 0;
+
+  /** A watch on a stream's log, counted against MAX_LIVE_READS until cancelled. */
+  const watch = (logStream: string): LogWatch => {
+    if (liveReads >= MAX_LIVE_READS) throw new RoomError("rate_limited", `The room holds ${MAX_LIVE_READS} live reads already: retry later.`);
+    liveReads++;
+    const inner = watchLog(core, logStream);
+    let cancelled = false;
+    return {
+      wait: (timeoutMs) => inner.wait(timeoutMs),
+      cancel() {
+        inner.cancel();
+        if (!cancelled) liveReads--;
+        cancelled = true;
+      },
+    };
+  };
 
   /** The stream a name reads: a live protocol stream, a view of a log stream, or none. */
   const resolve = async (name: string): Promise<Source | undefined> => {
@@ -89,7 +109,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
   const create = async (request: Request, name: string, headers: Headers): Promise<Response> => {
     if (name.startsWith(RESERVED_PREFIX)) throw new RoomError("reserved_name", `Stream names starting with "${RESERVED_PREFIX}" are the room's.`);
     const streamConfig = parseConfig(request);
-    const body = await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
+    const body = await readBodyBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
     const payload = encodePayload(streamConfig.contentType, body, true);
     if (!(await store.load(name)) && (await hasEvents(core, name))) {
       throw new RoomError("conflict", "An application stream of the room has this name: read it, or pick another name.");
@@ -105,8 +125,9 @@ export const createDurableStreamHandler = (core: RoomCore) => {
 
   const append = async (request: Request, name: string, headers: Headers): Promise<Response> => {
     const producer = parseProducer(request);
+    const streamSeq = keptHeader(request, "Stream-Seq");
     const appendRequest: AppendRequest = {
-      body: await readBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes)),
+      body: await readBodyBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes)),
       close: request.headers.get("Stream-Closed") === "true",
       producer,
     };
@@ -117,7 +138,6 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     } else if (!appendRequest.close) {
       throw new RoomError("bad_request", "An append needs a body (or Stream-Closed: true to close).");
     }
-    const streamSeq = request.headers.get("Stream-Seq");
     if (streamSeq !== null) appendRequest.streamSeq = streamSeq;
     writable(await resolve(name), headers);
     const result = await store.append(name, appendRequest, lastRead(name));
@@ -179,7 +199,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     touch(name, source.meta);
     const from = startOf(core, source, offset);
     if (live === "sse") {
-      return sseResponse({ core, resolve: () => resolve(name), source, from, cursor: params.get("cursor"), headers, now, log });
+      return sseResponse({ core, watch: watch(source.logStream), resolve: () => resolve(name), source, from, cursor: params.get("cursor"), headers, now, log });
     }
     if (offset.kind === "now" && live !== "long-poll") {
       headers.set("Cache-Control", "no-store");
@@ -192,11 +212,11 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     if (live !== "long-poll") return chunkResponse(request, source, await readChunk(core, source, from), headers);
     const cursor = responseCursor(params.get("cursor"), now());
     headers.set("Stream-Cursor", cursor);
-    const watch = watchLog(core, source.logStream);
+    const pending = watch(source.logStream);
     try {
       let chunk = await readChunk(core, source, from);
       if (chunk.empty && !source.meta?.closed) {
-        const woken = await watch.wait(config.limits.longPollTimeoutMs);
+        const woken = await pending.wait(config.limits.longPollTimeoutMs);
         const latest = await resolve(name);
         if (!latest || latest.incarnation !== source.incarnation) throw new RoomError("not_found", "The stream was deleted.");
         source = latest;
@@ -209,7 +229,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
       if (source.meta?.closed) headers.set("Stream-Closed", "true");
       return new Response(null, { status: 204, headers });
     } finally {
-      watch.cancel();
+      pending.cancel();
     }
   };
 

@@ -79,15 +79,15 @@ export const readIfMatch = (request: Request): number | undefined => {
   return seq;
 };
 
-/** Reads a request body as text, refusing more than `maxBytes` without buffering it all. */
-export const readBody = async (request: Request, maxBytes: number): Promise<string> => {
+/** Reads a request body as bytes, refusing more than `maxBytes` without buffering it all. */
+export const readBodyBytes = async (request: Request, maxBytes: number): Promise<Uint8Array> => {
   const tooLarge = () => new RoomError("too_large", `The body is larger than ${maxBytes} bytes.`);
   const declared = Number(request.headers.get("Content-Length") ?? NaN);
   if (declared > maxBytes) {
     await discardBody(request, MAX_DRAINED_BODY_BYTES);
     throw tooLarge();
   }
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -107,6 +107,12 @@ export const readBody = async (request: Request, maxBytes: number): Promise<stri
     bytes.set(part, offset);
     offset += part.byteLength;
   }
+  return bytes;
+};
+
+/** Reads a request body as UTF-8 text, refusing more than `maxBytes` without buffering it all. */
+export const readBody = async (request: Request, maxBytes: number): Promise<string> => {
+  const bytes = await readBodyBytes(request, maxBytes);
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {

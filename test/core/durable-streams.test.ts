@@ -4,6 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/durable-streams-read.ts";
 import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-producers.ts";
+import { MAX_LIVE_READS } from "../../party/core/durable-streams.ts";
+import { MAX_APPEND_BYTES, MAX_KEPT_HEADER_CHARS } from "../../party/core/durable-streams-requests.ts";
 import type { StreamMeta } from "../../party/core/durable-streams-store.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
@@ -74,6 +76,55 @@ describe("Durable Streams in the room core", () => {
     expect(meta.producers.p0).toBeUndefined();
     expect(meta.producers[`p${MAX_PRODUCERS_PER_STREAM}`]).toMatchObject({ epoch: 0, seq: 0 });
   });
+
+  it("answers 413 to an append larger than MAX_APPEND_BYTES after reading its body to the end, and appends nothing", async () => {
+    const test = await createTestRoom();
+    await create(test);
+    let sent = 0;
+    const parts = 3;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === parts) return controller.close();
+        controller.enqueue(new Uint8Array(MAX_APPEND_BYTES / 2 + 1).fill(7));
+      },
+    });
+    const request = new Request(`http://room.test/parties/main/test-room${STREAM}`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain", "Content-Length": String(parts * (MAX_APPEND_BYTES / 2 + 1)) },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    const refused = await test.room.handleRequest(request);
+    expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([413, "too_large"]);
+    expect(sent).toBe(parts + 1);
+    expect(await (await read(test)).text()).toBe("");
+  });
+
+  it("refuses with 400 a kept header longer than MAX_KEPT_HEADER_CHARS, and changes nothing", async () => {
+    const test = await createTestRoom();
+    const long = "x".repeat(MAX_KEPT_HEADER_CHARS + 1);
+    expect((await create(test, `text/${long}`)).status).toBe(400);
+    expect((await read(test)).status).toBe(404);
+    await create(test);
+    expect((await append(test, "a", { "Stream-Seq": long })).status).toBe(400);
+    expect(await (await read(test)).text()).toBe("");
+    expect((await append(test, "a", { "Stream-Seq": "x".repeat(MAX_KEPT_HEADER_CHARS) })).status).toBe(204);
+  });
+
+  it("holds at most MAX_LIVE_READS live reads: one more is 429, and frees its place when they end", async () => {
+    const test = await createTestRoom();
+    await create(test);
+    const tail = (await read(test, "?offset=now")).headers.get("Stream-Next-Offset")!;
+    const waiting = Array.from({ length: MAX_LIVE_READS }, () => read(test, `?offset=${tail}&live=long-poll`));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await read(test, `?offset=${tail}&live=sse`);
+    expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([429, "rate_limited"]);
+    expect((await append(test, "a")).status).toBe(204);
+    expect(new Set((await Promise.all(waiting)).map((answer) => answer.status))).toEqual(new Set([200]));
+    const sse = await read(test, `?offset=${tail}&live=sse`);
+    expect(sse.status).toBe(200);
+    await sse.body!.cancel();
+  }, 30_000);
 
   it("serves $store as a read-only JSON stream of its events", async () => {
     const test = await createTestRoom();
