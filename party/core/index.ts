@@ -60,8 +60,7 @@ export const createRoom = (options: RoomOptions): Room => {
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (write-lock.ts).
     await clearUnfinishedImport(options.storage, room.core.keys);
-    await room.core.load();
-    await room.peer.load();
+    await Promise.all([room.core.load(), room.peer.open()]);
     room.subscriptions.resetOrphans(open);
     await startDelivery(room.core);
   };

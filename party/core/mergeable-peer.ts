@@ -6,14 +6,20 @@
 //   P hc "t","r","c"  the hlc of a cell the store has had; a stamp whose cell is not in the store
 //                     is a deletion (a tombstone, kept as TinyBase keeps them)
 //   P hv "id"         the hlc of a value (or of its deletion)
+//   P hl              the latest hlc of every stamp kept: the room's clock starts past it
 // One key per cell, written blind: a change writes as many stamp keys as it changes cells, however
 // large their row (a key per row would rewrite the row's every stamp on each change).
 // A cell with no stamp (written before any stamp was kept) has the empty HLC, which every stamped
 // change beats, as in TinyBase.
 //
-// Invariants: `stamps` and the store model name the same cells, except tombstones; the
-// MergeableStore, when built, holds exactly the model's content with `stamps`' HLCs. Table, row and
-// tables stamps carry no HLC (TinyBase's clients never give them one), so they add nothing to hashes.
+// The stamps are read from storage only when a synchronizer client first needs them (`loadStamps`,
+// a job of the commit queue): a room that never has a synchronizer client reads one key at wake-up
+// (P hl) and writes its stamps blind.
+//
+// Invariants: once loaded, `stamps` and the store model name the same cells, except tombstones; the
+// MergeableStore, when built, holds exactly the model's content with `stamps`' HLCs; P hl is at
+// least every stored HLC. Table, row and tables stamps carry no HLC (TinyBase's clients never give
+// them one), so they add nothing to hashes.
 import { getHlcFunctions } from "tinybase/common";
 import { createMergeableStore, type MergeableStore } from "tinybase/mergeable-store";
 import { DELETED, JSON_CELL_PREFIX } from "../protocol.ts";
@@ -76,23 +82,58 @@ export const createMergeablePeer = (context: {
   const { storage, model } = context;
   const cellPrefix = context.storagePrefix + "hc";
   const valuePrefix = context.storagePrefix + "hv";
+  const latestKey = context.storagePrefix + "hl";
   const cellKey = (tableId: string, rowId: string, cellId: string) => cellPrefix + JSON.stringify([tableId, rowId, cellId]).slice(1, -1);
   const valueKey = (valueId: string) => valuePrefix + JSON.stringify(valueId);
   const uniqueId = "roomstore:" + context.name;
   const [nextHlc, seenHlc] = getHlcFunctions(uniqueId, context.now);
 
-  /** tableId → rowId → cellId → hlc; valueId → hlc. */
-  const cellStamps = new Map<string, Map<string, Map<string, string>>>();
-  const valueStamps = new Map<string, string>();
+  /** The latest HLC recorded (P hl). */
+  let latest = "";
+  /** tableId → rowId → cellId → hlc; valueId → hlc. Undefined until loaded. */
+  let stamps: { cells: Map<string, Map<string, Map<string, string>>>; values: Map<string, string> } | undefined;
+  /** Stamps recorded in each group while `stamps` was not loaded: a load later in that group takes them in. */
+  const recordedUnloaded = new WeakMap<Batch, MergeableChanges[]>();
   let store: MergeableStore | undefined;
+  /** Counts changes to the stamped content, for caches of what is derived from it. */
+  let version = 0;
 
-  const cellHlc = (tableId: string, rowId: string, cellId: string) => cellStamps.get(tableId)?.get(rowId)?.get(cellId);
-  const rowOf = (tableId: string, rowId: string) => {
-    let table = cellStamps.get(tableId);
-    if (!table) cellStamps.set(tableId, (table = new Map()));
+  const loaded = () => {
+    if (!stamps) throw new Error("The room's stamps are not loaded.");
+    return stamps;
+  };
+  const cellHlc = (tableId: string, rowId: string, cellId: string) => loaded().cells.get(tableId)?.get(rowId)?.get(cellId);
+  const rowOf = (cells: Map<string, Map<string, Map<string, string>>>, tableId: string, rowId: string) => {
+    let table = cells.get(tableId);
+    if (!table) cells.set(tableId, (table = new Map()));
     let row = table.get(rowId);
     if (!row) table.set(rowId, (row = new Map()));
     return row;
+  };
+
+  /** Reads every stored stamp, and the latest of them. */
+  const readStamps = async () => {
+    const read: NonNullable<typeof stamps> = { cells: new Map(), values: new Map() };
+    let newest = "";
+    for (const prefix of [cellPrefix, valuePrefix]) {
+      let start = prefix;
+      for (;;) {
+        const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
+        for (const [key, stored] of page) {
+          start = key + "\0";
+          const hlc = stored as string;
+          if (hlc > newest) newest = hlc;
+          if (prefix === valuePrefix) {
+            read.values.set(JSON.parse(key.slice(prefix.length)) as string, hlc);
+            continue;
+          }
+          const [tableId, rowId, cellId] = JSON.parse("[" + key.slice(prefix.length) + "]") as [string, string, string];
+          rowOf(read.cells, tableId, rowId).set(cellId, hlc);
+        }
+        if (page.size < LOAD_PAGE_KEYS) break;
+      }
+    }
+    return { read, newest };
   };
 
   /** The store's content with its stamps, tombstones included, as one MergeableChanges. */
@@ -105,6 +146,7 @@ export const createMergeablePeer = (context: {
         for (const cellId in row) addCell(changes, [tableId, rowId, cellId], toEncoded(row[cellId]), cellHlc(tableId, rowId, cellId) ?? "");
       }
     }
+    const { cells: cellStamps, values: valueStamps } = loaded();
     for (const [tableId, rows] of cellStamps) {
       for (const [rowId, cells] of rows) {
         for (const [cellId, hlc] of cells) if (model.getCell(tableId, rowId, cellId) === undefined) addCell(changes, [tableId, rowId, cellId], undefined, hlc);
@@ -125,34 +167,66 @@ export const createMergeablePeer = (context: {
     return store;
   };
 
-  /** Records the stamps of `changes` (cells and values) in memory and in the batch, with undo. */
-  const record = (batch: Batch, changes: MergeableChanges) => {
+  /** Sets the stamps of `changes` in the loaded stamps, to be taken back if the batch fails. */
+  const remember = (batch: Batch, changes: MergeableChanges) => {
+    const { cells, values } = loaded();
     const undo: (() => void)[] = [];
     for (const tableId in changes[0][0]) {
       const rows = changes[0][0][tableId][0];
       for (const rowId in rows) {
-        const row = rowOf(tableId, rowId);
+        const row = rowOf(cells, tableId, rowId);
         for (const cellId in rows[rowId][0]) {
           const previous = row.get(cellId);
-          const hlc = rows[rowId][0][cellId][1]!;
-          row.set(cellId, hlc);
-          batch.put(cellKey(tableId, rowId, cellId), hlc);
+          row.set(cellId, rows[rowId][0][cellId][1]!);
           undo.push(() => (previous === undefined ? row.delete(cellId) : row.set(cellId, previous)));
         }
       }
     }
     for (const valueId in changes[1][0]) {
-      const previous = valueStamps.get(valueId);
-      const hlc = changes[1][0][valueId][1]!;
-      valueStamps.set(valueId, hlc);
-      batch.put(valueKey(valueId), hlc);
-      undo.push(() => (previous === undefined ? valueStamps.delete(valueId) : valueStamps.set(valueId, previous)));
+      const previous = values.get(valueId);
+      values.set(valueId, changes[1][0][valueId][1]!);
+      undo.push(() => (previous === undefined ? values.delete(valueId) : values.set(valueId, previous)));
     }
-    if (store) applyEncoded(store, changes);
     batch.onUndo(() => {
       for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+    });
+  };
+
+  /** Records the stamps of `changes` (cells and values) in the batch and in memory, with undo. */
+  const record = (batch: Batch, changes: MergeableChanges) => {
+    const before = latest;
+    for (const tableId in changes[0][0]) {
+      const rows = changes[0][0][tableId][0];
+      for (const rowId in rows) {
+        for (const cellId in rows[rowId][0]) {
+          const hlc = rows[rowId][0][cellId][1]!;
+          batch.put(cellKey(tableId, rowId, cellId), hlc);
+          if (hlc > latest) latest = hlc;
+        }
+      }
+    }
+    for (const valueId in changes[1][0]) {
+      const hlc = changes[1][0][valueId][1]!;
+      batch.put(valueKey(valueId), hlc);
+      if (hlc > latest) latest = hlc;
+    }
+    if (latest !== before) batch.put(latestKey, latest);
+    let unrecorded: MergeableChanges[] | undefined;
+    if (stamps) remember(batch, changes);
+    else {
+      unrecorded = recordedUnloaded.get(batch);
+      if (!unrecorded) recordedUnloaded.set(batch, (unrecorded = []));
+      unrecorded.push(changes);
+    }
+    if (store) applyEncoded(store, changes);
+    version++;
+    batch.onUndo(() => {
+      // Undo steps run newest first: this record is the list's last.
+      unrecorded?.pop();
+      latest = before;
       // A MergeableStore cannot take a stamp back: build it again from what is kept.
       store = undefined;
+      version++;
     });
   };
 
@@ -167,29 +241,40 @@ export const createMergeablePeer = (context: {
   };
 
   return {
-    async load(): Promise<void> {
-      let latest = "";
-      for (const prefix of [cellPrefix, valuePrefix]) {
-        let start = prefix;
-        for (;;) {
-          const page = await storage.list({ start, prefix, limit: LOAD_PAGE_KEYS });
-          for (const [key, stored] of page) {
-            start = key + "\0";
-            const hlc = stored as string;
-            if (hlc > latest) latest = hlc;
-            if (prefix === valuePrefix) {
-              valueStamps.set(JSON.parse(key.slice(prefix.length)) as string, hlc);
-              continue;
-            }
-            const [tableId, rowId, cellId] = JSON.parse("[" + key.slice(prefix.length) + "]") as [string, string, string];
-            rowOf(tableId, rowId).set(cellId, hlc);
-          }
-          if (page.size < LOAD_PAGE_KEYS) break;
-        }
+    /** At wake-up: sets the room's clock past every stamp it gave, whatever the wall clock does. */
+    async open(): Promise<void> {
+      const stored = (await storage.get([latestKey])).get(latestKey);
+      if (typeof stored === "string") latest = stored;
+      else {
+        // A room whose stamps were kept before P hl: its latest stamp is found by reading them all.
+        const { read, newest } = await readStamps();
+        stamps = read;
+        latest = newest;
       }
-      // The room's clock never goes back behind a stamp it gave, whatever the wall clock does.
       if (latest) seenHlc(latest);
+    },
+
+    get loaded(): boolean {
+      return stamps !== undefined;
+    },
+
+    /**
+     * Reads the stamps, as a job of the commit queue: no group is being written meanwhile, and
+     * the stamps that jobs before it in its group recorded (not stored yet) are taken in with it.
+     */
+    async loadStamps(batch: Batch): Promise<void> {
+      if (stamps) return;
+      const { read } = await readStamps();
+      if (stamps) return;
+      stamps = read;
+      for (const changes of recordedUnloaded.get(batch) ?? []) remember(batch, changes);
       store = undefined;
+      version++;
+    },
+
+    /** Changes whenever the stamped content may have: what is derived from it is stale. */
+    get version(): number {
+      return version;
     },
 
     /**
@@ -216,7 +301,7 @@ export const createMergeablePeer = (context: {
       }
       for (const valueId in incoming[1][0]) {
         const [thing, hlc] = incoming[1][0][valueId];
-        if (wins(hlc, valueStamps.get(valueId))) changes[1][valueId] = thing === undefined ? DELETED : (toEncoded(thing) as Cell);
+        if (wins(hlc, loaded().values.get(valueId))) changes[1][valueId] = thing === undefined ? DELETED : (toEncoded(thing) as Cell);
       }
       return changes;
     },
@@ -263,12 +348,6 @@ export const createMergeablePeer = (context: {
     },
 
     mergeable,
-    /** Cells and values with a stamp, tombstones included. */
-    get stampCount(): number {
-      let count = valueStamps.size;
-      for (const rows of cellStamps.values()) for (const cells of rows.values()) count += cells.size;
-      return count;
-    },
   };
 };
 

@@ -17,7 +17,7 @@ import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room
 import { createRateLimiter } from "./sockets.ts";
 import type { StoreWrite } from "./store.ts";
 import { assertCellCount } from "./subscriptions.ts";
-import { bodyValidator, createFragmentBudget, createSyncDecoder, encodeSyncFrame, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
+import { bodyValidator, createFragmentBudget, createSyncDecoder, encodeSyncBody, encodeSyncFrame, encodeSyncFrameOf, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./sync-wire.ts";
 import { mergeStamped, mergeTablesStamps, plainOf } from "./sync-changes.ts";
 
 interface Pending {
@@ -47,6 +47,17 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const groups = new WeakMap<Batch, StampedWrite[]>();
   /** The same per-socket frame limit as the main socket's (sockets.ts). */
   const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, now);
+  /** The stamps, loaded once for the first synchronizer client (mergeable-peer.ts). */
+  let loading: Promise<void> | undefined;
+  const ready = () =>
+    (loading ??= core.run((batch) => peer.loadStamps(batch)).catch((error: unknown) => {
+      // Loaded, but in a group whose write failed for another job: the stamps stand (mergeable-peer.ts).
+      if (peer.loaded) return;
+      loading = undefined;
+      throw error;
+    }));
+  /** A joining client's first diff request asks for every table: encoded once per version of the content. */
+  let everyTable: { version: number; body: string } | undefined;
 
   const send = (connection: RoomConnection, requestId: string | null, type: number, body: unknown) =>
     connection.send(encodeSyncFrame(requestId, type, body));
@@ -170,6 +181,10 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const answer = (connection: RoomConnection, message: SyncMessage) => {
     const store = peer.mergeable();
     const body = message.body as never;
+    if (message.type === SYNC_MESSAGE.getTableDiff && isEmptyObject(body)) {
+      if (everyTable?.version !== peer.version) everyTable = { version: peer.version, body: encodeSyncBody(store.getMergeableTableDiff(body)) };
+      return connection.send(encodeSyncFrameOf(message.requestId, SYNC_MESSAGE.response, everyTable.body));
+    }
     const response =
       message.type === SYNC_MESSAGE.getContentHashes ? store.getMergeableContentHashes()
       : message.type === SYNC_MESSAGE.getTableDiff ? store.getMergeableTableDiff(body)
@@ -211,9 +226,12 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     connect(connection: RoomConnection): void {
       updateState(connection, { sync: true });
       syncKinds.set(connection, true);
-      // Build the MergeableStore before the socket opens: a client's first requests time out
-      // after 1 s, and building it for a large store after a wake-up can take longer.
-      peer.mergeable();
+      // Load the stamps and build the MergeableStore now: a client's first requests time out
+      // after 1 s. A failure here is met again, and answered, by the socket's first message.
+      ready().then(
+        () => peer.mergeable(),
+        () => undefined,
+      );
     },
 
     async message(connection: RoomConnection, data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
@@ -226,7 +244,9 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
         if (!decoder) decoders.set(socketIdOf(connection), (decoder = createSyncDecoder(now, fragmentBudget)));
         const message = decoder.decode(data);
         // Messages to another client go nowhere: the room is every client's only peer.
-        if (message && (message.to === "" || message.to === SYNC_ROOM_ID)) await handle(connection, message);
+        if (!message || (message.to !== "" && message.to !== SYNC_ROOM_ID)) return;
+        await ready();
+        await handle(connection, message);
       } catch (error) {
         const roomError = toRoomError(error);
         if (roomError.code === "internal") log(error);

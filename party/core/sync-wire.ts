@@ -112,6 +112,13 @@ const parseWithUndefined = (text: string): unknown => {
 export const encodeSyncFrame = (requestId: string | null, type: number, body: unknown): string =>
   SYNC_ROOM_ID + "\n" + JSON.stringify([requestId, type, body], (_key, value) => (value === undefined ? DELETED : value));
 
+/** A body as `encodeSyncFrame` writes it, to be sent more than once with `encodeSyncFrameOf`. */
+export const encodeSyncBody = (body: unknown): string => JSON.stringify(body, (_key, value) => (value === undefined ? DELETED : value));
+
+/** The frame `encodeSyncFrame` makes, from a body already encoded by `encodeSyncBody`. */
+export const encodeSyncFrameOf = (requestId: string | null, type: number, encodedBody: string): string =>
+  SYNC_ROOM_ID + "\n[" + JSON.stringify(requestId) + "," + type + "," + encodedBody + "]";
+
 /** The bytes of fragments every socket of a room keeps, shared by their decoders. */
 export interface FragmentBudget {
   readonly limitBytes: number;

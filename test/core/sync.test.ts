@@ -5,6 +5,7 @@ import { updateState } from "../../party/core/room-types.ts";
 import { decodedContent } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
 import { changesFrame, createTestRoom, receivedChanges, settle, type TestRoom } from "./harness.ts";
+import { canonical } from "../support/sync-client.ts";
 import { connectSync, type SyncClient } from "./sync-harness.ts";
 import { createFragmentBudget, createSyncDecoder } from "../../party/core/sync-wire.ts";
 
@@ -14,11 +15,6 @@ const stored = async (room: TestRoom) => {
   return text === "" ? undefined : JSON.parse(text);
 };
 const contentOf = (client: SyncClient) => client.store.getContent();
-/** JSON with keys sorted: content compared without regard to insertion order. */
-export const canonical = (thing: unknown): string =>
-  JSON.stringify(thing, (_key, value) =>
-    value !== null && typeof value === "object" && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1))) : value,
-  );
 const converged = (room: TestRoom, clients: SyncClient[], what = "convergence") =>
   waitFor(
     async () => [decodedContent(await stored(room)), ...clients.map(contentOf)],
