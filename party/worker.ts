@@ -66,7 +66,8 @@ export class Room extends Server<Env & Cloudflare.Env> {
    * socket that was closed from the request that accepted it open for 10 s after the close
    * handshake, so a refused client would wait that long; a plain socket's close reaches the client
    * promptly, and whatever the client sends on it goes nowhere. (`connect` in the core still
-   * closes a socket that slips past these checks.)
+   * closes a socket that slips past these checks.) A `{room}/sync` socket opens only once the room
+   * has its stamps and MergeableStore ready (`prepareSocket`): its client's requests time out after 1 s.
    */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return super.fetch(request);
@@ -78,7 +79,14 @@ export class Room extends Server<Env & Cloudflare.Env> {
     }
     const refused = room.socketRefusal(request);
     if (refused) return errorResponse(refused);
-    if (!room.isFull()) return super.fetch(request);
+    if (!room.isFull()) {
+      try {
+        await room.prepareSocket(request);
+      } catch (error) {
+        return errorResponse(error);
+      }
+      return super.fetch(request);
+    }
     const [client, server] = Object.values(new WebSocketPair());
     server.accept();
     server.close(CLOSE_TRY_AGAIN, "The room is full; try again later.");

@@ -23,6 +23,12 @@ export interface Room {
   isFull(): boolean;
   /** Why a socket opened by `request` may not join (no role from the gate, a foreign origin), if it may not. */
   socketRefusal(request: Request): RoomError | undefined;
+  /**
+   * Makes ready what a socket opened by `request` needs from its first frame: for `{room}/sync`, the
+   * stamps and the MergeableStore (a synchronizer client's requests time out after 1 s). An adapter
+   * that can delay the upgrade awaits it first; without it, `handleConnect` starts the same work.
+   */
+  prepareSocket(request: Request): Promise<void>;
   /** Admits a socket opened by `request` (room capacity, role). */
   handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
@@ -80,6 +86,9 @@ export const createRoom = (options: RoomOptions): Room => {
     handleRequest: (request) => current.handleRequest(request),
     isFull: () => current.sockets.isFull(),
     socketRefusal: (request) => current.sockets.refusal(request),
+    prepareSocket: async (request) => {
+      if (subPath(new URL(request.url).pathname) === SYNC_PATH) await current.sync.prepare();
+    },
     handleConnect(connection, request) {
       open.add(connection);
       if (subPath(new URL(request.url).pathname) === SYNC_PATH) current.sync.connect(connection);

@@ -217,6 +217,12 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   };
 
   return {
+    /** Loads the stamps and builds the MergeableStore, for a synchronizer socket about to open. */
+    prepare: async (): Promise<void> => {
+      await ready();
+      peer.mergeable();
+    },
+
     /** Records a committed store write's stamps in its batch, and sends them once it is durable. */
     onStoreWrite(batch: Batch, writes: StoreWrite[], stamps?: unknown): void {
       queueFlush(batch, peer.stampWrites(batch, writes, stamps as StampedInput | undefined));

@@ -50,6 +50,17 @@ describe("a room's synchronizer stamps", () => {
     expect(client.store.getMergeableContentHashes()).toEqual(await hashesFromStorage(restarted));
   });
 
+  it("are read before a synchronizer socket opens, when the adapter asks: not for other sockets", async () => {
+    const room = await createTestRoom({ now: Date.now });
+    await room.request("PUT", "/store", [{ pets: { fido: { species: "dog" } } }, {}]);
+    const list = vi.spyOn(room.storage, "list");
+    const restarted = await room.restart();
+    await restarted.room.prepareSocket(new Request("http://room.test/parties/main/test-room", { headers: ADMITTED }));
+    expect(listsOfStamps(list)).toBe(0);
+    await restarted.room.prepareSocket(new Request("http://room.test/parties/main/test-room/sync", { headers: ADMITTED }));
+    expect(listsOfStamps(list)).toBeGreaterThan(0);
+  });
+
   it("take in the stamps that writes earlier in the loading group recorded, and give them back if that group fails", async () => {
     for (const fails of [false, true]) {
       const room = await createTestRoom({ now: Date.now });
