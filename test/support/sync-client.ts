@@ -8,6 +8,8 @@ import { WebSocket } from "ws";
 export interface SyncClient {
   store: MergeableStore;
   synchronizer: WsSynchronizer<WebSocket>;
+  /** Errors TinyBase passed over (`onIgnoredError`): a request of the client's that timed out is one. */
+  ignored: unknown[];
   close(): Promise<void>;
 }
 
@@ -15,9 +17,10 @@ export const syncUrl = (host: string, room: string) => `ws://${host}/parties/mai
 
 /** Connects a synchronizer client and waits for its first load and save; `store` may hold offline edits. */
 export const connectSync = async (host: string, room: string, store = createMergeableStore()): Promise<SyncClient> => {
-  const synchronizer = await createWsSynchronizer(store, new WebSocket(syncUrl(host, room)));
+  const ignored: unknown[] = [];
+  const synchronizer = await createWsSynchronizer(store, new WebSocket(syncUrl(host, room)), undefined, undefined, undefined, (error) => ignored.push(error));
   await synchronizer.startSync();
-  return { store, synchronizer, close: async () => void (await synchronizer.destroy()) };
+  return { store, synchronizer, ignored, close: async () => void (await synchronizer.destroy()) };
 };
 
 /** JSON with object keys sorted: contents compared regardless of insertion order. */
