@@ -23,8 +23,11 @@ const joinCells = (quick: boolean) => (quick ? 10_000 : 50_000);
 
 const syncUrl = (host: string, room: string) => `ws://${host}/parties/main/${room}/sync`;
 
-const connect = async (host: string, room: string, store: MergeableStore = createMergeableStore()) => {
-  const synchronizer = await createWsSynchronizer(store, new WebSocket(syncUrl(host, room)));
+/** A synchronizer client; `onFrame` hears each frame's arrival, before the client reads it. */
+const connect = async (host: string, room: string, store: MergeableStore = createMergeableStore(), onFrame?: () => void) => {
+  const socket = new WebSocket(syncUrl(host, room));
+  if (onFrame) socket.on("message", onFrame);
+  const synchronizer = await createWsSynchronizer(store, socket);
   await synchronizer.startSync();
   return { store, close: () => synchronizer.destroy() };
 };
@@ -68,7 +71,8 @@ export const sync: Scenario = {
     `convergence: ${WRITERS} clients each set ${changesPerWriter(options.quick)} cells (one row each, one message per setCell), all at once; ` +
       `changes/s = all changes ÷ time until every client holds all of them; latency = a change's send to its arrival at another client; then a fresh client must load them all`,
     `join: a room filled with ${joinCells(options.quick)} cells (${CELLS_PER_ROW} a row, ${FILL_CELLS_PER_CHANGE} per transaction); ` +
-      `time from a fresh client's connect until its content equals the room's, median of ${JOINS}`,
+      `time from a fresh client's connect until its content equals the room's, median of ${JOINS}; ` +
+      `split at the arrival of the last frame before that: the server's part (connect, requests, the answers' arrival) and the client's own (decoding and applying them, the same work whoever serves it)`,
     `memory: resident memory of the server's workerd processes after the joins (and its growth since before the fill), MB`,
   ],
   metrics: () => [
@@ -77,12 +81,14 @@ export const sync: Scenario = {
     metric("p99", "change latency, p99 ms", "lower", 1),
     metric("lost", "changes lost", "none", 0),
     metric("join", "join of a fresh client, ms", "lower", 0),
+    metric("joinServer", "of which the server's part, ms", "lower", 0),
+    metric("joinClient", "of which the client's own decoding and applying, ms", "lower", 0),
     metric("rss", "workerd memory after the joins, MB", "lower", 0),
     metric("growth", "workerd memory growth, MB", "lower", 0),
   ],
   async run(context) {
     await forEachTarget(context, ["rate", "p50", "p99", "lost"], (target) => converge(context, target));
-    await forEachTarget(context, ["join", "rss", "growth"], (target) => join(context, target));
+    await forEachTarget(context, ["join", "joinServer", "joinClient", "rss", "growth"], (target) => join(context, target));
   },
 };
 
@@ -142,14 +148,22 @@ async function join(context: ScenarioContext, target: RunningTarget): Promise<vo
   }
   await filler.close();
   const times: number[] = [];
+  const serverParts: number[] = [];
+  const clientParts: number[] = [];
   for (let attempt = 0; attempt < JOINS; attempt++) {
     const started = performance.now();
-    const client = await connect(target.server.host, room);
+    let lastFrame = started;
+    const client = await connect(target.server.host, room, undefined, () => (lastFrame = performance.now()));
     await waitUntil(() => holdsAll(client.store), JOIN_TIMEOUT_MS, `a fresh client to hold ${cells} cells (TinyBase's 1 s request timeout may have passed)`);
-    times.push(performance.now() - started);
+    const done = performance.now();
+    times.push(done - started);
+    serverParts.push(lastFrame - started);
+    clientParts.push(done - lastFrame);
     await client.close();
   }
   context.sink.record(target.name, "join", median(times));
+  context.sink.record(target.name, "joinServer", median(serverParts));
+  context.sink.record(target.name, "joinClient", median(clientParts));
   const after = workerdMb(target);
   context.sink.record(target.name, "rss", after);
   context.sink.record(target.name, "growth", after - before);

@@ -194,6 +194,16 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     send(connection, message.requestId, SYNC_MESSAGE.response, response);
   };
 
+  /**
+   * Answers once every write before the request has settled: a write being stored may still fail,
+   * and a client given it would hand it back to the room as its own. A failed group is rolled back
+   * before its jobs hear of it, so the answer then reads what is kept.
+   */
+  const answerCommitted = (connection: RoomConnection, message: SyncMessage): Promise<void> =>
+    core
+      .run((batch) => batch.onCommit(() => answer(connection, message)))
+      .catch(() => answer(connection, message));
+
   /** Frees the fragments a socket's decoder keeps. */
   const release = (connection: RoomConnection) => {
     decoders.get(socketIdOf(connection))?.release();
@@ -212,7 +222,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       case SYNC_MESSAGE.contentDiff:
         return apply(connection, message.body as MergeableChanges);
       default:
-        return answer(connection, message);
+        return answerCommitted(connection, message);
     }
   };
 

@@ -109,6 +109,28 @@ describe("a room's synchronizer stamps", () => {
     }
   });
 
+  it("answer a request only with what is stored: never a write that is still being stored and then fails", async () => {
+    const room = await createTestRoom({ now: Date.now });
+    await room.request("PUT", "/store", [{ pets: { fido: { species: "dog" } } }, {}]);
+    const joining = createConnection("joining");
+    room.connections.push(joining);
+    const syncRequest = new Request("http://room.test/parties/main/test-room/sync", { headers: ADMITTED });
+    await room.room.prepareSocket(syncRequest);
+    room.room.handleConnect(joining, syncRequest);
+    // A persister client's write whose storage write fails 20 ms after it starts.
+    vi.spyOn(room.storage, "write").mockImplementationOnce(() => new Promise((_, reject) => setTimeout(() => reject(new Error("disk full")), 20)));
+    const persister = room.connect("persister");
+    const written = room.room.handleMessage(persister, changesFrame([{ pets: { fido: { legs: 4 } } }, {}, 1]));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // A client asks for every table while that write is being stored.
+    await room.room.handleMessage(joining, 'S\n["join1234567.abcd",4,{}]');
+    await written;
+    await waitFor(() => joining.sent.length, (count) => count > 0, { what: "the answer" });
+    const answer = joining.sent.find((frame) => frame.includes("join1234567.abcd"))!;
+    expect(answer).toContain('"species"');
+    expect(answer).not.toContain('"legs"');
+  });
+
   it("answer joining clients from one encoding of the content until it changes", async () => {
     const room = await createTestRoom({ now: Date.now });
     await room.request("PUT", "/store", [{ pets: { fido: { species: "dog" } } }, {}]);
