@@ -27,6 +27,8 @@
 //                                     one of those seqs is trimmed
 //   P ac "t","r","c" <seq>            a per-cell audit index that earlier versions wrote; no longer
 //                                     written or read, and swept by retention with the audit range
+//   P hc / P hv / P hl                synchronizer stamps of cells and values, and the latest of
+//                                     them (mergeable-peer.ts)
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.
