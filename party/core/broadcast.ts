@@ -177,7 +177,7 @@ export const createBroadcaster = (options: {
         try {
           for (const frame of framesFor(id, list)) connection.send(frame);
           // An echo is a correction too: it may arrive after the sender wrote these cells again.
-          const echoed = list.flatMap((entry) => (entry.sender?.id === id ? (entry.echo ?? []) : []));
+          const echoed = list.flatMap((entry) => (isSentBy(entry, id) ? (entry.echo ?? []) : []));
           if (echoed.length > 0) noteCorrection(echoed, id);
         } catch {
           // The sender left after its change was committed: nothing to reconverge.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changesFrame, createTestRoom, receivedChanges } from "./harness.ts";
+import { changesFrame, createTestRoom, receivedChanges, type TestRoom } from "./harness.ts";
 
 /** Applies received TinyBase frames to a plain copy of content, as a client would. */
 const apply = (content: [any, any], changes: any[]) => {
@@ -106,5 +106,42 @@ describe("a set racing a deletion", () => {
     const server = await (await room.request("GET", "/store")).json();
     expect(server).toEqual([{ t: { r: { b: 2 } } }, {}]);
     expect(bobState).toEqual(server);
+  });
+});
+
+/** A client as TinyBase's persister client is one: its own write at once, the room's frames as they arrive. */
+const createClient = (room: TestRoom, id: string, content: [any, any]) => {
+  const connection = room.connect(id);
+  const state: [any, any] = structuredClone(content);
+  let heard = 0;
+  return {
+    state,
+    /** Applies the frames that reached it since it last listened. */
+    hear() {
+      const frames = receivedChanges(connection);
+      for (const frame of frames.slice(heard)) apply(state, frame);
+      heard = frames.length;
+    },
+    write(changes: any[]) {
+      apply(state, changes);
+      return room.room.handleMessage(connection, changesFrame(changes));
+    },
+  };
+};
+
+describe("a write racing the room's echo", () => {
+  it("echoes a sender's write made before the echo of its previous write arrived", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, { x: 0 }]);
+    const alice = room.connect("alice");
+    const bob = createClient(room, "bob", [{}, { x: 0 }]);
+    await room.room.handleMessage(alice, changesFrame([{}, { x: 1 }, 1]));
+    // Bob's first write conflicts with Alice's and is echoed; his second is sent before that echo arrives.
+    await bob.write([{}, { x: 2 }, 1]);
+    await bob.write([{}, { x: 3 }, 1]);
+    bob.hear();
+    const server = await (await room.request("GET", "/store")).json();
+    expect(server).toEqual([{}, { x: 3 }]);
+    expect(bob.state).toEqual(server);
   });
 });
