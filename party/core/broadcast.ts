@@ -4,9 +4,11 @@
 //
 // Convergence under concurrent writes to one cell: the room orders writes, but a sender that set a
 // cell while another client's write to it was on its way to it ends with the other value. So when a
-// connection writes a cell that another connection wrote within CONFLICT_WINDOW_MS, the room also
-// sends that sender the cell's authoritative value after the group. A lone writer (someone typing)
-// never gets its own changes back, so its UI never jumps back to an older value.
+// connection writes a cell that another connection, or an HTTP write (PUT, PATCH, an import), wrote
+// within CONFLICT_WINDOW_MS, and the room sent that write to this connection (it was open when that
+// write was broadcast), the room also sends the sender the cell's authoritative value after the
+// group. A lone writer (someone typing) never gets its own changes back, so its UI never jumps back
+// to an older value; nor does a client that opened after the other write, which it never heard.
 import { encodeChangesFrame } from "../protocol.ts";
 import type { ChangedRow, ChangedTable, Changes } from "./changes.ts";
 import { isDeleted } from "./changes.ts";
@@ -28,8 +30,10 @@ export const sendCurrent = (
   if (model.hasStore) connection.send(encodeChangesFrame(prefix, model.currentOf(changes)));
 };
 
-/** Writer id of the room's own corrections (no connection id starts with a NUL). */
+/** Writer id of the room's own corrections (no socket id starts with a NUL). */
 const ROOM_WRITER = "\u0000room:";
+/** Writer id of what no connection sent: HTTP PUT and PATCH, an import. */
+const REQUEST_WRITER = "\u0000request";
 
 /** How long after another connection's write to a cell a write to it counts as concurrent. */
 export const CONFLICT_WINDOW_MS = 10_000;
@@ -104,13 +108,23 @@ const cellKey = (write: StoreWrite) => (write.kind === "cell" ? JSON.stringify(w
 
 export const createBroadcaster = (options: {
   prefix: string;
-  sendToAll: (frames: string[], except: ReadonlySet<string>) => void;
+  /** The connections that hear TinyBase frames. */
+  connections: () => Iterable<RoomConnection>;
   /** The room's current values of the cells and values named. */
   currentOf: (changes: Changes) => Changes;
   now: () => number;
 }) => {
-  /** Last writer of each recently written cell, oldest first. */
-  const lastWriters = new Map<string, { sender: string; at: number }>();
+  /** Last writer of each recently written cell, oldest first, with the index of the flush that sends it. */
+  const lastWriters = new Map<string, { sender: string; at: number; flush: number }>();
+  /** Index of the next flush: a group's entries are made before its flush, and groups never overlap. */
+  let flushes = 0;
+  /** Per open connection (by socket id), the first flush it was sent or a correction's: it heard every one since. */
+  let hearsFrom = new Map<string, number>();
+
+  const noteWriter = (key: string, sender: string, at: number) => {
+    lastWriters.delete(key);
+    lastWriters.set(key, { sender, at, flush: flushes });
+  };
 
   const forgetOld = (now: number) => {
     for (const [key, writer] of lastWriters) {
@@ -132,36 +146,40 @@ export const createBroadcaster = (options: {
    */
   const noteCorrection = (writes: StoreWrite[], sender: string) => {
     const now = options.now();
+    if (!hearsFrom.has(sender)) hearsFrom.set(sender, flushes);
     for (const write of writes) {
       // The correction may delete the cell's row or table (when they are gone from the room):
       // a set into them that the sender made meanwhile is echoed too.
-      for (const key of [cellKey(write), ...containersOf(write)]) {
-        lastWriters.delete(key);
-        lastWriters.set(key, { sender: ROOM_WRITER + sender, at: now });
-      }
+      for (const key of [cellKey(write), ...containersOf(write)]) noteWriter(key, ROOM_WRITER + sender, now);
     }
   };
 
   return {
-    /** An entry for the group's list: records who wrote which cells, and what must be echoed. */
+    /**
+     * An entry for the group's list: records who wrote which cells, and what must be echoed. A
+     * write no connection sent is recorded too: its frame may reach a client after that client's
+     * own write to the same cells, which the room then applies after it.
+     */
     entry(changes: Changes, writes: StoreWrite[], connection?: RoomConnection): Entry {
-      if (connection === undefined) return { changes };
-      const sender = socketIdOf(connection);
+      const sender = connection === undefined ? REQUEST_WRITER : socketIdOf(connection);
       const now = options.now();
       forgetOld(now);
       const echo: StoreWrite[] = [];
-      const note = (key: string) => {
-        lastWriters.delete(key);
-        lastWriters.set(key, { sender, at: now });
+      // A connection that has heard no flush yet hears this group's.
+      const from = hearsFrom.get(sender) ?? flushes;
+      const crossed = (key: string) => {
+        const last = lastWriters.get(key);
+        return last !== undefined && last.sender !== sender && last.flush >= from;
       };
       for (const write of writes) {
         // A cell set into a row or table another connection just deleted conflicts with that
         // deletion too: the deletion reached this sender after its own set, and removed it there.
         const keys = [cellKey(write), ...containersOf(write)];
-        if (keys.some((key) => { const last = lastWriters.get(key); return last !== undefined && last.sender !== sender; })) echo.push(write);
-        note(keys[0]);
-        if (write.value === undefined) for (const key of keys.slice(1)) note(key);
+        if (connection && keys.some(crossed)) echo.push(write);
+        noteWriter(keys[0], sender, now);
+        if (write.value === undefined) for (const key of keys.slice(1)) noteWriter(key, sender, now);
       }
+      if (connection === undefined) return { changes };
       return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
     },
 
@@ -172,17 +190,26 @@ export const createBroadcaster = (options: {
       if (list.length === 0) return;
       const senders = new Map<string, RoomConnection>();
       for (const { sender } of list) if (sender) senders.set(socketIdOf(sender), sender);
-      options.sendToAll(framesOf(options.prefix, list.map((entry) => entry.changes)), new Set(senders.keys()));
+      const frames = framesOf(options.prefix, list.map((entry) => entry.changes));
+      // Rebuilt from the open connections, so that it forgets the closed ones.
+      const heard = new Map<string, number>();
+      for (const connection of options.connections()) {
+        const id = socketIdOf(connection);
+        heard.set(id, hearsFrom.get(id) ?? flushes);
+        if (!senders.has(id)) for (const frame of frames) connection.send(frame);
+      }
+      hearsFrom = heard;
       for (const [id, connection] of senders) {
         try {
           for (const frame of framesFor(id, list)) connection.send(frame);
           // An echo is a correction too: it may arrive after the sender wrote these cells again.
-          const echoed = list.flatMap((entry) => (entry.sender?.id === id ? (entry.echo ?? []) : []));
+          const echoed = list.flatMap((entry) => (isSentBy(entry, id) ? (entry.echo ?? []) : []));
           if (echoed.length > 0) noteCorrection(echoed, id);
         } catch {
           // The sender left after its change was committed: nothing to reconverge.
         }
       }
+      flushes++;
     },
   };
 

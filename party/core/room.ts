@@ -8,7 +8,6 @@
 // rejected or failed operation leaves memory and storage as they were.
 import { createBroadcaster } from "./broadcast.ts";
 import { createCommitQueue } from "./commit-queue.ts";
-import { socketIdOf } from "./connections.ts";
 import { createKeys } from "./keys.ts";
 import { lockWrites } from "./lock-writes.ts";
 import { loadRoom } from "./load-room.ts";
@@ -48,12 +47,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
 
   const broadcaster = createBroadcaster({
     prefix: config.messagePrefix,
-    /** Sends frames to every connection but those listed. */
-    sendToAll(frames, except) {
-      for (const connection of options.connections()) {
-        if (!except.has(socketIdOf(connection))) for (const frame of frames) connection.send(frame);
-      }
-    },
+    connections: options.connections,
     currentOf: (changes) => model.currentOf(changes),
     now,
   });

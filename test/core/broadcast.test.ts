@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { changesFrame, createTestRoom, receivedChanges } from "./harness.ts";
+import { DELETED } from "../../party/protocol.ts";
+import { changesFrame, createTestRoom, receivedChanges, type TestRoom } from "./harness.ts";
 
-/** Applies received TinyBase frames to a plain copy of content, as a client would. */
+/** Applies received TinyBase frames to a plain copy of content, as a client would: no empty row or table is kept. */
 const apply = (content: [any, any], changes: any[]) => {
   const [tables, values] = content;
   for (const [tableId, table] of Object.entries<any>(changes[0])) {
@@ -14,7 +15,9 @@ const apply = (content: [any, any], changes: any[]) => {
             if (cell === "\uFFFC") delete tables[tableId]?.[rowId]?.[cellId];
             else ((tables[tableId] ??= {})[rowId] ??= {})[cellId] = cell;
           }
+        if (tables[tableId]?.[rowId] && Object.keys(tables[tableId][rowId]).length === 0) delete tables[tableId][rowId];
       }
+    if (tables[tableId] && Object.keys(tables[tableId]).length === 0) delete tables[tableId];
   }
   for (const [valueId, value] of Object.entries<any>(changes[1])) {
     if (value === "\uFFFC") delete values[valueId];
@@ -106,5 +109,98 @@ describe("a set racing a deletion", () => {
     const server = await (await room.request("GET", "/store")).json();
     expect(server).toEqual([{ t: { r: { b: 2 } } }, {}]);
     expect(bobState).toEqual(server);
+  });
+});
+
+/** A client as TinyBase's persister client is one: its own write at once, the room's frames as they arrive. */
+const createClient = (room: TestRoom, id: string, content: [any, any]) => {
+  const connection = room.connect(id);
+  const state: [any, any] = structuredClone(content);
+  let heard = 0;
+  return {
+    state,
+    /** Applies the frames that reached it since it last listened. */
+    hear() {
+      const frames = receivedChanges(connection);
+      for (const frame of frames.slice(heard)) apply(state, frame);
+      heard = frames.length;
+    },
+    write(changes: any[]) {
+      apply(state, changes);
+      return room.room.handleMessage(connection, changesFrame(changes));
+    },
+  };
+};
+
+describe("a client's write racing an HTTP write", () => {
+  const initial: [any, any] = [{ t: { r: { a: 0 } }, u: { r: { a: 0 } } }, { v: 0 }];
+  // What PUT and PATCH run, called directly so that their place in the commit queue is the order of
+  // the calls; a PUT's If-Match counts the writes queued ahead of it.
+  const httpWrites: [string, (core: TestRoom["room"]["core"], queuedAhead: number) => Promise<unknown>][] = [
+    ["PUT", (core, queuedAhead) => core.putStore([{ t: { r: { a: 9 } } }, {}], "test", core.log.storeSeq + queuedAhead)],
+    ["PATCH", (core) => core.applyChanges([{ t: { r: { a: 9 } }, u: DELETED }, { v: DELETED }, 1], "test", { allOrNothing: true })],
+  ];
+  const writes: [string, any[]][] = [
+    ["a cell the HTTP write sets", [{ t: { r: { a: 1 } } }, {}, 1]],
+    ["a value the HTTP write deletes", [{}, { v: 1 }, 1]],
+    ["a cell of a table the HTTP write deletes", [{ u: { r: { a: 1 } } }, {}, 1]],
+    ["a deletion of a cell the HTTP write sets", [{ t: { r: { a: DELETED } } }, {}, 1]],
+    ["a new cell in a row the HTTP write rewrites", [{ t: { r: { b: 1 } } }, {}, 1]],
+  ];
+  type Race = (steps: { http: (queuedAhead?: number) => Promise<unknown>; write: () => Promise<void>; hear: () => void }) => Promise<unknown>;
+  const races: [string, Race][] = [
+    ["committed first, its frame arriving after the write was sent", async ({ http, write }) => { await http(); await write(); }],
+    ["committed first and heard before the write", async ({ http, write, hear }) => { await http(); hear(); await write(); }],
+    ["committed after the write", async ({ http, write }) => { await write(); await http(); }],
+    ["in the write's commit group, after it", ({ http, write }) => Promise.all([write(), http(1)])],
+    ["in the write's commit group, before it", ({ http, write }) => Promise.all([http(), write()])],
+  ];
+
+  describe.each(httpWrites)("%s", (_method, http) => {
+    it.each(writes.flatMap(([what, changes]) => races.map(([when, race]) => [what, when, changes, race] as const)))(
+      "ends the writer of %s on the room's content, the HTTP write %s",
+      async (_what, _when, changes, race) => {
+        const room = await createTestRoom();
+        await room.request("PUT", "/store", initial);
+        const [writer, reader] = [createClient(room, "writer", initial), createClient(room, "reader", initial)];
+        await race({ http: (queuedAhead = 0) => http(room.room.core, queuedAhead), write: () => writer.write(changes), hear: () => writer.hear() });
+        writer.hear();
+        reader.hear();
+        const server = await (await room.request("GET", "/store")).json();
+        expect(writer.state).toEqual(server);
+        expect(reader.state).toEqual(server);
+      },
+    );
+  });
+});
+
+describe("a client that opened after another write", () => {
+  it.each([
+    ["a PUT", (room: TestRoom) => room.room.core.putStore([{}, { x: 1 }], "test", room.room.core.log.storeSeq)],
+    ["another client", (room: TestRoom) => room.room.handleMessage(room.connect("alice"), changesFrame([{}, { x: 1 }, 1]))],
+  ])("is not sent back its write to the cells that %s wrote: it never heard that write", async (_who, write) => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, { x: 0 }]);
+    await write(room);
+    const bob = room.connect("bob");
+    await room.room.handleMessage(bob, changesFrame([{}, { x: 2 }, 1]));
+    expect(receivedChanges(bob)).toEqual([]);
+  });
+});
+
+describe("a write racing the room's echo", () => {
+  it("echoes a sender's write made before the echo of its previous write arrived", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, { x: 0 }]);
+    const alice = room.connect("alice");
+    const bob = createClient(room, "bob", [{}, { x: 0 }]);
+    await room.room.handleMessage(alice, changesFrame([{}, { x: 1 }, 1]));
+    // Bob's first write conflicts with Alice's and is echoed; his second is sent before that echo arrives.
+    await bob.write([{}, { x: 2 }, 1]);
+    await bob.write([{}, { x: 3 }, 1]);
+    bob.hear();
+    const server = await (await room.request("GET", "/store")).json();
+    expect(server).toEqual([{}, { x: 3 }]);
+    expect(bob.state).toEqual(server);
   });
 });
