@@ -154,9 +154,9 @@ const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: 
   }
 };
 
-/** The part of a URL path after `/parties/:party/:room`, or the whole path elsewhere. */
+/** The part of a URL path after `/parties/:party/:room` (or PartyKit's `/party/:room`), or the whole path elsewhere. */
 export const subPath = (pathname: string): string => {
-  const match = pathname.match(/^\/parties\/[^/]+\/[^/]+(\/.*)?$/);
+  const match = pathname.match(/^\/(?:parties\/[^/]+|party)\/[^/]+(\/.*)?$/);
   return match ? (match[1] ?? "/") : pathname;
 };
 

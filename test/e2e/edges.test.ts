@@ -120,6 +120,18 @@ describe.each(["wrangler", "partykit"] as const)("under %s dev", (kind) => {
     expect(changesOf(first.frames)).toEqual([[{}, { n: 1 }, 1], [{}, { n: 2 }, 1]]);
   });
 
+  // PartyKit also routes its short path `/party/:room` to the main party: the same room, the same resources.
+  if (kind === "partykit") {
+    it("serves a room's resources at PartyKit's short path /party/:room too", async () => {
+      expect((await fetch(at("short", "/store"), { method: "PUT", body: '[{},{"v":1}]' })).status).toBe(201);
+      expect(await (await fetch(`${server.origin}/party/short/store`)).json()).toEqual([{}, { v: 1 }]);
+      // A synchronizer socket there is one: it answers a GetContentHashes request.
+      const sync = await open(`ws://${server.host}/party/short/sync`);
+      sync.socket.send('S\n["abcdefghijk.abcd",1,""]');
+      await waitFor(() => sync.frames, (frames) => frames.some((frame) => frame.startsWith('S\n["abcdefghijk.abcd",0,')), { what: "the room's hashes" });
+    });
+  }
+
   it("answers a client's close(1000) with a close", async () => {
     const { socket } = await open(`ws://${server.host}/parties/main/closing`);
     const started = Date.now();
