@@ -56,6 +56,11 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       loading = undefined;
       throw error;
     }));
+  /** Loads the stamps and builds the MergeableStore, for a synchronizer socket about to open. */
+  const prepare = async (): Promise<void> => {
+    await ready();
+    peer.mergeable();
+  };
   /** A joining client's first diff request asks for every table: encoded once per version of the content. */
   let everyTable: { version: number; body: string } | undefined;
 
@@ -227,11 +232,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   };
 
   return {
-    /** Loads the stamps and builds the MergeableStore, for a synchronizer socket about to open. */
-    prepare: async (): Promise<void> => {
-      await ready();
-      peer.mergeable();
-    },
+    prepare,
 
     /** Records a committed store write's stamps in its batch, and sends them once it is durable. */
     onStoreWrite(batch: Batch, writes: StoreWrite[], stamps?: unknown): void {
@@ -244,10 +245,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       syncKinds.set(connection, true);
       // Load the stamps and build the MergeableStore now: a client's first requests time out
       // after 1 s. A failure here is met again, and answered, by the socket's first message.
-      ready().then(
-        () => peer.mergeable(),
-        () => undefined,
-      );
+      prepare().catch(() => undefined);
     },
 
     async message(connection: RoomConnection, data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
