@@ -78,10 +78,15 @@ export default class Room implements Party.Server {
     return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
   }
 
-  onConnect(connection: Party.Connection, context: Party.ConnectionContext): void {
+  async onConnect(connection: Party.Connection, context: Party.ConnectionContext): Promise<void> {
     const room = this.#starter.current;
-    if (room) room.handleConnect(connection, context.request as unknown as Request);
-    else connection.close(CLOSE_INTERNAL, "The room could not start.");
+    if (!room) return connection.close(CLOSE_INTERNAL, "The room could not start.");
+    const request = context.request as unknown as Request;
+    room.handleConnect(connection, request);
+    // PartyKit answers the upgrade once this resolves: a synchronizer client, whose requests time
+    // out after 1 s, then finds the room's stamps and MergeableStore ready. A failure here is met
+    // again, and answered, by the socket's first message.
+    await room.prepareSocket(request).catch(() => undefined);
   }
 
   async onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
