@@ -1,4 +1,4 @@
-// Scenario 6: Durable Streams. The room's `/v1/stream/<name>` against the protocol's reference
+// Scenario 10: Durable Streams. The room's `/v1/stream/<name>` against the protocol's reference
 // Node server (@durable-streams/server 0.3.7, in-memory store, started here in its own process):
 // append→SSE latency, and catch-up read throughput. Only targets with an event log are measured;
 // the reference server's figures and the ratios to it are printed under the table.
@@ -21,7 +21,7 @@ type Figures = Record<(typeof KEYS)[number], number>;
 
 export const durableStreams: Scenario = {
   name: "durable-streams",
-  title: "6. Durable Streams: append→SSE latency and catch-up reads, against the reference server",
+  title: "10. Durable Streams: append→SSE latency and catch-up reads, against the reference server",
   parameters: (options) => [
     `reference: @durable-streams/server 0.3.7 (DurableStreamTestServer, in-memory), Node, its own process`,
     `latency: one JSON stream, one reader on \`live=sse\` from \`offset=now\`; ${LATENCY_APPENDS} appends one after another (POST of one ${JSON.stringify(MESSAGE).length}-byte message); time from the POST until the reader has the data event`,

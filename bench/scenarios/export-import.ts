@@ -1,4 +1,4 @@
-// Scenario 6: a whole room out and in. A synthetic export of N events (one in ten a `$store`
+// Scenario 7: a whole room out and in. A synthetic export of N events (one in ten a `$store`
 // change of one cell, the rest small application events, a tenth of those with a producer id) is
 // imported by one streamed POST {room}/import, exported by GET {room}/export, and the export
 // imported into a second room. Events/s each way, and the peak resident memory of the workerd
@@ -95,7 +95,7 @@ const importBody = async (target: RunningTarget, room: string, body: ReadableStr
 
 export const exportImport: Scenario = {
   name: "export-import",
-  title: "6. Export and import of a whole room",
+  title: "7. Export and import of a whole room",
   parameters: (options) => [
     `a synthetic export of ${eventCount(options).toLocaleString("en")} events (one in ${STORE_EVERY} a $store change of one cell over ${ROWS} rows, ` +
       `the rest application events with small data), imported by one streamed POST {room}/import`,

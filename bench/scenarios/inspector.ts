@@ -1,4 +1,4 @@
-// Scenario 6: the room inspector (public/index.html at `/`) in Debian's headless Chromium. Time to
+// Scenario 11: the room inspector (public/index.html at `/`) in Debian's headless Chromium. Time to
 // the first rows of a 50,000-cell room, and the cost of one cell edit in the page (TinyBase's
 // setCell, the grid's cell listener, the store sync's send, and the layout that follows) in a
 // 1,000-cell and a 50,000-cell room: the same if the page does per edit only what the edit changed.
@@ -19,7 +19,7 @@ const SERVES_INSPECTOR = "roomstore";
 
 export const inspector: Scenario = {
   name: "inspector",
-  title: "6. Room inspector in Chromium",
+  title: "11. Room inspector in Chromium",
   parameters: (options) => [
     `rooms of ${SIZES.join(" and ")} cells (bench fixtures: one table, rows of 10 cells); Chromium ${CHROMIUM}, headless, viewport 1400×1000`,
     `first rows: navigation start to the grid's first rows on screen (the page's "inspector:first-rows" mark), median of ${openings(options)} fresh pages of the ${FIRST_ROWS_CELLS}-cell room`,

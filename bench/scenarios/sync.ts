@@ -1,4 +1,4 @@
-// Scenario 6: TinyBase synchronizer clients (createWsSynchronizer over a MergeableStore, unmodified)
+// Scenario 8: TinyBase synchronizer clients (createWsSynchronizer over a MergeableStore, unmodified)
 // against roomstore's `{room}/sync` and TinyBase's own Durable Object server. Convergence of
 // concurrent writers; a fresh client joining a large room; the server's memory.
 import { execFileSync } from "node:child_process";
@@ -66,7 +66,7 @@ const workerdMb = (target: RunningTarget): number => {
 
 export const sync: Scenario = {
   name: "sync",
-  title: "6. TinyBase synchronizer clients (MergeableStore)",
+  title: "8. TinyBase synchronizer clients (MergeableStore)",
   protocol: "synchronizer",
   parameters: (options) => [
     `unmodified tinybase 10 clients: createWsSynchronizer(createMergeableStore(), new WebSocket(url)) over \`ws\`, all in this process`,

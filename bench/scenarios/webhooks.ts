@@ -1,4 +1,4 @@
-// Scenario 6: what the webhooks cost. Changes/s of one pipelining writer without a validation
+// Scenario 9: what the webhooks cost. Changes/s of one pipelining writer without a validation
 // webhook (the roomstore target) and with one answering in about 1 ms (a second wrangler dev
 // started with VALIDATE_URL), in the same run; and the delivery webhook's lag at a steady
 // 200 changes/s (a third, with WEBHOOK_URL). Both services are Node HTTP servers in this process.
@@ -23,7 +23,7 @@ const KEYS = ["rate.none", "rate.validated", "rate.ratio", "lag.p50", "lag.p99"]
 
 export const webhooks: Scenario = {
   name: "webhooks",
-  title: "6. Webhooks: a validation service in the write path, delivery lag",
+  title: "9. Webhooks: a validation service in the write path, delivery lag",
   parameters: (options) => [
     `changes/s: one writer socket sends ${throughputChanges(options)} one-cell changes, at most ${WINDOW_FRAMES} in flight (acknowledged by a reader socket receiving them); ` +
       `"none": the roomstore target; "validated": a wrangler dev of the same code with VALIDATE_URL, a Node service that accepts after a ${VALIDATOR_DELAY_MS} ms timer`,
