@@ -108,16 +108,25 @@ const parseWithUndefined = (text: string): unknown => {
   return revive(JSON.parse(text));
 };
 
-/** A frame from the room: from "S", undefined written as TinyBase writes it. */
-export const encodeSyncFrame = (requestId: string | null, type: number, body: unknown): string =>
-  SYNC_ROOM_ID + "\n" + JSON.stringify([requestId, type, body], (_key, value) => (value === undefined ? DELETED : value));
+/**
+ * A message body as TinyBase writes it, undefined as "\uFFFC". Undefined is only ever the thing of
+ * a stamp (a deletion), which plain JSON writes as `[null,"` or `[null]` and no string holds
+ * unescaped as the first; without either, the plain text, written without a replacer function for
+ * every node of a possibly large body, is the same.
+ */
+export const encodeSyncBody = (body: unknown): string => {
+  const plain = JSON.stringify(body);
+  if (!plain.includes('[null,"') && !plain.includes("[null]")) return plain;
+  return JSON.stringify(body, (_key, value) => (value === undefined ? DELETED : value));
+};
 
-/** A body as `encodeSyncFrame` writes it, to be sent more than once with `encodeSyncFrameOf`. */
-export const encodeSyncBody = (body: unknown): string => JSON.stringify(body, (_key, value) => (value === undefined ? DELETED : value));
-
-/** The frame `encodeSyncFrame` makes, from a body already encoded by `encodeSyncBody`. */
+/** A frame from the room, from a body encoded by `encodeSyncBody` (which may be sent more than once). */
 export const encodeSyncFrameOf = (requestId: string | null, type: number, encodedBody: string): string =>
   SYNC_ROOM_ID + "\n[" + JSON.stringify(requestId) + "," + type + "," + encodedBody + "]";
+
+/** A frame from the room: from "S", undefined written as TinyBase writes it. */
+export const encodeSyncFrame = (requestId: string | null, type: number, body: unknown): string =>
+  encodeSyncFrameOf(requestId, type, encodeSyncBody(body));
 
 /** The bytes of fragments every socket of a room keeps, shared by their decoders. */
 export interface FragmentBudget {
