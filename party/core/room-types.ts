@@ -161,6 +161,12 @@ export interface RoomCore {
    */
   run<T>(job: Job<T>): Promise<T>;
   /**
+   * Resolves once every write queued before it has settled: stored, or failed and rolled back. The
+   * store model changes while a group is prepared, before it is stored; what a read sends after
+   * this is kept (GET {storePath}, a synchronizer client's answers).
+   */
+  settled(): Promise<void>;
+  /**
    * Takes the write lock (write-lock.ts) in a commit group, after every write queued before it;
    * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
    */

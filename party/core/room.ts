@@ -96,6 +96,8 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     keys,
     model,
     run: (job) => queue.run(job),
+    // A failed group has been rolled back when its jobs hear of it; a locked room prepares nothing.
+    settled: () => queue.run(() => undefined).catch(() => undefined),
     lockWrites: (lock, lockOptions) => lockWrites(ctx, lock, lockOptions),
     load: () => loadRoom(ctx),
     applyChanges: (changes, origin, applyOptions) => applyChanges(ctx, changes, origin, applyOptions),

@@ -29,6 +29,7 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
 
   const getStore: Handler = async (request, headers) => {
+    await core.settled();
     headers.set("ETag", etagOf(core.log.storeSeq));
     headers.set("Cache-Control", "no-store");
     if (parseEtag(request.headers.get("If-None-Match")) === core.log.storeSeq) return respond(304, null, headers);

@@ -200,14 +200,13 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   };
 
   /**
-   * Answers once every write before the request has settled: a write being stored may still fail,
-   * and a client given it would hand it back to the room as its own. A failed group is rolled back
-   * before its jobs hear of it, so the answer then reads what is kept.
+   * Answers once every write before the request has settled (`core.settled`): a write still being
+   * stored may fail, and a client given it would hand it back to the room as its own.
    */
-  const answerCommitted = (connection: RoomConnection, message: SyncMessage): Promise<void> =>
-    core
-      .run((batch) => batch.onCommit(() => answer(connection, message)))
-      .catch(() => answer(connection, message));
+  const answerCommitted = async (connection: RoomConnection, message: SyncMessage): Promise<void> => {
+    await core.settled();
+    answer(connection, message);
+  };
 
   /** Frees the fragments a socket's decoder keeps. */
   const release = (connection: RoomConnection) => {

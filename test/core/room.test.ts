@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RoomHooks } from "../../party/core/index.ts";
 import { changesFrame, createTestRoom, receivedChanges, receivedErrors, settle } from "./harness.ts";
 
@@ -249,6 +249,20 @@ describe("permission hooks", () => {
 });
 
 describe("durability", () => {
+  it("answers GET {storePath} with what is stored, never a write still being stored that then fails", async () => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", content);
+    const before = await room.request("GET", "/store");
+    // A changeset whose storage write fails 20 ms after it starts; the GET comes while it is pending.
+    vi.spyOn(room.storage, "write").mockImplementationOnce(() => new Promise((_, reject) => setTimeout(() => reject(new Error("disk full")), 20)));
+    const written = room.room.handleMessage(room.connect("a"), changesFrame([{ pets: { rex: { species: "dog" } } }, {}, 1]));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const during = await room.request("GET", "/store");
+    await written;
+    expect(during.headers.get("ETag")).toBe(before.headers.get("ETag"));
+    expect(await during.json()).toEqual(content);
+  });
+
   it("keeps store and seq across a restart on the same storage", async () => {
     const first = await createTestRoom();
     await first.request("PUT", "/store", content);
