@@ -150,9 +150,15 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
   }
   let seq = header.first;
   let inBatch = 0;
+  // The room goes on with the exported room's history, so its stats' `created` and `lastWrite`
+  // are the times of the first and the last event imported (stats.ts), not the import's.
+  let firstTs: string | undefined;
+  let lastTs: string | undefined;
   for await (const text of lines) {
     if (seq > header.head) throw new RoomError("bad_request", `The export has events past its head, ${header.head}.`);
     const event = parseExportEvent(text, seq);
+    firstTs ??= event.ts;
+    lastTs = event.ts;
     const context = { keys, room: core.options.name, seq, ts: event.ts, newId: () => event.id, put: writer.put };
     // Every id is written as a producer's would be: the export cannot tell them apart, and an
     // idempotency key for an id nobody sends again is only a key.
@@ -186,7 +192,8 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
   for (const valueId in values) writer.put(keys.value(valueId), values[valueId]);
   if (created) putSnapshot(writer, keys, fold, storeSeq, 0);
   await writer.flush();
-  const meta: Meta = { head: header.head, storeSeq, created, first: header.first };
+  const times = firstTs === undefined ? {} : { createdAt: firstTs, lastWrite: lastTs };
+  const meta: Meta = { head: header.head, storeSeq, created, first: header.first, ...times };
   await core.options.storage.write(new Map([[keys.meta, meta]]), []);
   return { head: header.head, first: header.first, events: header.head - header.first + 1 };
 };

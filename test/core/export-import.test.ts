@@ -105,6 +105,17 @@ describe("export and import", () => {
     expect(await storeText(await target.restart())).toBe(await storeText(source));
   });
 
+  it("gives an imported room the stats times of its first and last imported events, after a restart too", async () => {
+    // Times of days apart, so that first and last cannot be mistaken for each other or for now.
+    const [header, ...lines] = (await exportText(await seededRoom())).trim().split("\n");
+    const events = lines.map((line, i) => ({ ...JSON.parse(line), ts: new Date(Date.UTC(2025, 0, 1 + i)).toISOString() }));
+    const target = await createTestRoom({ storage: createMemoryStorage() });
+    expect((await target.request("POST", "/import", [header, ...events.map((event) => JSON.stringify(event))].join("\n"))).status).toBe(201);
+    const times = { created: "2025-01-01T00:00:00.000Z", lastWrite: "2025-01-10T00:00:00.000Z" };
+    expect(await (await target.request("GET", "/stats")).json()).toMatchObject({ head: 10, events: 10, ...times });
+    expect(await (await (await target.restart()).request("GET", "/stats")).json()).toMatchObject(times);
+  });
+
   it("refuses an import into a room that has data, and changes nothing", async () => {
     const source = await seededRoom();
     const text = await exportText(source);
