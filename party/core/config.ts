@@ -19,6 +19,7 @@ import {
   MAX_SUBSCRIPTION_BYTES,
   DEFAULT_LONG_POLL_TIMEOUT_MS,
 } from "../protocol.ts";
+import { ConfigError } from "./errors.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { readWebhookConfig, type WebhookConfig } from "./webhook-config.ts";
 
@@ -110,7 +111,7 @@ const positive = (env: Record<string, unknown>, name: string): number | undefine
   if (raw === undefined) return undefined;
   const value = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (Number.isSafeInteger(value) && value > 0) return value;
-  throw new Error(`${name} must be a whole number greater than 0, not ${JSON.stringify(raw)?.slice(0, 40)}.`);
+  throw new ConfigError(`${name} must be a whole number greater than 0, not ${JSON.stringify(raw)?.slice(0, 40)}.`);
 };
 
 const headers = (env: Record<string, unknown>): Record<string, string> | undefined => {
@@ -120,7 +121,7 @@ const headers = (env: Record<string, unknown>): Record<string, string> | undefin
   try {
     return JSON.parse(raw) as Record<string, string>;
   } catch {
-    throw new Error("RESPONSE_HEADERS must be a JSON object of header names to values.");
+    throw new ConfigError("RESPONSE_HEADERS must be a JSON object of header names to values.");
   }
 };
 
@@ -132,7 +133,7 @@ const origins = (env: Record<string, unknown>): "*" | string[] | undefined => {
 const withoutUndefined = <T extends object>(thing: T): Partial<T> =>
   Object.fromEntries(Object.entries(thing).filter(([, value]) => value !== undefined)) as Partial<T>;
 
-/** Resolves the config of one room. Throws (at start-up, not per request) on a malformed variable. */
+/** Resolves the config of one room. Throws a ConfigError on a malformed variable. */
 export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInput = {}): RoomConfig => {
   const fromEnv = withoutUndefined({
     storePath: text(env, "STORE_PATH"),

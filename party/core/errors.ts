@@ -23,9 +23,31 @@ export class RoomError extends Error {
 
 export const isRoomError = (error: unknown): error is RoomError => error instanceof RoomError;
 
-/** Anything thrown becomes a RoomError; an unknown error becomes a generic `internal` one. */
+/**
+ * A malformed deployment setting (an environment variable). Its message names the variable and
+ * its value for the server's log; a client is told only that the configuration is at fault, since
+ * a value may be a secret and the client cannot fix it.
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** What a client is told about a ConfigError: the same on every path, HTTP or WebSocket. */
+export const CONFIG_ERROR_MESSAGE = "The server's configuration is malformed (its log names the setting); it answers again once that is fixed.";
+
+/**
+ * Anything thrown becomes a RoomError: a ConfigError `unavailable` (503: the server, not the
+ * request, is at fault), an unknown error a generic `internal` one.
+ */
 export const toRoomError = (error: unknown): RoomError =>
-  isRoomError(error) ? error : new RoomError("internal", "The room could not handle this request.");
+  isRoomError(error)
+    ? error
+    : error instanceof ConfigError
+      ? new RoomError("unavailable", CONFIG_ERROR_MESSAGE)
+      : new RoomError("internal", "The room could not handle this request.");
 
 export const errorBody = (error: RoomError): ErrorBody => ({
   error: { code: error.code, message: error.message },

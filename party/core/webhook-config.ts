@@ -12,6 +12,7 @@
 //   WEBHOOK_TIMEOUT_MS    how long one delivery may take before it counts as failed (default 10000)
 //   WEBHOOK_RETRY_MS      first retry delay after a failed delivery (default 1000), doubling…
 //   WEBHOOK_RETRY_MAX_MS  …up to this (default 300000)
+import { ConfigError } from "./errors.ts";
 
 /** Default time the validation webhook has to answer. */
 export const DEFAULT_VALIDATE_TIMEOUT_MS = 2_000;
@@ -44,7 +45,7 @@ export interface WebhookConfig {
   delivery?: DeliveryConfig;
 }
 
-const bad = (name: string, message: string) => new Error(`roomstore: ${name} ${message}`);
+const bad = (name: string, message: string) => new ConfigError(`roomstore: ${name} ${message}`);
 
 const textOf = (env: Record<string, unknown>, name: string): string | undefined => {
   const raw = env[name];

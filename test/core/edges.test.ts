@@ -1,9 +1,11 @@
 // The room's edges in the core: socket identity owned by the room (never the client's `_pk`), a
-// room and a gate that fail closed, origins, tokens, room names, and start-up retried.
-import { describe, expect, it } from "vitest";
+// room and a gate that fail closed, origins, tokens, room names, start-up retried, and malformed
+// variables answered as the server's fault.
+import { describe, expect, it, vi } from "vitest";
 import { createStarter } from "../../party/adapters/starter.ts";
 import { authorize, ROLE_HEADER, signToken } from "../../party/core/auth.ts";
-import { isRoomError } from "../../party/core/errors.ts";
+import { resolveConfig } from "../../party/core/config.ts";
+import { CONFIG_ERROR_MESSAGE, isRoomError } from "../../party/core/errors.ts";
 import { gate } from "../../party/gate.ts";
 import { canonicalRoomName, MAX_ROOM_NAME_CHARS } from "../../party/protocol.ts";
 import { ADMITTED, changesFrame, createConnection, createTestRoom, messageFrame, receivedChanges, receivedMessages, settle, type TestRoom } from "./harness.ts";
@@ -159,6 +161,29 @@ describe("start-up", () => {
     expect(starter.current).toBeUndefined();
     expect(await starter.ready()).toBe("room");
     expect([starter.current, attempts]).toEqual(["room", 2]);
+  });
+
+  it.each([
+    ["WEBHOOK_URL", "not-a-url"],
+    ["VALIDATE_TIMEOUT_MS", "soon"],
+    ["MAX_FRAME_BYTES", "-1"],
+    ["RESPONSE_HEADERS", "{not json"],
+  ])("answers a malformed %s with 503 unavailable, logged by name, its value never shown", async (name, value) => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const answer = (await gate(new Request("http://x/parties/main/r1/store"), { [name]: value }, "r1")) as Response;
+      const body = await answer.text();
+      expect([answer.status, JSON.parse(body)]).toEqual([503, { error: { code: "unavailable", message: CONFIG_ERROR_MESSAGE } }]);
+      expect(body).not.toContain(value);
+      expect(String(logged.mock.calls.flat().find((thing) => thing instanceof Error))).toContain(name);
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it("says the configuration is at fault when a room cannot start because of it", async () => {
+    const starter = createStarter(async () => resolveConfig({ WEBHOOK_URL: "not-a-url" }), () => undefined);
+    expect(await codeOf(() => starter.ready())).toBe(`unavailable: ${CONFIG_ERROR_MESSAGE}`);
   });
 });
 
