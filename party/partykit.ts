@@ -14,7 +14,7 @@ const CLOSE_INTERNAL = 1011;
 const CLOSE_NORMAL = 1000;
 
 export default class Room implements Party.Server {
-  /** Same default as on Workers: see README, "Hibernation". */
+  /** Same default as on Workers: see docs/operations.md#hibernation-and-liveroom. */
   static options: Party.ServerOptions = { hibernate: true };
 
   /** Config in code; wins over partykit.json `vars`. */

@@ -20,7 +20,7 @@ export interface Env {
 export class Room extends Server<Env & Cloudflare.Env> {
   /**
    * Hibernation: idle sockets cost no duration, and the room reloads its store when it wakes.
-   * See README, "Hibernation".
+   * See docs/operations.md#hibernation-and-liveroom.
    */
   static override options = { hibernate: true };
 
@@ -143,7 +143,7 @@ export interface Room extends RoomHooks {}
 
 /**
  * An alternative class for the same rooms, with its sockets kept in memory instead of
- * hibernating: about 1.5 times the changes per second at saturation (see README, "Hibernation"),
+ * hibernating: more changes per second at saturation (docs/benchmarks.md, roomstore-live),
  * at the cost of duration billed while any socket is open. A deployment binds `Main` to it
  * instead of `Room` (`class_name = "LiveRoom"`). This repository's wrangler.toml also binds it as
  * `Live`, for benchmarks: `/parties/live/:room` is then a second set of rooms, with their own data,
