@@ -2,7 +2,8 @@
 // test/README.md, "Doc tests"):
 // - ```sh blocks run in bash (`set -euo pipefail`) against one `wrangler dev` of this repository,
 //   each with `$ROOM` set to a fresh room's URL and `$ORIGIN` to the server's, in a temp dir, with
-//   `roomstore` on PATH as the built command line;
+//   `roomstore` on PATH as the built command line, and in the temp dir's node_modules/.bin as a
+//   project that installed the package has it (so `npx roomstore` runs it too);
 // - ```ts blocks are type-checked by strict tsc against the package's declarations (dist/, built
 //   here first), `roomstore` imports with the Workers' types, others with the DOM's and Node's; ```ts run
 //   blocks also run under Node, with `localhost:8787` and the room `my-room` replaced;
@@ -10,7 +11,7 @@
 // A block is skipped only after `<!-- doc-test: skip (why) -->`; the skipped blocks are listed.
 /// <reference types="node" />
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -122,6 +123,8 @@ describe("the examples in README.md and docs/", () => {
     it(`runs ${nameOf(block)}`, async () => {
       const room = freshRoom(block);
       const cwd = mkdtempSync(path.join(tmpdir(), "roomstore-doc-"));
+      mkdirSync(path.join(cwd, "node_modules/.bin"), { recursive: true });
+      symlinkSync(path.join(binDir, "roomstore"), path.join(cwd, "node_modules/.bin/roomstore"));
       try {
         await run("bash", ["-c", `set -euo pipefail\n${block.code}`], {
           cwd,
