@@ -9,7 +9,7 @@ const ROOM_URL = /^(https?):\/\/([^/?#]+)\/parties\/([^/?#]+)\/([^/?#]+)\/?$/;
 export const parseRoomUrl = (text: string | undefined, token: string | undefined): HttpOptions => {
   if (text === undefined) throw new UsageError("Missing <room-url>, e.g. http://127.0.0.1:8787/parties/main/my-room.");
   const match = text.match(ROOM_URL);
-  if (!match) throw new UsageError(`Not a room URL: ${text} (expected http(s)://host/parties/<party>/<room>).`);
+  if (!match) throw new UsageError(`Not a room URL: ${text} (expected http(s)://host/parties/<party>/<room>, the room name percent-encoded: a/b is a%2Fb).`);
   const [, protocol, host, party, segment] = match;
   // The segment as the room reads it: a malformed one would otherwise be taken as a name, encoded
   // again, and name another room.
