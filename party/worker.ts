@@ -62,12 +62,13 @@ export class Room extends Server<Env & Cloudflare.Env> {
   /**
    * A socket the room refuses is refused before partyserver accepts it for hibernation: with 404
    * at a path that is no socket of the room, with 403 when no gate admitted it or its origin is not
-   * allowed, and past the connection limit with a plain socket closed at once. workerd (1.20261102, under wrangler dev) keeps a hibernatable
-   * socket that was closed from the request that accepted it open for 10 s after the close
-   * handshake, so a refused client would wait that long; a plain socket's close reaches the client
-   * promptly, and whatever the client sends on it goes nowhere. (`connect` in the core still
-   * closes a socket that slips past these checks.) A `{room}/sync` socket opens only once the room
-   * has its stamps and MergeableStore ready (`prepareSocket`): its client's requests time out after 1 s.
+   * allowed, and past the connection limit with a plain socket closed at once. workerd
+   * (1.20261102, under wrangler dev) keeps a hibernatable socket that was closed from the request
+   * that accepted it open for 10 s after the close handshake, so a refused client would wait that
+   * long; a plain socket's close reaches the client promptly, and whatever the client sends on it
+   * goes nowhere. (`connect` in the core still closes a socket that slips past these checks.) A
+   * `{room}/sync` socket opens only once the room has its stamps and MergeableStore ready
+   * (`prepareSocket`): its client's requests time out after 1 s.
    */
   override async fetch(request: Request): Promise<Response> {
     if (!isUpgrade(request)) return super.fetch(request);
