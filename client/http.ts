@@ -7,6 +7,7 @@ import {
   etagOf,
   parseEtag,
   PARTY_NAME,
+  roomSegment,
   type ErrorBody,
   type ErrorCode,
   type RoomEvent,
@@ -18,6 +19,7 @@ type Params = Record<string, string | null | undefined>;
 
 export interface HttpOptions {
   host: string;
+  /** The room's name as it is, e.g. `"a/b"`: URLs carry it percent-encoded (protocol.ts, roomSegment). */
   room: string;
   /** Default `main`. */
   party?: string;
@@ -71,7 +73,7 @@ export const roomUrl = async (options: HttpOptions, path: string, params: Params
     if (value !== undefined && value !== null) query.set(name, value);
   }
   const search = query.size > 0 ? `?${query}` : "";
-  return `${protocol}://${host}/parties/${options.party ?? PARTY_NAME}/${encodeURIComponent(options.room)}${path}${search}`;
+  return `${protocol}://${host}/parties/${options.party ?? PARTY_NAME}/${roomSegment(options.room)}${path}${search}`;
 };
 
 /** Selectors as query parameters; `types` as a comma-separated list. */

@@ -58,7 +58,8 @@ const kindOptions = (select: HTMLSelectElement) =>
   select.replaceChildren(...CELL_KINDS.map((kind) => Object.assign(element("option", "", kind === "json" ? "object / array (JSON)" : kind), { value: kind })));
 for (const select of document.querySelectorAll<HTMLSelectElement>("select[name=kind]")) kindOptions(select);
 
-if (where.room) void open();
+// A name no room can have (".", "..") is refused by connectRoom: said here, not thrown away.
+if (where.room) open().catch((error: Error) => setStatus(`cannot open: ${error.message}`, "error"));
 
 async function open() {
   document.title = `${where.room} · roomstore inspector`;

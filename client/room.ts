@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   PARTY_NAME,
   ROOM_MESSAGE,
+  roomSegment,
   SET_CHANGES,
   type ClientMessage,
   type ErrorBody,
@@ -26,6 +27,7 @@ import { syncStore, type StoreLike, type StoreSync, type StoreSyncOptions } from
 
 /** PartySocket's options (host, room, party, query, protocol, reconnect timings…), plus the room's config. */
 export interface RoomOptions extends Omit<PartySocketOptions, "room" | "path" | "basePath" | "prefix"> {
+  /** The room's name as it is, e.g. `"a/b"`; the socket's and the readers' URLs carry it percent-encoded. */
   room: string;
   /** The room's `messagePrefix`, when it is configured (TinyBase's name). */
   messagePrefix?: string;
@@ -96,7 +98,9 @@ const listen = <T>(set: Set<T>, listener: T) => {
 export const connectRoom = (options: RoomOptions): Room => {
   const { messagePrefix: prefix = "", storePath, eventsPath, fetch, ...socketOptions } = options;
   const party = options.party ?? PARTY_NAME;
-  const socket = new PartySocket({ ...socketOptions, party });
+  // PartySocket 1.3 puts `room` into its URL as it is: encoded here, a name with `/`, `?` or `#`
+  // stays one path segment and reaches its own room, as the HTTP readers' URLs do (roomUrl).
+  const socket = new PartySocket({ ...socketOptions, room: roomSegment(options.room), party });
   const pending = new Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>();
   const messageListeners = new Set<(message: ServerMessage) => void>();
   const changesListeners = new Set<(changes: unknown) => void>();

@@ -1,7 +1,8 @@
 // The gate in front of every room, shared by both entries. It runs before a request or socket
 // reaches a room (partyserver's onBeforeRequest/onBeforeConnect; PartyKit's static hooks of the
 // same names) and either answers it or admits it, in this order:
-//   1. the room name: one canonical form (protocol.ts, canonicalRoomName), else 400;
+//   1. the room name: one canonical form (protocol.ts, canonicalRoomName), else 400; a socket
+//      only at a socket path of the room (core/http.ts, assertSocketPath), else 404;
 //   2. the origin: a request whose Origin is not in ALLOWED_ORIGINS gets 403;
 //   3. CORS preflights are answered here, never passed on (browsers send them without credentials);
 //   4. a body declared larger than MAX_BODY_BYTES gets 413, after it has been read to its end;
@@ -12,18 +13,13 @@
 import { authConfigFromEnv, authorize, withRole } from "./core/auth.ts";
 import { resolveConfig } from "./core/config.ts";
 import { RoomError } from "./core/errors.ts";
-import { assertOriginAllowed, discardBody, errorResponse, MAX_DRAINED_BODY_BYTES, preflight } from "./core/http.ts";
-import { canonicalRoomName, MAX_ROOM_NAME_CHARS, roomSegment } from "./protocol.ts";
+import { assertOriginAllowed, assertSocketPath, discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES, preflight } from "./core/http.ts";
+import { canonicalRoomName, ROOM_NAME_RULE, roomSegment } from "./protocol.ts";
 
 /** The canonical name of a room from its URL segment, or a `bad_request` RoomError. */
 export const parseRoomSegment = (segment: string): string => {
   const name = canonicalRoomName(segment);
-  if (name === undefined) {
-    throw new RoomError(
-      "bad_request",
-      `A room name is 1 to ${MAX_ROOM_NAME_CHARS} characters, percent-encoded as UTF-8, with no control characters.`,
-    );
-  }
+  if (name === undefined) throw new RoomError("bad_request", ROOM_NAME_RULE);
   return name;
 };
 
@@ -40,6 +36,7 @@ export const canonicalRoomUrl = (url: string, name: string): string => {
 export const gate = async (request: Request, env: Record<string, unknown>, segment: string): Promise<Request | Response> => {
   try {
     const name = parseRoomSegment(segment);
+    if (isUpgrade(request)) assertSocketPath(request);
     const config = resolveConfig(env);
     assertOriginAllowed(config.allowedOrigins, request);
     if (request.method === "OPTIONS") return preflight(config, request);

@@ -16,12 +16,23 @@ export const PARTY_NAME = "main";
 export const MAX_ROOM_NAME_CHARS = 256;
 /** C0 and C1 control characters and DEL: never part of a room name. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * Names no URL can carry as a path segment: WHATWG URL parsers (browsers, Node's fetch and ws,
+ * workerd) resolve `.` and `..` away, also when spelled `%2E`, so the room could never be reached.
+ */
+const DOT_SEGMENTS = new Set([".", ".."]);
+/** What a room name may be, as errors on both sides say it. */
+export const ROOM_NAME_RULE = `A room name is 1 to ${MAX_ROOM_NAME_CHARS} characters, percent-encoded as UTF-8 in its URL, with no control characters, and not "." or "..".`;
+
+/** True when `name` (decoded, in NFC) may name a room. Any other character may: `/`, `%`, `?`, `#`, spaces… */
+const isRoomName = (name: string): boolean =>
+  name !== "" && name.length <= MAX_ROOM_NAME_CHARS && !CONTROL_CHARACTER.test(name) && !DOT_SEGMENTS.has(name);
 
 /**
  * A room's one name, from its URL segment as both runtimes hand it over (still percent-encoded):
  * the segment decoded as UTF-8, then in Unicode NFC, so that `caf%C3%A9`, `caf%c3%a9` and
  * `cafe%CC%81` are all the room "café". Undefined when the segment is not an acceptable name: a
- * malformed escape or invalid UTF-8, empty, a control character, longer than MAX_ROOM_NAME_CHARS.
+ * malformed escape or invalid UTF-8, or a name that breaks ROOM_NAME_RULE.
  */
 export const canonicalRoomName = (segment: string): string | undefined => {
   let decoded: string;
@@ -31,12 +42,20 @@ export const canonicalRoomName = (segment: string): string | undefined => {
     return undefined;
   }
   const name = decoded.normalize("NFC");
-  if (name === "" || name.length > MAX_ROOM_NAME_CHARS || CONTROL_CHARACTER.test(name)) return undefined;
-  return name;
+  return isRoomName(name) ? name : undefined;
 };
 
-/** The one URL segment of a room name: what routing hashes into the room's object id on both runtimes. */
-export const roomSegment = (name: string): string => encodeURIComponent(name);
+/**
+ * The one URL segment of a room name: what routing hashes into the room's object id on both
+ * runtimes, and what every client puts in its URLs (HTTP and WebSocket alike), so that a name with
+ * `/`, `?` or `#` stays one segment and reaches its own room. Throws a RangeError (ROOM_NAME_RULE)
+ * for a name no room can have, so that a client fails at once instead of knocking forever.
+ */
+export const roomSegment = (name: string): string => {
+  const canonical = name.normalize("NFC");
+  if (!isRoomName(canonical)) throw new RangeError(ROOM_NAME_RULE);
+  return encodeURIComponent(canonical);
+};
 
 /**
  * A room's name from its URL segment, for a segment the edge already made canonical (so it

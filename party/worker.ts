@@ -6,7 +6,7 @@ import { routePartykitRequest, Server, type Connection, type ConnectionContext, 
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { RoomError } from "./core/errors.ts";
-import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
+import { discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
 import { createStarter } from "./adapters/starter.ts";
 import { canonicalRoomUrl, gate, parseRoomSegment } from "./gate.ts";
 import { CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
@@ -60,17 +60,18 @@ export class Room extends Server<Env & Cloudflare.Env> {
   }
 
   /**
-   * A socket the room refuses is refused before partyserver accepts it for hibernation: with 403
-   * when no gate admitted it or its origin is not allowed, and past the connection limit with a
-   * plain socket closed at once. workerd (1.20261102, under wrangler dev) keeps a hibernatable
-   * socket that was closed from the request that accepted it open for 10 s after the close
-   * handshake, so a refused client would wait that long; a plain socket's close reaches the client
-   * promptly, and whatever the client sends on it goes nowhere. (`connect` in the core still
-   * closes a socket that slips past these checks.) A `{room}/sync` socket opens only once the room
-   * has its stamps and MergeableStore ready (`prepareSocket`): its client's requests time out after 1 s.
+   * A socket the room refuses is refused before partyserver accepts it for hibernation: with 404
+   * at a path that is no socket of the room, with 403 when no gate admitted it or its origin is not
+   * allowed, and past the connection limit with a plain socket closed at once. workerd
+   * (1.20261102, under wrangler dev) keeps a hibernatable socket that was closed from the request
+   * that accepted it open for 10 s after the close handshake, so a refused client would wait that
+   * long; a plain socket's close reaches the client promptly, and whatever the client sends on it
+   * goes nowhere. (`connect` in the core still closes a socket that slips past these checks.) A
+   * `{room}/sync` socket opens only once the room has its stamps and MergeableStore ready
+   * (`prepareSocket`): its client's requests time out after 1 s.
    */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return super.fetch(request);
+    if (!isUpgrade(request)) return super.fetch(request);
     let room: RoomApi;
     try {
       room = await this.#starter.ready();

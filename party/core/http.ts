@@ -1,6 +1,6 @@
 // HTTP responses and request bodies: JSON, errors, CORS and bounded reads. Fetch API only, so the
 // same code runs in workerd, under PartyKit and in Node.
-import { parseEtag, type ErrorBody } from "../protocol.ts";
+import { parseEtag, SYNC_PATH, type ErrorBody } from "../protocol.ts";
 import type { RoomConfig } from "./config.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
 
@@ -159,6 +159,22 @@ export const subPath = (pathname: string): string => {
   const match = pathname.match(/^\/(?:parties\/[^/]+|party)\/[^/]+(\/.*)?$/);
   return match ? (match[1] ?? "/") : pathname;
 };
+
+/** A room's WebSocket sub-paths: the room itself (its main socket) and `{room}/sync`. */
+const SOCKET_PATHS = new Set(["/", SYNC_PATH]);
+
+/**
+ * Refuses a WebSocket upgrade to any other sub-path of a room (`{room}/<unknown>`, or `a/b` from a
+ * client that did not encode the name `a/b`) with `404`: opening a main socket of the room `a` for
+ * it would let that client write into a room it never named.
+ */
+export const assertSocketPath = (request: Request): void => {
+  if (!SOCKET_PATHS.has(subPath(new URL(request.url).pathname))) {
+    throw new RoomError("not_found", `No socket at this path: a room's sockets open at {room} and {room}${SYNC_PATH}, with the room name percent-encoded.`);
+  }
+};
+
+export const isUpgrade = (request: Request): boolean => request.headers.get("Upgrade")?.toLowerCase() === "websocket";
 
 export const methodNotAllowed = (allow: string): RoomError =>
   new RoomError("method_not_allowed", `This resource answers ${allow} only.`);

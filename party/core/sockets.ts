@@ -10,7 +10,7 @@
 import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { socketIdOf } from "./connections.ts";
-import { assertOriginAllowed } from "./http.ts";
+import { assertOriginAllowed, assertSocketPath } from "./http.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
 import { sendCurrent } from "./broadcast.ts";
@@ -130,10 +130,11 @@ export const createSocketHandlers = (
 
   const openConnections = countOpen;
 
-  /** Why a socket opened by `request` may not join, if it may not: no role from the gate, or a foreign origin. */
+  /** Why a socket opened by `request` may not join, if it may not: no socket path, no role from the gate, or a foreign origin. */
   const refusal = (request: Request): RoomError | undefined => {
-    if (roleOf(request) === undefined) return new RoomError("forbidden", "No gate admitted this socket.");
     try {
+      assertSocketPath(request);
+      if (roleOf(request) === undefined) return new RoomError("forbidden", "No gate admitted this socket.");
       assertOriginAllowed(config.allowedOrigins, request);
     } catch (error) {
       return toRoomError(error);

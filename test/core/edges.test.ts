@@ -7,7 +7,7 @@ import { authorize, ROLE_HEADER, signToken } from "../../party/core/auth.ts";
 import { resolveConfig } from "../../party/core/config.ts";
 import { CONFIG_ERROR_MESSAGE, isRoomError } from "../../party/core/errors.ts";
 import { gate } from "../../party/gate.ts";
-import { canonicalRoomName, MAX_ROOM_NAME_CHARS } from "../../party/protocol.ts";
+import { canonicalRoomName, MAX_ROOM_NAME_CHARS, roomSegment } from "../../party/protocol.ts";
 import { ADMITTED, changesFrame, createConnection, createTestRoom, messageFrame, receivedChanges, receivedMessages, settle, type TestRoom } from "./harness.ts";
 
 /** A socket opened with `headers` (what the gate passed on), listed by the runtime as the room hears of it. */
@@ -143,11 +143,25 @@ describe("room names", () => {
     ["%41b", "Ab"],
     ["my%20room", "my room"],
     ["a%2Fb", "a/b"],
+    ["..%2Fx", "../x"],
+    ["...", "..."],
     ["x".repeat(MAX_ROOM_NAME_CHARS), "x".repeat(MAX_ROOM_NAME_CHARS)],
   ])("reads %s as %s", (segment, name) => expect(canonicalRoomName(segment)).toBe(name));
 
-  it.each([["a%ZZ"], ["%C3"], [""], ["a%00b"], ["a%0Ab"], ["%C2%85"], ["x".repeat(MAX_ROOM_NAME_CHARS + 1)]])("refuses %j", (segment) =>
-    expect(canonicalRoomName(segment)).toBeUndefined());
+  it.each([["a%ZZ"], ["%C3"], [""], ["a%00b"], ["a%0Ab"], ["%C2%85"], ["x".repeat(MAX_ROOM_NAME_CHARS + 1)], ["."], [".."], ["%2E"], ["%2e%2E"]])(
+    "refuses %j",
+    (segment) => expect(canonicalRoomName(segment)).toBeUndefined(),
+  );
+
+  it.each(["a/b", "../x", "%2F", "a?b#c", "my room", "café", "日本語/ü", "100%", "a+b&c=d"])("encodes %j as one segment that reads back as it", (name) => {
+    const segment = roomSegment(name);
+    expect(segment).not.toMatch(/[/?# ]/);
+    expect(new URL(`http://x/parties/main/${segment}/store`).pathname.split("/")).toHaveLength(5);
+    expect(canonicalRoomName(segment)).toBe(name);
+  });
+
+  it.each(["", ".", "..", "a\u0000b", "x".repeat(MAX_ROOM_NAME_CHARS + 1)])("refuses to encode %j, which no room can have", (name) =>
+    expect(() => roomSegment(name)).toThrow(RangeError));
 });
 
 describe("start-up", () => {

@@ -6,34 +6,14 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, CLI_MAIN } from "../support/cli-run.ts";
 import { createRoomHttp, openSocket } from "../support/room-http.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../cli/main.ts");
 const dir = mkdtempSync(path.join(tmpdir(), "roomstore-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the command line to its end; `input` is piped to stdin. */
-const cli = (args: string[], { input, env = {} }: { input?: string; env?: Record<string, string> } = {}): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
 
 /** A room with a store whose rows are not in key order, application events and producer ids. */
 const seed = async (server: RunningServer, room: string) => {
@@ -152,7 +132,7 @@ describe("the command line against wrangler dev", () => {
     const fromStream = await cli(["tail", url("cli-tail"), "--stream", "orders", "--after", "1", "--until", "caught-up"]);
     expect(fromStream.stdout.trim().split("\n").map((line) => JSON.parse(line).seq)).toEqual([9]);
 
-    const child = spawn(process.execPath, [MAIN, "tail", url("cli-tail"), "--after", "9"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_MAIN, "tail", url("cli-tail"), "--after", "9"], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));

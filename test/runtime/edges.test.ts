@@ -1,8 +1,10 @@
-// The worker's edges in workerd: a JSON answer for every path, one room per name, reads that
-// create nothing, and sockets that share a client-chosen id without touching each other.
-import { env } from "cloudflare:workers";
+// The worker's edges in workerd: a JSON answer for every path, one room per name, sockets only at
+// a room's socket paths, reads that create nothing, and sockets that share a client-chosen id
+// without touching each other.
+import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { ROLE_HEADER } from "../../party/core/auth.ts";
 import type { Room } from "../../party/worker.ts";
 import { at, call, changesFrame, changesIn, ORIGIN, openSocket, putStore, storeOf } from "./helpers.ts";
 
@@ -32,6 +34,41 @@ describe("room names", () => {
     }
     const name = await runInDurableObject(env.Main.getByName("caf%C3%A9"), (room: Room) => room.room.core.options.name);
     expect(name).toBe("café");
+  });
+});
+
+describe("socket paths", () => {
+  const upgrade = { Upgrade: "websocket" };
+  /** The room's open sockets and stored keys: a refused upgrade leaves both as they were. */
+  const footprint = (name: string) =>
+    runInDurableObject(env.Main.getByName(name), async (room: Room, state) => ({
+      sockets: [...room.getConnections()].length,
+      keys: [...(await state.storage.list()).keys()].length,
+    }));
+
+  // `a/b` is what a client that does not encode the name "a/b" opens: a sub-path of the room "a".
+  it.each(["sp/unknown", "sp/b", "sp/store", "sp/events", "sp/stats", "sp/sync/more", "sp//sync", "sp/v1/stream/s"])(
+    "refuses an upgrade to /parties/main/%s with a JSON 404, and opens no socket of the room",
+    async (path) => {
+      const response = await exports.default.fetch(`${ORIGIN}/parties/main/${path}`, { headers: upgrade });
+      const text = await response.text();
+      expect([response.status, response.webSocket, JSON.parse(text).error.code]).toEqual([404, null, "not_found"]);
+      expect(await footprint("sp")).toEqual({ sockets: 0, keys: 0 });
+    },
+  );
+
+  it("refuses it in the room too, for an upgrade that reaches the object without the worker's gate", async () => {
+    const request = new Request(`${ORIGIN}/parties/main/sp-direct/elsewhere`, { headers: { ...upgrade, [ROLE_HEADER]: "write" } });
+    const response = await env.Main.getByName("sp-direct").fetch(request);
+    expect([response.status, response.webSocket, ((await response.json()) as { error: { code: string } }).error.code]).toEqual([404, null, "not_found"]);
+    expect(await footprint("sp-direct")).toEqual({ sockets: 0, keys: 0 });
+  });
+
+  it.each(["sp-open", "sp-open/sync"])("opens a socket at /parties/main/%s", async (path) => {
+    const response = await exports.default.fetch(`${ORIGIN}/parties/main/${path}`, { headers: upgrade });
+    expect(response.status).toBe(101);
+    response.webSocket!.accept();
+    response.webSocket!.close(1000);
   });
 });
 
