@@ -1,11 +1,13 @@
 // Tokens that end (party/core/token-expiry.ts), on the pure core with an injected clock: sockets
 // closed at `exp` by the alarm and on a late frame, across a wake-up, refreshes that apply or are
 // refused, SSE streams that end with an error record, and the gate that passes `exp` on.
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAlarmScheduler } from "../../party/core/alarm-scheduler.ts";
 import { ROLE_HEADER, signToken, TOKEN_EXPIRY_HEADER } from "../../party/core/auth.ts";
 import { gate } from "../../party/gate.ts";
 import { CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON } from "../../party/protocol.ts";
-import { createConnection, createTestRoom, messageFrame, receivedMessages, type TestConnection, type TestRoom } from "./harness.ts";
+import { startReceiver, type Receiver } from "../support/webhook-receiver.ts";
+import { createConnection, createTestRoom, messageFrame, settle, receivedMessages, type TestConnection, type TestRoom } from "./harness.ts";
 
 const SECRET = "core-test-secret";
 const ENV = { AUTH_SECRET: SECRET, AUTH_WRITE_TOKEN: "shared-write" };
@@ -79,6 +81,44 @@ describe("a socket admitted by a signed token", () => {
   });
 });
 
+describe("the room's one alarm", () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver(() => ({ status: 500 }));
+  });
+  afterAll(async () => receiver?.close());
+
+  it("keeps each need's time: an expiry comes before a delivery retry, which still comes at its own time", async () => {
+    const clock = { ms: START_MS };
+    // The runtime's one alarm: cleared when it fires, set by the room through the scheduler.
+    let alarm: number | null = null;
+    const scheduleAlarm = createAlarmScheduler({ getAlarm: async () => alarm, setAlarm: async (at) => void (alarm = at) });
+    const delivery = { url: `${receiver.origin}/deliver`, timeoutMs: 2_000, retryMs: 4_000, retryMaxMs: 4_000 };
+    const room = await createTestRoom({ env: ENV, now: () => clock.ms, scheduleAlarm: (at) => void scheduleAlarm(at), config: { webhooks: { delivery } } });
+    const fire = async () => {
+      alarm = null;
+      await room.room.handleAlarm();
+      await settle();
+    };
+    await room.request("POST", "/events", { type: "t" });
+    const socket = connectWith(room, "a", "write", startSeconds + 2);
+    await settle();
+
+    await fire();
+    expect(receiver.requests).toHaveLength(1);
+    expect(alarm).toBe(START_MS + 2_000);
+
+    clock.ms += 2_000;
+    await fire();
+    expect(socket.closed).toEqual(expiredClose);
+    expect([receiver.requests.length, alarm]).toEqual([1, START_MS + 4_000]);
+
+    clock.ms += 2_000;
+    await fire();
+    expect(receiver.requests).toHaveLength(2);
+  });
+});
+
 describe("the auth frame", () => {
   const refresh = async (room: TestRoom, socket: TestConnection, mid: string, token: string) => {
     await room.room.handleMessage(socket, messageFrame({ t: "auth", mid, token }));
@@ -139,7 +179,7 @@ describe("the auth frame", () => {
     const { room } = await signedRoom();
     const socket = connectWith(room, "a", "read", startSeconds + 3);
     await room.room.handleMessage(socket, messageFrame(frame));
-    expect(receivedMessages(socket).at(-1)).toMatchObject({ t: "error", error: { code: "bad_request" } });
+    expect(receivedMessages(socket).at(-1)).toMatchObject({ t: "error", error: { code: "bad_request", message: expect.stringMatching(/^auth needs/) } });
     expect(socket.closed).toBeUndefined();
   });
 });
