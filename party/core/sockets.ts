@@ -6,7 +6,8 @@
 // Once the room has closed a socket, frames that were already on their way from it are ignored:
 // the runtime still delivers them until the client has seen the close. A socket is admitted only
 // with a role the gate decided and from an allowed origin (else closed with 1008), and is limited
-// and counted by the room's own id of it (connections.ts), never by the id the client chose.
+// and counted by the room's own id of it (connections.ts), never by the id the client chose. An
+// `auth` frame refreshes the socket's token (token-expiry.ts, which also closes it at `exp`).
 import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { socketIdOf } from "./connections.ts";

@@ -31,6 +31,13 @@ const open = (room: string, token: string, path = "") => openSocket(at(room, PAR
 const stubOf = (room: string) => env.Signed.getByName(room);
 
 const send = (socket: Socket, message: unknown) => socket.send("x" + JSON.stringify(message));
+const appendFrom = (socket: Socket, mid: string) => send(socket, { t: "append", mid, events: [{ type: "note" }] });
+/** Once the token's exp has passed and the room's alarm has run, the socket is closed with 4001. */
+const expectClosedAtExpiry = async (room: string, token: string, socket: Socket) => {
+  await pastExpiry(token);
+  await runDurableObjectAlarm(stubOf(room));
+  expect(await socket.closed()).toBe(CLOSE_TOKEN_EXPIRED);
+};
 const answer = async (socket: Socket, mid: string) => messageIn(await socket.frame((frame) => messageIn(frame)?.mid === mid));
 const headOf = async (room: string, token: string) =>
   (await call(roomUrl(room, "/events", PARTY), { headers: { Authorization: `Bearer ${token}` } })).json().head as number;
@@ -40,12 +47,10 @@ describe.concurrent("a socket opened with a signed token", () => {
     const room = "expire-hibernated";
     const token = await tokenFor(room, "write", SHORT_TOKEN_MS);
     const socket = await open(room, token);
-    send(socket, { t: "append", mid: "m1", events: [{ type: "note" }] });
+    appendFrom(socket, "m1");
     expect(await answer(socket, "m1")).toMatchObject({ t: "ok", seqs: [1] });
     await evictDurableObject(stubOf(room));
-    await pastExpiry(token);
-    await runDurableObjectAlarm(stubOf(room));
-    expect(await socket.closed()).toBe(CLOSE_TOKEN_EXPIRED);
+    await expectClosedAtExpiry(room, token, socket);
   });
 
   it("is closed with 4001 at exp while active", async () => {
@@ -53,9 +58,7 @@ describe.concurrent("a socket opened with a signed token", () => {
     const token = await tokenFor(room, "write", SHORT_TOKEN_MS);
     const socket = await open(room, token);
     const reason = new Promise<string>((resolve) => socket.ws.addEventListener("close", (event) => resolve(event.reason)));
-    await pastExpiry(token);
-    await runDurableObjectAlarm(stubOf(room));
-    expect(await socket.closed()).toBe(CLOSE_TOKEN_EXPIRED);
+    await expectClosedAtExpiry(room, token, socket);
     expect(await reason).toBe(TOKEN_EXPIRED_REASON);
   });
 
@@ -65,7 +68,7 @@ describe.concurrent("a socket opened with a signed token", () => {
     const socket = await open(room, token);
     await runInDurableObject(stubOf(room), (_room: Room, state) => state.storage.deleteAlarm());
     await pastExpiry(token);
-    send(socket, { t: "append", mid: "late", events: [{ type: "note" }] });
+    appendFrom(socket, "late");
     expect(await socket.closed()).toBe(CLOSE_TOKEN_EXPIRED);
     expect(socket.frames.some((frame) => messageIn(frame)?.mid === "late")).toBe(false);
     expect(await headOf(room, await tokenFor(room, "read", 60_000))).toBe(0);
@@ -76,9 +79,7 @@ describe.concurrent("a socket opened with a signed token", () => {
     const token = await tokenFor(room, "write", SHORT_TOKEN_MS);
     const socket = await open(room, token, "/sync");
     await evictDurableObject(stubOf(room));
-    await pastExpiry(token);
-    await runDurableObjectAlarm(stubOf(room));
-    expect(await socket.closed()).toBe(CLOSE_TOKEN_EXPIRED);
+    await expectClosedAtExpiry(room, token, socket);
   });
 });
 
@@ -87,7 +88,7 @@ describe.concurrent("the auth frame", () => {
     const room = "refresh-ok";
     const first = await tokenFor(room, "read", SHORT_TOKEN_MS);
     const socket = await open(room, first);
-    send(socket, { t: "append", mid: "as-reader", events: [{ type: "note" }] });
+    appendFrom(socket, "as-reader");
     expect(await answer(socket, "as-reader")).toMatchObject({ t: "nack", error: { code: "forbidden" } });
     send(socket, { t: "auth", mid: "m1", token: await tokenFor(room, "write", 60_000) });
     expect(await answer(socket, "m1")).toEqual({ t: "ok", mid: "m1" });
@@ -95,7 +96,7 @@ describe.concurrent("the auth frame", () => {
     await evictDurableObject(stubOf(room));
     await pastExpiry(first);
     await runDurableObjectAlarm(stubOf(room));
-    send(socket, { t: "append", mid: "as-writer", events: [{ type: "note" }] });
+    appendFrom(socket, "as-writer");
     expect(await answer(socket, "as-writer")).toMatchObject({ t: "ok", seqs: [1] });
     expect(socket.closedWith).toBeUndefined();
   });
@@ -113,11 +114,9 @@ describe.concurrent("the auth frame", () => {
       send(socket, { t: "auth", mid, token });
       expect(await answer(socket, mid)).toMatchObject({ t: "nack", mid, error: { code } });
     }
-    send(socket, { t: "append", mid: "still-reader", events: [{ type: "note" }] });
+    appendFrom(socket, "still-reader");
     expect(await answer(socket, "still-reader")).toMatchObject({ t: "nack", error: { code: "forbidden" } });
-    await pastExpiry(first);
-    await runDurableObjectAlarm(stubOf(room));
-    expect(await socket.closed()).toBe(CLOSE_TOKEN_EXPIRED);
+    await expectClosedAtExpiry(room, first, socket);
   });
 });
 
