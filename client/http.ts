@@ -1,6 +1,6 @@
 // For readers with no socket: the store snapshot (with its ETag), the first save of a store, and
 // pages of events. Same addressing as PartySocket (host, room, party, query), so a token passed as
-// `query: { token }` opens HTTP routes as it opens the socket.
+// `token` (or `query: { token }`) opens HTTP routes as it opens the socket.
 import {
   DEFAULT_EVENTS_PATH,
   DEFAULT_STORE_PATH,
@@ -14,6 +14,7 @@ import {
   type SelectorParams,
 } from "../party/protocol.ts";
 import { decodeContent, encodeContent, isTablesAndValues, type Content } from "./tinybase-encoding.ts";
+import { resolveToken, type TokenSource } from "./token.ts";
 
 type Params = Record<string, string | null | undefined>;
 
@@ -25,8 +26,10 @@ export interface HttpOptions {
   party?: string;
   /** Default as PartySocket's: `http` for localhost and private addresses, else `https`. */
   protocol?: "http" | "https";
-  /** Query parameters on every request, e.g. `{ token }`; a function is called per request. */
+  /** Query parameters on every request; a function is called per request. */
   query?: Params | (() => Params | Promise<Params>);
+  /** The token, sent as the `token` parameter: a string, or a function called per request for a fresh one. */
+  token?: TokenSource;
   /** Extra request headers, e.g. `Authorization: Bearer …` (not for EventSource, which has none). */
   headers?: Record<string, string>;
   storePath?: string;
@@ -64,12 +67,18 @@ const isPlainHost = (host: string): boolean => {
 
 const resolveQuery = async (query: HttpOptions["query"]): Promise<Params> => (typeof query === "function" ? await query() : (query ?? {}));
 
+/** The query parameters of every request: the options' `query`, and `token` when one is given. */
+export const requestQuery = async ({ query, token }: Pick<HttpOptions, "query" | "token">): Promise<Params> => ({
+  ...(await resolveQuery(query)),
+  ...(token === undefined ? {} : { token: await resolveToken(token) }),
+});
+
 /** The URL of a room resource, with the options' query and `params` (undefined ones left out). */
 export const roomUrl = async (options: HttpOptions, path: string, params: Params = {}): Promise<string> => {
   const host = options.host.replace(/^(https?|wss?):\/\//, "").replace(/\/$/, "");
   const protocol = options.protocol ?? (isPlainHost(host) ? "http" : "https");
   const query = new URLSearchParams();
-  for (const [name, value] of Object.entries({ ...(await resolveQuery(options.query)), ...params })) {
+  for (const [name, value] of Object.entries({ ...(await requestQuery(options)), ...params })) {
     if (value !== undefined && value !== null) query.set(name, value);
   }
   const search = query.size > 0 ? `?${query}` : "";

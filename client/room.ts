@@ -2,7 +2,8 @@
 // (appends and changesets carry a message id, `mid`; each stays pending until the room answers
 // `ok` or `nack`, and is sent again on every reconnect; the room applies a mid once), event feeds
 // with flow control, and TinyBase store sync. Frames and message kinds come from the protocol
-// module shared with the server.
+// module shared with the server. A `token` function gives every (re)connection a fresh token, and
+// the socket a fresh one before a signed token expires (token.ts).
 import { PartySocket, type PartySocketOptions } from "partysocket";
 import {
   decodeFrame,
@@ -21,9 +22,10 @@ import {
   type ServerMessage,
 } from "../party/protocol.ts";
 import { openFeed, type EventFeed, type EventSelectors, type FeedLink, type FeedOptions } from "./event-feed.ts";
-import type { HttpOptions } from "./http.ts";
+import { requestQuery, type HttpOptions } from "./http.ts";
 import { newId } from "./ids.ts";
 import { syncStore, type StoreLike, type StoreSync, type StoreSyncOptions } from "./store-sync.ts";
+import { createTokenRefresh, type TokenSource } from "./token.ts";
 
 /** PartySocket's options (host, room, party, query, protocol, reconnect timings…), plus the room's config. */
 export interface RoomOptions extends Omit<PartySocketOptions, "room" | "path" | "basePath" | "prefix"> {
@@ -35,6 +37,11 @@ export interface RoomOptions extends Omit<PartySocketOptions, "room" | "path" | 
   eventsPath?: string;
   /** The fetch HTTP reads and the store sync use (default: the global one). */
   fetch?: typeof fetch;
+  /**
+   * The token (the `token` query parameter): a string, or a function returning one (or a promise of
+   * one), called for every connection and HTTP request, and before a signed token expires.
+   */
+  token?: TokenSource;
 }
 
 /** A write the room refused; `code` is one of the protocol's error codes. */
@@ -96,16 +103,19 @@ const listen = <T>(set: Set<T>, listener: T) => {
 };
 
 export const connectRoom = (options: RoomOptions): Room => {
-  const { messagePrefix: prefix = "", storePath, eventsPath, fetch, ...socketOptions } = options;
+  const { messagePrefix: prefix = "", storePath, eventsPath, fetch, token, ...socketOptions } = options;
   const party = options.party ?? PARTY_NAME;
+  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(message), get isOpen(): boolean { return isOpen(); } });
+  // PartySocket calls a query function for every connection attempt.
+  const query = tokens ? () => requestQuery({ query: socketOptions.query, token: tokens.next }) : socketOptions.query;
   // PartySocket 1.3 puts `room` into its URL as it is: encoded here, a name with `/`, `?` or `#`
   // stays one path segment and reaches its own room, as the HTTP readers' URLs do (roomUrl).
-  const socket = new PartySocket({ ...socketOptions, room: roomSegment(options.room), party });
+  const socket = new PartySocket({ ...socketOptions, query, room: roomSegment(options.room), party });
   const pending = new Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>();
   const messageListeners = new Set<(message: ServerMessage) => void>();
   const changesListeners = new Set<(changes: unknown) => void>();
   const openListeners = new Set<() => void>();
-  const isOpen = () => socket.readyState === socket.OPEN;
+  const isOpen = (): boolean => socket.readyState === socket.OPEN;
   let closed = false;
 
   // Sent only while open: PartySocket would queue the rest and flush it on open, but pending
@@ -115,10 +125,12 @@ export const connectRoom = (options: RoomOptions): Room => {
   };
 
   socket.addEventListener("open", () => {
+    tokens?.opened();
     // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
     for (const listener of [...openListeners]) listener();
     for (const { message } of pending.values()) send(message);
   });
+  socket.addEventListener("close", () => tokens?.stop());
 
   socket.addEventListener("message", (event: MessageEvent) => {
     const frame = typeof event.data === "string" ? decodeFrame(prefix, event.data) : undefined;
@@ -134,6 +146,7 @@ export const connectRoom = (options: RoomOptions): Room => {
       pending.delete(message.mid);
       if (message.t === "ok") write?.resolve(message);
       else write?.reject(new RoomRejection(message));
+      tokens?.answer(message);
     }
     for (const listener of messageListeners) listener(message);
   });
@@ -169,6 +182,7 @@ export const connectRoom = (options: RoomOptions): Room => {
       // The scheme PartySocket chose for the socket, so HTTP goes where the socket goes.
       protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
       query: options.query,
+      token,
       storePath,
       eventsPath,
       fetch,
@@ -200,6 +214,7 @@ export const connectRoom = (options: RoomOptions): Room => {
       closed = true;
       for (const { reject } of pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
       pending.clear();
+      tokens?.stop();
       socket.close();
     },
   };

@@ -1,7 +1,9 @@
 // A live tail over Server-Sent Events, for readers with no socket. EventSource reconnects by
 // itself and sends `Last-Event-ID`, which the room resumes after, so the tail has no gap.
 // EventSource dispatches each record by its `event:` name and has no wildcard; the room names
-// every event record by its type, so a tail listens for the types it is given.
+// every event record by its type, so a tail listens for the types it is given. The room ends a
+// stream at its signed token's `exp` with an error record (`unauthorized`): a tail whose `token` is
+// a function opens a new one with a fresh token, after the last event it saw.
 import { DEFAULT_EVENTS_PATH, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT, type RoomEvent } from "../party/protocol.ts";
 import { roomUrl, selectorParams, type EventSelectors, type HttpOptions } from "./http.ts";
 import { decodeContent, isTablesAndValues, type Content } from "./tinybase-encoding.ts";
@@ -57,36 +59,57 @@ export const tailEvents = (options: TailOptions, selectors: TailSelectors, onEve
     options.onError?.(error);
   };
   const parse = (event: Event): unknown => JSON.parse((event as MessageEvent).data as string);
+  /** The seq up to which this tail has everything its selectors choose (an event's, the snapshot's, the caught-up marker's). */
+  let seen: number | undefined;
+  const see = (seq: number) => void (seen = Math.max(seen ?? seq, seq));
+
+  /** The stream's URL: from the start, or, on a reopen, after what was seen. */
+  const urlOf = () =>
+    roomUrl(options, options.eventsPath ?? DEFAULT_EVENTS_PATH, {
+      ...selectorParams(seen === undefined ? selectors : { ...selectors, from: undefined, after: seen }),
+      ...(options.onSnapshot && seen === undefined ? { snapshot: "1" } : {}),
+    });
 
   const open = (url: string) => {
     if (stopped) return;
     const events = (source = new Source(url));
-    const onRecord = (event: Event) => onEvent(parse(event) as RoomEvent);
+    const onRecord = (event: Event) => {
+      const roomEvent = parse(event) as RoomEvent;
+      see(roomEvent.seq);
+      onEvent(roomEvent);
+    };
     for (const type of new Set(selectors.types)) {
       if (type !== SSE_CAUGHT_UP && type !== SSE_SNAPSHOT && type !== SSE_ERROR) events.addEventListener(type, onRecord);
     }
     events.addEventListener(SSE_CAUGHT_UP, (event) => {
       caughtUp = true;
-      options.onCaughtUp?.((parse(event) as { seq: number }).seq);
+      const { seq } = parse(event) as { seq: number };
+      see(seq);
+      options.onCaughtUp?.(seq);
       if (selectors.until === "caught-up") stop();
     });
     events.addEventListener(SSE_SNAPSHOT, (event) => {
       const { seq, content } = parse(event) as { seq: number; content: unknown };
+      see(seq);
       options.onSnapshot?.({ seq, content: isTablesAndValues(content) ? decodeContent([content[0], content[1]]) : undefined });
     });
     events.addEventListener(SSE_ERROR, (event) => {
       // A record named `error` carries the room's reason; EventSource's own error event has no data.
       const data: unknown = (event as MessageEvent).data;
-      if (typeof data === "string") return fail(new Error((parse(event) as { error?: { message?: string } }).error?.message ?? "The tail failed."));
+      if (typeof data === "string") {
+        const { error } = parse(event) as { error?: { code?: string; message?: string } };
+        if (error?.code === "unauthorized" && typeof options.token === "function") {
+          events.close();
+          return void urlOf().then(open, fail);
+        }
+        return fail(new Error(error?.message ?? "The tail failed."));
+      }
       // The room closes a closed range after its end; anything else, EventSource retries (a
       // transient failure after the marker of a closed range ends the tail too: it cannot tell).
       if ((closedRange && caughtUp) || events.readyState === EVENT_SOURCE_CLOSED) stop();
     });
   };
 
-  roomUrl(options, options.eventsPath ?? DEFAULT_EVENTS_PATH, {
-    ...selectorParams(selectors),
-    ...(options.onSnapshot ? { snapshot: "1" } : {}),
-  }).then(open, fail);
+  urlOf().then(open, fail);
   return { close: stop, closed };
 };

@@ -7,10 +7,11 @@
 //   3. CORS preflights are answered here, never passed on (browsers send them without credentials);
 //   4. a body declared larger than MAX_BODY_BYTES gets 413, after it has been read to its end;
 //   5. the token decides the role (core/auth.ts): 401/403, or the request goes on with the role
-//      in ROLE_HEADER, at the canonical room URL, without its token.
+//      in ROLE_HEADER (and a signed token's expiry in TOKEN_EXPIRY_HEADER), at the canonical room
+//      URL, without its token.
 // Everything refused here is a JSON error from the one error helper (core/http.ts). The room
 // checks the role and the origin again with its full config (a subclass may set it in code).
-import { authConfigFromEnv, authorize, withRole } from "./core/auth.ts";
+import { authConfigFromEnv, authorizeToken, tokenOf, withAdmission } from "./core/auth.ts";
 import { resolveConfig } from "./core/config.ts";
 import { RoomError } from "./core/errors.ts";
 import { assertOriginAllowed, assertSocketPath, discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES, preflight } from "./core/http.ts";
@@ -44,8 +45,8 @@ export const gate = async (request: Request, env: Record<string, unknown>, segme
       await discardBody(request, MAX_DRAINED_BODY_BYTES);
       throw new RoomError("too_large", `The body is larger than ${config.limits.maxBodyBytes} bytes.`);
     }
-    const role = await authorize(authConfigFromEnv(env), request, name, Date.now() / 1000);
-    return withRole(request, role, canonicalRoomUrl(request.url, name));
+    const admission = await authorizeToken(authConfigFromEnv(env), tokenOf(request), name, Date.now() / 1000);
+    return withAdmission(request, admission, canonicalRoomUrl(request.url, name));
   } catch (error) {
     await discardBody(request, MAX_DRAINED_BODY_BYTES);
     return errorResponse(error, new Headers({ "Access-Control-Allow-Origin": "*" }));

@@ -263,6 +263,14 @@ export const CLOSE_BAD_DATA = 1007;
 export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_TRY_AGAIN = 1013;
+/**
+ * A socket whose signed token's `exp` passed (4000-4999 are the application's, RFC 6455 7.4.2),
+ * closed with TOKEN_EXPIRED_REASON. An SSE stream ends with an `error` record of the same reason.
+ */
+export const CLOSE_TOKEN_EXPIRED = 4001;
+export const TOKEN_EXPIRED_REASON = "token expired";
+/** Longest token an `auth` frame may carry. */
+export const MAX_TOKEN_CHARS = 4_096;
 
 // ---- Frames ----
 
@@ -313,7 +321,9 @@ export type ClientMessage =
   | { t: "ack"; sid: string; credit: number }
   | { t: "unsub"; sid: string }
   | { t: "changes"; mid: string; changes: unknown }
-  | { t: "append"; mid: string; events: unknown[]; ifMatch?: number };
+  | { t: "append"; mid: string; events: unknown[]; ifMatch?: number }
+  /** A new token for this socket (main socket only): `ok` when it opens this room, else `nack` and the old one stays. */
+  | { t: "auth"; mid: string; token: string };
 
 /** Why a subscription ended. */
 export type EndReason = "done" | "unsubscribed" | "error" | "timeout" | "reset";

@@ -7,14 +7,18 @@
 //                                       (see `signToken`), for apps that issue per-user tokens.
 // With none of them set, every client may write (open by default, as `npm start` expects).
 // Browsers pass the token as the `token` query parameter (PartySocket's `query`), HTTP clients as
-// `Authorization: Bearer <token>`. The decided role travels to the room in the ROLE_HEADER, which
-// the gate always sets itself, so a client cannot choose it.
+// `Authorization: Bearer <token>`. The decided role travels to the room in the ROLE_HEADER, and a
+// signed token's expiry in the TOKEN_EXPIRY_HEADER, which the gate always sets (or removes) itself,
+// so a client can choose neither. The room ends what the token opened when it expires
+// (token-expiry.ts), and checks a socket's new token with `authorizeToken` when it refreshes.
 import { RoomError } from "./errors.ts";
 
 export type Role = "read" | "write";
 
 /** Header by which the gate tells the room the role it decided. */
 export const ROLE_HEADER = "X-Roomstore-Role";
+/** Header by which the gate tells the room when the token expires (seconds since the epoch); absent for tokens that do not. */
+export const TOKEN_EXPIRY_HEADER = "X-Roomstore-Token-Exp";
 /** Query parameter that carries a token from browsers and WebSockets. */
 export const TOKEN_PARAM = "token";
 
@@ -75,11 +79,17 @@ const verifiedClaims = async (secret: string, token: string): Promise<Partial<To
   }
 };
 
+/** What a token admits to: a role, and for a signed token the time it ends (seconds since the epoch). */
+export interface Admission {
+  role: Role;
+  exp?: number;
+}
+
 /**
- * The role a signed token grants in `room` at `nowSeconds`. The token's room is compared in NFC,
+ * What a signed token admits to in `room` at `nowSeconds`. The token's room is compared in NFC,
  * as room names are (see canonicalRoomName in protocol.ts).
  */
-const verifySigned = async (secret: string, token: string, room: string, nowSeconds: number): Promise<Role | undefined> => {
+const verifySigned = async (secret: string, token: string, room: string, nowSeconds: number): Promise<Admission | undefined> => {
   const claims = await verifiedClaims(secret, token);
   if (!claims || (claims.role !== "read" && claims.role !== "write")) return undefined;
   if (typeof claims.room !== "string" || (claims.room !== "*" && claims.room.normalize("NFC") !== room)) return undefined;
@@ -87,7 +97,7 @@ const verifySigned = async (secret: string, token: string, room: string, nowSeco
     throw new RoomError("unauthorized", "This token has no expiry (`exp`, in seconds); ask for a new one.");
   }
   if (claims.exp <= nowSeconds) throw new RoomError("unauthorized", "This token expired; ask for a new one.");
-  return claims.role;
+  return { role: claims.role, exp: claims.exp };
 };
 
 /** Constant-time comparison, so a token cannot be guessed byte by byte from timings. */
@@ -107,19 +117,22 @@ export const tokenOf = (request: Request): string | undefined => {
 };
 
 /**
- * The role a request may act with in `room`: `write` when auth is off; a RoomError
- * (`unauthorized` without a token, `forbidden` with a wrong one) otherwise.
+ * What `token` admits to in `room`: `write` when auth is off; a RoomError (`unauthorized` without
+ * a token or with an expired one, `forbidden` with a wrong one) otherwise. Shared tokens never expire.
  */
-export const authorize = async (config: AuthConfig, request: Request, room: string, nowSeconds: number): Promise<Role> => {
-  if (!isAuthOn(config)) return "write";
-  const token = tokenOf(request);
+export const authorizeToken = async (config: AuthConfig, token: string | undefined, room: string, nowSeconds: number): Promise<Admission> => {
+  if (!isAuthOn(config)) return { role: "write" };
   if (!token) throw new RoomError("unauthorized", "This room needs a token: Authorization: Bearer <token>, or ?token=.");
-  if (config.writeToken !== undefined && sameText(token, config.writeToken)) return "write";
-  if (config.readToken !== undefined && sameText(token, config.readToken)) return "read";
+  if (config.writeToken !== undefined && sameText(token, config.writeToken)) return { role: "write" };
+  if (config.readToken !== undefined && sameText(token, config.readToken)) return { role: "read" };
   const signed = config.secret === undefined ? undefined : await verifySigned(config.secret, token, room, nowSeconds);
   if (signed) return signed;
   throw new RoomError("forbidden", "This token does not open this room.");
 };
+
+/** The role a request may act with in `room` (see authorizeToken). */
+export const authorize = async (config: AuthConfig, request: Request, room: string, nowSeconds: number): Promise<Role> =>
+  (await authorizeToken(config, tokenOf(request), room, nowSeconds)).role;
 
 /**
  * The role the gate decided, as the room reads it; undefined when no gate decided, which the room
@@ -130,14 +143,23 @@ export const roleOf = (request: Request): Role | undefined => {
   return role === "read" || role === "write" ? role : undefined;
 };
 
+/** The expiry the gate passed on (seconds since the epoch), or undefined for a token that does not expire. */
+export const tokenExpiryOf = (request: Request): number | undefined => {
+  const header = request.headers.get(TOKEN_EXPIRY_HEADER);
+  const exp = header === null ? NaN : Number(header);
+  return Number.isFinite(exp) ? exp : undefined;
+};
+
 /**
  * A copy of the request for the room: at `url` (the canonical room URL), carrying the decided role
- * whatever the client sent in that header, and without the token, which the room has no use for
- * (selectors would refuse it as unknown, and logs would keep it).
+ * and expiry whatever the client sent in those headers, and without the token, which the room has
+ * no use for (selectors would refuse it as unknown, and logs would keep it).
  */
-export const withRole = (request: Request, role: Role, url = request.url): Request => {
+export const withAdmission = (request: Request, admission: Admission, url = request.url): Request => {
   const headers = new Headers(request.headers);
-  headers.set(ROLE_HEADER, role);
+  headers.set(ROLE_HEADER, admission.role);
+  if (admission.exp === undefined) headers.delete(TOKEN_EXPIRY_HEADER);
+  else headers.set(TOKEN_EXPIRY_HEADER, String(admission.exp));
   const target = new URL(url);
   target.searchParams.delete(TOKEN_PARAM);
   return new Request(target, { method: request.method, headers, body: request.body, redirect: request.redirect, duplex: "half" } as RequestInit);

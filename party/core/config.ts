@@ -19,6 +19,7 @@ import {
   MAX_SUBSCRIPTION_BYTES,
   DEFAULT_LONG_POLL_TIMEOUT_MS,
 } from "../protocol.ts";
+import { authConfigFromEnv, type AuthConfig } from "./auth.ts";
 import { ConfigError } from "./errors.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { readWebhookConfig, type WebhookConfig } from "./webhook-config.ts";
@@ -58,11 +59,19 @@ export interface RoomConfig {
   retention: RetentionPolicy;
   /** Validation and delivery webhooks (webhook-config.ts); default: none. */
   webhooks: WebhookConfig;
+  /**
+   * The tokens the gate accepts (auth.ts), from the same variables: the room checks a socket's
+   * new token against them when it refreshes (token-expiry.ts).
+   */
+  auth: AuthConfig;
   limits: RoomLimits;
 }
 
-/** What a subclass may set: any part of the config, limits included. */
-export type RoomConfigInput = Partial<Omit<RoomConfig, "limits">> & { limits?: Partial<RoomLimits> };
+/**
+ * What a subclass may set: any part of the config, limits included, but `auth`: the gate runs
+ * before the room and reads only the variables, so the two must agree.
+ */
+export type RoomConfigInput = Partial<Omit<RoomConfig, "limits" | "auth">> & { limits?: Partial<RoomLimits> };
 
 export const DEFAULT_LIMITS: RoomLimits = {
   maxBodyBytes: MAX_BODY_BYTES,
@@ -163,6 +172,8 @@ export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInp
     webhooks: readWebhookConfig(env),
     ...fromEnv,
     ...withoutUndefined(rest),
+    // After `rest`: a config set in code never changes what the gate accepts.
+    auth: authConfigFromEnv(env),
     limits: { ...DEFAULT_LIMITS, ...limitsFromEnv, ...withoutUndefined(limits ?? {}) },
   };
 };

@@ -13,6 +13,7 @@ import { createSyncRoom, isSyncConnection } from "./sync-room.ts";
 import { SYNC_PATH } from "../protocol.ts";
 import { subPath } from "./http.ts";
 import { startDelivery, webhookStatus } from "./webhook-delivery.ts";
+import { createTokenExpiry } from "./token-expiry.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -29,9 +30,10 @@ export interface Room {
    * that can delay the upgrade awaits it first; without it, `handleConnect` starts the same work.
    */
   prepareSocket(request: Request): Promise<void>;
-  /** Admits a socket opened by `request` (room capacity, role). */
+  /** Admits a socket opened by `request` (room capacity, role, its token's expiry). */
   handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
+  /** Closes the sockets whose tokens expired (token-expiry.ts), then retention and delivery. */
   handleAlarm(): Promise<void>;
   /** Ends what a closed connection held (its subscriptions). */
   handleClose(connection: RoomConnection): void;
@@ -45,13 +47,23 @@ export const createRoom = (options: RoomOptions): Room => {
       for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
     };
   const sseReaders = countReaders();
+  // Sockets outlive a rebuild of the room (an import, a DELETE), and so do their tokens' expiries.
+  const tokens = createTokenExpiry({
+    name: options.name,
+    auth: options.config.auth,
+    messagePrefix: options.config.messagePrefix,
+    now: options.now ?? Date.now,
+    connections: () => open,
+    scheduleAlarm: options.scheduleAlarm,
+    logError: (error) => options.logger?.error("roomstore: could not set the alarm", error),
+  });
   /** The core and its handlers; built again from storage after an import or a DELETE. */
   const build = () => {
     const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
-    const sockets = createSocketHandlers(core, subscriptions, () => [...open].length);
+    const sockets = createSocketHandlers(core, { subscriptions, tokens, countOpen: () => [...open].length });
     const admin = roomAdminResources(core, { connections: () => open, reload });
     const stats = () =>
       readStats({
@@ -92,16 +104,22 @@ export const createRoom = (options: RoomOptions): Room => {
     handleConnect(connection, request) {
       open.add(connection);
       if (subPath(new URL(request.url).pathname) === SYNC_PATH) current.sync.connect(connection);
-      current.sockets.connect(connection, request);
+      if (current.sockets.connect(connection, request)) tokens.admit(connection, request);
     },
-    handleMessage: (connection, message) =>
-      isSyncConnection(connection) ? current.sync.message(connection, message) : current.sockets.message(connection, message),
+    async handleMessage(connection, message) {
+      if (tokens.endIfExpired(connection)) return;
+      return isSyncConnection(connection) ? current.sync.message(connection, message) : current.sockets.message(connection, message);
+    },
     handleClose(connection) {
       open.delete(connection);
+      tokens.forget(connection);
       current.sockets.close(connection);
       current.sync.close(connection);
     },
-    handleAlarm: () => current.core.handleAlarm(),
+    handleAlarm() {
+      tokens.sweep();
+      return current.core.handleAlarm();
+    },
   };
 };
 

@@ -38,6 +38,8 @@ export interface ConnectionState {
   socketId?: string;
   /** A TinyBase synchronizer client's socket, opened on `{room}/sync` (see sync-room.ts). */
   sync?: boolean;
+  /** When the signed token that admitted it (or its last refresh) expires, in seconds since the epoch (token-expiry.ts). */
+  tokenExp?: number;
 }
 
 export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
@@ -45,6 +47,15 @@ export const stateOf = (connection: RoomConnection): ConnectionState => (connect
 /** Merges into a connection's state, where the runtime keeps state. */
 export const updateState = (connection: RoomConnection, update: ConnectionState): void => {
   connection.setState?.({ ...stateOf(connection), ...update });
+};
+
+/** Longest close reason sent: a Close frame holds at most 123 bytes of it (RFC 6455, 5.5). */
+const MAX_CLOSE_REASON_CHARS = 120;
+
+/** Closes a socket from the room's side; frames still on their way from it are then ignored. */
+export const closeByRoom = (connection: RoomConnection, code: number, reason: string): void => {
+  updateState(connection, { closedByRoom: true });
+  connection.close(code, reason.slice(0, MAX_CLOSE_REASON_CHARS));
 };
 
 export interface Logger {

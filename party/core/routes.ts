@@ -13,6 +13,7 @@ import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 import { patchStore } from "./patch.ts";
 import { createDurableStreamHandler, STREAM_ROUTE } from "./durable-streams.ts";
 import type { ReaderCount, RoomStats } from "./stats.ts";
+import { endWithToken } from "./token-expiry.ts";
 
 export type Handler = (request: Request, headers: Headers) => Promise<Response>;
 export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
@@ -112,11 +113,11 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   };
 
   // Every answer leaves the request body read, whether a handler read it or the request was
-  // refused first (see discardBody).
+  // refused first (see discardBody). An SSE stream ends when the signed token that opened it does.
   return async (request: Request): Promise<Response> => {
     const response = await answer(request);
     await discardBody(request, config.limits.maxBodyBytes);
-    return response;
+    return endWithToken(request, response, core.options.now);
   };
 };
 

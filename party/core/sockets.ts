@@ -6,7 +6,8 @@
 // Once the room has closed a socket, frames that were already on their way from it are ignored:
 // the runtime still delivers them until the client has seen the close. A socket is admitted only
 // with a role the gate decided and from an allowed origin (else closed with 1008), and is limited
-// and counted by the room's own id of it (connections.ts), never by the id the client chose.
+// and counted by the room's own id of it (connections.ts), never by the id the client chose. An
+// `auth` frame refreshes the socket's token (token-expiry.ts, which also closes it at `exp`).
 import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { socketIdOf } from "./connections.ts";
@@ -14,8 +15,9 @@ import { assertOriginAllowed, assertSocketPath } from "./http.ts";
 import { parseChanges, type Changes } from "./changes.ts";
 import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
 import { sendCurrent } from "./broadcast.ts";
-import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { closeByRoom, stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "./subscriptions.ts";
+import type { TokenExpiry } from "./token-expiry.ts";
 
 /** What `parse` returns, or undefined when it refuses its input. */
 const validOrUndefined = <T>(parse: () => T): T | undefined => {
@@ -44,15 +46,19 @@ export const createRateLimiter = (rate: number, burst: number, now: () => number
   };
 };
 
-/**
- * `countOpen`: every open socket of the room, whatever its protocol (synchronizer sockets are not
- * among the core's connections, but count against `maxConnections` all the same).
- */
-export const createSocketHandlers = (
-  core: RoomCore,
-  subscriptions: ReturnType<typeof createSubscriptions>,
-  countOpen: () => number = () => [...core.options.connections()].length,
-) => {
+/** What the socket handlers use besides the core. */
+export interface SocketParts {
+  subscriptions: ReturnType<typeof createSubscriptions>;
+  /** Token refreshes (`auth` frames, token-expiry.ts). */
+  tokens: Pick<TokenExpiry, "refresh">;
+  /**
+   * Every open socket of the room, whatever its protocol (synchronizer sockets are not among the
+   * core's connections, but count against `maxConnections` all the same).
+   */
+  countOpen: () => number;
+}
+
+export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, countOpen }: SocketParts) => {
   const { config } = core.options;
   const { limits } = config;
   const log = (error: unknown) => core.options.logger?.error("roomstore: message failed", error);
@@ -61,10 +67,7 @@ export const createSocketHandlers = (
   const sendError = (connection: RoomConnection, error: RoomError) =>
     connection.send(encodeServerMessage(config.messagePrefix, { t: "error", ...errorBody(error) }));
 
-  const closeWith = (connection: RoomConnection, code: number, message: string) => {
-    updateState(connection, { closedByRoom: true });
-    connection.close(code, message.slice(0, 120));
-  };
+  const closeWith = closeByRoom;
   const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Refuses a whole changeset: says why, and sends the room's values back. */
@@ -125,7 +128,9 @@ export const createSocketHandlers = (
     } catch {
       return closeFor(connection, new RoomError("invalid_json", "The message is not valid JSON."));
     }
-    await subscriptions.handle(connection, parseClientMessage(parsed));
+    const message = parseClientMessage(parsed);
+    if (message.t === "auth") return tokens.refresh(connection, message);
+    await subscriptions.handle(connection, message);
   };
 
   const openConnections = countOpen;
@@ -148,12 +153,22 @@ export const createSocketHandlers = (
 
     refusal,
 
-    /** Admits a new socket (already among the open ones): its origin and role, then room capacity; the role is kept with the socket. */
-    connect(connection: RoomConnection, request: Request): void {
+    /**
+     * Admits a new socket (already among the open ones): its origin and role, then room capacity;
+     * the role is kept with the socket. False when it closed the socket instead.
+     */
+    connect(connection: RoomConnection, request: Request): boolean {
       const refused = refusal(request);
-      if (refused) return closeWith(connection, CLOSE_POLICY, refused.message);
-      if (openConnections() > limits.maxConnections) return closeWith(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
+      if (refused) {
+        closeWith(connection, CLOSE_POLICY, refused.message);
+        return false;
+      }
+      if (openConnections() > limits.maxConnections) {
+        closeWith(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
+        return false;
+      }
       updateState(connection, { role: roleOf(request) });
+      return true;
     },
 
     async message(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void> {

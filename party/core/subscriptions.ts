@@ -13,6 +13,7 @@ import {
   MAX_MESSAGE_ID_CHARS,
   MAX_SUBSCRIPTION_TIMEOUT_MS,
   MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  MAX_TOKEN_CHARS,
   SUBSCRIPTION_TIMEOUT_MS,
   type ClientMessage,
   type SelectorParams,
@@ -78,6 +79,12 @@ export const parseClientMessage = (thing: unknown): ClientMessage => {
       if (!isId(message.mid)) throw bad("append needs a mid of 1 to 128 characters.");
       if (!Array.isArray(message.events)) throw bad("append needs an array of events.");
       if (message.ifMatch !== undefined && !Number.isSafeInteger(message.ifMatch)) throw bad("ifMatch must be a seq.");
+      return message as ClientMessage;
+    case "auth":
+      if (!isId(message.mid)) throw bad("auth needs a mid of 1 to 128 characters.");
+      if (typeof message.token !== "string" || message.token.length === 0 || message.token.length > MAX_TOKEN_CHARS) {
+        throw bad(`auth needs a token of 1 to ${MAX_TOKEN_CHARS} characters.`);
+      }
       return message as ClientMessage;
     default:
       throw bad("Unknown message kind.");
@@ -197,8 +204,8 @@ export const createSubscriptions = (core: RoomCore) => {
   };
 
   return {
-    /** Handles one `x` message; errors become an error or nack frame, never a closed socket. */
-    async handle(connection: RoomConnection, message: ClientMessage): Promise<void> {
+    /** Handles one `x` message; errors become an error or nack frame, never a closed socket. (`auth` is token-expiry.ts's.) */
+    async handle(connection: RoomConnection, message: Exclude<ClientMessage, { t: "auth" }>): Promise<void> {
       try {
         switch (message.t) {
           case "sub":

@@ -13,7 +13,7 @@ import type { Batch } from "./commit-queue.ts";
 import { socketIdOf } from "./connections.ts";
 import { closeCodeOf, RoomError, toRoomError } from "./errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
-import { stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { closeByRoom, stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { createRateLimiter } from "./sockets.ts";
 import type { StoreWrite } from "./store.ts";
 import { assertCellCount } from "./subscriptions.ts";
@@ -67,10 +67,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const send = (connection: RoomConnection, requestId: string | null, type: number, body: unknown) =>
     connection.send(encodeSyncFrame(requestId, type, body));
 
-  const closeWith = (connection: RoomConnection, code: number, message: string) => {
-    updateState(connection, { closedByRoom: true });
-    connection.close(code, message.slice(0, 120));
-  };
+  const closeWith = closeByRoom;
   const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Sends a committed group's stamped changes: each client all but what it sent itself. */

@@ -53,6 +53,9 @@ export const createTestRoom = async (
     now?: () => number;
     /** Sockets already open when the room starts, as after a wake-up from hibernation. */
     open?: TestConnection[];
+    /** Environment variables, as a deployment sets them (AUTH_SECRET…). */
+    env?: Record<string, unknown>;
+    scheduleAlarm?: (at: number) => void;
   } = {},
 ): Promise<TestRoom> => {
   const storage = options.storage ?? createMemoryStorage();
@@ -61,11 +64,12 @@ export const createTestRoom = async (
   const room = createRoom({
     name: "test-room",
     storage,
-    config: resolveConfig({}, options.config),
+    config: resolveConfig(options.env ?? {}, options.config),
     hooks: options.hooks ?? {},
     connections: () => connections,
     now: options.now ?? (() => Date.UTC(2026, 0, 1)),
     newId: () => `id-${++counter}`,
+    scheduleAlarm: options.scheduleAlarm,
   });
   await room.load();
   return {

@@ -22,5 +22,6 @@ declare namespace Cloudflare {
     Guarded: DurableObjectNamespace;
     Limited: DurableObjectNamespace;
     Misconfigured: DurableObjectNamespace;
+    Signed: DurableObjectNamespace;
   }
 }

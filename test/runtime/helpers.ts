@@ -84,8 +84,9 @@ export interface Socket {
   send(frame: string | ArrayBuffer | ArrayBufferView): void;
 }
 
-export const openSocket = async (where: Party): Promise<Socket> => {
-  const response = await exports.default.fetch(roomUrl(where.room, "", where.party), { headers: { Upgrade: "websocket" } });
+/** A socket on the room, or on `path` in it (`/sync`, `?token=…`). */
+export const openSocket = async (where: Party, path = ""): Promise<Socket> => {
+  const response = await exports.default.fetch(roomUrl(where.room, path, where.party), { headers: { Upgrade: "websocket" } });
   expect(response.status).toBe(101);
   const ws = response.webSocket!;
   ws.accept();

@@ -1,9 +1,29 @@
 // The worker under test in workerd: the real entry, plus room classes with permission hooks,
 // retention, small limits and a broken config (each bound in wrangler.toml).
-import { Room } from "../../party/worker.ts";
+import { Room, routeRoomRequest, type Env } from "../../party/worker.ts";
 import type { Cell, Changes } from "../../party/core/changes.ts";
 
-export { default, LiveRoom, Room } from "../../party/worker.ts";
+export { LiveRoom, Room } from "../../party/worker.ts";
+
+/** The AUTH_SECRET of the `signed` party's rooms (SignedRoom): its gate and its rooms see it. */
+export const SIGNED_SECRET = "runtime-test-secret";
+const SIGNED_PATH = "/parties/signed/";
+/** With retention, so that its alarm is shared by retention and tokens' expiries. */
+const SIGNED_RETENTION = { maxEvents: 5 };
+
+/** The real worker, with AUTH_SECRET set for the `signed` party only (the other rooms stay open). */
+export default {
+  fetch: (request: Request, env: Env) =>
+    routeRoomRequest(request, new URL(request.url).pathname.startsWith(SIGNED_PATH) ? { ...env, AUTH_SECRET: SIGNED_SECRET } : env),
+};
+
+/** Rooms that need a signed token (the gate's AUTH_SECRET), and keep the newest five events. */
+export class SignedRoom extends Room {
+  override config = { retention: SIGNED_RETENTION };
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, { ...env, AUTH_SECRET: SIGNED_SECRET } as never);
+  }
+}
 
 /** Refuses negative legs and the deletion of row "fido"; stamps every changeset. */
 export class HookedRoom extends Room {
