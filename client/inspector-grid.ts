@@ -149,12 +149,11 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
   };
 
   /**
-   * Puts `ordered` after the header, in order, moving only the rows that came: a row that stays is
-   * never taken out of the page. Taking a node out, even to put it straight back, blurs it and, between
-   * a button's press and its release, turns the click into a click on the grid itself (the pressed
-   * node is gone). The virtualizer re-renders on every scroll and 150 ms after one (its
-   * isScrolling flag), so a click on a cell right after a scroll would land nowhere and the
-   * keyboard would stay on the previous cell.
+   * Puts `ordered` after the header, inserting only the rows that came: a row that stays is never
+   * taken out of the page. A node taken out, even to go straight back, loses focus, and a click
+   * pressed on it before and released after lands on the grid instead (Chromium retargets it).
+   * The virtualizer re-renders on each scroll and 150 ms after (its isScrolling flag): a click
+   * right after a scroll would select nothing, and the keyboard would go on from the old cell.
    */
   const placeRows = (ordered: HTMLElement[]) => {
     if (header.parentNode !== space) space.prepend(header);
