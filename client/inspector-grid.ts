@@ -117,7 +117,7 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
     head.setAttribute("role", "rowheader");
     const label = element("span", "row-id", rowId);
     label.title = rowId;
-    const remove = element("button", "icon", "×");
+    const remove = element("button", "icon write", "×");
     remove.type = "button";
     remove.tabIndex = -1;
     remove.dataset.action = "delete-row";
@@ -148,6 +148,27 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
     }
   };
 
+  /**
+   * Puts `ordered` after the header, inserting only the rows that came: a row that stays is never
+   * taken out of the page. A node taken out, even to go straight back, loses focus, and a click
+   * pressed on it before and released after lands on the grid instead (Chromium retargets it).
+   * The virtualizer re-renders on each scroll and 150 ms after (its isScrolling flag): a click
+   * right after a scroll would select nothing, and the keyboard would go on from the old cell.
+   */
+  const placeRows = (ordered: HTMLElement[]) => {
+    if (header.parentNode !== space) space.prepend(header);
+    let next = header.nextSibling;
+    for (const row of ordered) {
+      if (row === next) next = row.nextSibling;
+      else space.insertBefore(row, next);
+    }
+    while (next) {
+      const after = next.nextSibling;
+      next.remove();
+      next = after;
+    }
+  };
+
   function renderRows() {
     const items = virtualizer.getVirtualItems();
     const keep = new Set<string>();
@@ -162,14 +183,13 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
       row.element.style.transform = `translateY(${item.start}px)`;
       ordered.push(row.element);
     }
-    for (const rowId of [...rendered.keys()]) if (!keep.has(rowId)) rendered.delete(rowId);
+    for (const [rowId, row] of [...rendered]) {
+      if (keep.has(rowId)) continue;
+      row.element.remove();
+      rendered.delete(rowId);
+    }
     space.style.height = `${virtualizer.getTotalSize()}px`;
-    // Only rows that came or went touch the DOM: replaceChildren with the same nodes is one pass.
-    // Taking a node out of the document blurs it, even when it goes straight back: keep the
-    // keyboard's place in the grid across a re-render (a scroll, a row that came or went).
-    const focused = document.activeElement instanceof HTMLElement && space.contains(document.activeElement) ? document.activeElement : undefined;
-    space.replaceChildren(header, ...ordered);
-    if (focused?.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
+    placeRows(ordered);
     markActive();
     if (!reportedFirstRows && ordered.length > 0) {
       reportedFirstRows = true;
@@ -183,8 +203,8 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
     scroller.setAttribute("aria-rowcount", String(rowIds.length + 1));
     virtualizer.setOptions({ ...virtualizer.options, count: rowIds.length });
     virtualizer._willUpdate();
-    // Row positions may have shifted: rebuild what is on screen (a screenful, whatever the table's size).
-    rendered.clear();
+    // Rows that stay keep their element (renderRows places them where they now are); only rows
+    // that came are built and only rows that went are removed.
     renderRows();
   };
 
@@ -292,6 +312,7 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
       }
       cellIds = id ? store.getTableCellIds(id) : [];
       renderHeader();
+      rendered.clear(); // another table's rows, even where a row id is the same
       refreshRows();
     },
     /** Scrolls to a row and makes its cell the active one. */

@@ -3,7 +3,7 @@
 // time and data as pretty JSON. Also the history of one cell, row or value ({eventsPath}/history).
 import { DEFAULT_EVENTS_PATH, type RoomEvent } from "../party/protocol.ts";
 import { readEventPage, roomUrl, RoomHttpError, type HttpOptions } from "./http.ts";
-import { element } from "./inspector-dom.ts";
+import { element, timeElement } from "./inspector-dom.ts";
 import type { Room } from "./room.ts";
 
 /** Seqs the live tail starts behind the head, and each "older" step reads. */
@@ -21,14 +21,6 @@ export interface LogFilters {
 }
 
 
-/** Local time with milliseconds; the ISO time (UTC, as stored) in the title and `datetime`. */
-const timeOf = (ts: string) => {
-  const node = element("time", "", new Date(ts).toLocaleTimeString(undefined, { hour12: false }) + "." + ts.slice(20, 23));
-  node.dateTime = ts;
-  node.title = ts;
-  return node;
-};
-
 /** Data as JSON, folded when long; pretty-printed when unfolded (a `$init` may hold a whole store). */
 export const dataView = (data: unknown): HTMLElement => {
   const compact = JSON.stringify(data) ?? "undefined";
@@ -45,7 +37,7 @@ const eventItem = (event: RoomEvent): HTMLLIElement => {
   item.dataset.seq = String(event.seq);
   item.append(
     element("span", "seq", `#${event.seq}`),
-    timeOf(event.ts),
+    timeElement(event.ts),
     element("span", "stream", event.stream),
     element("b", "type", event.type),
     dataView(event.data),
@@ -98,7 +90,14 @@ export const createEventLog = (options: EventLogOptions) => {
     feed?.close();
     list.replaceChildren();
     status.textContent = "loading…";
-    const { head } = await readEventPage(room.http, { until: "caught-up", limit: 1 });
+    let head: number;
+    try {
+      ({ head } = await readEventPage(room.http, { until: "caught-up", limit: 1 }));
+    } catch (error) {
+      // Never "loading…" for good: say the log could not be read, and why (the caller shows it).
+      if (mine === generation) status.textContent = error instanceof RoomHttpError && (error.status === 401 || error.status === 403) ? "refused" : "stopped";
+      throw error;
+    }
     if (mine !== generation) return;
     const after = Math.max(0, head - LOG_WINDOW_SEQS);
     setLower(after + 1);

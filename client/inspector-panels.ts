@@ -1,6 +1,7 @@
 // The inspector's smaller panels: the rooms remembered in this browser, and the room's stats.
-import { STATS_PATH } from "../party/protocol.ts";
-import { element } from "./inspector-dom.ts";
+import { STATS_PATH, type ErrorBody } from "../party/protocol.ts";
+import { isRefusal, type AccessState } from "./inspector-access.ts";
+import { element, timeElement } from "./inspector-dom.ts";
 import { roomUrl, type HttpOptions } from "./http.ts";
 
 /** Rooms remembered in localStorage (names and parties; never tokens). */
@@ -39,19 +40,30 @@ export const showRecent = (options: HTMLElement, links: HTMLElement) => {
   links.replaceChildren(...(recent.length ? [element("span", "hint", "Recent:"), ...recent.map(link)] : []));
 };
 
-const statText = (value: unknown): { text: string; title?: string } => {
-  if (value === null) return { text: "—" };
-  if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) return { text: new Date(value).toLocaleString(), title: value };
-  return { text: typeof value === "object" ? JSON.stringify(value) : String(value) };
+/** Stats that count this page too, and what the figure includes. */
+const STAT_NOTES: Record<string, string> = {
+  connections: "including this inspector",
+  subscriptions: "including this inspector's store and event feeds",
 };
 
-/** `GET {room}/stats` as a list, read every STATS_POLL_MS and on `refresh()`. */
-export const createStatsPanel = (http: HttpOptions, into: HTMLElement, onRefused: () => void) => {
+const statValue = (value: unknown): Node => {
+  if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) return timeElement(value);
+  return document.createTextNode(value === null ? "—" : typeof value === "object" ? JSON.stringify(value) : String(value));
+};
+
+/** `GET {room}/stats` as a list, read every STATS_POLL_MS and on `refresh()`; each read also tells the role. */
+export const createStatsPanel = (http: HttpOptions, into: HTMLElement, access: AccessState) => {
   let first = 1;
   let queued = false;
+  let stopped = false;
   const read = async () => {
     const response = await fetch(await roomUrl(http, STATS_PATH), { cache: "no-store" });
-    if (response.status === 401) return onRefused();
+    access.fromResponse(response);
+    if (isRefusal(response.status)) {
+      stopped = true;
+      const body = (await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;
+      return access.refuse({ status: response.status, message: body?.error?.message ?? response.statusText });
+    }
     if (!response.ok) return;
     const stats = (await response.json()) as Record<string, unknown>;
     first = Number(stats.first) || 1;
@@ -59,18 +71,18 @@ export const createStatsPanel = (http: HttpOptions, into: HTMLElement, onRefused
       ...Object.entries(stats)
         .filter(([name]) => name !== "room")
         .map(([name, value]) => {
-          const { text, title } = statText(value);
-          const dd = element("dd", "", text);
-          if (title) dd.title = title;
+          const dd = element("dd");
+          dd.append(statValue(value));
           dd.dataset.stat = name;
           const item = element("div");
           item.append(element("dt", "", name), dd);
+          if (STAT_NOTES[name]) item.append(element("span", "stat-note", STAT_NOTES[name]));
           return item;
         }),
     );
   };
   const refresh = () => {
-    if (queued) return;
+    if (queued || stopped) return;
     queued = true;
     setTimeout(() => {
       queued = false;

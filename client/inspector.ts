@@ -2,15 +2,19 @@
 // `party`, `token`, `storePath`, `eventsPath`), shows its store as virtualized tables with typed
 // cells, its values, its stats (live), its event log (live, filtered, paged back) and the history
 // of a cell or row, and edits cells, rows, tables and values when the token may write.
-// Looking never creates a room: the store sync loads without saving (`createOnLoad: false`), and
-// only a first edit creates it. Bundled to public/inspector.js by wrangler's [build] command.
+// Without a room it shows the start view alone. Looking never creates a room: the store sync
+// loads without saving (`createOnLoad: false`), and only a first edit creates it. Bundled to
+// public/inspector.js by wrangler's [build] command, and into the package by `npm run build`.
 import { createStore } from "tinybase";
-import { CELL_KINDS, CellInputError, editText, formatCell, kindOf, parseCell, type CellKind } from "./inspector-cells.ts";
-import { createTableGrid, type CellAddress } from "./inspector-grid.ts";
+import { CELL_KINDS, CellInputError, formatCell, parseCell, type CellKind } from "./inspector-cells.ts";
+import { createAccess, isRefusal, type Refusal } from "./inspector-access.ts";
 import { byId, element } from "./inspector-dom.ts";
-import { createEventLog, showHistory, type HistoryTarget } from "./inspector-log.ts";
+import { createEditor, type Target } from "./inspector-editor.ts";
+import { createTableGrid } from "./inspector-grid.ts";
+import { createEventLog } from "./inspector-log.ts";
 import { createStatsPanel, rememberRoom, showRecent } from "./inspector-panels.ts";
-import { connectRoom, RoomHttpError, RoomRejection, type HttpOptions } from "./index.ts";
+import { createUndo } from "./inspector-undo.ts";
+import { connectRoom, RoomHttpError, type HttpOptions } from "./index.ts";
 
 // ---- where: the room from the address ----
 
@@ -33,7 +37,7 @@ openForm.addEventListener("submit", (submit) => {
 });
 showRecent(byId("recent-rooms"), byId("recent"));
 
-// ---- status and mode ----
+// ---- views: the start view alone, or a room ----
 
 const setStatus = (text: string, kind: "ok" | "offline" | "error" | "" = "") => {
   const status = byId("status");
@@ -41,17 +45,15 @@ const setStatus = (text: string, kind: "ok" | "offline" | "error" | "" = "") => 
   status.className = `badge ${kind}`;
 };
 
-let readOnly = false;
-const setReadOnly = (why: string) => {
-  readOnly = true;
-  const mode = byId("mode");
-  mode.hidden = false;
-  mode.className = "badge readonly";
-  mode.textContent = `read-only: ${why}`;
-  for (const control of document.querySelectorAll<HTMLButtonElement | HTMLInputElement>("button.write, #add-form input, #value-form input, #delete-table")) {
-    control.disabled = true;
-  }
-  document.body.classList.add("read-only");
+const showStart = (refusal?: Refusal) => {
+  byId("welcome").hidden = false;
+  byId("inspector").hidden = true;
+  const error = byId("access-error");
+  error.hidden = !refusal;
+  if (refusal) {
+    error.textContent = `The room refused ${where.token ? "this token" : "to open without a token"} (${refusal.status}): ${refusal.message.replace(/^\d+: /, "")}`;
+    (openForm.elements.namedItem("token") as HTMLInputElement).focus();
+  } else (openForm.elements.namedItem("room") as HTMLInputElement).focus();
 };
 
 const kindOptions = (select: HTMLSelectElement) =>
@@ -59,12 +61,20 @@ const kindOptions = (select: HTMLSelectElement) =>
 for (const select of document.querySelectorAll<HTMLSelectElement>("select[name=kind]")) kindOptions(select);
 
 // A name no room can have (".", "..") is refused by connectRoom: said here, not thrown away.
-if (where.room) open().catch((error: Error) => setStatus(`cannot open: ${error.message}`, "error"));
+if (where.room) {
+  try {
+    open();
+  } catch (error) {
+    setStatus(`cannot open: ${(error as Error).message}`, "error");
+  }
+} else showStart();
 
-async function open() {
+function open() {
   document.title = `${where.room} · roomstore inspector`;
   byId("welcome").hidden = true;
   byId("inspector").hidden = false;
+  byId("room-name").hidden = byId("other-room").hidden = byId("status").hidden = false;
+  byId("room-name").textContent = where.party ? `${where.room} (${where.party})` : where.room;
   rememberRoom({ room: where.room, party: where.party });
   setStatus("connecting…", "offline");
 
@@ -79,108 +89,63 @@ async function open() {
   });
   const http: HttpOptions = room.http;
   const store = createStore();
-  const showError = (into: string) => (error: Error) => {
-    if ((error instanceof RoomRejection || error instanceof RoomHttpError) && error.code === "forbidden") setReadOnly("this token may read, not write");
-    byId(into).textContent = error.message;
-  };
+  const access = createAccess((refusal) => {
+    setStatus("token refused", "error");
+    room.close();
+    showStart(refusal);
+  });
+  const refusedBy = (error: Error) => error instanceof RoomHttpError && isRefusal(error.status) && (access.refuse({ status: error.status, message: error.message }), true);
+  const canWrite = () => access.canWrite;
+  const undo = createUndo(store, byId("undo"));
 
   // ---- connection state ----
   let loaded = false;
   room.socket.addEventListener("open", () => loaded && setStatus("live", "ok"));
-  room.socket.addEventListener("close", () => setStatus("offline, reconnecting…", "offline"));
+  room.socket.addEventListener("close", () => loaded && setStatus("offline, reconnecting…", "offline"));
 
-  const sync = room.syncStore(store, { createOnLoad: false, onRejected: showError("editor-error") });
+  // A refused edit: the editor says why and shows the room's value; the stats read the role again.
+  const rejected = (error: Error) => {
+    editor.rejected(error);
+    stats.refresh();
+  };
+  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected });
   sync.ready.then(
     () => {
       loaded = true;
-      setStatus(room.socket.readyState === room.socket.OPEN ? "live" : "offline, reconnecting…", room.socket.readyState === room.socket.OPEN ? "ok" : "offline");
+      const open = room.socket.readyState === room.socket.OPEN;
+      setStatus(open ? "live" : "offline, reconnecting…", open ? "ok" : "offline");
     },
     (error: Error) => {
-      setStatus(error instanceof RoomHttpError && error.status === 401 ? "token refused" : `cannot load: ${error.message}`, "error");
+      if (refusedBy(error)) return;
+      setStatus(`cannot load: ${error.message}`, "error");
       room.close();
     },
   );
 
-  const stats = createStatsPanel(http, byId("stats"), () => setStatus("token refused", "error"));
+  const stats = createStatsPanel(http, byId("stats"), access);
 
-  // ---- the editor panel ----
-  type Target = { kind: "cell"; address: CellAddress } | { kind: "value"; id: string };
-  let selected: Target | undefined;
-  const editor = byId<HTMLFormElement>("editor");
-  const editorKind = editor.elements.namedItem("kind") as HTMLSelectElement;
-  const editorText = editor.elements.namedItem("text") as HTMLTextAreaElement;
-  const currentOf = (target: Target) =>
-    target.kind === "cell" ? store.getCell(target.address.tableId, target.address.rowId, target.address.cellId) : store.getValue(target.id);
-  const describe = (target: Target) =>
-    target.kind === "cell" ? `cell ${target.address.tableId} / ${target.address.rowId} / ${target.address.cellId}` : `value ${target.id}`;
-
-  const select = (target: Target) => {
-    selected = target;
-    const current = currentOf(target);
-    const shown = current === undefined ? { text: "(no cell)", kind: "none" } : formatCell(current);
-    const line = byId("editor-target");
-    line.replaceChildren(element("span", "", describe(target) + ": "), element("code", `t-${shown.kind}`, shown.text), element("span", "kind", ` ${shown.kind}`));
-    editorKind.value = current === undefined ? "string" : kindOf(current);
-    editorText.value = editText(current);
-    editorText.disabled = editorKind.value === "null";
-    byId<HTMLFieldSetElement>("editor-fields").disabled = false;
-    byId("history-row").hidden = target.kind !== "cell";
-    byId("editor-error").textContent = "";
-    byId("history").replaceChildren();
-  };
-  editorKind.addEventListener("change", () => (editorText.disabled = editorKind.value === "null"));
-  editor.addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    if (!selected || readOnly) return;
-    try {
-      const value = parseCell(editorKind.value as CellKind, editorText.value) as never;
-      if (selected.kind === "cell") store.setCell(selected.address.tableId, selected.address.rowId, selected.address.cellId, value);
-      else store.setValue(selected.id, value);
-      select(selected);
-    } catch (error) {
-      if (!(error instanceof CellInputError)) throw error;
-      byId("editor-error").textContent = error.message;
-    }
+  // ---- the Selected panel, the tables and the grid ----
+  const focusValue = (id: string) => [...document.querySelectorAll<HTMLElement>("#values li")].find((item) => item.dataset.value === id)?.querySelector("button")?.focus();
+  const editor = createEditor({
+    store,
+    http,
+    canWrite,
+    undo,
+    back: (target: Target) => (target.kind === "cell" ? grid.reveal(target.address) : focusValue(target.id)),
+    onError: (error) => refusedBy(error) || editor.error(error.message),
   });
-  byId("delete-selected").addEventListener("click", () => {
-    if (!selected || readOnly) return;
-    if (selected.kind === "cell") store.delCell(selected.address.tableId, selected.address.rowId, selected.address.cellId);
-    else store.delValue(selected.id);
-    select(selected);
-  });
-  const history = (target: HistoryTarget) => void showHistory(http, target, byId("history")).catch(showError("editor-error"));
-  byId("history-cell").addEventListener("click", () => {
-    if (selected?.kind === "cell") history({ table: selected.address.tableId, row: selected.address.rowId, cell: selected.address.cellId });
-    else if (selected) history({ value: selected.id });
-  });
-  byId("history-row").addEventListener("click", () => {
-    if (selected?.kind === "cell") history({ table: selected.address.tableId, row: selected.address.rowId });
-  });
-  editorText.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) editor.requestSubmit();
-    if (event.key === "Escape" && selected?.kind === "cell") grid.reveal(selected.address);
-  });
-
-  // ---- tables and the grid ----
   const grid = createTableGrid(store, byId("grid"), {
-    select: (address) => select({ kind: "cell", address }),
-    edit(address) {
-      select({ kind: "cell", address });
-      editorText.focus();
-    },
-    deleteCell(address) {
-      if (!readOnly) store.delCell(address.tableId, address.rowId, address.cellId);
-    },
-    deleteRow(tableId, rowId) {
-      if (!readOnly) store.delRow(tableId, rowId);
-    },
+    select: (address) => editor.select({ kind: "cell", address }),
+    edit: (address) => editor.edit({ kind: "cell", address }),
+    deleteCell: (address) => canWrite() && undo.delCell(address.tableId, address.rowId, address.cellId),
+    deleteRow: (tableId, rowId) => canWrite() && undo.delRow(tableId, rowId),
     firstRows: () => performance.mark("inspector:first-rows"),
   });
   const showTables = () => {
     const tableIds = store.getTableIds();
     if (!tableIds.includes(grid.tableId)) grid.show(tableIds[0] ?? "");
     byId("no-tables").hidden = tableIds.length > 0;
-    byId<HTMLButtonElement>("delete-table").disabled = readOnly || !grid.tableId;
+    byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
     byId("tables").replaceChildren(
       ...tableIds.map((tableId) => {
         const tab = element("button", "", tableId);
@@ -200,25 +165,34 @@ async function open() {
   store.addTableIdsListener(showTables);
   showTables();
   byId("delete-table").addEventListener("click", () => {
-    if (!readOnly && grid.tableId && confirm(`Delete table ${grid.tableId} and all its rows?`)) store.delTable(grid.tableId);
+    if (canWrite() && grid.tableId && confirm(`Delete table ${grid.tableId} and all its rows?`)) store.delTable(grid.tableId);
   });
 
-  const addForm = byId<HTMLFormElement>("add-form");
-  addForm.addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    const field = (name: string) => (addForm.elements.namedItem(name) as HTMLInputElement).value;
-    try {
-      store.setCell(field("table"), field("row"), field("cell"), parseCell(field("kind") as CellKind, field("text")) as never);
-      byId("add-error").textContent = "";
-      if (grid.tableId !== field("table")) {
-        grid.show(field("table"));
-        showTables();
+  /** A form of the page that writes one cell or value; a value that does not parse is refused here. */
+  const onWriteForm = (id: string, write: (field: (name: string) => string, value: never) => void) => {
+    const form = byId<HTMLFormElement>(id);
+    const error = byId(id.replace("-form", "-error"));
+    form.addEventListener("submit", (submit) => {
+      submit.preventDefault();
+      const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+      if (!canWrite()) return;
+      try {
+        write(field, parseCell(field("kind") as CellKind, field("text")) as never);
+        error.textContent = "";
+      } catch (caught) {
+        if (!(caught instanceof CellInputError)) throw caught;
+        error.textContent = caught.message;
       }
-    } catch (error) {
-      if (!(error instanceof CellInputError)) throw error;
-      byId("add-error").textContent = error.message;
+    });
+  };
+  onWriteForm("add-form", (field, value) => {
+    store.setCell(field("table"), field("row"), field("cell"), value);
+    if (grid.tableId !== field("table")) {
+      grid.show(field("table"));
+      showTables();
     }
   });
+  onWriteForm("value-form", (field, value) => store.setValue(field("id"), value));
 
   // ---- values ----
   const showValues = () =>
@@ -228,38 +202,18 @@ async function open() {
         item.dataset.value = id;
         const name = element("button", "value-id", id);
         name.type = "button";
-        name.addEventListener("click", () => select({ kind: "value", id }));
+        name.addEventListener("click", () => editor.select({ kind: "value", id }));
         const { text, kind } = formatCell(store.getValue(id));
         const remove = element("button", "icon write", "×");
         remove.type = "button";
-        remove.disabled = readOnly;
         remove.setAttribute("aria-label", `Delete value ${id}`);
-        remove.addEventListener("click", () => !readOnly && store.delValue(id));
+        remove.addEventListener("click", () => canWrite() && undo.delValue(id));
         item.append(name, element("span", `cell t-${kind}`, text), element("span", "kind", kind), remove);
         return item;
       }),
     );
   store.addValuesListener(showValues);
   showValues();
-  const valueForm = byId<HTMLFormElement>("value-form");
-  valueForm.addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    const field = (name: string) => (valueForm.elements.namedItem(name) as HTMLInputElement).value;
-    try {
-      store.setValue(field("id"), parseCell(field("kind") as CellKind, field("text")) as never);
-      byId("value-error").textContent = "";
-    } catch (error) {
-      if (!(error instanceof CellInputError)) throw error;
-      byId("value-error").textContent = error.message;
-    }
-  });
-  // A selected cell or value that changes elsewhere shows its new state.
-  store.addDidFinishTransactionListener(() => {
-    if (selected && document.activeElement !== editorText) {
-      const changed = selected.kind === "cell" ? store.getTransactionChanges()[0][selected.address.tableId] : store.getTransactionChanges()[1];
-      if (changed) select(selected);
-    }
-  });
 
   // ---- the event log ----
   const log = createEventLog({
@@ -269,16 +223,16 @@ async function open() {
     status: byId("log-status"),
     first: () => stats.first,
     onLive: stats.refresh,
-    onError: (error) => setStatus(error.message, "error"),
+    onError: (error) => refusedBy(error) || setStatus(error.message, "error"),
   });
   const filters = byId<HTMLFormElement>("log-filters");
   filters.addEventListener("submit", (submit) => {
     submit.preventDefault();
     const field = (name: string) => (filters.elements.namedItem(name) as HTMLInputElement).value.trim();
     const types = field("types").split(",").map((type) => type.trim()).filter(Boolean);
-    void log.setFilters({ stream: field("stream") || undefined, types }).catch(showError("editor-error"));
+    void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
   });
-  void log.start().catch((error: Error) => setStatus(error instanceof RoomHttpError && error.status === 401 ? "token refused" : error.message, "error"));
+  void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
 
   // For the console and the bench: the page's TinyBase store.
   Object.assign(globalThis, { roomstoreInspector: { store, ready: sync.ready } });

@@ -3,6 +3,7 @@
 // imports from here by the package name, as a user's worker does.
 export { default, LiveRoom, Room, routeRoomRequest, type Env } from "./worker.ts";
 export { gate } from "./gate.ts";
+export { serveInspector, type InspectorOptions } from "./inspector.ts";
 export { signToken, type Role, type TokenClaims } from "./core/auth.ts";
 export type { Room as RoomApi, RoomConnection, RoomCore } from "./core/index.ts";
 export type { RoomHooks } from "./core/hooks.ts";

@@ -10,6 +10,12 @@ export const DEFAULT_STORE_PATH = "/store";
 export const DEFAULT_EVENTS_PATH = "/events";
 /** The room's stats (counts, readers, times), read by the inspector; not configurable. */
 export const STATS_PATH = "/stats";
+/**
+ * Response header of a room's HTTP answers: the role (`read` or `write`) the gate gave the request,
+ * so that a client (the inspector) shows writing controls only to a token that may write, before
+ * any write is refused. With auth off every request is `write`.
+ */
+export const ROLE_RESPONSE_HEADER = "Roomstore-Role";
 /** Rooms live at `/parties/main/:room` (partyserver routing, PartyKit's default party). */
 export const PARTY_NAME = "main";
 /** Longest room name, in characters of its decoded (canonical) form. */

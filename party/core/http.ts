@@ -1,6 +1,6 @@
 // HTTP responses and request bodies: JSON, errors, CORS and bounded reads. Fetch API only, so the
 // same code runs in workerd, under PartyKit and in Node.
-import { parseEtag, SYNC_PATH, type ErrorBody } from "../protocol.ts";
+import { parseEtag, ROLE_RESPONSE_HEADER, SYNC_PATH, type ErrorBody } from "../protocol.ts";
 import type { RoomConfig } from "./config.ts";
 import { errorBody, RoomError, toRoomError } from "./errors.ts";
 
@@ -8,7 +8,7 @@ const JSON_TYPE = "application/json; charset=utf-8";
 /** How long a browser may cache a preflight answer. */
 const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
 const ALLOWED_METHODS = "GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS";
-const EXPOSED_HEADERS = "ETag, Location";
+const EXPOSED_HEADERS = `ETag, Location, ${ROLE_RESPONSE_HEADER}`;
 
 /**
  * CORS headers for a response to `request`. A configured `responseHeaders` replaces them, as in

@@ -1,7 +1,7 @@
 // The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
 // conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
 // state changes; every failure is a JSON error with one of protocol.ts's codes.
-import { etagOf, parseEtag, STATS_PATH } from "../protocol.ts";
+import { etagOf, parseEtag, ROLE_RESPONSE_HEADER, STATS_PATH } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
@@ -97,6 +97,7 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
       // Fail closed: only what a gate admitted, with a role, gets in (auth off: the gate says write).
       const role = roleOf(request);
       if (role === undefined) throw new RoomError("forbidden", "No gate admitted this request.");
+      headers.set(ROLE_RESPONSE_HEADER, role);
       const method = request.method === "HEAD" ? "GET" : request.method;
       const handler = resource[method as keyof Resource];
       if (!handler) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { authorize, ROLE_HEADER, signToken } from "../../party/core/auth.ts";
 import { isRoomError } from "../../party/core/errors.ts";
 import { gate } from "../../party/gate.ts";
+import { ROLE_RESPONSE_HEADER } from "../../party/protocol.ts";
 import { ADMITTED, createTestRoom, messageFrame, receivedChanges, receivedErrors, receivedMessages } from "./harness.ts";
 
 const request = (headers: Record<string, string> = {}, query = "") => new Request(`http://x/parties/main/r1/store${query}`, { headers });
@@ -58,6 +59,17 @@ describe("read-only access", () => {
     expect((await room.request("PUT", "/store", [{}, {}], read)).status).toBe(403);
     expect((await room.request("POST", "/events", { type: "a" }, read)).status).toBe(403);
     expect((await (await room.request("GET", "/events")).json()).head).toBe(0);
+  });
+
+  it("says in every answer which role the request had, so a client knows before it writes", async () => {
+    const room = await createTestRoom();
+    for (const role of ["read", "write"]) {
+      for (const [method, path] of [["GET", "/stats"], ["GET", "/store"], ["PUT", "/store"]]) {
+        const answer = await room.request(method, path, method === "PUT" ? [{}, {}] : undefined, { [ROLE_HEADER]: role });
+        expect([method, path, role, answer.headers.get(ROLE_RESPONSE_HEADER)]).toEqual([method, path, role, role]);
+      }
+    }
+    expect((await room.request("GET", "/stats")).headers.get("Access-Control-Expose-Headers")).toContain(ROLE_RESPONSE_HEADER);
   });
 
   it("refuses a read-only socket's changes and writes, and sends it the room's values", async () => {

@@ -1,8 +1,11 @@
 // The room inspector (public/index.html + client/inspector.ts, bundled by wrangler's [build]) in
 // Debian's headless Chromium, driven by playwright-core, against one `wrangler dev` with auth on
 // (a write and a read token): a 50,000-cell room opens and scrolls with a page that holds only
-// what is on screen; typed edits round-trip to `GET {storePath}`; rows, tables and values are added
-// and deleted; live events, filters and paging; a read-only token; an unknown room stays unknown.
+// what is on screen, and a click survives the grid's re-render; typed edits round-trip to
+// `GET {storePath}`, from the keyboard too; rows, tables and values are added and deleted, and
+// deletions undone; a refused edit shows the room's value; live events, filters and paging, with
+// one time format; a read-only token sees no writing controls, and a missing or wrong token gets
+// the start view with the room's refusal; an unknown room stays unknown.
 // No page errors anywhere. Screenshots go to test-results/inspector-*.png.
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -16,6 +19,12 @@ const WRITE_TOKEN = "inspector-write-token";
 const READ_TOKEN = "inspector-read-token";
 const SEED_ROWS = 5_000;
 const SEED_CELLS_PER_ROW = 10;
+/** The one format of times on the page: local date and time with milliseconds. */
+const TIME_FORMAT = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/;
+/** One more than the room takes in a cell (MAX_CELL_CHARS in party/protocol.ts). */
+const TOO_LONG_CELL_CHARS = 60_001;
+/** Page code (a string: this file has no DOM types) that resolves after two frames, so after a render. */
+const TWO_FRAMES = "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))";
 /** How long a check waits for the page or the room to get there (vitest's default is 1 s). */
 const SETTLE_MS = 20_000;
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: SETTLE_MS });
@@ -62,6 +71,8 @@ describe("the room inspector in Chromium", () => {
     await page.click("#editor button.write");
   };
   const stat = (page: Page, name: string) => page.locator(`dd[data-stat=${name}]`);
+  const focusedRow = (page: Page) => () => page.locator("[data-row]:has(:focus)").getAttribute("data-row");
+  const editorTarget = (page: Page) => page.locator("#editor-target code").innerText();
 
   beforeAll(async () => {
     server = await startServer({ kind: "wrangler", vars: { AUTH_WRITE_TOKEN: WRITE_TOKEN, AUTH_READ_TOKEN: READ_TOKEN } });
@@ -94,11 +105,21 @@ describe("the room inspector in Chromium", () => {
     expect(await page.locator('[data-row="r00000"]').count()).toBe(0);
     expect(await rendered()).toBeLessThan(80);
     // The keyboard moves through the grid as well.
-    const focusedRow = () => page.locator("[data-row]:has(:focus)").getAttribute("data-row");
     await cell(page, "r04999", "c0").click();
-    await eventually(focusedRow).toBe("r04999");
+    await eventually(focusedRow(page)).toBe("r04999");
     await page.keyboard.press("ArrowUp");
-    await eventually(focusedRow).toBe("r04998");
+    await eventually(focusedRow(page)).toBe("r04998");
+    // A click whose press and release straddle a re-render of the grid (as the virtualizer's
+    // update 150 ms after a scroll does) still selects its cell, and the keyboard goes on from it.
+    const box = (await cell(page, "r04990", "c2").boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.locator(".grid-scroll").evaluate((scroller) => (scroller.scrollTop -= 3));
+    await page.evaluate(TWO_FRAMES);
+    await page.mouse.up();
+    await eventually(() => page.locator("#editor-target").innerText()).toContain("r04990 / c2");
+    await page.keyboard.press("ArrowDown");
+    await eventually(focusedRow(page)).toBe("r04991");
     await screenshot(page, "big");
     await page.context().close();
   });
@@ -166,6 +187,62 @@ describe("the room inspector in Chromium", () => {
     await page.context().close();
   });
 
+  it("edits from the keyboard, undoes deletions, and shows the room's value after a refused edit", async () => {
+    await put("keys", [{ pets: { fido: { age: 3, name: "Fido" }, rex: { age: 7 } } }, { open: true }]);
+    const page = await openInspector("keys");
+    const text = page.locator("#editor [name=text]");
+    const content = async () => JSON.parse(await storeOf("keys"));
+    await page.locator("#editor-keys", { hasText: "Enter saves" }).waitFor();
+
+    // Enter saves and gives the keyboard back to the grid; Shift+Enter adds a line.
+    await cell(page, "fido", "name").dblclick();
+    await text.fill("Fido");
+    await text.press("Shift+Enter");
+    await text.pressSequentially("the second");
+    await text.press("Enter");
+    await eventually(async () => (await content())[0].pets.fido.name).toBe("Fido\nthe second");
+    await eventually(focusedRow(page)).toBe("fido");
+    // Escape puts the room's value back and changes nothing.
+    await page.keyboard.press("Enter");
+    await text.fill("not this");
+    await text.press("Escape");
+    expect(await text.inputValue()).toBe("Fido\nthe second");
+    await eventually(focusedRow(page)).toBe("fido");
+
+    // A row's × deletes it at once, and Undo writes its cells back.
+    await page.click('[data-row="rex"] [data-action=delete-row]');
+    await page.locator("#undo", { hasText: "Row rex deleted" }).waitFor();
+    await eventually(async () => (await content())[0].pets.rex).toBe(undefined);
+    await page.click("#undo button");
+    await eventually(async () => (await content())[0].pets.rex).toEqual({ age: 7 });
+    await cell(page, "rex", "age").waitFor();
+    // So does the Delete key on a cell, and the × of a value.
+    await cell(page, "fido", "age").click();
+    await page.keyboard.press("Delete");
+    await eventually(async () => (await content())[0].pets.fido.age).toBe(undefined);
+    await page.click("#undo button");
+    await eventually(async () => (await content())[0].pets.fido.age).toBe(3);
+    await page.click("#values [aria-label='Delete value open']");
+    await eventually(async () => (await content())[1]).toEqual({});
+    await page.click("#undo button");
+    await eventually(async () => (await content())[1]).toEqual({ open: true });
+    expect(await page.locator("#undo").isVisible()).toBe(false);
+
+    // An edit the room refuses (a cell longer than it takes), saved from the keyboard: the Selected
+    // line and the editor show the value the room put back, and the error says why.
+    await cell(page, "rex", "age").dblclick();
+    await page.selectOption("#editor [name=kind]", "string");
+    await text.fill("x".repeat(TOO_LONG_CELL_CHARS));
+    await text.press("Control+Enter");
+    await page.locator("#editor-error", { hasText: "larger than" }).waitFor();
+    await eventually(() => editorTarget(page)).toBe("7");
+    await eventually(() => text.inputValue()).toBe("7");
+    expect(await cell(page, "rex", "age").innerText()).toBe("7");
+    expect((await content())[0].pets.rex).toEqual({ age: 7 });
+    await screenshot(page, "keys");
+    await page.context().close();
+  });
+
   it("shows live events with their times, filters them, and pages back through history", async () => {
     await append("logged", Array.from({ length: 450 }, (_, i) => ({ stream: i % 3 ? "chat" : "audit", type: i % 2 ? "said" : "joined", data: { i } })));
     const page = await openInspector("logged");
@@ -175,6 +252,9 @@ describe("the room inspector in Chromium", () => {
     expect((await seqs())[0]).toBe(450);
     expect(Math.min(...(await seqs()))).toBe(251);
     expect(await page.locator("#events li[data-seq='450'] time").getAttribute("datetime")).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // Events and stats show times in one format.
+    expect(await page.locator("#events li[data-seq='450'] time").innerText()).toMatch(TIME_FORMAT);
+    await eventually(() => stat(page, "lastWrite").innerText()).toMatch(TIME_FORMAT);
 
     await append("logged", [{ stream: "chat", type: "said", data: { text: "live one", nested: { list: [1, 2, 3], more: "x".repeat(200) } } }]);
     const live = page.locator("#events li[data-seq='451']");
@@ -202,30 +282,47 @@ describe("the room inspector in Chromium", () => {
     await page.context().close();
   });
 
-  it("with a read-only token shows the room and says so when an edit is refused", async () => {
-    await put("readonly", [{ pets: { fido: { age: 3 } } }, {}]);
+  it("with a read-only token shows the room without writing controls, and without a token or with a wrong one the room's refusal", async () => {
+    await put("readonly", [{ pets: { fido: { age: 3 } } }, { open: true }]);
     const page = await openInspector("readonly", READ_TOKEN);
-    await edit(page, "fido", "age", "number", "4");
     await page.locator("#mode", { hasText: "read-only" }).waitFor();
-    // The refused edit is undone in the page; the room never had it.
-    await eventually(() => cell(page, "fido", "age").innerText()).toBe("3");
-    expect(JSON.parse(await storeOf("readonly"))).toEqual([{ pets: { fido: { age: 3 } } }, {}]);
-    expect(await page.locator("#add-form button").isDisabled()).toBe(true);
+    await cell(page, "fido", "age").dblclick();
+    await eventually(() => editorTarget(page)).toBe("3");
+    for (const control of ["#add-form", "#value-form", "#delete-table", "#editor button.write", "#editor [name=text]", "[data-action=delete-row]", "#values [aria-label='Delete value open']"]) {
+      expect([control, await page.locator(control).first().isVisible()]).toEqual([control, false]);
+    }
+    // Neither the keyboard writes.
+    await cell(page, "fido", "age").click();
+    await page.keyboard.press("Delete");
+    await page.keyboard.press("Enter");
+    expect(await page.locator("textarea:focus").count()).toBe(0);
+    await eventually(() => stat(page, "connections").innerText()).toBe("1");
+    expect(JSON.parse(await storeOf("readonly"))).toEqual([{ pets: { fido: { age: 3 } } }, { open: true }]);
     await screenshot(page, "readonly");
     await page.context().close();
 
-    // Without a token the gate refuses every request (401s in the console, expected here): the
-    // page says so and stops, with no uncaught error.
-    const refused = await (await browser.newContext()).newPage();
-    refused.on("pageerror", (error) => errors.push(`no token: ${error.message}`));
-    await refused.goto(`${server.origin}/?room=readonly`);
-    await refused.locator("#status", { hasText: "token refused" }).waitFor();
-    await refused.context().close();
+    // Without a token the gate refuses every request (401s in the console, expected here), with a
+    // wrong one too (403): the start view says so, ready for another token, and nothing is left loading.
+    for (const [token, status, says] of [["", "401", "needs a token"], ["not-a-token", "403", ""]]) {
+      const refused = await (await browser.newContext()).newPage();
+      refused.on("pageerror", (error) => errors.push(`token ${JSON.stringify(token)}: ${error.message}`));
+      await refused.goto(`${server.origin}/?room=readonly${token ? `&token=${token}` : ""}`);
+      await refused.locator("#status", { hasText: "token refused" }).waitFor();
+      await refused.locator("#access-error", { hasText: `(${status})` }).waitFor();
+      expect(await refused.locator("#access-error").innerText()).toContain(says);
+      expect(await refused.locator("#inspector").isVisible()).toBe(false);
+      expect(await refused.locator("#open-form [name=room]").inputValue()).toBe("readonly");
+      expect(await refused.locator(":focus").getAttribute("name")).toBe("token");
+      if (status === "401") await screenshot(refused, "refused");
+      await refused.context().close();
+    }
   });
 
   it("leaves a room it views unknown, and creates it with the first edit", async () => {
     const page = await openInspector("unknown");
     await eventually(() => stat(page, "connections").innerText()).toBe("1");
+    // The stats say that they count this page.
+    expect(await page.locator("#stats div:has(dd[data-stat=connections]) .stat-note").innerText()).toBe("including this inspector");
     expect(await storeOf("unknown")).toBe("");
     const log: unknown = await (await fetch(url("unknown", "/events"), { headers: auth })).json();
     expect(log).toMatchObject({ events: [], head: 0 });
@@ -242,9 +339,15 @@ describe("the room inspector in Chromium", () => {
     await page.locator("#events li[data-seq='1']").waitFor();
     await waitFor(() => stat(page, "head").innerText(), (head) => head === "1", { what: "the stats' head" });
 
-    // The start page offers the rooms opened before; the form opens one by name, from the keyboard.
+    // Without a room: the start view alone, which offers the rooms opened before; its form opens
+    // one by name, from the keyboard.
     await page.goto(`${server.origin}/`);
     await page.locator("#recent a", { hasText: "unknown" }).waitFor();
+    for (const panel of ["#inspector", "#stats", "#grid", "#events", "#add-form", "#status"]) {
+      expect([panel, await page.locator(panel).isVisible()]).toEqual([panel, false]);
+    }
+    expect(await page.locator(":focus").getAttribute("name")).toBe("room");
+    await screenshot(page, "start");
     await page.fill("#open-form [name=room]", "typed");
     await page.fill("#open-form [name=token]", WRITE_TOKEN);
     await page.press("#open-form [name=token]", "Enter");

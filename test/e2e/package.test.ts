@@ -2,6 +2,7 @@
 // tarball (dependencies from the npm cache or registry) and uses only its public entries:
 // - a Worker whose wrangler.toml binds `Main` to its own `class MyRoom extends Room`, with a hook
 //   that refuses table "secret", under `wrangler dev`: unmodified TinyBase clients sync, the hook holds;
+//   it serves the room inspector where it asks for it (serveInspector), and nowhere else;
 // - the same room as a PartyKit subclass of `roomstore/partykit`, under `partykit dev`;
 // - `roomstore/client` bundled for a browser by esbuild and run in Chromium, and imported from Node;
 // - the subclass and the browser code type-checked by strict tsc against the installed declarations.
@@ -56,8 +57,12 @@ tag = "v1"
 new_sqlite_classes = ["MyRoom"]
 `,
   "src/worker.ts": `
-import { Room, type Cell, type Changes } from "roomstore";
-export { default } from "roomstore";
+import { Room, routeRoomRequest, serveInspector, type Cell, type Changes, type Env } from "roomstore";
+
+// The room inspector, asked for at /inspector; the project's own page stays at /.
+export default {
+  fetch: (request: Request, env: Env) => serveInspector(request, { path: "/inspector" }) ?? routeRoomRequest(request, env),
+} satisfies ExportedHandler<Env>;
 
 export class MyRoom extends Room {
   override config = { retention: { maxEvents: 10_000 } };
@@ -208,7 +213,7 @@ describe("the packed package in a fresh project", () => {
   });
 
   it("runs the client entry bundled for a browser in Chromium", async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
@@ -220,6 +225,28 @@ describe("the packed package in a fresh project", () => {
     expect(await page.evaluate(() => (globalThis as unknown as { app: { rejected: string[] } }).app.rejected)).toEqual(["forbidden"]);
     await waitFor(() => serverContent(workers.origin, "browser-client"), (content) => content?.[0].pets?.rex?.species === "dog", { what: "the browser's cell" });
     expect(await serverContent(workers.origin, "browser-client")).toEqual([{ pets: { rex: { species: "dog" } } }, {}]);
+    expect(errors).toEqual([]);
+  });
+
+  it("serves the room inspector where the project's worker asks for it, and nowhere else", async () => {
+    const page = await fetch(`${workers.origin}/inspector`);
+    expect([page.status, page.headers.get("Content-Type"), page.headers.get("Referrer-Policy")]).toEqual([200, "text/html; charset=utf-8", "no-referrer"]);
+    expect(await page.text()).toContain("<title>roomstore inspector</title>");
+    // The project's own page stays at /, and no other path is the inspector.
+    expect(await (await fetch(`${workers.origin}/`)).text()).toContain("<title>my rooms</title>");
+    expect((await fetch(`${workers.origin}/inspector/`)).status).toBe(404);
+    expect((await fetch(`${workers.origin}/inspector`, { method: "POST" })).status).toBe(405);
+
+    // The page is whole (its script inlined): it opens a room of the project's worker, live.
+    await fetch(`${workers.origin}/parties/main/inspected/store`, { method: "PUT", body: JSON.stringify([{ pets: { tom: { species: "cat" } } }, {}]) });
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const inspector = await browser.newPage();
+    const errors: string[] = [];
+    inspector.on("pageerror", (error) => errors.push(error.message));
+    await inspector.goto(`${workers.origin}/inspector?room=inspected`);
+    await inspector.locator("#status", { hasText: "live" }).waitFor();
+    await inspector.locator('[data-row="tom"] [data-cell="species"]', { hasText: '"cat"' }).waitFor();
+    await inspector.close();
     expect(errors).toEqual([]);
   });
 

@@ -9,8 +9,8 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-/** What the build reads: the entries' sources and the build configs. */
-const SOURCES = ["party", "client", "cli", "package.json", "tsconfig.json", "tsconfig.build.json"];
+/** What the build reads: the entries' sources, the inspector's page and the build configs. */
+const SOURCES = ["party", "client", "cli", "public/index.html", "scripts", "package.json", "tsconfig.json", "tsconfig.build.json"];
 const BUILD_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 
 const filesUnder = (entry: string): string[] => {
