@@ -4,10 +4,10 @@
 // it; the room then loads it (from the log, in its ids' order) as any room loads its store. Peak
 // and growth of the workerd process's resident memory while it runs. Best run alone
 // (`--only import-large-store`): resident memory that earlier scenarios left is not returned.
-import { forEachTarget, metric } from "../scenario.ts";
+import { metric } from "../scenario.ts";
 import type { RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
 import { residentBytes, workerdPids } from "../../test/support/resident.ts";
-import { importBody, LARGE_CELL_CHARS, residentMb, syntheticExport, withPeakMemory } from "./export-import.ts";
+import { importBody, LARGE_CELL_CHARS, onRoomstoreOnly, residentMb, syntheticExport, withPeakMemory } from "./export-import.ts";
 
 const eventCount = (options: RunOptions) => (options.quick ? 5_000 : 50_000);
 const KEYS = ["rate", "peakMb", "growthMb", "storeMb"];
@@ -26,12 +26,8 @@ export const importLargeStore: Scenario = {
     metric("growthMb", "peak growth of workerd RSS MB", "lower", 0),
     metric("storeMb", "the store's JSON, MB", "none", 1),
   ],
-  async run(context: ScenarioContext) {
-    await forEachTarget(context, KEYS, async (target) => {
-      if (target.name !== "roomstore") {
-        for (const key of KEYS) context.sink.record(target.name, key, "n/a");
-        return;
-      }
+  run: (context: ScenarioContext) =>
+    onRoomstoreOnly(context, KEYS, async (target) => {
       const count = eventCount(context.options);
       const room = `import-large-${context.options.runId}`;
       const pids = workerdPids(target.server.processGroup());
@@ -44,6 +40,5 @@ export const importLargeStore: Scenario = {
       const store = await fetch(`${target.server.origin}/parties/main/${room}/store`);
       context.sink.record(target.name, "storeMb", (await store.text()).length / 1e6);
       context.sink.note(`roomstore: workerd RSS ${before.toFixed(0)} MB before, ${(residentBytes(pids) / 2 ** 20).toFixed(0)} MB after`);
-    });
-  },
+    }),
 };

@@ -21,10 +21,10 @@ const events = (options: RunOptions) => (options.quick ? 8 : 24);
 const storeEvents = (options: RunOptions) => (options.quick ? 2 : 4);
 
 /** An SSE request on a raw socket that is never read after its headers are sent. */
-const stalledReader = (target: RunningTarget, room: string): Promise<net.Socket> =>
+const stalledReader = (target: RunningTarget, room: string, query = "?after=past-events"): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
     const socket = net.connect(target.server.port, "127.0.0.1", () => {
-      socket.write(`GET /parties/main/${room}/events?after=past-events HTTP/1.1\r\nHost: ${target.server.host}\r\nAccept: text/event-stream\r\n\r\n`);
+      socket.write(`GET /parties/main/${room}/events${query} HTTP/1.1\r\nHost: ${target.server.host}\r\nAccept: text/event-stream\r\n\r\n`);
       socket.once("data", () => {
         socket.pause();
         resolve(socket);
@@ -39,9 +39,10 @@ export const stalledReaders: Scenario = {
   parameters: (options) => [
     `${readers(options)} SSE readers on one room (\`after=past-events\`) that read the response headers and then nothing`,
     `${events(options)} events of ${EVENT_DATA_CHARS.toLocaleString("en")} characters of data appended by POST, then ${SETTLE_MS} ms to settle`,
-    `then, in other rooms, ${storeEvents(options)} $store events of ${((STORE_CELLS * STORE_CELL_CHARS) / 2 ** 20).toFixed(1)} MiB each: a PUT of the store, then replacing PUTs (If-Match)`,
     "held per reader = (growth of the runtime's resident memory with the readers − growth for the same appends to a room without readers) ÷ readers; " +
       "resident memory: VmRSS of the workerd processes of the dev server",
+    `16 MiB events: ${storeEvents(options)} $store events of ${((STORE_CELLS * STORE_CELL_CHARS) / 2 ** 20).toFixed(1)} MiB each (a PUT of the store, then replacing PUTs), ` +
+      `then ${SETTLE_MS} ms, then the same readers from the first seq; held per reader = growth of resident memory from before they opened to ${SETTLE_MS} ms after, ÷ readers`,
   ],
   metrics: () => [
     metric("heldPerReader", "resident bytes held per stalled reader, 200 KB events, KiB", "lower", 0),
@@ -55,23 +56,30 @@ export const stalledReaders: Scenario = {
       }
       const pids = workerdPids(target.server.processGroup());
       const count = readers(context.options);
-      for (const [key, append, label] of [
-        ["heldPerReader", appendEvents, "200 KB"],
-        ["heldPerReader16MiB", appendStoreEvents, "16 MiB"],
-      ] as const) {
-        // The same appends without readers first: what storage, caches and warm-up cost is not the readers'.
-        const control = await growthWith(context, target, pids, `stalled-control-${key}-${context.options.runId}`, 0, append);
-        const growth = await growthWith(context, target, pids, `stalled-${key}-${context.options.runId}`, count, append);
-        context.sink.record(target.name, key, Math.max(0, growth - control) / count / 1024);
-        context.sink.note(`${target.name}, ${label} events: resident growth ${(control / 2 ** 20).toFixed(1)} MiB without readers, ${(growth / 2 ** 20).toFixed(1)} MiB with ${count}`);
+      // The same appends without readers first: what storage, caches and warm-up cost is not the readers'.
+      const control = await growthWith(context, target, pids, `stalled-control-${context.options.runId}`, 0);
+      const growth = await growthWith(context, target, pids, `stalled-${context.options.runId}`, count);
+      context.sink.record(target.name, "heldPerReader", Math.max(0, growth - control) / count / 1024);
+      context.sink.note(`${target.name}, 200 KB events: resident growth ${(control / 2 ** 20).toFixed(1)} MiB without readers, ${(growth / 2 ** 20).toFixed(1)} MiB with ${count}`);
+      // 16 MiB events: written first, so that what the PUTs cost (and leave resident) is not counted.
+      const room = `stalled-16mib-${context.options.runId}`;
+      await appendStoreEvents(context, target, room);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const before = residentBytes(pids);
+      const sockets = await Promise.all(Array.from({ length: count }, () => stalledReader(target, room, "")));
+      try {
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        const held = residentBytes(pids) - before;
+        context.sink.record(target.name, "heldPerReader16MiB", Math.max(0, held) / count / 1024);
+        context.sink.note(`${target.name}, 16 MiB events: resident growth ${(held / 2 ** 20).toFixed(1)} MiB with ${count} readers`);
+      } finally {
+        for (const socket of sockets) socket.destroy();
       }
     });
   },
 };
 
-type Append = (context: ScenarioContext, target: RunningTarget, room: string) => Promise<void>;
-
-const appendEvents: Append = async (context, target, room) => {
+const appendEvents = async (context: ScenarioContext, target: RunningTarget, room: string) => {
   const url = `${target.server.origin}/parties/main/${room}/events`;
   for (let i = 0; i < events(context.options); i++) {
     const body = JSON.stringify({ type: "big", data: String(i).padEnd(EVENT_DATA_CHARS, "x") });
@@ -82,7 +90,7 @@ const appendEvents: Append = async (context, target, room) => {
 };
 
 /** A 16 MiB store, then replaced whole: one `$store` event of 16 MiB per PUT. */
-const appendStoreEvents: Append = async (context, target, room) => {
+const appendStoreEvents = async (context: ScenarioContext, target: RunningTarget, room: string) => {
   const url = `${target.server.origin}/parties/main/${room}/store`;
   let etag: string | null = null;
   for (let i = 0; i < storeEvents(context.options); i++) {
@@ -97,14 +105,14 @@ const appendStoreEvents: Append = async (context, target, room) => {
 };
 
 /** Growth of the runtime's resident memory while `count` stalled readers watch the appends. */
-async function growthWith(context: ScenarioContext, target: RunningTarget, pids: number[], room: string, count: number, append: Append): Promise<number> {
+async function growthWith(context: ScenarioContext, target: RunningTarget, pids: number[], room: string, count: number): Promise<number> {
   const url = `${target.server.origin}/parties/main/${room}/events`;
   await (await fetch(url, { method: "POST", body: JSON.stringify({ type: "start" }) })).arrayBuffer();
   const sockets = await Promise.all(Array.from({ length: count }, () => stalledReader(target, room)));
   try {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const before = residentBytes(pids);
-    await append(context, target, room);
+    await appendEvents(context, target, room);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return residentBytes(pids) - before;
   } finally {
