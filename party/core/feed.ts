@@ -14,8 +14,9 @@
 // stored chunk at a time, each read from storage only when the sink has room for it, so that a
 // reader that stops reading holds its byte budget plus one storage value, whatever the event's
 // size. It takes one as soon as it has any room, and the feed writes nothing else until it is done.
-// Live, such an event is not written from the committed text (which every reader would then keep
-// alive): the feed falls behind and reads it from storage. A sink without pieces (a WebSocket,
+// Live, such an event is written from the committed text only when it fits the reader's byte room
+// whole; otherwise the feed falls behind and reads it from storage, so that no reader keeps the
+// committed text alive. A sink without pieces (a WebSocket,
 // whose frame is one message) gets the text whole.
 import type { EndReason } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
@@ -101,8 +102,8 @@ export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, s
       if (event.seq <= lastSeq) continue;
       if (upper !== undefined && event.seq > upper) return void end("done");
       if (matches(selectors, event)) {
-        if (sink.pieces && json.length > MAX_STORED_CHARS) {
-          // Written from storage, piece by piece: fall behind and read it from there now.
+        if (sink.pieces && json.length > MAX_STORED_CHARS && json.length > byteRoom()) {
+          // More than the reader has room for: written from storage, piece by piece; fall behind and read it from there now.
           live = false;
           return feed.pump();
         }
