@@ -221,6 +221,8 @@ export const MAX_PAGE_LIMIT = 1_000;
 export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 export const MAX_SSE_QUEUE_BYTES = 1024 * 1024;
 export const MAX_SUBSCRIPTION_BYTES = 1024 * 1024;
+/** Most SSE readers of `GET {eventsPath}` open on one room; one more is `429 rate_limited`. */
+export const MAX_SSE_READERS = 1_000;
 /** Most cells and values one changeset may change. */
 export const MAX_CELLS_PER_CHANGE = 10_000;
 /** Most open connections per room; one more is closed with 1013 (try again later). */

@@ -5,7 +5,7 @@
 // process while each runs (sampled from /proc), to show that both stream in bounded memory.
 // Only roomstore is measured: the other targets have no export, and roomstore-live shares its
 // storage code.
-import { readFileSync, readdirSync } from "node:fs";
+import { residentBytes, workerdPids } from "../../test/support/resident.ts";
 import { forEachTarget, metric } from "../scenario.ts";
 import type { RunningTarget, RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
 
@@ -16,13 +16,15 @@ const STORE_EVERY = 10;
 const ROWS = 1_000;
 const MEMORY_SAMPLE_MS = 100;
 const TS = "2026-01-01T00:00:00.000Z";
+/** Characters of the cell each `$store` event of a large store's export sets (`syntheticExport`). */
+export const LARGE_CELL_CHARS = 500;
 
 const KEYS = ["importRate", "importPeakMb", "exportRate", "exportPeakMb", "reimportRate", "baselineMb"];
 
 const roomUrl = (target: RunningTarget, room: string, path: string) => `${target.server.origin}/parties/main/${encodeURIComponent(room)}${path}`;
 
-/** The export of a room of `count` events, generated a chunk at a time. */
-const syntheticExport = (count: number): ReadableStream<Uint8Array> => {
+/** The export of a room of `count` events, generated a chunk at a time; `largeStore`: each a `$store` event setting a new cell. */
+export const syntheticExport = (count: number, largeStore = false): ReadableStream<Uint8Array> => {
   const encoder = new TextEncoder();
   let seq = 0;
   return new ReadableStream({
@@ -34,8 +36,9 @@ const syntheticExport = (count: number): ReadableStream<Uint8Array> => {
       let text = "";
       for (let i = 0; i < CHUNK_EVENTS && seq < count; i++) {
         seq++;
-        const event =
-          seq === 1
+        const event = largeStore
+          ? { seq, id: `s${seq}`, stream: "$store", type: seq === 1 ? "$init" : "$changes", data: [{ t: { [`r${seq}`]: { c: String(seq).padEnd(LARGE_CELL_CHARS, "x") } } }, {}, ...(seq === 1 ? [] : [1])], ts: TS, room: "bench" }
+          : seq === 1
             ? { seq, id: `s${seq}`, stream: "$store", type: "$init", data: [{ t: { r0: { n: 0 } } }, {}], ts: TS, room: "bench" }
             : seq % STORE_EVERY === 0
               ? { seq, id: `s${seq}`, stream: "$store", type: "$changes", data: [{ t: { [`r${seq % ROWS}`]: { n: seq } } }, {}, 1], ts: TS, room: "bench" }
@@ -47,35 +50,10 @@ const syntheticExport = (count: number): ReadableStream<Uint8Array> => {
   });
 };
 
-/** The workerd processes of a server's process group (Linux /proc). */
-const workerdPids = (target: RunningTarget): number[] => {
-  const group = target.server.processGroup();
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const [comm, rest] = [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), stat.slice(stat.lastIndexOf(")") + 2).split(" ")];
-      if (comm === "workerd" && Number(rest[2]) === group) pids.push(Number(entry));
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return pids;
-};
-
-const residentMb = (pids: number[]): number =>
-  pids.reduce((sum, pid) => {
-    try {
-      const kb = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/)?.[1];
-      return sum + Number(kb ?? 0) / 1024;
-    } catch {
-      return sum;
-    }
-  }, 0);
+export const residentMb = (pids: number[]): number => residentBytes(pids) / 2 ** 20;
 
 /** Runs `work` while sampling the resident memory of `pids`; returns its result and the peak in MB. */
-const withPeakMemory = async <T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; peakMb: number }> => {
+export const withPeakMemory = async <T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; peakMb: number }> => {
   let peakMb = residentMb(pids);
   const timer = setInterval(() => (peakMb = Math.max(peakMb, residentMb(pids))), MEMORY_SAMPLE_MS);
   try {
@@ -86,7 +64,7 @@ const withPeakMemory = async <T>(pids: number[], work: () => Promise<T>): Promis
   }
 };
 
-const importBody = async (target: RunningTarget, room: string, body: ReadableStream<Uint8Array>): Promise<number> => {
+export const importBody = async (target: RunningTarget, room: string, body: ReadableStream<Uint8Array>): Promise<number> => {
   const response = await fetch(roomUrl(target, room, "/import"), { method: "POST", body, duplex: "half" } as RequestInit);
   const text = await response.text();
   if (response.status !== 201) throw new Error(`POST /import answered ${response.status}: ${text.slice(0, 200)}`);
@@ -110,21 +88,23 @@ export const exportImport: Scenario = {
     metric("reimportRate", "export piped into an import, events/s", "higher", 0),
     metric("baselineMb", "workerd RSS MB before", "none", 0),
   ],
-  async run(context: ScenarioContext) {
-    await forEachTarget(context, KEYS, async (target) => {
-      if (target.name !== "roomstore") {
-        for (const key of KEYS) context.sink.record(target.name, key, "n/a");
-        return;
-      }
-      await measure(context, target);
-    });
-  },
+  run: (context) => onRoomstoreOnly(context, KEYS, (target) => measure(context, target)),
 };
+
+/** Runs `measure` on roomstore; the other targets have no import, and roomstore-live shares its storage code. */
+export const onRoomstoreOnly = (context: ScenarioContext, keys: readonly string[], measure: (target: RunningTarget) => Promise<void>) =>
+  forEachTarget(context, keys, async (target) => {
+    if (target.name !== "roomstore") {
+      for (const key of keys) context.sink.record(target.name, key, "n/a");
+      return;
+    }
+    await measure(target);
+  });
 
 async function measure(context: ScenarioContext, target: RunningTarget): Promise<void> {
   const count = eventCount(context.options);
   const source = `export-${context.options.runId}`;
-  const pids = workerdPids(target);
+  const pids = workerdPids(target.server.processGroup());
   if (pids.length === 0) context.sink.note("roomstore: no workerd process found in the server's process group; memory not measured");
   context.sink.record(target.name, "baselineMb", residentMb(pids));
 
@@ -153,4 +133,5 @@ async function measure(context: ScenarioContext, target: RunningTarget): Promise
   const response = await fetch(roomUrl(target, source, "/export"));
   const again = await importBody(target, `${source}-copy`, response.body!);
   context.sink.record(target.name, "reimportRate", again / ((performance.now() - started) / 1000));
+
 }

@@ -4,6 +4,7 @@ import { durableStreams } from "./durable-streams.ts";
 import { eventLog } from "./event-log.ts";
 import { exportImport } from "./export-import.ts";
 import { fixedLoad } from "./fixed-load.ts";
+import { importLargeStore } from "./import-large-store.ts";
 import { inspector } from "./inspector.ts";
 import { smallChange } from "./small-change.ts";
 import { snapshot } from "./snapshot.ts";
@@ -12,4 +13,4 @@ import { stalledReaders } from "./stalled-readers.ts";
 import { throughput } from "./throughput.ts";
 import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, sync, webhooks, durableStreams, inspector];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector];

@@ -16,6 +16,7 @@ import {
   MAX_PAGE_LIMIT,
   MAX_PAGE_BYTES,
   MAX_SSE_QUEUE_BYTES,
+  MAX_SSE_READERS,
   MAX_SUBSCRIPTION_BYTES,
   DEFAULT_LONG_POLL_TIMEOUT_MS,
 } from "../protocol.ts";
@@ -37,6 +38,8 @@ export interface RoomLimits {
   maxPageLimit: number;
   maxPageBytes: number;
   maxSseQueueBytes: number;
+  /** Most SSE readers open at once on one room. */
+  maxSseReaders: number;
   maxSubscriptionBytes: number;
   /** How long a Durable Streams long-poll read waits (durable-streams.ts). */
   longPollTimeoutMs: number;
@@ -86,6 +89,7 @@ export const DEFAULT_LIMITS: RoomLimits = {
   maxPageLimit: MAX_PAGE_LIMIT,
   maxPageBytes: MAX_PAGE_BYTES,
   maxSseQueueBytes: MAX_SSE_QUEUE_BYTES,
+  maxSseReaders: MAX_SSE_READERS,
   maxSubscriptionBytes: MAX_SUBSCRIPTION_BYTES,
   longPollTimeoutMs: DEFAULT_LONG_POLL_TIMEOUT_MS,
 };
@@ -104,6 +108,7 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   maxPageLimit: "MAX_PAGE_LIMIT",
   maxPageBytes: "MAX_PAGE_BYTES",
   maxSseQueueBytes: "MAX_SSE_QUEUE_BYTES",
+  maxSseReaders: "MAX_SSE_READERS",
   maxSubscriptionBytes: "MAX_SUBSCRIPTION_BYTES",
   longPollTimeoutMs: "LONG_POLL_TIMEOUT_MS",
 };

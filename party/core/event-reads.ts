@@ -26,13 +26,39 @@ const READ_BATCH_KEYS = 32;
 /** Fewest keys listed per call while a read of the whole log fills its byte budget. */
 const MIN_LIST_KEYS = 8;
 
+/**
+ * An event too large for one storage value, not read yet: its text is the `chunks` stored pieces
+ * at P e <seq> . <k> (keys.ts), for a reader that writes it out piece by piece (feed.ts).
+ */
+export interface ChunkedEvent {
+  seq: number;
+  chunks: number;
+}
+
+/** How a read makes an entry of a stored event head (its text, or its chunk count), and what it weighs. */
+interface EntryReader<T> {
+  entry(seq: number, head: unknown): Promise<T>;
+  bytes(entry: T): number;
+}
+
+const joined = (storage: RoomStorage, keys: Keys): EntryReader<EventText> => ({
+  entry: async (seq, head) => ({ seq, json: typeof head === "string" ? head : await readChunks(storage, keys, seq, head as number) }),
+  bytes: (entry) => entry.json.length,
+});
+
+/** Large events stay unread, and each one ends its read: its pieces are read as they are written. */
+const deferred = (maxBytes: number): EntryReader<EventText | ChunkedEvent> => ({
+  entry: async (seq, head) => (typeof head === "string" ? { seq, json: head } : { seq, chunks: head as number }),
+  bytes: (entry) => ("json" in entry ? entry.json.length : maxBytes),
+});
+
 /** Reads events by seq, joining chunked ones; seqs that are gone are skipped. Stops at `maxBytes` (see readRange). */
 export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[], maxBytes = Infinity): Promise<EventText[]> =>
-  (await readSeqs(storage, keys, seqs, maxBytes)).events;
+  (await readSeqs(storage, keys, seqs, maxBytes, joined(storage, keys))).events;
 
 /** readEventsBySeq, and whether the byte budget stopped it before the last seq. */
-const readSeqs = async (storage: RoomStorage, keys: Keys, seqs: number[], maxBytes: number) => {
-  const events: EventText[] = [];
+const readSeqs = async <T>(storage: RoomStorage, keys: Keys, seqs: number[], maxBytes: number, reader: EntryReader<T>) => {
+  const events: T[] = [];
   let bytes = 0;
   for (let i = 0; i < seqs.length; i += READ_BATCH_KEYS) {
     const batch = seqs.slice(i, i + READ_BATCH_KEYS);
@@ -41,9 +67,9 @@ const readSeqs = async (storage: RoomStorage, keys: Keys, seqs: number[], maxByt
       const head = heads.get(keys.events.at(seq));
       if (head === undefined) continue;
       if (bytes >= maxBytes) return { events, stoppedEarly: true };
-      const json = typeof head === "string" ? head : await readChunks(storage, keys, seq, head as number);
-      events.push({ seq, json });
-      bytes += json.length;
+      const entry = await reader.entry(seq, head);
+      events.push(entry);
+      bytes += reader.bytes(entry);
     }
   }
   return { events, stoppedEarly: false };
@@ -54,6 +80,21 @@ const readChunks = async (storage: RoomStorage, keys: Keys, seq: number, count: 
   const chunks = await storage.get(chunkKeys);
   return chunkKeys.map((key) => chunks.get(key) as string).join("");
 };
+
+/** Chunk `index` of a large event's text; undefined when the event is gone (retention trimmed it). */
+export const readEventChunk = async (storage: RoomStorage, keys: Keys, seq: number, index: number): Promise<string | undefined> => {
+  const key = keys.eventChunk(seq, index);
+  const chunk = (await storage.get([key])).get(key);
+  return typeof chunk === "string" ? chunk : undefined;
+};
+
+export interface RangeQuery {
+  selection: Pick<Selectors, "stream" | "types">;
+  lower: number;
+  upper: number;
+  limit: number;
+  maxBytes: number;
+}
 
 /**
  * Up to `limit` events of [lower, upper] in seq order, chosen by stream and types, and no more
@@ -69,11 +110,26 @@ export const readRange = async (
   upper: number,
   limit: number,
   maxBytes = Infinity,
-): Promise<RangeRead> => {
+): Promise<RangeRead> => readEntries(storage, keys, { selection, lower, upper, limit, maxBytes }, joined(storage, keys));
+
+/**
+ * readRange, for a reader that writes large events piece by piece: an event stored in chunks is
+ * returned unread (a ChunkedEvent) and is the last of its read. Memory held: the events returned,
+ * each at most one storage value, within `maxBytes`.
+ */
+export const readRangeDeferred = async (storage: RoomStorage, keys: Keys, query: RangeQuery): Promise<{ events: (EventText | ChunkedEvent)[]; reachedEnd: boolean }> =>
+  readEntries(storage, keys, query, deferred(query.maxBytes));
+
+const readEntries = async <T extends { seq: number }>(
+  storage: RoomStorage,
+  keys: Keys,
+  { selection, lower, upper, limit, maxBytes }: RangeQuery,
+  reader: EntryReader<T>,
+): Promise<{ events: T[]; reachedEnd: boolean }> => {
   if (lower > upper) return { events: [], reachedEnd: true };
   const { stream, types } = selection;
   if (stream === undefined && types === undefined) {
-    const events: EventText[] = [];
+    const events: T[] = [];
     const headLength = keys.events.at(0).length;
     let { start, end } = keys.events.range(lower, upper);
     let bytes = 0;
@@ -86,9 +142,9 @@ export const readRange = async (
         start = key + "\0";
         if (key.length !== headLength) continue; // a chunk of the event before
         const seq = keys.events.seqOf(key);
-        const json = typeof value === "string" ? value : await readChunks(storage, keys, seq, value as number);
-        events.push({ seq, json });
-        bytes += json.length;
+        const entry = await reader.entry(seq, value);
+        events.push(entry);
+        bytes += reader.bytes(entry);
         if (events.length === limit || bytes >= maxBytes) {
           return { events, reachedEnd: seq >= upper };
         }
@@ -107,7 +163,7 @@ export const readRange = async (
   const seqs = listings
     .flatMap((listed, i) => [...listed.keys()].map((key) => indexes[i].seqOf(key)))
     .sort((a, b) => a - b);
-  const { events, stoppedEarly } = await readSeqs(storage, keys, seqs.slice(0, limit), maxBytes);
+  const { events, stoppedEarly } = await readSeqs(storage, keys, seqs.slice(0, limit), maxBytes, reader);
   const reachedEnd = listings.every((listed) => listed.size < limit) && seqs.length <= limit && !stoppedEarly;
   return { events, reachedEnd };
 };

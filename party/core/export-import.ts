@@ -10,28 +10,27 @@
 // the imported head. On failure, at any line, the room is empty again.
 // How: a first job in the commit queue takes the write lock and stores it in the meta
 // (write-lock.ts), so nothing else writes meanwhile; the events are then written in bounded batches
-// outside the queue as they are read; the meta without the lock comes last. A failure erases the
+// outside the queue as they are read, and the store is folded into storage as they go
+// (import-fold.ts), never held in memory; the meta without the lock comes last. The room then
+// loads its store from the log, in its ids' order, and writes its snapshot, as a room with none does. A failure erases the
 // room's storage; a room that stops mid-import finds the lock at its next start and erases itself.
 // Either way the adapter's room is then rebuilt from storage (`reload`).
 import { EXPORT_FORMAT, EXPORT_VERSION, STORE_STREAM, type ExportHeader, type ImportResult } from "../protocol.ts";
-import { readBase, putBase, type EntrySink } from "./base.ts";
+import { readBase, putBase } from "./base.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
-import { putAudit, putEvent } from "./event-log.ts";
+import { putEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
 import { parseExportBase, parseExportEvent, parseExportHeader, readLines, storeEventData } from "./export-format.ts";
+import { createImportWriter, createStorageFold } from "./import-fold.ts";
 import { orderedContentWrites } from "./ordered-content.ts";
 import type { Meta, RoomCore } from "./room-types.ts";
-import { putSnapshot } from "./snapshot.ts";
-import { createStoreModel } from "./store.ts";
 
 /** Events read per page while exporting. */
 export const EXPORT_PAGE_EVENTS = 1_000;
 /** An import writes after this many events, or this many characters of entries, whichever first. */
 export const IMPORT_BATCH_EVENTS = 500;
 export const IMPORT_BATCH_CHARS = 2 * 1024 * 1024;
-/** Cells and values written per batch when the store is stored at the end of an import. */
-const IMPORT_BATCH_CELLS = 2_000;
 
 const encoder = new TextEncoder();
 const line = (json: string) => encoder.encode(json + "\n");
@@ -61,30 +60,6 @@ export const exportStream = async (core: RoomCore): Promise<ReadableStream<Uint8
       next = read.events.at(-1)!.seq + 1;
     },
   });
-};
-
-/** Entries collected for one storage write. */
-const createWriter = (core: RoomCore) => {
-  let puts = new Map<string, unknown>();
-  let chars = 0;
-  const sink: EntrySink & { flush(): Promise<void>; size(): number } = {
-    put(key, value) {
-      puts.set(key, value);
-      chars += key.length + (typeof value === "string" ? value.length : 16);
-    },
-    delete() {
-      throw new Error("An import writes into an empty room: it has nothing to delete.");
-    },
-    async flush() {
-      if (puts.size === 0) return;
-      const batch = puts;
-      puts = new Map();
-      chars = 0;
-      await core.options.storage.write(batch, []);
-    },
-    size: () => chars,
-  };
-  return sink;
 };
 
 /**
@@ -131,11 +106,11 @@ const importContent = async (core: RoomCore, firstLine: string, rest: AsyncGener
   return { status: 201, result: { head: seq, first: 1, events: 1 } };
 };
 
-/** Writes the events, the store and its snapshot, then the meta that unlocks the room. */
+/** Writes the events and the store they fold to, then the meta that unlocks the room. */
 const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGenerator<string>): Promise<ImportResult> => {
   const { keys } = core;
-  const writer = createWriter(core);
-  const fold = createStoreModel();
+  const writer = createImportWriter(core.options.storage, keys);
+  const fold = createStorageFold(core.options.storage, keys, writer, IMPORT_BATCH_CHARS);
   let created = false;
   let storeSeq = 0;
   if (header.first > 1) {
@@ -144,7 +119,7 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
     const next = await lines.next();
     if (next.done) throw new RoomError("bad_request", "The export ended before its base line.");
     const base = parseExportBase(next.value, header.first - 1);
-    fold.commit(orderedContentWrites(base.json));
+    fold.putBase(orderedContentWrites(base.json));
     created = Object.keys(base.content[0]).length > 0 || Object.keys(base.content[1]).length > 0;
     putBase(writer, keys, { seq: header.first - 1, json: base.json, created });
   }
@@ -164,10 +139,7 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
     // idempotency key for an id nobody sends again is only a key.
     putEvent(context, { stream: event.stream, type: event.type, data: event.data, id: event.id, tz: event.tz });
     if (event.stream === STORE_STREAM) {
-      const data = storeEventData(event);
-      const writes = "changes" in data ? fold.plan(data.changes) : fold.planReplace(data.content);
-      fold.commit(writes);
-      putAudit(keys, seq, writes, writer.put);
+      await fold.apply(seq, storeEventData(event));
       storeSeq = seq;
       created = true;
     }
@@ -178,19 +150,6 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
     }
   }
   if (seq !== header.head + 1) throw new RoomError("bad_request", `The export ended at seq ${seq - 1}, before its head ${header.head}.`);
-  // The store's cells and values, then its snapshot (which keeps the order; cells do not).
-  let cells = 0;
-  const [tables, values] = fold.content();
-  for (const tableId in tables) {
-    for (const rowId in tables[tableId]) {
-      for (const cellId in tables[tableId][rowId]) {
-        writer.put(keys.cell(tableId, rowId, cellId), tables[tableId][rowId][cellId]);
-        if (++cells % IMPORT_BATCH_CELLS === 0) await writer.flush();
-      }
-    }
-  }
-  for (const valueId in values) writer.put(keys.value(valueId), values[valueId]);
-  if (created) putSnapshot(writer, keys, fold, storeSeq, 0);
   await writer.flush();
   const times = firstTs === undefined ? {} : { createdAt: firstTs, lastWrite: lastTs };
   const meta: Meta = { head: header.head, storeSeq, created, first: header.first, ...times };

@@ -9,9 +9,19 @@
 // taking events costs no memory: the feed falls behind and reads from storage again when it can.
 // Capacity is counted in events and in bytes: a reader takes an event while it has event capacity
 // and the event fits its byte room (or it holds nothing yet, so that any one event goes through).
+//
+// Large events (stored in chunks, event-log.ts): a sink that writes pieces (SSE) gets them one
+// stored chunk at a time, each read from storage only when the sink has room for it, so that a
+// reader that stops reading holds its byte budget plus one storage value, whatever the event's
+// size. It takes one as soon as it has any room, and the feed writes nothing else until it is done.
+// Live, such an event is written from the committed text only when it fits the reader's byte room
+// whole; otherwise the feed falls behind and reads it from storage, so that no reader keeps the
+// committed text alive. A sink without pieces (a WebSocket,
+// whose frame is one message) gets the text whole.
 import type { EndReason } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
-import { readRange, type EventText } from "./event-reads.ts";
+import { eventTypeOf, MAX_STORED_CHARS } from "./event-log.ts";
+import { readEventChunk, readRange, readRangeDeferred, type ChunkedEvent, type EventText } from "./event-reads.ts";
 import type { LogReader, Logger } from "./room-types.ts";
 import { matches, type Selectors } from "./selectors.ts";
 
@@ -28,6 +38,11 @@ export interface FeedSink {
   end(reason: EndReason, error?: RoomError): void;
   /** New events arrived while the feed waits for capacity (a reader may time out here). */
   waiting?(): void;
+  /**
+   * Writes one large event from its pieces, pulling the next only when there is room for it;
+   * resolves once the last is written (or the reader went away). Without it, large events come whole.
+   */
+  pieces?(seq: number, type: string, pieces: AsyncIterable<string>): Promise<void>;
 }
 
 export interface Feed {
@@ -40,7 +55,15 @@ export interface Feed {
 /** Most events read from storage per page while a feed catches up. */
 export const FEED_PAGE_EVENTS = 256;
 
-const typeOf = (json: string): string => (JSON.parse(json) as { type: string }).type;
+/** A large event's chunks after the first, read one by one as they are asked for. */
+async function* chunksOf(log: LogReader, event: ChunkedEvent, first: string): AsyncGenerator<string> {
+  yield first;
+  for (let index = 1; index < event.chunks; index++) {
+    const chunk = await readEventChunk(log.storage, log.keys, event.seq, index);
+    if (chunk === undefined) throw new Error(`Event ${event.seq} left the log while it was read (retention).`);
+    yield chunk;
+  }
+}
 
 /** Opens a feed over the log's read port; `logger` hears of a read that failed. */
 export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, sink: FeedSink): Feed => {
@@ -79,6 +102,11 @@ export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, s
       if (event.seq <= lastSeq) continue;
       if (upper !== undefined && event.seq > upper) return void end("done");
       if (matches(selectors, event)) {
+        if (sink.pieces && json.length > MAX_STORED_CHARS && json.length > byteRoom()) {
+          // More than the reader has room for: written from storage, piece by piece; fall behind and read it from there now.
+          live = false;
+          return feed.pump();
+        }
         if (sink.capacity() <= 0 || !fits(json.length)) {
           // Out of capacity: fall behind; `pump` reads the rest from storage later.
           live = false;
@@ -110,13 +138,25 @@ export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, s
       }
       const room = sink.capacity();
       if (room <= 0 || (byteRoom() <= 0 && !sink.isEmpty?.())) return void (blocked = true);
-      const read = await readRange(log.storage, log.keys, selectors, lastSeq + 1, target, Math.min(room, FEED_PAGE_EVENTS), Math.max(1, byteRoom()));
+      const query = { selection: selectors, lower: lastSeq + 1, upper: target, limit: Math.min(room, FEED_PAGE_EVENTS), maxBytes: Math.max(1, byteRoom()) };
+      const read = sink.pieces
+        ? await readRangeDeferred(log.storage, log.keys, query)
+        : await readRange(log.storage, log.keys, query.selection, query.lower, query.upper, query.limit, query.maxBytes);
       if (closed) return;
       let taken = 0;
       for (const event of read.events) {
+        if (!("json" in event)) {
+          // A large event, last of its read: taken with any room at all, written as room comes.
+          if (sink.capacity() <= 0 || byteRoom() <= 0) break;
+          await writePieces(event);
+          if (closed) return;
+          lastSeq = event.seq;
+          taken++;
+          continue;
+        }
         // The reader's room may have changed while the page was read: what does not fit is read again later.
         if (sink.capacity() <= 0 || !fits(event.json.length)) break;
-        sink.event(event, typeOf(event.json));
+        sink.event(event, eventTypeOf(event.json));
         lastSeq = event.seq;
         taken++;
       }
@@ -128,6 +168,13 @@ export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, s
   const close = () => {
     closed = true;
     stopListening();
+  };
+
+  const writePieces = async (event: ChunkedEvent) => {
+    const first = await readEventChunk(log.storage, log.keys, event.seq, 0);
+    // Gone since it was listed (retention): skipped, as a read skips what is gone.
+    if (first === undefined || closed) return;
+    await sink.pieces!(event.seq, eventTypeOf(first), chunksOf(log, event, first));
   };
 
   /** Set when catch-up stopped for want of room: only the reader (pull, ack) pumps again then. */

@@ -48,6 +48,10 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
 
   const getEvents: Handler = async (request, headers) => {
     if (isEventStreamRequest(request)) {
+      const { maxSseReaders } = config.limits;
+      if (extras && extras.sseReaders.size >= maxSseReaders) {
+        throw new RoomError("rate_limited", `This room has ${maxSseReaders} SSE readers open already: retry later.`);
+      }
       const response = createSseResponse(core, request, headers, core.options.now);
       return extras ? extras.sseReaders.track(response) : response;
     }

@@ -22,8 +22,9 @@ export const SNAPSHOT_REWRITE_EVENTS = 500;
 /** A snapshot is rewritten after this many `$store` events, or this many cell writes, since the last. */
 export const SNAPSHOT_EVERY_EVENTS = 1_000;
 export const SNAPSHOT_EVERY_CELLS = 10_000;
-/** Pages of events read while replaying. */
+/** Pages of events read while replaying: at most this many events, and this many characters of them. */
 const REPLAY_PAGE_EVENTS = 1_000;
+const REPLAY_PAGE_CHARS = 4 * 1024 * 1024;
 
 interface SnapshotHeader {
   seq: number;
@@ -73,7 +74,7 @@ export const loadSnapshot = async (
 export const replayStoreEvents = async (storage: RoomStorage, keys: Keys, model: StoreModel, from: number, to: number): Promise<number> => {
   let replayed = 0;
   for (let lower = from; lower <= to; ) {
-    const read = await readRange(storage, keys, { stream: STORE_STREAM }, lower, to, REPLAY_PAGE_EVENTS);
+    const read = await readRange(storage, keys, { stream: STORE_STREAM }, lower, to, REPLAY_PAGE_EVENTS, REPLAY_PAGE_CHARS);
     for (const { json } of read.events) {
       applyStoreEvent(model, JSON.parse(json) as RoomEvent);
       replayed++;

@@ -39,6 +39,8 @@ export interface StoreModel {
   markCreated(created: boolean): void;
   /** `[tables, values]` as TinyBase Content JSON, from cache where nothing changed. */
   toJson(): string;
+  /** toJson's text as the parts it is joined from (each table's cached text among them), unjoined. */
+  toJsonParts(): string[];
   content(): Content;
   /** The authoritative state of every cell and value named by `changes`, as Changes. */
   currentOf(changes: Changes): Changes;
@@ -190,6 +192,12 @@ export const createStoreModel = (): StoreModel => {
       const parts: string[] = [];
       for (const [tableId, table] of tables) parts.push(JSON.stringify(tableId) + ":" + serializeTable(tableId, table));
       return "[{" + parts.join(",") + "}," + serializeValues() + "]";
+    },
+    toJsonParts() {
+      const parts = ["[{"];
+      for (const [tableId, table] of tables) parts.push((parts.length > 1 ? "," : "") + JSON.stringify(tableId) + ":", serializeTable(tableId, table));
+      parts.push("},", serializeValues(), "]");
+      return parts;
     },
     content() {
       const outTables: Tables = Object.create(null);

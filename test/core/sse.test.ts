@@ -100,4 +100,27 @@ describe("SSE feeds", () => {
     stop();
     expect(listeners).toBe(1);
   });
+
+  it("admits at most MAX_SSE_READERS readers: one more is 429 rate_limited, and a reader that leaves frees its place", async () => {
+    const room = await createTestRoom({ config: { limits: { maxSseReaders: 2 } } });
+    const first = await stream(room);
+    const second = await stream(room, "?until=caught-up");
+    const refused = await stream(room);
+    expect(refused.status).toBe(429);
+    expect((await refused.json()).error.code).toBe("rate_limited");
+    // A stream that ends by itself and one that is cancelled both give their place back.
+    const ending = createSseReader(second);
+    expect((await ending.take(1))[0].event).toBe("caught-up");
+    expect(await ending.ended()).toBe(true);
+    const third = await stream(room);
+    expect(third.status).toBe(200);
+    await first.body!.cancel();
+    const fourth = await stream(room);
+    expect(fourth.status).toBe(200);
+    expect((await stream(room)).status).toBe(429);
+    expect((await room.request("GET", "/stats")).status).toBe(200);
+    expect((await (await room.request("GET", "/stats")).json()).sseReaders).toBe(2);
+    await third.body!.cancel();
+    await fourth.body!.cancel();
+  });
 });
