@@ -21,6 +21,9 @@ import { errorBody, RoomError, toRoomError } from "./errors.ts";
 import { closeByRoom, stateOf, updateState, type RoomConnection } from "./room-types.ts";
 import { sseRecord } from "./sse.ts";
 
+/** A line feed, the byte that ends SSE lines (sse.ts writes LF only). */
+const LF = 0x0a;
+
 /** WebSocket.OPEN, spelled out: the core runs where `WebSocket` may not exist (tests, Node). */
 const OPEN = 1;
 
@@ -133,22 +136,34 @@ export type TokenExpiry = ReturnType<typeof createTokenExpiry>;
 /**
  * `response` (an SSE stream) ended at `expiresAtMs` after an `error` record. Pulled only as its
  * reader reads, so the stream's own queue stays the one that holds what a slow reader has not taken.
+ * The record goes between records, never inside one: sse.ts writes a large record in pieces, so at
+ * `exp` the stream may be part-way through one; it then ends after that record's last piece. A
+ * record ends with an empty line, and no line of a record is empty, so "\n\n" marks exactly the
+ * end of a record, wherever the pieces were cut.
  */
 export const endAtExpiry = (response: Response, expiresAtMs: number, now: () => number): Response => {
   if (!response.body) return response;
   const reader = response.body.getReader();
   const encoder = new TextEncoder();
   let ended = false;
+  let expired = false;
+  /** The last two bytes passed on: the stream is between records when they are "\n\n" (or none yet). */
+  let tail = [LF, LF];
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const betweenRecords = () => tail[0] === LF && tail[1] === LF;
+  const endWithError = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    ended = true;
+    controller.enqueue(encoder.encode(sseRecord({ event: SSE_ERROR, data: JSON.stringify(errorBody(tokenExpiredError())) })));
+    controller.close();
+    void reader.cancel().catch(() => undefined);
+  };
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
         timer = setTimeout(() => {
           if (ended) return;
-          ended = true;
-          controller.enqueue(encoder.encode(sseRecord({ event: SSE_ERROR, data: JSON.stringify(errorBody(tokenExpiredError())) })));
-          controller.close();
-          void reader.cancel().catch(() => undefined);
+          expired = true;
+          if (betweenRecords()) endWithError(controller);
         }, Math.max(0, expiresAtMs - now()));
       },
       async pull(controller) {
@@ -159,7 +174,12 @@ export const endAtExpiry = (response: Response, expiresAtMs: number, now: () => 
             ended = true;
             clearTimeout(timer);
             controller.close();
-          } else controller.enqueue(value);
+            return;
+          }
+          controller.enqueue(value);
+          if (value.length >= 2) tail = [value[value.length - 2], value[value.length - 1]];
+          else if (value.length === 1) tail = [tail[1], value[0]];
+          if (expired && betweenRecords()) endWithError(controller);
         } catch (error) {
           if (ended) return;
           ended = true;

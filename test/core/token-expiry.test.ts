@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAlarmScheduler } from "../../party/core/alarm-scheduler.ts";
 import { ROLE_HEADER, signToken, TOKEN_EXPIRY_HEADER } from "../../party/core/auth.ts";
+import { endAtExpiry } from "../../party/core/token-expiry.ts";
 import { gate } from "../../party/gate.ts";
 import { CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON } from "../../party/protocol.ts";
 import { startReceiver, type Receiver } from "../support/webhook-receiver.ts";
@@ -192,6 +193,26 @@ describe("an SSE stream opened by a signed token", () => {
     const text = await response.text();
     expect(text).toContain("event: caught-up");
     expect(text.trimEnd().endsWith(`event: error\ndata: {"error":{"code":"unauthorized","message":"${TOKEN_EXPIRED_REASON}"}}`)).toBe(true);
+  });
+});
+
+describe("endAtExpiry", () => {
+  it("ends after the record it is part-way through, never inside it", async () => {
+    const encoder = new TextEncoder();
+    let source!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (source = controller) });
+    source.enqueue(encoder.encode("id: 1\nevent: a\ndata: first half"));
+    const ended = endAtExpiry(new Response(body), Date.now(), Date.now);
+    const reader = ended.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    // exp has passed while the record is half written: its rest still comes, then the error record.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    source.enqueue(encoder.encode(", second half\n"));
+    source.enqueue(encoder.encode("\n"));
+    source.enqueue(encoder.encode("id: 2\nevent: a\ndata: never sent\n\n"));
+    for (let read = await reader.read(); !read.done; read = await reader.read()) text += decoder.decode(read.value);
+    expect(text).toBe(`id: 1\nevent: a\ndata: first half, second half\n\nevent: error\ndata: {"error":{"code":"unauthorized","message":"${TOKEN_EXPIRED_REASON}"}}\n\n`);
   });
 });
 
