@@ -12,9 +12,13 @@ export const roomRequest = async (options: HttpOptions, path: string, init: Requ
   throw await failed(response);
 };
 
-/** One line for stderr from anything a command threw. */
-export const describeFailure = (error: unknown): string => {
-  if (error instanceof RoomHttpError) return `${error.message}${error.code ? ` (${error.code})` : ""}`;
+/** One line for stderr from anything a command threw; `token` says whether the command sent one. */
+export const describeFailure = (error: unknown, { token }: { token: boolean }): string => {
+  if (error instanceof RoomHttpError) {
+    // The room's 401 names the HTTP header; here a token is given as an option.
+    if (error.status === 401 && !token) return `401: This room needs a token: give --token T, or set ROOMSTORE_TOKEN. (unauthorized)`;
+    return `${error.message}${error.code ? ` (${error.code})` : ""}`;
+  }
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (error instanceof TypeError && cause) return `cannot reach the room: ${cause.code ?? cause.message}`;
   return error instanceof Error ? error.message : String(error);

@@ -1,13 +1,15 @@
 // The `roomstore` command line, run as a child process against a real `wrangler dev` (and, for
 // export, import and delete, `partykit dev`): a room round-trips through export and import with
 // its store (byte for byte, key order included), events and producer ids; an import into a room
-// with data is refused; bad usage exits 2; a deleted room is new; tail follows the log.
+// with data is refused before its input is read; bad usage exits 2; a file that cannot be read is
+// named; a deleted room is new; tail follows the log and ends with status 0 on Ctrl-C (under npm
+// exec too) and when its reader closes the pipe.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, CLI_MAIN } from "../support/cli-run.ts";
+import { cli, CLI_MAIN, cliToHead } from "../support/cli-run.ts";
 import { createRoomHttp, openSocket } from "../support/room-http.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
@@ -66,14 +68,36 @@ describe("the command line against wrangler dev", () => {
     expect((await target.page()).body.head).toBe(10);
   });
 
-  it("refuses an import into a room that has data: exit 1, one line, the room unchanged", async () => {
+  it("refuses an import into a room that has data before it reads its input: exit 1, one line, the room unchanged", async () => {
     await seed(server, "cli-full");
-    const text = await (await fetch(`${url("cli-full")}/export`)).text();
     const before = await storeText(server, "cli-full");
-    const refused = await cli(["import", url("cli-full")], { input: text });
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^roomstore import: 409: .*\(conflict\)\n$/);
+    // stdin stays open and empty: an import that uploaded first would wait on it for good.
+    const refused = await cli(["import", url("cli-full")], { openStdin: true });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/^roomstore import: This room has data \(9 events\): import only into a new room .*\n$/);
     expect(await storeText(server, "cli-full")).toBe(before);
+  });
+
+  it("names the file an import cannot read: exit 1, one line", async () => {
+    const cases: [string, RegExp][] = [
+      [path.join(dir, "missing.ndjson"), /^roomstore import: cannot read .*missing\.ndjson: no such file or directory\n$/],
+      [dir, /^roomstore import: cannot read .*: is a directory\n$/],
+    ];
+    const runs = await Promise.all(cases.map(([file]) => cli(["import", url("cli-no-file"), file])));
+    runs.forEach((run, i) => expect([run.code, run.stdout, run.stderr], cases[i][0]).toEqual([1, "", expect.stringMatching(cases[i][1])]));
+    expect((await eventsOf(server, "cli-no-file")).length).toBe(0);
+  });
+
+  it("ends with status 0, and nothing on stderr, when its reader closes the pipe (| head -1)", async () => {
+    // Some 400 KB of events: far more than a pipe holds, so writes go on after head has exited.
+    const http = createRoomHttp(server.origin, "cli-pipe");
+    const data = "x".repeat(2_000);
+    for (let i = 0; i < 2; i++) await http.appendOk(Array.from({ length: 100 }, () => ({ type: "big", data })));
+    const commands = [["export"], ["tail", "--until", "caught-up"], ["tail"]];
+    const runs = await Promise.all(commands.map(([command, ...options]) => cliToHead([command, url("cli-pipe"), ...options])));
+    runs.forEach((run, i) => expect([run.code, run.stderr], commands[i].join(" ")).toEqual([0, ""]));
+    expect(JSON.parse(runs[0].stdout)).toMatchObject({ format: "roomstore-export", head: 200 });
+    expect(JSON.parse(runs[2].stdout)).toMatchObject({ seq: 1, type: "big" });
   });
 
   it("leaves the room empty when an import breaks halfway", async () => {
@@ -141,6 +165,29 @@ describe("the command line against wrangler dev", () => {
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(JSON.parse(stdout.trim())).toMatchObject({ seq: 10, type: "live" });
+  });
+
+  it("ends tail with status 0 on Ctrl-C under npm exec, which forwards the signal once more", async () => {
+    await createRoomHttp(server.origin, "cli-ctrl-c").appendOk({ type: "first" });
+    // `exec` replaces npm's shell with the command line, as `npx roomstore` does where /bin/sh is
+    // bash; where it is dash, that shell dies of the Ctrl-C itself (docs/command-line.md).
+    const command = `exec "${process.execPath}" "${CLI_MAIN}" tail "${url("cli-ctrl-c")}"`;
+    const child = spawn("npm", ["exec", "--offline", "--yes=false", "-c", command], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let stdout = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      const exited = new Promise<[number | null, string | null]>((resolve) => child.on("close", (code, signal) => resolve([code, signal])));
+      await waitFor(() => stdout, (text) => text.includes('"first"'), { what: "the tail's first event" });
+      // A terminal's Ctrl-C signals its whole foreground group: npm and the command line.
+      process.kill(-child.pid!, "SIGINT");
+      expect(await exited).toEqual([0, null]);
+    } finally {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // The group is gone.
+      }
+    }
   });
 });
 

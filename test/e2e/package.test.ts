@@ -1,20 +1,27 @@
 // The package as a user gets it: `npm pack`, then a fresh project in a temp dir that installs the
-// tarball (dependencies from the npm cache or registry) and uses only its public entries:
+// tarball and `npm install -D wrangler` (dependencies from the npm cache or registry), on the
+// oldest Node the package claims (engines.node, from test/support/oldest-node.ts), and uses only
+// its public entries:
 // - a Worker whose wrangler.toml binds `Main` to its own `class MyRoom extends Room`, with a hook
-//   that refuses table "secret", under `wrangler dev`: unmodified TinyBase clients sync, the hook holds;
-//   it serves the room inspector where it asks for it (serveInspector), and nowhere else;
+//   that refuses table "secret", under the project's own `wrangler dev` on that Node: unmodified
+//   TinyBase clients sync, the hook holds; it serves the room inspector where it asks for it
+//   (serveInspector), and nowhere else;
 // - the same room as a PartyKit subclass of `roomstore/partykit`, under `partykit dev`;
 // - `roomstore/client` bundled for a browser by esbuild and run in Chromium, and imported from Node;
+// - the `roomstore` bin, run as an installed command;
 // - the subclass and the browser code type-checked by strict tsc against the installed declarations.
+// partykit dev stays on this process's Node and the repository's partykit: it is a tool of its own,
+// not one the package needs, and the loopback hook it is started with needs Node 22.15+.
 // One pack and one install serve every test.
 /// <reference types="node" />
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureOldestNode, OLDEST_NODE_VERSION } from "../support/oldest-node.ts";
 import { ensureBuilt, REPO_ROOT } from "../support/package-build.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { connectTinyBase, serverContent, type TinyBaseClient } from "../support/tinybase-client.ts";
@@ -24,7 +31,7 @@ const run = promisify(execFile);
 const BIN = (name: string) => path.join(REPO_ROOT, "node_modules/.bin", name);
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-/** The build (when stale), the pack and the install take a while on 2 busy cores. */
+/** The build (when stale), the pack, the install and a first download of Node take a while on 2 busy cores. */
 const SETUP_TIMEOUT_MS = 240_000;
 const COMMAND_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 
@@ -129,9 +136,15 @@ console.log(JSON.stringify({ content, seq }));
   }),
 };
 
-const sh = async (command: string, args: string[], cwd: string) => {
+/** PATH with `node` first, so that npm and `#!/usr/bin/env node` scripts run under it. */
+const pathWith = (node: string) => `${path.dirname(node)}${path.delimiter}${process.env.PATH}`;
+
+/** Runs a command to its end; stdout, or stdout and stderr with `both`. */
+const sh = async (command: string, args: string[], cwd: string, { node, both = false }: { node?: string; both?: boolean } = {}) => {
   try {
-    return (await run(command, args, { cwd, maxBuffer: COMMAND_MAX_BUFFER_BYTES })).stdout;
+    const env = node ? { ...process.env, PATH: pathWith(node) } : process.env;
+    const { stdout, stderr } = await run(command, args, { cwd, env, maxBuffer: COMMAND_MAX_BUFFER_BYTES });
+    return both ? stdout + stderr : stdout;
   } catch (error) {
     const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
     throw new Error(`${command} ${args.join(" ")} failed in ${cwd}:\n${stdout}\n${stderr}`);
@@ -160,7 +173,10 @@ const checkHookedRoom = async (server: RunningServer, room: string) => {
 
 describe("the packed package in a fresh project", () => {
   let temp: string;
+  let tarball: string;
   let consumer: string;
+  let node: string;
+  let installOutput: string;
   let workers: RunningServer;
   let partykit: RunningServer;
   let browser: Browser | undefined;
@@ -169,16 +185,20 @@ describe("the packed package in a fresh project", () => {
     temp = mkdtempSync(path.join(tmpdir(), "roomstore-consumer-"));
     consumer = path.join(temp, "my-rooms");
     // `npm pack` would build again (prepare); the build is the same, so pack what is built.
-    await ensureBuilt();
-    const tarball = path.join(temp, (await sh("npm", ["pack", "--silent", "--ignore-scripts", "--pack-destination", temp], REPO_ROOT)).trim().split("\n").pop()!);
+    [node] = await Promise.all([ensureOldestNode(), ensureBuilt()]);
+    tarball = path.join(temp, (await sh("npm", ["pack", "--silent", "--ignore-scripts", "--pack-destination", temp], REPO_ROOT)).trim().split("\n").pop()!);
     for (const [file, text] of Object.entries(CONSUMER_FILES)) {
       mkdirSync(path.dirname(path.join(consumer, file)), { recursive: true });
       writeFileSync(path.join(consumer, file), text.replace("{tarball}", tarball));
     }
-    await sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], consumer);
+    // As docs/install.md has it: the tarball (listed in package.json), then wrangler, on that Node.
+    installOutput = await sh("npm", ["install", "--save-dev", "wrangler", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=warn"], consumer, { node, both: true });
     // The browser bundle is a static asset of the consumer's worker, so it must exist before wrangler starts.
     await sh(BIN("esbuild"), ["src/browser.ts", "--bundle", "--format=esm", "--platform=browser", "--target=es2022", "--log-level=warning", "--outfile=public/app.js"], consumer);
-    [workers, partykit] = await Promise.all([startServer({ kind: "wrangler", cwd: consumer }), startServer({ kind: "partykit", cwd: consumer })]);
+    [workers, partykit] = await Promise.all([
+      startServer({ kind: "wrangler", cwd: consumer, node, cli: path.join(consumer, "node_modules/wrangler/bin/wrangler.js") }),
+      startServer({ kind: "partykit", cwd: consumer }),
+    ]);
   }, SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
@@ -197,6 +217,32 @@ describe("the packed package in a fresh project", () => {
     }
     expect(() => readFileSync(path.join(installed, "test/README.md"))).toThrow();
     expect(() => readFileSync(path.join(installed, "bench/run.ts"))).toThrow();
+  });
+
+  it(`installs on Node ${OLDEST_NODE_VERSION}, the oldest it claims, with no engine warning and a wrangler that runs its worker`, async () => {
+    expect(await sh(node, ["--version"], consumer)).toBe(`v${OLDEST_NODE_VERSION}\n`);
+    expect(installOutput).not.toMatch(/EBADENGINE/);
+    // An old wrangler refuses the worker's compatibility_date; the peer range keeps npm from picking one.
+    const wrangler = JSON.parse(readFileSync(path.join(consumer, "node_modules/wrangler/package.json"), "utf8")).version as string;
+    const [major, minor, patch] = wrangler.split(".").map(Number);
+    expect(major === 4 && (minor > 156 || (minor === 156 && patch >= 2)), wrangler).toBe(true);
+    expect((await fetch(`${workers.origin}/parties/main/installed/store`)).status).toBe(200);
+  });
+
+  it("ships its LICENSE, names its license, Node, repository and keywords, and its bin runs", async () => {
+    const manifest = JSON.parse(readFileSync(path.join(consumer, "node_modules/roomstore/package.json"), "utf8"));
+    expect(manifest).toMatchObject({ license: "MIT", engines: { node: ">=22.12" }, peerDependencies: { wrangler: "^4.156.2" } });
+    expect(manifest.repository.url).toMatch(/^git\+https:/);
+    expect(manifest.keywords).toContain("tinybase");
+    const listing = await sh("tar", ["-tvzf", tarball], temp);
+    expect(listing).toMatch(/ package\/LICENSE\n/);
+    // The run bit, in the build and in the tarball: without it, `roomstore` is "Permission denied"
+    // wherever the file is run as it is (a global or linked install, a clone's own dist/).
+    expect(listing).toMatch(/^-rwxr-xr-x .* package\/dist\/cli\/main\.js$/m);
+    expect(statSync(path.join(REPO_ROOT, "dist/cli/main.js")).mode & 0o111).toBe(0o111);
+    await fetch(`${workers.origin}/parties/main/bin/store`, { method: "PUT", body: JSON.stringify([{ pets: { rex: { legs: 3 } } }, {}]) });
+    const output = await sh(path.join(consumer, "node_modules/.bin/roomstore"), ["snapshot", `${workers.origin}/parties/main/bin`], consumer, { node });
+    expect(output).toBe('[{"pets":{"rex":{"legs":3}}},{}]\n');
   });
 
   it("type-checks a strict subclass and browser code against the installed declarations", async () => {
@@ -252,7 +298,7 @@ describe("the packed package in a fresh project", () => {
 
   it("imports the client entry from Node", async () => {
     await fetch(`${workers.origin}/parties/main/node-client/store`, { method: "PUT", body: JSON.stringify([{ pets: { tom: { species: "cat" } } }, {}]) });
-    const output = await sh(process.execPath, ["node-check.mjs", workers.host, "node-client"], consumer);
+    const output = await sh(node, ["node-check.mjs", workers.host, "node-client"], consumer);
     expect(JSON.parse(output)).toEqual({ content: [{ pets: { tom: { species: "cat" } } }, {}], seq: 2 });
   });
 });

@@ -31,6 +31,10 @@ export interface ServerOptions {
   port?: number;
   /** Echo the server's output to this process's stderr as it comes. */
   log?: boolean;
+  /** The Node binary the CLI runs under; default this process's (process.execPath). */
+  node?: string;
+  /** The CLI's entry script, e.g. a consumer project's own wrangler; default the repository's. */
+  cli?: string;
 }
 
 export interface RunningServer {
@@ -161,15 +165,16 @@ function listenOnce(port: number): Promise<number> {
 
 type ResolvedOptions = ServerOptions & { port: number; persistDir: string };
 
-// The CLIs run directly under this Node (process.execPath) rather than through
-// npx: same result, one process fewer, and no risk of `#!/usr/bin/env node`
-// picking an older system Node.
+// The CLIs run directly under this Node (process.execPath, unless options.node
+// names another) rather than through npx: same result, one process fewer, and
+// no risk of `#!/usr/bin/env node` picking an older system Node.
 function commandLine(options: ResolvedOptions): string[] {
   const vars = Object.entries(options.vars ?? {});
+  const node = options.node ?? process.execPath;
   if (options.kind === "wrangler") {
     return [
-      process.execPath,
-      binPath("wrangler", "bin/wrangler.js"),
+      node,
+      options.cli ?? binPath("wrangler", "bin/wrangler.js"),
       "dev",
       "--ip", HOST,
       "--port", String(options.port),
@@ -179,9 +184,9 @@ function commandLine(options: ResolvedOptions): string[] {
     ];
   }
   return [
-    process.execPath,
+    node,
     "--import", PARTYKIT_LOOPBACK_HOOK,
-    binPath("partykit", "dist/bin.mjs"),
+    options.cli ?? binPath("partykit", "dist/bin.mjs"),
     "dev",
     "--port", String(options.port),
     "--persist", options.persistDir,
