@@ -23,6 +23,8 @@ export default defineConfig({
           name: "core",
           include: ["test/core/**/*.test.ts"],
           environment: "node",
+          // FC_SEED replays a property test's failure (see the file).
+          setupFiles: ["test/support/fast-check-replay.ts"],
           sequence: { groupOrder: FAST_GROUP },
         },
       },

@@ -32,19 +32,25 @@ const allEvents = async (origin: string, room: string) => {
   throw new Error("the log did not end within 50 pages");
 };
 
-/** Waits until the room's log head has not moved for `quietMs`: every frame in flight is handled. */
-const settled = (origin: string, room: string, quietMs = 600) => {
-  let last = -1;
-  let since = Date.now();
-  return waitFor(
-    async () => ((await (await fetch(`${origin}/parties/main/${room}/events?limit=1`)).json()) as { head: number }).head,
-    (head) => {
-      if (head !== last) [last, since] = [head, Date.now()];
-      return Date.now() - since >= quietMs;
+const headOf = async (origin: string, room: string) =>
+  ((await (await fetch(`${origin}/parties/main/${room}/events?limit=1`)).json()) as { head: number }).head;
+
+/**
+ * The store and the whole log, read with no write landing in between: frames of killed sockets may
+ * still be in flight, so no moment is known after which nothing lands; a read that a write crossed
+ * (the log ends past the head seen before the store was read) is read again.
+ */
+const storeAndLog = (origin: string, room: string) =>
+  waitFor(
+    async () => {
+      const head = await headOf(origin, room);
+      const store = (await serverContent(origin, room))!;
+      const events = await allEvents(origin, room);
+      return { store, events, steady: events.at(-1)?.seq === head };
     },
-    { what: `room ${room} to settle`, timeoutMs: 20_000, everyMs: 100 },
+    (read) => read.steady,
+    { what: `a read of room ${room} that no write crossed`, timeoutMs: 20_000 },
   );
-};
 
 afterAll(() => sockets.forEach((socket) => socket.terminate()));
 
@@ -169,8 +175,7 @@ describe("faults under wrangler dev", () => {
       );
     }
 
-    await settled(server.origin, "killed");
-    const store = (await serverContent(server.origin, "killed"))!;
+    const { store, events } = await storeAndLog(server.origin, "killed");
     const [tables, values] = store;
     const rows = new Set([...Object.keys(tables.a ?? {}), ...Object.keys(tables.b ?? {}), ...Object.keys(values).map((id) => id.slice(2))]);
     expect(rows.size, "changesets applied before the kills").toBeGreaterThan(WRITERS);
@@ -180,7 +185,6 @@ describe("faults under wrangler dev", () => {
       expect(values[`v-${id}`], `value of ${id}`).toBe(id);
     }
     for (const id of acked) expect(rows.has(id), `acknowledged ${id}`).toBe(true);
-    const events = await allEvents(server.origin, "killed");
     for (const event of events.filter((candidate) => candidate.type === "$changes")) {
       const [id] = Object.keys(event.data[0].a);
       expect(event.data, `event ${event.seq}`).toEqual(changeset(id, event.data[0].a[id].c0.length - `${id}:0`.length));

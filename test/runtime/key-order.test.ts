@@ -4,6 +4,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { waitFor } from "../support/wait.ts";
 import { call, roomUrl } from "./helpers.ts";
 
 const ROW_IDS = ["seed", "r0", "r1", "r10", "r11", "r2", "12", "3"];
@@ -17,9 +18,7 @@ const seed = async (room: string) => {
   ws.accept();
   // One socket: its frames apply in the order sent.
   for (const id of ROW_IDS.slice(1)) ws.send("s" + JSON.stringify([{ t: { [id]: { n: id } } }, {}, 1]));
-  for (let i = 0; i < 200 && Object.keys(JSON.parse((await storeBody(room)) || "[{}]")[0].t ?? {}).length < ROW_IDS.length; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitFor(async () => Object.keys(JSON.parse((await storeBody(room)) || "[{}]")[0].t ?? {}).length, (rows) => rows === ROW_IDS.length, { what: "every row" });
   ws.close();
 };
 

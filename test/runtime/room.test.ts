@@ -4,6 +4,7 @@ import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm } fro
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { foldStoreEvents } from "../support/fold.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ORIGIN = "http://example.com";
 const url = (room: string, path = "", party = "main") => `${ORIGIN}/parties/${party}/${room}${path}`;
@@ -103,7 +104,7 @@ describe("WebSocket changesets in workerd", () => {
     polite.ws.send("zz");
     expect(JSON.parse((await polite.next()).slice(1))).toMatchObject({ t: "error", error: { code: "bad_request" } });
     await settle("ws-2");
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => [broken.closed, big.closed], (codes) => codes.every((code) => code !== undefined), { what: "the bad sockets' closes" });
     expect([broken.closed, big.closed, polite.closed]).toEqual([1007, 1009, undefined]);
     expect((await log("ws-2")).head).toBe(1);
   });
@@ -129,8 +130,7 @@ describe("durability in workerd", () => {
       [{ t: "\uFFFC", u: { r: { z: "\uFFFD{\"k\":1}" } } }, { v: 2 }, 1],
     ];
     for (const step of steps) writer.ws.send(changes(step));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const events = (await log("fold-1")).events;
+    const { events } = await waitFor(() => log("fold-1"), (page) => page.head === 1 + steps.length, { what: "every step in the log" });
     expect(events).toHaveLength(4);
     expect(foldStoreEvents(events)).toEqual(await json(await get("fold-1")));
     await post("fold-1", { type: "unrelated" });
