@@ -15,9 +15,9 @@
 // in, each key is checked against them, a page at a time: its `created` must be a `$create` and its
 // `tail` (when after `created`) an `$append` of its own log stream, where retention kept those seqs.
 import { EXPORT_STREAM_KEY } from "../protocol.ts";
+import type { Job } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { Keys } from "./keys.ts";
-import type { RoomCore } from "./room-types.ts";
 import type { RoomStorage } from "./storage.ts";
 import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, streamMetaPrefix, type StreamMeta } from "./durable-streams-store.ts";
 
@@ -46,10 +46,21 @@ export interface StreamLines {
   more(): Promise<string>;
 }
 
+/** What reading the stream lines needs of the room: its storage, and its commit queue for the pages read later. */
+export interface StreamLinesContext {
+  storage: RoomStorage;
+  keys: Keys;
+  storagePrefix: string;
+  run<T>(job: Job<T>): Promise<T>;
+}
+
 /** The stream lines of an export; call in the commit queue, where the head is `head`. */
-export const readStreamLines = async (core: RoomCore, head: number, bufferChars = EXPORT_STREAM_BUFFER_CHARS): Promise<StreamLines> => {
-  const { storage } = core.options;
-  const prefix = streamMetaPrefix(core.options.config.storagePrefix);
+export const readStreamLines = async (
+  { storage, keys, storagePrefix, run }: StreamLinesContext,
+  head: number,
+  bufferChars = EXPORT_STREAM_BUFFER_CHARS,
+): Promise<StreamLines> => {
+  const prefix = streamMetaPrefix(storagePrefix);
   const lineOf = (key: string, meta: unknown) => JSON.stringify({ [EXPORT_STREAM_KEY]: { name: nameOf(prefix, key), meta } });
   const buffered: string[] = [];
   let chars = 0;
@@ -75,8 +86,8 @@ export const readStreamLines = async (core: RoomCore, head: number, bufferChars 
   const more = () =>
     resumeAt === undefined
       ? Promise.resolve("")
-      : core.run(async () => {
-          if (await streamsWroteIn(storage, core.keys, head + 1, Number.MAX_SAFE_INTEGER - 1)) {
+      : run(async () => {
+          if (await streamsWroteIn(storage, keys, head + 1, Number.MAX_SAFE_INTEGER - 1)) {
             throw new RoomError("conflict", "The room's Durable Streams changed while the export read them: export again.");
           }
           const page = await storage.list({ start: resumeAt, prefix, limit: STREAM_PAGE_KEYS });

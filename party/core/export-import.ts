@@ -50,7 +50,7 @@ export const exportStream = async (core: RoomCore, streamBufferChars = EXPORT_ST
       head,
       first,
       base: first > 1 ? await readBase(storage, core.keys) : undefined,
-      streams: await readStreamLines(core, head, streamBufferChars),
+      streams: await readStreamLines({ storage, keys: core.keys, storagePrefix: core.options.config.storagePrefix, run: core.run }, head, streamBufferChars),
       streamEvents: await streamsWroteIn(storage, core.keys, first, head),
     };
   });
