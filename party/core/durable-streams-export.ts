@@ -19,7 +19,8 @@ import type { Job } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { Keys } from "./keys.ts";
 import type { RoomStorage } from "./storage.ts";
-import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, streamMetaPrefix, type StreamMeta } from "./durable-streams-store.ts";
+import { parseStreamLine } from "./durable-streams-format.ts";
+import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, streamMetaKey, streamMetaPrefix, type StreamMeta } from "./durable-streams-store.ts";
 
 /** Characters of stream lines an export holds from its start; the rest are read as they are sent. */
 export const EXPORT_STREAM_BUFFER_CHARS = 4 * 1024 * 1024;
@@ -98,6 +99,31 @@ export const readStreamLines = async (
           return lines.join("");
         });
   return { count, buffered, more };
+};
+
+/**
+ * Reads an export's `count` stream lines from `lines` and puts each stream's metadata key;
+ * `written(chars)` after each, so that the import flushes its batch when it holds enough.
+ */
+export const importStreamLines = async (
+  lines: AsyncIterator<string>,
+  { count, head, storagePrefix }: { count: number; head: number; storagePrefix: string },
+  put: (key: string, value: unknown) => void,
+  written: (chars: number) => Promise<void>,
+): Promise<void> => {
+  let lastKey = "";
+  for (let left = count; left > 0; left--) {
+    const next = await lines.next();
+    if (next.done) throw new RoomError("bad_request", `The export ended before its ${count} stream lines.`);
+    const { name, meta } = parseStreamLine(next.value, head);
+    const key = streamMetaKey(storagePrefix, name);
+    // In key order, as exported: a stream listed twice would be two writes of one key.
+    if (key <= lastKey) throw new RoomError("bad_request", `Stream ${JSON.stringify(name)}: stream lines come once each, in the order of their names' JSON.`);
+    lastKey = key;
+    put(key, meta);
+    // A writer counts a value that is not text as a few characters: its line's length stands for it.
+    await written(next.value.length);
+  }
 };
 
 /**

@@ -25,9 +25,7 @@ import { RoomError } from "./errors.ts";
 import { putEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
 import { parseExportBase, parseExportEvent, parseExportHeader, readLines, storeEventData } from "./export-format.ts";
-import { checkImportedStreams, readStreamLines, streamsWroteIn, EXPORT_STREAM_BUFFER_CHARS } from "./durable-streams-export.ts";
-import { parseStreamLine } from "./durable-streams-format.ts";
-import { streamMetaKey } from "./durable-streams-store.ts";
+import { checkImportedStreams, importStreamLines, readStreamLines, streamsWroteIn, EXPORT_STREAM_BUFFER_CHARS } from "./durable-streams-export.ts";
 import { createImportWriter, createStorageFold } from "./import-fold.ts";
 import { orderedContentWrites } from "./ordered-content.ts";
 import type { Meta, RoomCore } from "./room-types.ts";
@@ -162,19 +160,7 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
     }
   };
   const storagePrefix = core.options.config.storagePrefix;
-  let lastStreamKey = "";
-  for (let left = header.streams ?? 0; left > 0; left--) {
-    const next = await lines.next();
-    if (next.done) throw new RoomError("bad_request", `The export ended before its ${header.streams} stream lines.`);
-    const { name, meta } = parseStreamLine(next.value, header.head);
-    const key = streamMetaKey(storagePrefix, name);
-    // In key order, as exported: a stream listed twice would be two writes of one key.
-    if (key <= lastStreamKey) throw new RoomError("bad_request", `Stream ${JSON.stringify(name)}: stream lines come once each, in the order of their names' JSON.`);
-    lastStreamKey = key;
-    writer.put(key, meta);
-    // The writer counts a value that is not text as a few characters: its line's length stands for it.
-    await written(next.value.length);
-  }
+  await importStreamLines(lines, { count: header.streams ?? 0, head: header.head, storagePrefix }, writer.put, written);
   let seq = header.first;
   // The room goes on with the exported room's history, so its stats' `created` and `lastWrite`
   // are the times of the first and the last event imported (stats.ts), not the import's.
