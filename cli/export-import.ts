@@ -15,7 +15,7 @@ import { UsageError } from "./usage.ts";
 
 /**
  * Counts the lines of an export as its bytes pass (export or import), reads its header for the
- * total, and says whether it was whole: header, base when the log was trimmed, every event.
+ * total, and says whether it was whole: header, base when the log was trimmed, stream lines, every event.
  */
 const createExportCounter = (progress: Progress) => {
   const decoder = new TextDecoder();
@@ -30,7 +30,7 @@ const createExportCounter = (progress: Progress) => {
         if (lines === 0) {
           headerText += decoder.decode(chunk.subarray(from, i));
           expected = headerLinesOf(headerText, (header) => {
-            headerLines = header.first > 1 ? 2 : 1;
+            headerLines = (header.first > 1 ? 2 : 1) + (header.streams ?? 0);
             progress.total(header.head - header.first + 1);
             return headerLines + header.head - header.first + 1;
           });

@@ -155,18 +155,28 @@ export const SSE_ERROR = "error";
 export const EXPORT_PATH = "/export";
 export const IMPORT_PATH = "/import";
 export const NDJSON_TYPE = "application/x-ndjson";
-/** Line 1 of an export: `{"format","version","room","head","first"}`. */
+/** Line 1 of an export: `{"format","version","room","head","first"}`, and `"streams"` in version 2. */
 export const EXPORT_FORMAT = "roomstore-export";
-export const EXPORT_VERSION = 1;
+/** An export with its Durable Streams' metadata: `streams` lines follow the header (and base). */
+export const EXPORT_VERSION = 2;
+/**
+ * An export without Durable Streams, as roomstore wrote every export before them, and still writes
+ * one of a room that has none: an importer that reads only version 1 reads it.
+ */
+export const EXPORT_VERSION_WITHOUT_STREAMS = 1;
+/** The key of a stream's metadata line: `{"durableStream":{"name","meta"}}`. */
+export const EXPORT_STREAM_KEY = "durableStream";
 
 export interface ExportHeader {
   format: typeof EXPORT_FORMAT;
-  version: typeof EXPORT_VERSION;
+  version: typeof EXPORT_VERSION | typeof EXPORT_VERSION_WITHOUT_STREAMS;
   room: string;
   /** Seq of the newest event. */
   head: number;
   /** Seq of the oldest event kept (1 unless retention trimmed the log). */
   first: number;
+  /** Version 2: how many stream metadata lines follow the header (and base). */
+  streams?: number;
 }
 
 /** Line 2 of an export whose log was trimmed: the store as of seq first-1. */

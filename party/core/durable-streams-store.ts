@@ -10,6 +10,9 @@
 // its reads list `$append` events after its own `$create` only, and every offset it hands out is
 // a room seq above anything the earlier incarnation handed out.
 //
+// An export carries every metadata key as it is, since producers, `Stream-Seq`, the closing
+// producer and a fork's sub-offset are in no event (durable-streams-export.ts).
+//
 // Postconditions of every job: validation and reads first; then, synchronously, the events and the
 // metadata in the batch; a refused request changes nothing.
 import { MAX_NAME_CHARS } from "../protocol.ts";
@@ -81,6 +84,11 @@ export interface StreamConfig {
 
 export const logStreamOf = (name: string): string => LOG_STREAM_PREFIX + name;
 
+/** Where the metadata keys of a room's streams start (`storagePrefix` P): P d. */
+export const streamMetaPrefix = (storagePrefix: string): string => storagePrefix + "d";
+/** A stream's metadata key, P d "<name>": key order is the order of the names' JSON texts. */
+export const streamMetaKey = (storagePrefix: string, name: string): string => streamMetaPrefix(storagePrefix) + JSON.stringify(name);
+
 export const isExpired = (meta: StreamMeta, now: number, lastRead = 0): boolean =>
   (meta.expiresAt !== undefined && now >= Date.parse(meta.expiresAt)) ||
   (meta.ttlSeconds !== undefined && now >= Math.max(meta.accessedAt, lastRead) + meta.ttlSeconds * 1000);
@@ -119,7 +127,7 @@ export class StreamClosed extends RoomError {
 export const createStreamStore = (core: RoomCore) => {
   const { storage } = core.options;
   const now = core.options.now ?? Date.now;
-  const metaKey = (name: string) => core.options.config.storagePrefix + "d" + JSON.stringify(name);
+  const metaKey = (name: string) => streamMetaKey(core.options.config.storagePrefix, name);
 
   /** The metadata as the batch or storage has it, expired or not. */
   const load = async (name: string, batch?: Batch): Promise<StreamMeta | undefined> => {

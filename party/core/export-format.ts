@@ -1,13 +1,17 @@
 // The export format, read at the boundary: NDJSON lines out of a byte stream (bounded per line),
 // and the checks of each line before anything is stored. Pure: no storage, no room.
 //
-//   line 1   {"format":"roomstore-export","version":1,"room","head","first"}
+//   line 1   {"format":"roomstore-export","version":2,"room","head","first","streams"}
 //   line 2   {"base":{"seq":first-1,"content":[tables,values]}}     only when first > 1
+//   then     `streams` lines {"durableStream":{"name","meta"}}      (durable-streams-format.ts)
 //   then     every event of [first, head], one per line, in seq order, with no gap
+// Version 1 is the same without `streams` and their lines, and without `$ds/` events: a room with
+// no Durable Streams is exported so, and an export from before version 2 still imports.
 import {
   changesFromLog,
   EXPORT_FORMAT,
   EXPORT_VERSION,
+  EXPORT_VERSION_WITHOUT_STREAMS,
   MAX_NAME_CHARS,
   RESERVED_PREFIX,
   STORE_STREAM,
@@ -18,6 +22,8 @@ import {
 } from "../protocol.ts";
 import { isPlainObject, parseChanges, parseContent, parseJson, type Changes, type Content } from "./changes.ts";
 import { fail, RoomError } from "./errors.ts";
+import { checkStreamEvent } from "./durable-streams-format.ts";
+import { LOG_STREAM_PREFIX } from "./durable-streams-store.ts";
 
 /**
  * The lines of a UTF-8 byte stream, without their line ends ("\n" or "\r\n"), blank lines skipped.
@@ -74,12 +80,15 @@ export const parseExportHeader = (line: string): ExportHeader => {
   if (!isPlainObject(header) || header.format !== EXPORT_FORMAT) {
     fail("bad_request", `The body is neither a roomstore export (line 1 {"format":"${EXPORT_FORMAT}",…}) nor TinyBase content [tables, values].`);
   }
-  const { version, room, head, first } = header as Record<string, unknown>;
-  if (version !== EXPORT_VERSION) fail("bad_request", `This room reads export version ${EXPORT_VERSION}, not ${JSON.stringify(version)}.`);
+  const { version, room, head, first, streams } = header as Record<string, unknown>;
+  if (version !== EXPORT_VERSION && version !== EXPORT_VERSION_WITHOUT_STREAMS) {
+    fail("bad_request", `This room reads export versions ${EXPORT_VERSION_WITHOUT_STREAMS} and ${EXPORT_VERSION}, not ${JSON.stringify(version)}.`);
+  }
   if (typeof room !== "string" || !isSeq(head) || !isSeq(first) || first < 1 || first > head + 1) {
     fail("bad_request", "The export's first line needs room (a string), head and first (seqs, 1 <= first <= head + 1).");
   }
-  return header as unknown as ExportHeader;
+  if (version === EXPORT_VERSION && !isSeq(streams)) fail("bad_request", `A version ${EXPORT_VERSION} export's first line needs streams (a count).`);
+  return { format: EXPORT_FORMAT, version, room, head, first, streams: version === EXPORT_VERSION ? streams : 0 } as ExportHeader;
 };
 
 /** Line 2 of a trimmed log's export: the store as of seq first-1; `json` is its content's text. */
@@ -104,22 +113,32 @@ const checkName = (name: unknown, what: string, seq: number): string => {
   return name as string;
 };
 
-/** One stored event line, as an event; `expectedSeq` is the seq it must have (no gaps). */
-export const parseExportEvent = (line: string, expectedSeq: number): RoomEvent => {
+/**
+ * One stored event line, as an event; `expectedSeq` is the seq it must have (no gaps). `withStreams`:
+ * the export carries its Durable Streams' metadata (version 2), so their `$ds/` events may come.
+ */
+export const parseExportEvent = (line: string, expectedSeq: number, withStreams = false): RoomEvent => {
   const thing = parseJson(line);
   if (!isPlainObject(thing)) fail("bad_request", `The line for seq ${expectedSeq} is not an event object.`);
   const event = thing as Record<string, unknown>;
   if (event.seq !== expectedSeq) fail("bad_request", `Expected the event of seq ${expectedSeq}, found ${JSON.stringify(event.seq)}: an export lists every seq in order.`);
   const seq = expectedSeq;
-  const stream = checkName(event.stream, "stream", seq);
+  // A Durable Stream's name may hold any character (durable-streams-format.ts checks it).
+  const isStreamLog = typeof event.stream === "string" && event.stream.startsWith(LOG_STREAM_PREFIX);
+  const stream = isStreamLog ? (event.stream as string) : checkName(event.stream, "stream", seq);
   const type = checkName(event.type, "type", seq);
   const id = checkName(event.id, "id", seq);
   if (event.tz !== undefined) checkName(event.tz, "tz", seq);
   if (typeof event.ts !== "string" || Number.isNaN(Date.parse(event.ts))) fail("bad_request", `Event ${seq}: ts must be an ISO time.`);
   if (stream === STORE_STREAM) {
     if (!STORE_TYPES.includes(type)) fail("bad_request", `Event ${seq}: ${STORE_STREAM} has only the types ${STORE_TYPES.join(", ")}.`);
+  } else if (isStreamLog) {
+    if (!withStreams) {
+      fail("bad_request", `Event ${seq}: a Durable Stream's event in a version ${EXPORT_VERSION_WITHOUT_STREAMS} export, which has no metadata for its streams: export the room again.`);
+    }
+    checkStreamEvent(seq, stream, type, event.data);
   } else if (stream.startsWith(RESERVED_PREFIX) || type.startsWith(RESERVED_PREFIX)) {
-    fail("reserved_name", `Event ${seq}: only ${STORE_STREAM} events have names starting with "${RESERVED_PREFIX}".`);
+    fail("reserved_name", `Event ${seq}: only ${STORE_STREAM} and ${LOG_STREAM_PREFIX} events have names starting with "${RESERVED_PREFIX}".`);
   }
   return event as unknown as RoomEvent;
 };

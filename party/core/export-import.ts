@@ -1,13 +1,16 @@
 // A whole room out and in: `GET {room}/export` and `POST {room}/import` (format: export-format.ts).
 //
-// Export: the header, the base when retention trimmed the log, then the events of [first, head]
-// as stored, read a page at a time as the reader takes them: memory is one page, whatever the log.
+// Export: the header, the base when retention trimmed the log, the Durable Streams' metadata
+// (durable-streams-export.ts), then the events of [first, head] as stored, read a page at a time
+// as the reader takes them: memory is one page, whatever the log. The head, the base and the
+// streams' metadata are read in one commit-queue job, so that they are of the same moment.
 //
 // Import, into a room with no store and no events. Postconditions: on success, storage holds what
 // the room would hold had it lived through those events itself (events with their seq, id, stream,
 // type, data, ts and tz; indexes; idempotency keys, so producer ids stay idempotent; audit entries;
-// the store, folded from the base and the `$store` events; a snapshot) and the next append follows
-// the imported head. On failure, at any line, the room is empty again.
+// the store, folded from the base and the `$store` events; a snapshot; every Durable Stream's
+// metadata as exported, checked against its events) and the next append follows the imported
+// head. On failure, at any line, the room is empty again.
 // How: a first job in the commit queue takes the write lock and stores it in the meta
 // (write-lock.ts), so nothing else writes meanwhile; the events are then written in bounded batches
 // outside the queue as they are read, and the store is folded into storage as they go
@@ -15,13 +18,14 @@
 // loads its store from the log, in its ids' order, and writes its snapshot, as a room with none does. A failure erases the
 // room's storage; a room that stops mid-import finds the lock at its next start and erases itself.
 // Either way the adapter's room is then rebuilt from storage (`reload`).
-import { EXPORT_FORMAT, EXPORT_VERSION, STORE_STREAM, type ExportHeader, type ImportResult } from "../protocol.ts";
+import { EXPORT_FORMAT, EXPORT_VERSION, EXPORT_VERSION_WITHOUT_STREAMS, STORE_STREAM, type ExportHeader, type ImportResult } from "../protocol.ts";
 import { readBase, putBase } from "./base.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
 import { putEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
 import { parseExportBase, parseExportEvent, parseExportHeader, readLines, storeEventData } from "./export-format.ts";
+import { checkImportedStreams, importStreamLines, readStreamLines, streamsWroteIn, EXPORT_STREAM_BUFFER_CHARS } from "./durable-streams-export.ts";
 import { createImportWriter, createStorageFold } from "./import-fold.ts";
 import { orderedContentWrites } from "./ordered-content.ts";
 import type { Meta, RoomCore } from "./room-types.ts";
@@ -35,23 +39,45 @@ export const IMPORT_BATCH_CHARS = 2 * 1024 * 1024;
 const encoder = new TextEncoder();
 const line = (json: string) => encoder.encode(json + "\n");
 
-/** The room's export as a stream; pinned to the head and first seq of the moment it starts. */
-export const exportStream = async (core: RoomCore): Promise<ReadableStream<Uint8Array>> => {
+/** The room's export as a stream; pinned to the head, first seq and streams of the moment it starts. */
+export const exportStream = async (core: RoomCore, streamBufferChars = EXPORT_STREAM_BUFFER_CHARS): Promise<ReadableStream<Uint8Array>> => {
   const { storage } = core.options;
-  const { head, first } = core.log;
-  const base = first > 1 ? await readBase(storage, core.keys) : undefined;
+  const { head, first, base, streams, streamEvents } = await core.run(async () => {
+    const { head, first } = core.log;
+    return {
+      head,
+      first,
+      base: first > 1 ? await readBase(storage, core.keys) : undefined,
+      streams: await readStreamLines({ storage, keys: core.keys, storagePrefix: core.options.config.storagePrefix, run: core.run }, head, streamBufferChars),
+      streamEvents: await streamsWroteIn(storage, core.keys, first, head),
+    };
+  });
   if (first > 1 && base?.seq !== first - 1) {
     throw new RoomError("conflict", "This room's log was trimmed before it kept a base of its store: it cannot be exported whole.");
   }
-  const header: ExportHeader = { format: EXPORT_FORMAT, version: EXPORT_VERSION, room: core.options.name, head, first };
+  const room = core.options.name;
+  // Version 1 when there is no stream to carry, so that importers from before version 2 read it.
+  const header: ExportHeader =
+    streams.count > 0 || streamEvents
+      ? { format: EXPORT_FORMAT, version: EXPORT_VERSION, room, head, first, streams: streams.count }
+      : { format: EXPORT_FORMAT, version: EXPORT_VERSION_WITHOUT_STREAMS, room, head, first };
   let next = first;
+  let streamsDone = false;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(line(JSON.stringify(header)));
       // The content's text as stored, so that its ids keep their order (see ordered-content.ts).
       if (base) controller.enqueue(line(`{"base":{"seq":${base.seq},"content":${base.json}}}`));
+      for (const text of streams.buffered) controller.enqueue(line(text));
+      streams.buffered.length = 0;
     },
     async pull(controller) {
+      if (!streamsDone) {
+        const text = await streams.more().catch((error: unknown) => (controller.error(error), undefined));
+        if (text === undefined) return;
+        if (text !== "") return controller.enqueue(encoder.encode(text));
+        streamsDone = true;
+      }
       if (next > head) return controller.close();
       const read = await readRange(storage, core.keys, {}, next, head, EXPORT_PAGE_EVENTS);
       // Retention may have trimmed what this export had yet to read: end it broken, not with a gap.
@@ -123,15 +149,26 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
     created = Object.keys(base.content[0]).length > 0 || Object.keys(base.content[1]).length > 0;
     putBase(writer, keys, { seq: header.first - 1, json: base.json, created });
   }
-  let seq = header.first;
   let inBatch = 0;
+  let batchChars = 0;
+  /** After each line written: flushes once the batch holds enough. */
+  const written = async (chars: number) => {
+    batchChars += chars;
+    if (++inBatch >= IMPORT_BATCH_EVENTS || writer.size() + batchChars >= IMPORT_BATCH_CHARS) {
+      await writer.flush();
+      [inBatch, batchChars] = [0, 0];
+    }
+  };
+  const storagePrefix = core.options.config.storagePrefix;
+  await importStreamLines(lines, { count: header.streams ?? 0, head: header.head, storagePrefix }, writer.put, written);
+  let seq = header.first;
   // The room goes on with the exported room's history, so its stats' `created` and `lastWrite`
   // are the times of the first and the last event imported (stats.ts), not the import's.
   let firstTs: string | undefined;
   let lastTs: string | undefined;
   for await (const text of lines) {
     if (seq > header.head) throw new RoomError("bad_request", `The export has events past its head, ${header.head}.`);
-    const event = parseExportEvent(text, seq);
+    const event = parseExportEvent(text, seq, header.version === EXPORT_VERSION);
     firstTs ??= event.ts;
     lastTs = event.ts;
     const context = { keys, room: core.options.name, seq, ts: event.ts, newId: () => event.id, put: writer.put };
@@ -144,13 +181,11 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
       created = true;
     }
     seq++;
-    if (++inBatch >= IMPORT_BATCH_EVENTS || writer.size() >= IMPORT_BATCH_CHARS) {
-      await writer.flush();
-      inBatch = 0;
-    }
+    await written(0);
   }
   if (seq !== header.head + 1) throw new RoomError("bad_request", `The export ended at seq ${seq - 1}, before its head ${header.head}.`);
   await writer.flush();
+  await checkImportedStreams(core.options.storage, keys, storagePrefix, header.first);
   const times = firstTs === undefined ? {} : { createdAt: firstTs, lastWrite: lastTs };
   const meta: Meta = { head: header.head, storeSeq, created, first: header.first, ...times };
   await core.options.storage.write(new Map([[keys.meta, meta]]), []);

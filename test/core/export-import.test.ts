@@ -47,7 +47,9 @@ describe("the export format", () => {
 
   it.each([
     ['{"format":"other"}', "bad_request"],
+    // Version 2 counts its stream lines; version 3 is no version this room reads.
     ['{"format":"roomstore-export","version":2,"room":"r","head":0,"first":1}', "bad_request"],
+    ['{"format":"roomstore-export","version":3,"room":"r","head":0,"first":1,"streams":0}', "bad_request"],
     ['{"format":"roomstore-export","version":1,"room":"r","head":3,"first":5}', "bad_request"],
     ["not json", "invalid_json"],
   ])("refuses the header %s", (line, code) => {

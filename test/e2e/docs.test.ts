@@ -102,7 +102,8 @@ describe("the examples in README.md and docs/", () => {
     // `roomstore` as an installed package's bin would be: the built command line under this Node.
     writeFileSync(path.join(binDir, "roomstore"), `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, "dist/cli/main.js")}" "$@"\n`);
     chmodSync(path.join(binDir, "roomstore"), 0o755);
-    server = await startServer({ kind: "wrangler" });
+    // The sh blocks run that built command line, so it is built before them, not only for the ts blocks.
+    await Promise.all([ensureBuilt(), startServer({ kind: "wrangler" }).then((started) => (server = started))]);
   });
 
   afterAll(async () => {

@@ -1,9 +1,11 @@
 // Durable Streams with the official client (@durable-streams/client 0.2.7) against a room under a
 // real `wrangler dev`: a stream created, appended to by an IdempotentProducer and followed live
 // over SSE and long-poll; the room's `$store` stream and an application stream followed live as
-// read-only JSON streams of their events; a stream's events in the room's log.
+// read-only JSON streams of their events; a stream's events in the room's log; streams read on in
+// a room imported from an export (by the command line).
 import { DurableStream, IdempotentProducer, stream } from "@durable-streams/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli } from "../support/cli-run.ts";
 import { createRoomHttp } from "../support/room-http.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
@@ -112,6 +114,33 @@ describe("Durable Streams under wrangler dev, with the official client", () => {
     expect(second.headers.get("Stream-Next-Offset")! > oldOffset).toBe(true);
     const read = await fetch(`${url}?offset=${oldOffset}`);
     expect(await read.text()).toBe("new");
+  });
+
+  it("reads on in a room imported from an export through the command line: the same items, producers idempotent", async () => {
+    const room = `ds-export-${Date.now()}`;
+    const json = { "Content-Type": "application/json" };
+    const produce = (at: string, seq: number, body: string) =>
+      fetch(streamUrl(at, "chat"), { method: "POST", headers: { ...json, "Producer-Id": "writer-1", "Producer-Epoch": "0", "Producer-Seq": String(seq) }, body });
+    await DurableStream.create({ url: streamUrl(room, "chat"), contentType: "application/json" });
+    for (const [seq, text] of ["one", "two"].entries()) expect((await produce(room, seq, JSON.stringify({ text }))).status).toBe(200);
+    const fork = await fetch(streamUrl(room, "chat-b"), { method: "PUT", headers: { "Stream-Forked-From": "/v1/stream/chat" } });
+    expect(fork.status).toBe(201);
+    await new DurableStream({ url: streamUrl(room, "chat-b"), contentType: "application/json" }).append(JSON.stringify({ text: "b" }));
+
+    const exported = await cli(["export", roomUrl(room)]);
+    expect([exported.code, exported.stderr]).toEqual([0, ""]);
+    const copy = `${room}-copy`;
+    const imported = await cli(["import", roomUrl(copy)], { input: exported.stdout });
+    expect([imported.code, imported.stderr]).toEqual([0, ""]);
+    const items = (at: string, name: string) => stream<{ text: string }>({ url: streamUrl(at, name), offset: "-1", live: false }).then((response) => response.json());
+    expect(await items(copy, "chat")).toEqual([{ text: "one" }, { text: "two" }]);
+    expect(await items(copy, "chat-b")).toEqual(await items(room, "chat-b"));
+    // The producer's retry of its last append is a duplicate; its next seq appends, after the imported head.
+    expect((await produce(copy, 1, JSON.stringify({ text: "two" }))).status).toBe(204);
+    const followed = await follow<{ text: string }>(streamUrl(copy, "chat"), "sse", "-1");
+    expect((await produce(copy, 2, JSON.stringify({ text: "three" }))).status).toBe(200);
+    await waitFor(() => followed.length, (count) => count >= 3, { what: "items" });
+    expect(followed.map((item) => item.text)).toEqual(["one", "two", "three"]);
   });
 });
 
