@@ -18,6 +18,7 @@ import { type Socket, createServer } from "node:net";
 import { constants, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { listenersOf } from "./listeners.ts";
 
 export interface ServerOptions {
   kind: "wrangler" | "partykit";
@@ -54,6 +55,8 @@ export interface RunningServer {
 }
 
 const HOST = "127.0.0.1";
+/** Starts on a port the OS picked, each on a new port if another process took the last. */
+const START_ATTEMPTS = 3;
 const SUPPORT_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(SUPPORT_DIR, "../..");
 const PARTYKIT_LOOPBACK_HOOK = path.join(SUPPORT_DIR, "partykit-loopback.ts");
@@ -72,8 +75,8 @@ const MAX_OUTPUT_CHARS = 1_000_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const cwd = path.resolve(options.cwd ?? REPO_ROOT);
   const persistDir = path.resolve(options.persistDir ?? createTempDir(`roomstore-${options.kind}-`));
-  const port = options.port ?? (await freePort());
-  const origin = `http://${HOST}:${port}`;
+  let port = options.port ?? (await freePort());
+  let origin = `http://${HOST}:${port}`;
   let output = "";
   let outputOfThisStart = "";
   let child: ChildProcess | undefined;
@@ -88,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const [command, ...args] = commandLine({ ...options, port, persistDir });
     outputOfThisStart = "";
     append(`$ ${[command, ...args].join(" ")}\n`);
-    // Readiness is "the port answers", so the port must not answer already.
+    // Readiness is "the port answers, from our process group", so the port must not answer already.
     await assertPortFree(port);
     child = spawn(command, args, {
       cwd,
@@ -106,7 +109,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     child.unref();
     try {
-      await waitUntilServing(origin, child, () => outputOfThisStart);
+      await waitUntilServing(origin, port, child, () => outputOfThisStart);
     } catch (error) {
       await stopGroup(child);
       throw error;
@@ -118,7 +121,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     child = undefined;
   };
 
-  await start();
+  // A port the OS picked can be taken by another process (another test run on the machine) before
+  // the dev server binds it: a first start then tries another free port. A restart keeps its port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || options.port !== undefined || attempt >= START_ATTEMPTS) throw error;
+      port = await freePort();
+      origin = `http://${HOST}:${port}`;
+    }
+  }
   return {
     origin,
     host: `${HOST}:${port}`,
@@ -143,7 +157,7 @@ async function assertPortFree(port: number): Promise<void> {
   try {
     await listenOnce(port);
   } catch (error) {
-    throw new Error(`port ${HOST}:${port} is already in use`, { cause: error });
+    throw new PortTakenError(`port ${HOST}:${port} is already in use`, { cause: error });
   }
 }
 
@@ -217,8 +231,15 @@ function childEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Polls until the port answers HTTP at all; fails early if the CLI exits or reports a taken port. */
-async function waitUntilServing(origin: string, child: ChildProcess, output: () => string): Promise<void> {
+/** The port was taken by another process before the dev server bound it. */
+class PortTakenError extends Error {}
+
+/**
+ * Polls until the port answers HTTP at all and a member of the server's process group listens on
+ * it (so an answer from another process that took the port meanwhile is not taken for ours); fails
+ * early if the CLI exits or reports a taken port.
+ */
+async function waitUntilServing(origin: string, port: number, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const fail = (why: string): Error =>
     new Error(`${why} (pid ${child.pid}, ${origin}). Output:\n${output()}`);
@@ -228,13 +249,14 @@ async function waitUntilServing(origin: string, child: ChildProcess, output: () 
       throw fail(`dev server exited (${child.exitCode ?? child.signalCode}) before serving`);
     }
     // partykit keeps running after this error, and something else answers.
-    if (/address already in use/i.test(output())) throw fail("port already in use");
+    if (/address already in use/i.test(output())) throw new PortTakenError(fail("port already in use").message);
     try {
       await fetch(origin, { signal: AbortSignal.timeout(READY_FETCH_TIMEOUT_MS) });
-      return;
+      if (listenersOf(child.pid).some((listener) => listener.port === port)) return;
     } catch {
-      await sleep(READY_POLL_MS);
+      // Not answering yet.
     }
+    await sleep(READY_POLL_MS);
   }
   throw fail(`dev server not serving after ${READY_TIMEOUT_MS} ms`);
 }
