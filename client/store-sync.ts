@@ -12,15 +12,25 @@
 // written into the store since the change was made, else applied again in its place in the log.
 // So every write the sync makes (remote events, snapshots, corrections) counts as one `external`.
 import type { Store } from "tinybase";
-import { EVENT_CHANGES, STORE_STREAM, type RoomEvent } from "../party/protocol.ts";
-import type { EventFeed } from "./event-feed.ts";
-import { getSnapshot, putSnapshot, readEventPage, RoomHttpError } from "./http.ts";
+import { EVENT_CHANGES, STORE_STREAM, type RoomEvent, type ServerMessage } from "../party/protocol.ts";
+import type { EventFeed, EventSelectors } from "./event-feed.ts";
+import { getSnapshot, putSnapshot, readEventPage, RoomHttpError, type HttpOptions } from "./http.ts";
 import { newId } from "./ids.ts";
-import type { Room } from "./room.ts";
 import { decodeChanges, decodeContent, decodeLoggedChanges, encodeChanges, isTablesAndValues, type Changes } from "./tinybase-encoding.ts";
 
 /** The TinyBase store a sync works on (a MergeableStore is a Store too). */
 export type StoreLike = Store;
+
+/** What a sync uses of its room (room.ts's `Room`, which documents each member). */
+export interface SyncLink {
+  readonly http: HttpOptions;
+  readonly closed: boolean;
+  events(selectors: EventSelectors): EventFeed;
+  sendChanges(changes: unknown, mid: string): Promise<number | null>;
+  onMessage(listener: (message: ServerMessage) => void): () => void;
+  onChangesFrame(listener: (changes: unknown) => void): () => void;
+  onOpen(listener: () => void): () => void;
+}
 
 export interface StoreSyncOptions {
   /** A change the room refused, or could not be sent; the store is put back as the room has it. */
@@ -49,7 +59,7 @@ const MAX_HELD_FRAMES = 64;
 const isTransient = (error: unknown) => !(error instanceof RoomHttpError) || error.status >= 500 || error.status === 408 || error.status === 429;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const syncStore = (room: Room, store: StoreLike, options: StoreSyncOptions = {}): StoreSync => {
+export const syncStore = (room: SyncLink, store: StoreLike, options: StoreSyncOptions = {}): StoreSync => {
   const rejectedListeners = new Set<(error: Error) => void>();
   if (options.onRejected) rejectedListeners.add(options.onRejected);
   /** Local changes not yet seen in the log: `external` when made, and their seq once acknowledged. */

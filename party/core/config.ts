@@ -22,7 +22,6 @@ import {
 } from "../protocol.ts";
 import { authConfigFromEnv, type AuthConfig } from "./auth.ts";
 import { ConfigError } from "./errors.ts";
-import type { RetentionPolicy } from "./retention.ts";
 import { readWebhookConfig, type WebhookConfig } from "./webhook-config.ts";
 
 export interface RoomLimits {
@@ -43,6 +42,14 @@ export interface RoomLimits {
   maxSubscriptionBytes: number;
   /** How long a Durable Streams long-poll read waits (durable-streams.ts). */
   longPollTimeoutMs: number;
+}
+
+/** How much of the log retention.ts keeps: each bound trims the oldest events past it. */
+export interface RetentionPolicy {
+  /** Keep at most this many events. */
+  maxEvents?: number;
+  /** Keep events younger than this many seconds. */
+  maxAgeSeconds?: number;
 }
 
 export interface RoomConfig {

@@ -8,7 +8,7 @@ import { readRange } from "./event-reads.ts";
 import type { RoomCore } from "./room.ts";
 import { decoderOf, formatOffset } from "./durable-streams-read.ts";
 import { encodePayload, mediaType, type Payload } from "./durable-streams-payload.ts";
-import { EVENT_APPEND, logStreamOf, type ForkRequest, type InheritedRange, type StreamConfig, type StreamMeta } from "./durable-streams-store.ts";
+import { EVENT_APPEND, logStreamOf, type ForkRequest, type InheritedRange, type StreamConfig, type StreamMeta } from "./durable-streams-model.ts";
 
 export interface ForkPlan {
   contentType: string;

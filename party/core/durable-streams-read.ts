@@ -11,7 +11,7 @@ import { readRange, type EventText } from "./event-reads.ts";
 import { seqKey } from "./keys.ts";
 import type { RoomCore } from "./room.ts";
 import { fromBase64, isJsonMode, type Payload } from "./durable-streams-payload.ts";
-import { EVENT_APPEND, logStreamOf, type StreamMeta } from "./durable-streams-store.ts";
+import { EVENT_APPEND, logStreamOf, type StreamMeta } from "./durable-streams-model.ts";
 
 /** Most bytes one response (or one SSE data event) carries: a reader's memory bound. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;

@@ -5,7 +5,7 @@ import type { RoomConfig } from "./config.ts";
 import { RoomError } from "./errors.ts";
 import { corsHeaders } from "./http.ts";
 import type { ProducerTuple } from "./durable-streams-producers.ts";
-import { DEFAULT_CONTENT_TYPE, MAX_STREAM_NAME_CHARS, type ForkRequest, type StreamConfig } from "./durable-streams-store.ts";
+import { DEFAULT_CONTENT_TYPE, MAX_STREAM_NAME_CHARS, type ForkRequest, type StreamConfig } from "./durable-streams-model.ts";
 
 /** Where streams live under a room. */
 export const STREAM_ROUTE = "/v1/stream/";

@@ -15,74 +15,14 @@
 //
 // Postconditions of every job: validation and reads first; then, synchronously, the events and the
 // metadata in the batch; a refused request changes nothing.
-import { MAX_NAME_CHARS } from "../protocol.ts";
 import type { Batch } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { RoomCore } from "./room.ts";
 import { planFork } from "./durable-streams-fork.ts";
+import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, type StreamConfig, type StreamMeta } from "./durable-streams-model.ts";
 import { encodePayload, mediaType, type Payload } from "./durable-streams-payload.ts";
 import { checkProducer, withProducer, type ProducerState, type ProducerTuple } from "./durable-streams-producers.ts";
 
-export const LOG_STREAM_PREFIX = "$ds/";
-export const EVENT_CREATE = "$create";
-export const EVENT_APPEND = "$append";
-export const EVENT_CLOSE = "$close";
-export const EVENT_DELETE = "$delete";
-export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
-/** Longest stream name: its log stream's name must fit MAX_NAME_CHARS. */
-export const MAX_STREAM_NAME_CHARS = MAX_NAME_CHARS - LOG_STREAM_PREFIX.length;
-export interface StreamMeta {
-  contentType: string;
-  /** Seq of this incarnation's `$create` event. */
-  created: number;
-  /** Seq of its newest `$append` event, or `created`. */
-  tail: number;
-  ttlSeconds?: number;
-  expiresAt?: string;
-  /** Last write, in ms: the start of a sliding TTL. */
-  accessedAt: number;
-  closed?: boolean;
-  /** A fork: the stream it was forked from, and what it inherited (ranges of the source chain's appends). */
-  forkedFrom?: string;
-  forkOffset?: string;
-  forkSubOffset?: number;
-  inherited?: InheritedRange[];
-  /** Forks that read from it: a deleted stream with forks stays, soft-deleted (410), until they go. */
-  forks?: number;
-  softDeleted?: boolean;
-  /** The producer request that closed it: its retry is answered as a duplicate. */
-  closedBy?: ProducerTuple;
-  /** Last `Stream-Seq`, compared as a string. */
-  streamSeq?: string;
-  producers: Record<string, ProducerState>;
-}
-
-/** Appends of one log stream in (after, upTo]. */
-export interface InheritedRange {
-  logStream: string;
-  after: number;
-  upTo: number;
-}
-
-export interface ForkRequest {
-  from: string;
-  /** The source offset as given, and its seq. */
-  offset?: string;
-  seq?: number;
-  subOffset?: number;
-}
-
-export interface StreamConfig {
-  /** Undefined for a fork that inherits its source's. */
-  contentType: string;
-  contentTypeGiven: boolean;
-  fork?: ForkRequest;
-  ttlSeconds?: number;
-  expiresAt?: string;
-  closed: boolean;
-}
-
-export const logStreamOf = (name: string): string => LOG_STREAM_PREFIX + name;
 
 /** Where the metadata keys of a room's streams start (`storagePrefix` P): P d. */
 export const streamMetaPrefix = (storagePrefix: string): string => storagePrefix + "d";

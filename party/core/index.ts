@@ -126,5 +126,5 @@ export const createRoom = (options: RoomOptions): Room => {
 export type { RoomConnection, RoomCore, RoomOptions } from "./room.ts";
 export type { RoomHooks } from "./hooks.ts";
 export { resolveConfig, type RoomConfig, type RoomConfigInput } from "./config.ts";
-export { webhookStatus, type WebhookStatus } from "./webhook-delivery.ts";
+export { webhookStatus } from "./webhook-delivery.ts";
 export { createAlarmScheduler } from "./alarm-scheduler.ts";

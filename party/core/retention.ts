@@ -7,6 +7,7 @@
 // `retain`, inside a commit group: the room's bookkeeping stays the room's.
 import { advanceBase } from "./base.ts";
 import type { Batch, Job } from "./commit-queue.ts";
+import type { RetentionPolicy } from "./config.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "./event-log.ts";
 import { readRange } from "./event-reads.ts";
 import type { LogReader } from "./room-types.ts";
@@ -19,13 +20,6 @@ export interface RetentionPort {
   run<T>(job: Job<T>): Promise<T>;
   /** Moves the first kept seq and the audit sweep's cursor, with its undo step and the meta key. */
   retain(batch: Batch, retained: { first?: number; auditCursor?: string | undefined }): void;
-}
-
-export interface RetentionPolicy {
-  /** Keep at most this many events. */
-  maxEvents?: number;
-  /** Keep events younger than this many seconds. */
-  maxAgeSeconds?: number;
 }
 
 /** Most events deleted per run. */

@@ -1,7 +1,7 @@
 // The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
 // conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
 // state changes; every failure is a JSON error with one of protocol.ts's codes.
-import { etagOf, parseEtag, ROLE_RESPONSE_HEADER, STATS_PATH } from "../protocol.ts";
+import { etagOf, parseEtag, ROLE_RESPONSE_HEADER, STATS_PATH, type RoomStats } from "../protocol.ts";
 import { roleOf } from "./auth.ts";
 import { parseContent, parseJson } from "./changes.ts";
 import { RoomError } from "./errors.ts";
@@ -12,7 +12,7 @@ import type { RoomCore } from "./room.ts";
 import { createSseResponse, isEventStreamRequest } from "./sse.ts";
 import { patchStore } from "./patch.ts";
 import { createDurableStreamHandler, STREAM_ROUTE } from "./durable-streams.ts";
-import type { ReaderCount, RoomStats } from "./stats.ts";
+import type { ReaderCount } from "./stats.ts";
 import { endWithToken } from "./token-expiry.ts";
 
 export type Handler = (request: Request, headers: Headers) => Promise<Response>;

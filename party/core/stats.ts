@@ -11,29 +11,11 @@
 //   them to the ts of its first and last event (export-import.ts);
 // - connections, subscriptions: the room's own sets; sseReaders: `countReaders` below;
 // - webhook: the delivery webhook's status, when the room has one (a provider).
+import type { RoomStats, WebhookStatus } from "../protocol.ts";
 import type { Batch } from "./commit-queue.ts";
 import type { Meta, RoomCore } from "./room-types.ts";
-import type { WebhookStatus } from "./webhook-delivery.ts";
 
 export type WebhookStatusProvider = () => WebhookStatus | undefined | Promise<WebhookStatus | undefined>;
-
-export interface RoomStats {
-  room: string;
-  head: number;
-  first: number;
-  events: number;
-  tables: number;
-  rows: number;
-  cells: number;
-  values: number;
-  connections: number;
-  subscriptions: number;
-  sseReaders: number;
-  /** ISO time of the room's first write; null for a room that has none (or wrote before stats existed). */
-  created: string | null;
-  lastWrite: string | null;
-  webhook?: WebhookStatus;
-}
 
 export interface StatsSources {
   core: Pick<RoomCore, "log" | "model" | "options">;

@@ -11,6 +11,7 @@
 //   and kept as `lastError` (webhookStatus) until a delivery succeeds.
 // - Retention never trims past the cursor (the alarm hands `deliverFromAlarm`'s answer to
 //   runRetention): undelivered events are held, never dropped.
+import type { DeliveryError, WebhookStatus } from "../protocol.ts";
 import type { RoomCore } from "./room-types.ts";
 import { readRange } from "./event-reads.ts";
 import { deliveryBody, MAX_SCAN_EVENTS, retryDelayMs, takeBatch } from "./webhook-batch.ts";
@@ -21,14 +22,6 @@ const MAX_BATCHES_PER_RUN = 10;
 /** Longest error text kept in the status and the logs. */
 const MAX_ERROR_CHARS = 200;
 
-export interface DeliveryError {
-  message: string;
-  /** When the last attempt failed, and when the failures began (ISO times). */
-  at: string;
-  since: string;
-  attempts: number;
-}
-
 /** What the room keeps in storage (key P w). */
 interface DeliveryRecord {
   cursor: number;
@@ -36,15 +29,6 @@ interface DeliveryRecord {
   /** No attempt before this time (ms), while retrying. */
   retryAt?: number;
   lastError?: DeliveryError;
-}
-
-export interface WebhookStatus {
-  /** Last seq settled (delivered or filtered out). */
-  cursor: number;
-  /** Events after the cursor, before filters. */
-  pending: number;
-  /** The failure of the last attempt while the receiver keeps failing; null once a delivery succeeds. */
-  lastError: DeliveryError | null;
 }
 
 interface DeliveryState {

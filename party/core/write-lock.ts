@@ -7,18 +7,22 @@
 import type { CommitQueue } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { Keys } from "./keys.ts";
-import type { Meta } from "./room-types.ts";
 import type { RoomStorage } from "./storage.ts";
 
 export type WriteLock = "import" | "deleted";
 
-export const refuseWhileLocked = (meta: Pick<Meta, "writeLock">): void => {
+/** Where the lock is kept: the room's meta, in memory and in storage (room-types.ts `Meta`). */
+export interface Lockable {
+  writeLock?: WriteLock;
+}
+
+export const refuseWhileLocked = (meta: Lockable): void => {
   if (meta.writeLock === "import") throw new RoomError("conflict", "An import into this room is under way.");
   if (meta.writeLock === "deleted") throw new RoomError("conflict", "The room was deleted just now: try again.");
 };
 
 /** The commit queue, refusing every job while the room is locked. */
-export const lockableQueue = (queue: CommitQueue, meta: Pick<Meta, "writeLock">): CommitQueue => ({
+export const lockableQueue = (queue: CommitQueue, meta: Lockable): CommitQueue => ({
   run: (job) =>
     queue.run((batch) => {
       refuseWhileLocked(meta);
@@ -28,7 +32,7 @@ export const lockableQueue = (queue: CommitQueue, meta: Pick<Meta, "writeLock">)
 
 /** Erases a room whose stored meta says an import was under way when it stopped. True if it did. */
 export const clearUnfinishedImport = async (storage: RoomStorage, keys: Keys): Promise<boolean> => {
-  const meta = (await storage.get([keys.meta])).get(keys.meta) as Meta | undefined;
+  const meta = (await storage.get([keys.meta])).get(keys.meta) as Lockable | undefined;
   if (meta?.writeLock !== "import") return false;
   await storage.deleteAll();
   return true;

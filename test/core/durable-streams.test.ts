@@ -6,7 +6,7 @@ import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/dur
 import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-producers.ts";
 import { MAX_LIVE_READS } from "../../party/core/durable-streams.ts";
 import { MAX_APPEND_BYTES, MAX_KEPT_HEADER_CHARS } from "../../party/core/durable-streams-requests.ts";
-import type { StreamMeta } from "../../party/core/durable-streams-store.ts";
+import type { StreamMeta } from "../../party/core/durable-streams-model.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
 const STREAM = "/v1/stream/s";

@@ -1,0 +1,112 @@
+// The import structure of the sources (party/, client/, cli/), checked without running them:
+// - no import loops among the files (type-only imports count: they tie two modules together for a
+//   reader as much as any other);
+// - the directions the layers keep (docs/design.md, "Layout"): party/core imports no runtime and no
+//   adapter; client/ takes only party/protocol.ts of the server; cli/ takes nothing of party/core.
+// The imports are read by TypeScript's own scanner (`preProcessFile`: every `import`, `export … from`,
+// `import type` and `import("…")`, never one inside a string), and the loops found by a depth-first
+// walk: a few lines over a dependency the project has, where madge or dependency-cruiser would bring
+// dozens of packages for the same answer.
+/// <reference types="node" />
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SOURCE_DIRS = ["party", "client", "cli"];
+
+const sourceFiles = (dir: string): string[] =>
+  readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourceFiles(`${dir}/${entry.name}`) : entry.name.endsWith(".ts") ? [`${dir}/${entry.name}`] : [],
+  );
+
+/** What a file imports: a relative specifier as the repository path it names, a package's as written. */
+const importsOf = (file: string, text: string): string[] =>
+  ts.preProcessFile(text, true, true).importedFiles.map(({ fileName }) =>
+    fileName.startsWith(".") ? path.posix.join(path.posix.dirname(file), fileName) : fileName,
+  );
+
+/** One loop per back edge a depth-first walk meets, each as the files in order, its first again at the end. */
+const cyclesOf = (graph: Map<string, string[]>): string[][] => {
+  const done = new Set<string>();
+  const onPath: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (file: string) => {
+    onPath.push(file);
+    for (const next of graph.get(file) ?? []) {
+      const at = onPath.indexOf(next);
+      if (at >= 0) cycles.push([...onPath.slice(at), next]);
+      else if (!done.has(next) && graph.has(next)) visit(next);
+    }
+    onPath.pop();
+    done.add(file);
+  };
+  for (const file of [...graph.keys()].sort()) if (!done.has(file)) visit(file);
+  return cycles;
+};
+
+const graph = new Map(
+  SOURCE_DIRS.flatMap(sourceFiles).map((file) => [file, importsOf(file, readFileSync(path.join(ROOT, file), "utf8"))] as const),
+);
+
+/** Each rule: the files it binds, and what they must not import (a repository path or a package). */
+const DIRECTIONS: { files: string; why: string; forbids: (imported: string) => boolean }[] = [
+  {
+    files: "party/core/",
+    why: "the room core is pure: no runtime, no adapter",
+    forbids: (imported) =>
+      /^(cloudflare:|partyserver$|partykit(\/|$))/.test(imported) ||
+      imported.startsWith("party/adapters/") ||
+      imported === "party/worker.ts" ||
+      imported === "party/partykit.ts",
+  },
+  {
+    files: "client/",
+    why: "the client shares the protocol module with the server, and nothing else",
+    forbids: (imported) => imported.startsWith("party/") && imported !== "party/protocol.ts",
+  },
+  { files: "cli/", why: "the command line speaks to a room over HTTP, never through its core", forbids: (imported) => imported.startsWith("party/core/") },
+];
+
+describe("imports", () => {
+  it("reads every kind of import, and none inside a string", () => {
+    const text = [
+      'import type { A } from "./a.ts";',
+      'export { B } from "../b.ts";',
+      'export * from "./c.ts";',
+      'type D = import("./d.ts").D;',
+      'import { e } from "pkg/e";',
+      'const usage = `\nimport { f } from "./f.ts";\n`;',
+    ].join("\n");
+    expect(importsOf("party/core/x.ts", text)).toEqual(["party/core/a.ts", "party/b.ts", "party/core/c.ts", "party/core/d.ts", "pkg/e"]);
+  });
+
+  it("names every loop, a file importing itself included", () => {
+    const loops = new Map([
+      ["a.ts", ["b.ts", "x.ts"]],
+      ["b.ts", ["c.ts"]],
+      ["c.ts", ["a.ts"]],
+      ["s.ts", ["s.ts"]],
+      ["x.ts", ["pkg"]],
+    ]);
+    expect(cyclesOf(loops)).toEqual([["a.ts", "b.ts", "c.ts", "a.ts"], ["s.ts", "s.ts"]]);
+  });
+
+  it("finds the sources and what they import", () => {
+    expect(graph.get("party/core/event-reads.ts")).toContain("party/protocol.ts");
+    expect(graph.size).toBeGreaterThan(100);
+  });
+
+  it("has no import loop among the sources", () => {
+    expect(cyclesOf(graph).map((cycle) => cycle.join(" -> "))).toEqual([]);
+  });
+
+  it.each(DIRECTIONS)("$files: $why", ({ files, forbids }) => {
+    const broken = [...graph].flatMap(([file, imports]) =>
+      file.startsWith(files) ? imports.filter(forbids).map((imported) => `${file} -> ${imported}`) : [],
+    );
+    expect(broken).toEqual([]);
+  });
+});
