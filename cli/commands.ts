@@ -6,6 +6,7 @@ import type { HttpOptions } from "../client/http.ts";
 import {
   DEFAULT_EVENTS_PATH,
   DEFAULT_STORE_PATH,
+  isSeqText,
   SSE_CAUGHT_UP,
   SSE_ERROR,
   type ErrorBody,
@@ -36,7 +37,7 @@ export const noMore = (rest: string[]) => {
 
 const seqOption = (values: Values, name: string, also: string[] = []): string | undefined => {
   const value = values[name] as string | undefined;
-  if (value === undefined || also.includes(value) || /^\d{1,16}$/.test(value)) return value;
+  if (value === undefined || also.includes(value) || isSeqText(value)) return value;
   throw new UsageError(`--${name} takes a seq${also.length ? ` or ${also.join(", ")}` : ""}, not ${JSON.stringify(value)}.`);
 };
 

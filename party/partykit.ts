@@ -7,11 +7,7 @@ import { RoomError } from "./core/errors.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
 import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { gate } from "./gate.ts";
-import { PARTY_NAME, roomName } from "./protocol.ts";
-
-/** WebSocket close codes (RFC 6455): a server that cannot serve; a normal close. */
-const CLOSE_INTERNAL = 1011;
-const CLOSE_NORMAL = 1000;
+import { CLOSE_INTERNAL, CLOSE_NORMAL, PARTY_NAME, roomName } from "./protocol.ts";
 
 export default class Room implements Party.Server {
   /** Same default as on Workers: see docs/operations.md#hibernation-and-liveroom. */

@@ -314,11 +314,20 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string };
 }
 
-/** WebSocket close codes for what cannot be recovered on the same socket (RFC 6455). */
+// WebSocket close codes (RFC 6455, 7.4.1): every one the room sends, and the one it reads.
+/** A normal close: PartyKit's answer to a client's Close frame (partykit.ts). */
+export const CLOSE_NORMAL = 1000;
+/** A socket whose room was deleted ("going away"). */
+export const CLOSE_ROOM_DELETED = 1001;
+/** What a runtime reports for a Close frame that had no code; never sent. */
+export const CLOSE_NO_STATUS = 1005;
+/** What cannot be recovered on the same socket: a frame that is not valid, or too big. */
 export const CLOSE_BAD_DATA = 1007;
 /** A socket no gate admitted (no role) or from an origin the room does not allow. */
 export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
+/** A room that could not start. */
+export const CLOSE_INTERNAL = 1011;
 export const CLOSE_TRY_AGAIN = 1013;
 /**
  * A socket whose signed token's `exp` passed (4000-4999 are the application's, RFC 6455 7.4.2),
@@ -351,12 +360,21 @@ export const decodeFrame = (
 export const exceedsBytes = (text: string, maxBytes: number): boolean =>
   text.length > maxBytes || (text.length * 3 > maxBytes && new TextEncoder().encode(text).byteLength > maxBytes);
 
+/** Most decimal digits of a seq as text: 16 write every safe integer (2^53 - 1 has 16). */
+export const MAX_SEQ_DIGITS = 16;
+/** A seq as text, for a RegExp: 1 to MAX_SEQ_DIGITS digits (a reader that needs a safe integer checks it too). */
+export const SEQ_PATTERN = `\\d{1,${MAX_SEQ_DIGITS}}`;
+const SEQ_TEXT = new RegExp(`^${SEQ_PATTERN}$`);
+/** True when `text` is a seq: digits alone, no more than MAX_SEQ_DIGITS of them. */
+export const isSeqText = (text: string): boolean => SEQ_TEXT.test(text);
+const ETAG = new RegExp(`^(?:W/)?"?(${SEQ_PATTERN})"?$`);
+
 /** The `ETag` value for log position `seq`. */
 export const etagOf = (seq: number): string => `"${seq}"`;
 
 /** Reads a seq from `If-Match`/`If-None-Match` (`"12"`, `W/"12"` or `12`); undefined if absent or malformed. */
 export const parseEtag = (header: string | null): number | undefined => {
-  const match = header?.trim().match(/^(?:W\/)?"?(\d{1,16})"?$/);
+  const match = header?.trim().match(ETAG);
   return match ? Number(match[1]) : undefined;
 };
 

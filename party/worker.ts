@@ -9,7 +9,7 @@ import { RoomError } from "./core/errors.ts";
 import { discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
 import { createStarter } from "./adapters/starter.ts";
 import { canonicalRoomUrl, gate, parseRoomSegment } from "./gate.ts";
-import { CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
+import { CLOSE_INTERNAL, CLOSE_NO_STATUS, CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
@@ -153,10 +153,6 @@ export interface Room extends RoomHooks {}
 export class LiveRoom extends Room {
   static override options = { hibernate: false };
 }
-
-/** WebSocket close codes (RFC 6455): a server that cannot serve; a Close frame that had no code. */
-const CLOSE_INTERNAL = 1011;
-const CLOSE_NO_STATUS = 1005;
 
 /**
  * Key under which partyserver 0.5.10 stores the object's name on its first start (a fallback for

@@ -2,10 +2,8 @@
 // new. The write lock (write-lock.ts) is taken in the commit queue first, so every write queued
 // before the DELETE is committed before the erase and every write after it is refused, until the
 // adapter's room is rebuilt from the now empty storage (`reload`).
+import { CLOSE_ROOM_DELETED } from "../protocol.ts";
 import type { RoomConnection, RoomCore } from "./room-types.ts";
-
-/** WebSocket close code for a socket whose room went away (RFC 6455: going away). */
-export const CLOSE_ROOM_DELETED = 1001;
 
 export const deleteRoom = async (
   core: RoomCore,

@@ -5,7 +5,7 @@
 // (a position inside an event, which no read needs). Seqs only grow and are never reused, so
 // offsets sort as the protocol asks, and no offset of a deleted stream is ever an offset of the
 // stream created after it at the same name.
-import { STORE_STREAM } from "../protocol.ts";
+import { SEQ_PATTERN, STORE_STREAM } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { readRange, type EventText } from "./event-reads.ts";
 import { seqKey } from "./keys.ts";
@@ -18,7 +18,11 @@ export const MAX_CHUNK_BYTES = 1024 * 1024;
 /** Events read from storage per page while a chunk fills. */
 const CHUNK_PAGE_EVENTS = 64;
 const ZERO_PART = "0".repeat(16);
-const OFFSET = /^(\d{1,16})_(\d{1,16})$/;
+/** An offset this server hands out: the seq, `_`, then a part that is zeros today. */
+const OFFSET = new RegExp(`^(${SEQ_PATTERN})_(${SEQ_PATTERN})$`);
+
+/** The seq of an offset this server hands out; NaN for anything else. */
+export const seqOfOffset = (offset: string): number => Number(OFFSET.exec(offset)?.[1] ?? NaN);
 
 export const formatOffset = (seq: number): string => seqKey(seq) + "_" + ZERO_PART;
 
@@ -32,8 +36,7 @@ export const parseOffset = (params: URLSearchParams): Offset => {
   const raw = all[0]!;
   if (raw === "-1") return { kind: "start" };
   if (raw === "now") return { kind: "now" };
-  const match = OFFSET.exec(raw);
-  const seq = match ? Number(match[1]) : NaN;
+  const seq = seqOfOffset(raw);
   if (!Number.isSafeInteger(seq)) throw new RoomError("bad_request", "An offset is -1, now, or one this server handed out.");
   return { kind: "after", seq };
 };

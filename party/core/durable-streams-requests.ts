@@ -5,6 +5,7 @@ import type { RoomConfig } from "./config.ts";
 import { RoomError } from "./errors.ts";
 import { corsHeaders } from "./http.ts";
 import type { ProducerTuple } from "./durable-streams-producers.ts";
+import { seqOfOffset } from "./durable-streams-read.ts";
 import { DEFAULT_CONTENT_TYPE, MAX_STREAM_NAME_CHARS, type ForkRequest, type StreamConfig } from "./durable-streams-model.ts";
 
 /** Where streams live under a room. */
@@ -49,7 +50,7 @@ const parseFork = (request: Request): ForkRequest | undefined => {
   if (!from.startsWith(STREAM_ROUTE)) throw new RoomError("bad_request", `Stream-Forked-From is a stream path in this room, ${STREAM_ROUTE}<name>.`);
   const fork: ForkRequest = { from: streamNameOf(from) };
   if (offset !== null) {
-    const seq = Number(/^(\d{1,16})_\d{1,16}$/.exec(offset)?.[1] ?? NaN);
+    const seq = seqOfOffset(offset);
     if (!Number.isSafeInteger(seq)) throw new RoomError("bad_request", "Stream-Fork-Offset is an offset of the source stream.");
     Object.assign(fork, { offset, seq });
   }

@@ -48,8 +48,8 @@ export { STREAM_ROUTE };
 export const createDurableStreamHandler = (core: RoomCore) => {
   const { config } = core.options;
   const store = createStreamStore(core);
-  const now = core.options.now ?? Date.now;
-  const log = (error: unknown) => core.options.logger?.error("roomstore: stream request failed", error);
+  const now = core.options.now;
+  const log = (error: unknown) => core.options.logger.error("roomstore: stream request failed", error);
   /** Last read of each stream with a TTL: reads renew it too (a sliding TTL), without a write. */
   const lastReads = new Map<string, number>();
   const lastRead = (name: string) => () => lastReads.get(name) ?? 0;

@@ -4,7 +4,7 @@ import type { RoomError } from "./errors.ts";
 import { createSocketHandlers } from "./sockets.ts";
 import { createRequestHandler } from "./routes.ts";
 import { countReaders, readStats } from "./stats.ts";
-import { createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
+import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
 import { createSubscriptions } from "./subscriptions.ts";
 import { roomAdminResources } from "./room-admin.ts";
 import { clearUnfinishedImport } from "./write-lock.ts";
@@ -39,7 +39,8 @@ export interface Room {
   handleClose(connection: RoomConnection): void;
 }
 
-export const createRoom = (options: RoomOptions): Room => {
+export const createRoom = (rawOptions: RoomOptions): Room => {
+  const options = createRoomContext(rawOptions);
   const open = createOpenConnections(options.connections);
   // Synchronizer sockets hear the store in their own protocol (sync-room.ts), not in TinyBase frames.
   const only = (sync: boolean) =>
@@ -52,10 +53,10 @@ export const createRoom = (options: RoomOptions): Room => {
     name: options.name,
     auth: options.config.auth,
     messagePrefix: options.config.messagePrefix,
-    now: options.now ?? Date.now,
+    now: options.now,
     connections: () => open,
     scheduleAlarm: options.scheduleAlarm,
-    logError: (error) => options.logger?.error("roomstore: could not set the alarm", error),
+    logError: (error) => options.logger.error("roomstore: could not set the alarm", error),
   });
   /** The core and its handlers; built again from storage after an import or a DELETE. */
   const build = () => {

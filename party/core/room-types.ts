@@ -6,6 +6,7 @@ import type { Batch, Job } from "./commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
 import type { EventInput, StoredEvent } from "./event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
+import { closeCodeOf, type RoomError } from "./errors.ts";
 import type { Keys } from "./keys.ts";
 import type { MemoryGauge } from "./memory.ts";
 import type { RoomStorage } from "./storage.ts";
@@ -57,6 +58,9 @@ export const closeByRoom = (connection: RoomConnection, code: number, reason: st
   updateState(connection, { closedByRoom: true });
   connection.close(code, reason.slice(0, MAX_CLOSE_REASON_CHARS));
 };
+
+/** Closes a socket for an error it cannot recover from on it (closeCodeOf: 1009 or 1007), saying why. */
+export const closeForError = (connection: RoomConnection, error: RoomError): void => closeByRoom(connection, closeCodeOf(error), error.message);
 
 export interface Logger {
   error(message: string, error?: unknown): void;

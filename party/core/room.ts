@@ -24,7 +24,7 @@ import { putStore } from "./write-store.ts";
 export * from "./room-types.ts";
 
 /** Resolves the options once: the clock, the id source and the logger every module uses. */
-const createRoomContext = (options: RoomOptions): RoomContext => ({
+export const createRoomContext = (options: RoomOptions): RoomContext => ({
   ...options,
   now: options.now ?? Date.now,
   newId: options.newId ?? (() => crypto.randomUUID()),

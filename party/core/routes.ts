@@ -27,7 +27,7 @@ export interface RouteExtras {
 /** `more`: resources served besides the store and the log (the whole room's, room-admin.ts). */
 export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = [], extras?: RouteExtras) => {
   const { config } = core.options;
-  const log = (error: unknown) => core.options.logger?.error("roomstore: request failed", error);
+  const log = (error: unknown) => core.options.logger.error("roomstore: request failed", error);
 
   const getStore: Handler = async (request, headers) => {
     await core.settled();

@@ -4,7 +4,7 @@
 //   stream, types (comma-separated), limit (1..maxPageLimit)
 // A range with neither `to` nor `until` is open: it goes on as the log grows (live for SSE and
 // subscriptions; for pages, `next` stays a cursor to poll from).
-import { MAX_NAME_CHARS } from "../protocol.ts";
+import { isSeqText, MAX_NAME_CHARS } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 
 export interface Selectors {
@@ -30,7 +30,7 @@ export const MAX_TYPES_PER_READ = 16;
 const invalid = (message: string) => new RoomError("invalid_selector", message);
 
 const seqOf = (name: string, raw: string): number => {
-  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw invalid(`${name} must be a seq (a whole number), not ${JSON.stringify(raw.slice(0, 32))}.`);
+  if (!isSeqText(raw) || !Number.isSafeInteger(Number(raw))) throw invalid(`${name} must be a seq (a whole number), not ${JSON.stringify(raw.slice(0, 32))}.`);
   return Number(raw);
 };
 

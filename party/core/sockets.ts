@@ -13,9 +13,9 @@ import { roleOf } from "./auth.ts";
 import { socketIdOf } from "./connections.ts";
 import { assertOriginAllowed, assertSocketPath } from "./http.ts";
 import { parseChanges, type Changes } from "./changes.ts";
-import { closeCodeOf, errorBody, RoomError, toRoomError } from "./errors.ts";
+import { errorBody, RoomError, toRoomError } from "./errors.ts";
 import { sendCurrent } from "./broadcast.ts";
-import { closeByRoom, stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { closeByRoom, closeForError, stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "./subscriptions.ts";
 import type { TokenExpiry } from "./token-expiry.ts";
 
@@ -61,14 +61,12 @@ export interface SocketParts {
 export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, countOpen }: SocketParts) => {
   const { config } = core.options;
   const { limits } = config;
-  const log = (error: unknown) => core.options.logger?.error("roomstore: message failed", error);
-  const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, core.options.now ?? Date.now);
+  const log = (error: unknown) => core.options.logger.error("roomstore: message failed", error);
+  const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, core.options.now);
 
   const sendError = (connection: RoomConnection, error: RoomError) =>
     connection.send(encodeServerMessage(config.messagePrefix, { t: "error", ...errorBody(error) }));
 
-  const closeWith = closeByRoom;
-  const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Refuses a whole changeset: says why, and sends the room's values back. */
   const refuse = (connection: RoomConnection, error: RoomError, changes: unknown) => {
@@ -81,7 +79,7 @@ export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, co
     try {
       parsed = JSON.parse(payload);
     } catch {
-      return closeFor(connection, new RoomError("invalid_json", "The changeset is not valid JSON."));
+      return closeForError(connection, new RoomError("invalid_json", "The changeset is not valid JSON."));
     }
     let changes: Changes;
     try {
@@ -91,7 +89,7 @@ export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, co
     } catch (error) {
       const roomError = toRoomError(error);
       // A wrong shape shows a broken client; a limit or a role is something it can live with.
-      if (roomError.code === "invalid_content" || roomError.code === "internal") return closeFor(connection, roomError);
+      if (roomError.code === "invalid_content" || roomError.code === "internal") return closeForError(connection, roomError);
       return refuse(connection, roomError, parsed);
     }
     try {
@@ -126,7 +124,7 @@ export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, co
     try {
       parsed = JSON.parse(payload);
     } catch {
-      return closeFor(connection, new RoomError("invalid_json", "The message is not valid JSON."));
+      return closeForError(connection, new RoomError("invalid_json", "The message is not valid JSON."));
     }
     const message = parseClientMessage(parsed);
     if (message.t === "auth") return tokens.refresh(connection, message);
@@ -160,11 +158,11 @@ export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, co
     connect(connection: RoomConnection, request: Request): boolean {
       const refused = refusal(request);
       if (refused) {
-        closeWith(connection, CLOSE_POLICY, refused.message);
+        closeByRoom(connection, CLOSE_POLICY, refused.message);
         return false;
       }
       if (openConnections() > limits.maxConnections) {
-        closeWith(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
+        closeByRoom(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
         return false;
       }
       updateState(connection, { role: roleOf(request) });
@@ -175,13 +173,13 @@ export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, co
       const state = stateOf(connection);
       if (state.closedByRoom) return;
       // A socket the room never admitted (its connect was refused, or never ran) does nothing.
-      if (state.role === undefined) return closeWith(connection, CLOSE_POLICY, "No gate admitted this socket.");
+      if (state.role === undefined) return closeByRoom(connection, CLOSE_POLICY, "No gate admitted this socket.");
       try {
         if (typeof message !== "string") {
-          return closeFor(connection, new RoomError("bad_request", "Frames must be text."));
+          return closeForError(connection, new RoomError("bad_request", "Frames must be text."));
         }
         if (exceedsBytes(message, limits.maxFrameBytes)) {
-          return closeFor(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
+          return closeForError(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
         }
         const frame = decodeFrame(config.messagePrefix, message);
         if (!limiter.allow(socketIdOf(connection))) {

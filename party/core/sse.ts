@@ -10,7 +10,7 @@
 // the `snapshot` record in slices of the store's text. Whatever one event weighs, the queue holds
 // at most its budget plus one piece. Between the pieces of a record nothing else is written (no
 // heartbeat); an error in the middle of one breaks the stream instead of ending a half record.
-import { SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../protocol.ts";
+import { isSeqText, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../protocol.ts";
 import { RoomError } from "./errors.ts";
 import { MAX_STORED_CHARS } from "./event-log.ts";
 import { FEED_PAGE_EVENTS, openFeed, type Feed } from "./feed.ts";
@@ -64,7 +64,7 @@ export const createSseResponse = (core: RoomCore, request: Request, headers: Hea
   params.delete("snapshot");
   const lastEventId = request.headers.get("Last-Event-ID");
   if (lastEventId !== null) {
-    if (!/^\d{1,16}$/.test(lastEventId)) throw new RoomError("invalid_selector", "Last-Event-ID must be a seq.");
+    if (!isSeqText(lastEventId)) throw new RoomError("invalid_selector", "Last-Event-ID must be a seq.");
     params.delete("from");
     params.set("after", lastEventId);
   }

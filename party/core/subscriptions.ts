@@ -235,7 +235,7 @@ export const createSubscriptions = (core: RoomCore) => {
         }
       } catch (error) {
         const roomError = toRoomError(error);
-        if (roomError.code === "internal") core.options.logger?.error("roomstore: message failed", error);
+        if (roomError.code === "internal") core.options.logger.error("roomstore: message failed", error);
         sendFailure(connection, message, roomError);
       }
     },

@@ -11,9 +11,9 @@ import { CLOSE_POLICY, MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIM
 import { isEmptyChanges, parseChanges, type Changes } from "./changes.ts";
 import type { Batch } from "./commit-queue.ts";
 import { socketIdOf } from "./connections.ts";
-import { closeCodeOf, RoomError, toRoomError } from "./errors.ts";
+import { RoomError, toRoomError } from "./errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
-import { closeByRoom, stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
+import { closeByRoom, closeForError, stateOf, updateState, type RoomConnection, type RoomCore } from "./room.ts";
 import { createRateLimiter } from "./sockets.ts";
 import type { StoreWrite } from "./store.ts";
 import { assertCellCount } from "./subscriptions.ts";
@@ -37,8 +37,8 @@ const randomId = (length: number) => Array.from(crypto.getRandomValues(new Uint8
 
 export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections: () => Iterable<RoomConnection>) => {
   const { limits } = core.options.config;
-  const now = core.options.now ?? Date.now;
-  const log = (error: unknown) => core.options.logger?.error("roomstore: synchronizer message failed", error);
+  const now = core.options.now;
+  const log = (error: unknown) => core.options.logger.error("roomstore: synchronizer message failed", error);
   // Per socket, by the room's own socket id (connections.ts), never by the client's `_pk`.
   const decoders = new Map<string, ReturnType<typeof createSyncDecoder>>();
   const fragmentBudget = createFragmentBudget();
@@ -67,8 +67,6 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const send = (connection: RoomConnection, requestId: string | null, type: number, body: unknown) =>
     connection.send(encodeSyncFrame(requestId, type, body));
 
-  const closeWith = closeByRoom;
-  const closeFor = (connection: RoomConnection, error: RoomError) => closeWith(connection, closeCodeOf(error), error.message);
 
   /** Sends a committed group's stamped changes: each client all but what it sent itself. */
   const flush = (list: StampedWrite[]) => {
@@ -247,7 +245,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
     async message(connection: RoomConnection, data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
       if (stateOf(connection).closedByRoom) return;
       // A synchronizer client cannot read an error frame, and a dropped frame would break its protocol.
-      if (!limiter.allow(socketIdOf(connection))) return closeWith(connection, CLOSE_POLICY, `At most ${limits.maxMessagesPerSecond} frames a second.`);
+      if (!limiter.allow(socketIdOf(connection))) return closeByRoom(connection, CLOSE_POLICY, `At most ${limits.maxMessagesPerSecond} frames a second.`);
       try {
         if (typeof data !== "string") throw new RoomError("bad_request", "Synchronizer frames must be text.");
         let decoder = decoders.get(socketIdOf(connection));
@@ -260,7 +258,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
       } catch (error) {
         const roomError = toRoomError(error);
         if (roomError.code === "internal") log(error);
-        closeFor(connection, roomError);
+        closeForError(connection, roomError);
         release(connection);
       }
     },

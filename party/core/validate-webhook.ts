@@ -41,7 +41,7 @@ const requestBody = (core: RoomCore, kind: WriteKind, payload: unknown, origin: 
 /** POSTs the body and returns the service's verdict; throws (the service failed: fail-open applies) for anything else. */
 const askService = async (core: RoomCore, body: string): Promise<{ accept: boolean; reason?: unknown; changes?: unknown }> => {
   const { url, timeoutMs } = core.options.config.webhooks.validate!;
-  const nowMs = (core.options.now ?? Date.now)();
+  const nowMs = core.options.now();
   // A rewritten changeset is client input: it may be as large as a body the room accepts.
   const maxAnswerBytes = Math.max(MAX_WEBHOOK_ANSWER_BYTES, core.options.config.limits.maxBodyBytes);
   const { status, text } = await postSigned(url, body, { secret: core.options.config.webhooks.secret, nowMs, timeoutMs, maxAnswerBytes });
@@ -72,7 +72,7 @@ export const validateWrite = async <K extends WriteKind>(core: RoomCore, kind: K
     answer = await askService(core, requestBody(core, kind, payload, origin));
   } catch (error) {
     const message = `roomstore: the validation webhook of room ${JSON.stringify(core.options.name)} ${(error as Error).message}`;
-    core.options.logger?.error(settings.failOpen ? `${message}; committing (VALIDATE_FAIL_OPEN)` : message);
+    core.options.logger.error(settings.failOpen ? `${message}; committing (VALIDATE_FAIL_OPEN)` : message);
     if (settings.failOpen) return payload;
     throw new RoomError("unavailable", "The validation service failed or did not answer in time; nothing was changed.");
   }

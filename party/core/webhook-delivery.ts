@@ -45,7 +45,6 @@ const stateOf = (core: RoomCore): DeliveryState => {
 };
 
 const cursorKey = (core: RoomCore) => core.options.config.storagePrefix + "w";
-const clockOf = (core: RoomCore) => core.options.now ?? Date.now;
 
 const loadRecord = async (core: RoomCore): Promise<DeliveryRecord> => {
   const state = stateOf(core);
@@ -67,7 +66,7 @@ const requestAlarm = (core: RoomCore, at: number): void => {
   const state = stateOf(core);
   if (!core.options.scheduleAlarm || (state.requestedAt !== undefined && state.requestedAt <= at)) return;
   state.requestedAt = at;
-  void Promise.resolve(core.options.scheduleAlarm(at)).catch((error) => core.options.logger?.error("roomstore: could not set the alarm", error));
+  void Promise.resolve(core.options.scheduleAlarm(at)).catch((error) => core.options.logger.error("roomstore: could not set the alarm", error));
 };
 
 /** The first seq not yet settled: where retention must stop. */
@@ -80,7 +79,7 @@ const keepFrom = (core: RoomCore, record: DeliveryRecord) => Math.max(record.cur
 export const startDelivery = async (core: RoomCore): Promise<void> => {
   if (!core.options.config.webhooks.delivery) return;
   const record = await loadRecord(core);
-  const ask = () => requestAlarm(core, Math.max(clockOf(core)(), stateOf(core).record?.retryAt ?? 0));
+  const ask = () => requestAlarm(core, Math.max(core.options.now(), stateOf(core).record?.retryAt ?? 0));
   core.onEvents(ask);
   if (keepFrom(core, record) <= core.log.head) ask();
 };
@@ -88,7 +87,7 @@ export const startDelivery = async (core: RoomCore): Promise<void> => {
 /** POSTs one batch; returns undefined on a 2xx, else what went wrong. */
 const post = async (core: RoomCore, url: string, timeoutMs: number, body: string, delivery: string): Promise<string | undefined> => {
   try {
-    const options = { secret: core.options.config.webhooks.secret, nowMs: clockOf(core)(), timeoutMs, headers: { [DELIVERY_HEADER]: delivery } };
+    const options = { secret: core.options.config.webhooks.secret, nowMs: core.options.now(), timeoutMs, headers: { [DELIVERY_HEADER]: delivery } };
     const { status } = await postSigned(url, body, options);
     return status >= 200 && status <= 299 ? undefined : `the receiver answered HTTP ${status}`;
   } catch (error) {
@@ -107,7 +106,7 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
   const state = stateOf(core);
   state.requestedAt = undefined;
   let record = await loadRecord(core);
-  const now = clockOf(core);
+  const now = core.options.now;
   if (record.retryAt !== undefined && record.retryAt > now()) {
     requestAlarm(core, record.retryAt);
     return keepFrom(core, record);
@@ -115,7 +114,7 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
   const room = core.options.name;
   if (record.cursor < core.log.first - 1) {
     // Retention cannot pass the cursor while WEBHOOK_URL is set: these went while it was not.
-    core.options.logger?.error(
+    core.options.logger.error(
       `roomstore: webhook delivery of room ${JSON.stringify(room)} starts at seq ${core.log.first}: ` +
         `events ${record.cursor + 1}-${core.log.first - 1} were trimmed by retention while no WEBHOOK_URL was set`,
     );
@@ -136,7 +135,7 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
         const retryAt = now() + delay;
         record = { ...record, attempts, lastError, retryAt };
         await saveRecord(core, record);
-        core.options.logger?.error(
+        core.options.logger.error(
           `roomstore: webhook delivery of room ${JSON.stringify(room)} events ${batch.firstSeq}-${batch.lastSeq} failed ` +
             `(attempt ${attempts}, failing since ${lastError.since}): ${failure}; next try in ${delay} ms`,
         );
