@@ -20,7 +20,7 @@ import { RoomError } from "./errors.ts";
 import type { Keys } from "./keys.ts";
 import type { RoomStorage } from "./storage.ts";
 import { parseStreamLine } from "./durable-streams-format.ts";
-import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, streamMetaKey, streamMetaPrefix, type StreamMeta } from "./durable-streams-store.ts";
+import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, streamMetaKey, streamMetaPrefix, type StreamMeta } from "./durable-streams-model.ts";
 
 /** Characters of stream lines an export holds from its start; the rest are read as they are sent. */
 export const EXPORT_STREAM_BUFFER_CHARS = 4 * 1024 * 1024;

@@ -20,7 +20,7 @@ import {
   LOG_STREAM_PREFIX,
   MAX_STREAM_NAME_CHARS,
   type StreamMeta,
-} from "./durable-streams-store.ts";
+} from "./durable-streams-model.ts";
 
 type Check = (value: unknown) => boolean;
 

@@ -1,6 +1,14 @@
-// Durable Streams' model: a stream's metadata, the log stream and event types it is kept under
-// (the layout: durable-streams-store.ts, which writes them), and the requests that create one.
-// The write side, the reads and forks all build on it; it imports none of them.
+// Durable Streams' model: a stream's metadata, where it is kept, and the requests that create one.
+// The write side (durable-streams-store.ts), the reads, forks and exports build on it; it imports
+// none of them.
+//
+// Layout. A stream `<name>` lives in the log as the stream `$ds/<name>`: a `$create` event
+// (data: its config), one `$append` event per accepted POST or initial body (data: the payload),
+// a `$close` event, a `$delete` event. Its metadata is one storage key, P d "<name>" (P is the
+// room's storagePrefix; no other key of keys.ts starts with "d"). `created` is the seq of the
+// current incarnation's `$create` event, so a stream deleted and created again starts afresh:
+// its reads list `$append` events after its own `$create` only, and every offset it hands out is
+// a room seq above anything the earlier incarnation handed out.
 import { MAX_NAME_CHARS } from "../protocol.ts";
 import type { ProducerState, ProducerTuple } from "./durable-streams-producers.ts";
 
@@ -64,3 +72,12 @@ export interface StreamConfig {
 }
 
 export const logStreamOf = (name: string): string => LOG_STREAM_PREFIX + name;
+
+/** Where the metadata keys of a room's streams start (`storagePrefix` P): P d. */
+export const streamMetaPrefix = (storagePrefix: string): string => storagePrefix + "d";
+/** A stream's metadata key, P d "<name>": key order is the order of the names' JSON texts. */
+export const streamMetaKey = (storagePrefix: string, name: string): string => streamMetaPrefix(storagePrefix) + JSON.stringify(name);
+
+export const isExpired = (meta: StreamMeta, now: number, lastRead = 0): boolean =>
+  (meta.expiresAt !== undefined && now >= Date.parse(meta.expiresAt)) ||
+  (meta.ttlSeconds !== undefined && now >= Math.max(meta.accessedAt, lastRead) + meta.ttlSeconds * 1000);

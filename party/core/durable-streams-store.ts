@@ -1,14 +1,6 @@
 // Durable Streams' write side: a stream's metadata and the log entries of create, append, close
 // and delete, each one commit-queue job, so that a stream's events and its metadata land in one
-// atomic write with everything else the room writes.
-//
-// Layout. A stream `<name>` lives in the log as the stream `$ds/<name>`: a `$create` event
-// (data: its config), one `$append` event per accepted POST or initial body (data: the payload),
-// a `$close` event, a `$delete` event. Its metadata is one storage key, P d "<name>" (P is the
-// room's storagePrefix; no other key of keys.ts starts with "d"). `created` is the seq of the
-// current incarnation's `$create` event, so a stream deleted and created again starts afresh:
-// its reads list `$append` events after its own `$create` only, and every offset it hands out is
-// a room seq above anything the earlier incarnation handed out.
+// atomic write with everything else the room writes. Where they go: durable-streams-model.ts.
 //
 // An export carries every metadata key as it is, since producers, `Stream-Seq`, the closing
 // producer and a fork's sub-offset are in no event (durable-streams-export.ts).
@@ -19,19 +11,9 @@ import type { Batch } from "./commit-queue.ts";
 import { RoomError } from "./errors.ts";
 import type { RoomCore } from "./room.ts";
 import { planFork } from "./durable-streams-fork.ts";
-import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, logStreamOf, type StreamConfig, type StreamMeta } from "./durable-streams-model.ts";
+import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, isExpired, logStreamOf, streamMetaKey, type StreamConfig, type StreamMeta } from "./durable-streams-model.ts";
 import { encodePayload, mediaType, type Payload } from "./durable-streams-payload.ts";
 import { checkProducer, withProducer, type ProducerState, type ProducerTuple } from "./durable-streams-producers.ts";
-
-
-/** Where the metadata keys of a room's streams start (`storagePrefix` P): P d. */
-export const streamMetaPrefix = (storagePrefix: string): string => storagePrefix + "d";
-/** A stream's metadata key, P d "<name>": key order is the order of the names' JSON texts. */
-export const streamMetaKey = (storagePrefix: string, name: string): string => streamMetaPrefix(storagePrefix) + JSON.stringify(name);
-
-export const isExpired = (meta: StreamMeta, now: number, lastRead = 0): boolean =>
-  (meta.expiresAt !== undefined && now >= Date.parse(meta.expiresAt)) ||
-  (meta.ttlSeconds !== undefined && now >= Math.max(meta.accessedAt, lastRead) + meta.ttlSeconds * 1000);
 
 const sameConfig = (meta: StreamMeta, config: StreamConfig): boolean =>
   (!config.fork || config.contentTypeGiven ? mediaType(meta.contentType) === mediaType(config.contentType) : true) &&
@@ -66,7 +48,7 @@ export class StreamClosed extends RoomError {
 
 export const createStreamStore = (core: RoomCore) => {
   const { storage } = core.options;
-  const now = core.options.now ?? Date.now;
+  const now = core.options.now;
   const metaKey = (name: string) => streamMetaKey(core.options.config.storagePrefix, name);
 
   /** The metadata as the batch or storage has it, expired or not. */

@@ -14,8 +14,8 @@ import { errorResponse, readBodyBytes } from "./http.ts";
 import type { RoomCore } from "./room.ts";
 import { encodePayload, mediaType } from "./durable-streams-payload.ts";
 import { ProducerRefusal } from "./durable-streams-producers.ts";
-import type { StreamMeta } from "./durable-streams-model.ts";
-import { isExpired, StreamClosed, createStreamStore, type AppendRequest } from "./durable-streams-store.ts";
+import { isExpired, type StreamMeta } from "./durable-streams-model.ts";
+import { StreamClosed, createStreamStore, type AppendRequest } from "./durable-streams-store.ts";
 import { baseHeaders, MAX_APPEND_BYTES, parseConfig, keptHeader, parseProducer, STREAM_ROUTE, streamNameOf } from "./durable-streams-requests.ts";
 import {
   formatOffset,

@@ -23,7 +23,7 @@ import {
 import { isPlainObject, parseChanges, parseContent, parseJson, type Changes, type Content } from "./changes.ts";
 import { fail, RoomError } from "./errors.ts";
 import { checkStreamEvent } from "./durable-streams-format.ts";
-import { LOG_STREAM_PREFIX } from "./durable-streams-store.ts";
+import { LOG_STREAM_PREFIX } from "./durable-streams-model.ts";
 
 /**
  * The lines of a UTF-8 byte stream, without their line ends ("\n" or "\r\n"), blank lines skipped.
