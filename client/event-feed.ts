@@ -1,4 +1,4 @@
-// An event feed over the room's WebSocket subscriptions (party/core/subscriptions.ts): an async
+// An event feed over the room's WebSocket subscriptions (party/core/live/subscriptions.ts): an async
 // iterator, and `.each`, over history, the caught-up marker, then live events.
 // Flow control: the room never sends more than the credit granted; the feed grants credit only as
 // the caller consumes, so at most `window` events wait in memory (the buffer's bound).

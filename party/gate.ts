@@ -2,19 +2,19 @@
 // reaches a room (partyserver's onBeforeRequest/onBeforeConnect; PartyKit's static hooks of the
 // same names) and either answers it or admits it, in this order:
 //   1. the room name: one canonical form (protocol.ts, canonicalRoomName), else 400; a socket
-//      only at a socket path of the room (core/http.ts, assertSocketPath), else 404;
+//      only at a socket path of the room (core/room/http.ts, assertSocketPath), else 404;
 //   2. the origin: a request whose Origin is not in ALLOWED_ORIGINS gets 403;
 //   3. CORS preflights are answered here, never passed on (browsers send them without credentials);
 //   4. a body declared larger than MAX_BODY_BYTES gets 413, after it has been read to its end;
-//   5. the token decides the role (core/auth.ts): 401/403, or the request goes on with the role
+//   5. the token decides the role (core/room/auth.ts): 401/403, or the request goes on with the role
 //      in ROLE_HEADER (and a signed token's expiry in TOKEN_EXPIRY_HEADER), at the canonical room
 //      URL, without its token.
-// Everything refused here is a JSON error from the one error helper (core/http.ts). The room
+// Everything refused here is a JSON error from the one error helper (core/room/http.ts). The room
 // checks the role and the origin again with its full config (a subclass may set it in code).
-import { authConfigFromEnv, authorizeToken, tokenOf, withAdmission } from "./core/auth.ts";
-import { resolveConfig } from "./core/config.ts";
-import { RoomError } from "./core/errors.ts";
-import { assertOriginAllowed, assertSocketPath, discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES, preflight } from "./core/http.ts";
+import { authConfigFromEnv, authorizeToken, tokenOf, withAdmission } from "./core/room/auth.ts";
+import { resolveConfig } from "./core/room/config.ts";
+import { RoomError } from "./core/common/errors.ts";
+import { assertOriginAllowed, assertSocketPath, discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES, preflight } from "./core/room/http.ts";
 import { canonicalRoomName, ROOM_NAME_RULE, roomSegment } from "./protocol.ts";
 
 /** The canonical name of a room from its URL segment, or a `bad_request` RoomError. */

@@ -4,9 +4,9 @@
 export { default, LiveRoom, Room, routeRoomRequest, type Env } from "./worker.ts";
 export { gate } from "./gate.ts";
 export { serveInspector, type InspectorOptions } from "./inspector.ts";
-export { signToken, type Role, type TokenClaims } from "./core/auth.ts";
+export { signToken, type Role, type TokenClaims } from "./core/room/auth.ts";
 export type { Room as RoomApi, RoomConnection, RoomCore } from "./core/index.ts";
-export type { RoomHooks } from "./core/hooks.ts";
-export type { RoomConfig, RoomConfigInput, RoomLimits } from "./core/config.ts";
-export type { Cell, ChangedRow, ChangedTable, ChangedTables, ChangedValues, Changes, Content, Deleted, Row, Table, Tables, Values } from "./core/changes.ts";
+export type { RoomHooks } from "./core/room/hooks.ts";
+export type { RoomConfig, RoomConfigInput, RoomLimits } from "./core/room/config.ts";
+export type { Cell, ChangedRow, ChangedTable, ChangedTables, ChangedValues, Changes, Content, Deleted, Row, Table, Tables, Values } from "./core/store/changes.ts";
 export { DELETED, type ErrorCode, type EventInput, type RoomEvent } from "./protocol.ts";

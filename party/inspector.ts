@@ -5,8 +5,8 @@
 // serveInspector answers `GET`/`HEAD` at its path with the page and leaves every other request
 // (undefined) to the worker. The page holds no data: it reads and writes rooms of the same origin
 // with the token typed into it, through the gate, as any client does (docs/inspector.md).
-import { RoomError } from "./core/errors.ts";
-import { errorResponse, methodNotAllowed } from "./core/http.ts";
+import { RoomError } from "./core/common/errors.ts";
+import { errorResponse, methodNotAllowed } from "./core/room/http.ts";
 import { INSPECTOR_PAGE } from "./inspector-page.ts";
 
 export interface InspectorOptions {

@@ -3,8 +3,8 @@
 import type * as Party from "partykit/server";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createStarter } from "./adapters/starter.ts";
-import { RoomError } from "./core/errors.ts";
-import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
+import { RoomError } from "./core/common/errors.ts";
+import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/room/http.ts";
 import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { gate } from "./gate.ts";
 import { CLOSE_INTERNAL, CLOSE_NORMAL, PARTY_NAME, roomName } from "./protocol.ts";

@@ -5,8 +5,8 @@
 import { routePartykitRequest, Server, type Connection, type ConnectionContext, type Lobby, type WSMessage } from "partyserver";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
-import { RoomError } from "./core/errors.ts";
-import { discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES } from "./core/http.ts";
+import { RoomError } from "./core/common/errors.ts";
+import { discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES } from "./core/room/http.ts";
 import { createStarter } from "./adapters/starter.ts";
 import { canonicalRoomUrl, gate, parseRoomSegment } from "./gate.ts";
 import { CLOSE_INTERNAL, CLOSE_NO_STATUS, CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
@@ -193,7 +193,7 @@ const partiesOf = (env: Env): Set<string> =>
 const ROOM_PATH = /^\/parties\/([^/]+)\/([^/]*)(?:\/.*)?$/;
 
 /**
- * Routes `/parties/:party/:room` to its room, through the gate (core/auth.ts, gate.ts). Before
+ * Routes `/parties/:party/:room` to its room, through the gate (core/room/auth.ts, gate.ts). Before
  * partyserver sees it, the path is checked (anything else is a JSON 404, whatever partyserver
  * would make of it) and the room segment is spelled canonically, so that every spelling of a
  * name reaches the one object partyserver derives from the canonical URL.

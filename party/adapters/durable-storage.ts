@@ -10,7 +10,7 @@
 // - At most 128 keys per asynchronous get/put/delete call (Durable Objects' documented limit).
 // - The output gate holds every reply until the runtime has made the write durable, and resets the
 //   object if that final flush fails, so nothing sent after a committed transaction can outrun it.
-import type { KeyRange, RoomStorage } from "../core/storage.ts";
+import type { KeyRange, RoomStorage } from "../core/storage/room-storage.ts";
 
 /** Most keys one get/put/delete call takes (Durable Objects' documented limit). */
 const MAX_KEYS_PER_CALL = 128;

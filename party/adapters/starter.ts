@@ -4,7 +4,7 @@
 // (503, JSON) or closes sockets with 1011 meanwhile: never stuck until the object is evicted.
 // Both runtimes would show a thrown start-up error to the client (partyserver answers its stack;
 // PartyKit its message, and then never starts again), so adapters never let `ready` throw there.
-import { ConfigError, RoomError, toRoomError } from "../core/errors.ts";
+import { ConfigError, RoomError, toRoomError } from "../core/common/errors.ts";
 
 export interface Starter<T> {
   /** The started value, or undefined while not started. */

@@ -1,19 +1,19 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
-import { createOpenConnections } from "./connections.ts";
-import type { RoomError } from "./errors.ts";
-import { createSocketHandlers } from "./sockets.ts";
-import { createRequestHandler } from "./routes.ts";
-import { countReaders, readStats } from "./stats.ts";
-import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room.ts";
-import { createSubscriptions } from "./subscriptions.ts";
-import { roomAdminResources } from "./room-admin.ts";
-import { clearUnfinishedImport } from "./write-lock.ts";
-import { createMergeablePeer } from "./mergeable-peer.ts";
-import { createSyncRoom, isSyncConnection } from "./sync-room.ts";
+import { createOpenConnections } from "./live/connections.ts";
+import type { RoomError } from "./common/errors.ts";
+import { createSocketHandlers } from "./transport/sockets.ts";
+import { createRequestHandler } from "./transport/routes.ts";
+import { countReaders, readStats } from "./room/stats.ts";
+import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room-core.ts";
+import { createSubscriptions } from "./live/subscriptions.ts";
+import { roomAdminResources } from "./admin/routes.ts";
+import { clearUnfinishedImport } from "./storage/write-lock.ts";
+import { createMergeablePeer } from "./sync/mergeable-peer.ts";
+import { createSyncRoom, isSyncConnection } from "./sync/room.ts";
 import { SYNC_PATH } from "../protocol.ts";
-import { subPath } from "./http.ts";
-import { startDelivery, webhookStatus } from "./webhook-delivery.ts";
-import { createTokenExpiry } from "./token-expiry.ts";
+import { subPath } from "./room/http.ts";
+import { startDelivery, webhookStatus } from "./webhooks/delivery.ts";
+import { createTokenExpiry } from "./live/token-expiry.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -124,8 +124,8 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
   };
 };
 
-export type { RoomConnection, RoomCore, RoomOptions } from "./room.ts";
-export type { RoomHooks } from "./hooks.ts";
-export { resolveConfig, type RoomConfig, type RoomConfigInput } from "./config.ts";
-export { webhookStatus } from "./webhook-delivery.ts";
-export { createAlarmScheduler } from "./alarm-scheduler.ts";
+export type { RoomConnection, RoomCore, RoomOptions } from "./room-core.ts";
+export type { RoomHooks } from "./room/hooks.ts";
+export { resolveConfig, type RoomConfig, type RoomConfigInput } from "./room/config.ts";
+export { webhookStatus } from "./webhooks/delivery.ts";
+export { createAlarmScheduler } from "./room/alarm-scheduler.ts";

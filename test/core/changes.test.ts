@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseChanges, parseContent } from "../../party/core/changes.ts";
-import { isRoomError } from "../../party/core/errors.ts";
+import { parseChanges, parseContent } from "../../party/core/store/changes.ts";
+import { isRoomError } from "../../party/core/common/errors.ts";
 import { changesForLog, MAX_CELL_CHARS, MAX_PATH_CHARS } from "../../party/protocol.ts";
 
 const codeOf = (run: () => unknown): string | undefined => {

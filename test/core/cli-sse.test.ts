@@ -1,7 +1,7 @@
 // The command line's SSE reader: records as the room frames them, and a bound on what it buffers.
 import { describe, expect, it } from "vitest";
 import { MAX_SSE_RECORD_CHARS, readSseRecords } from "../../cli/sse.ts";
-import { sseRecord } from "../../party/core/sse.ts";
+import { sseRecord } from "../../party/core/live/sse.ts";
 
 const streamOf = (...parts: string[]) =>
   new ReadableStream<Uint8Array>({

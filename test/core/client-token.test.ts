@@ -1,7 +1,7 @@
 // The client library's tokens (client/token.ts), with no server: `exp` read from a signed token,
 // when to refresh, and the refresh a room's socket sends before its token expires.
 import { describe, expect, it } from "vitest";
-import { signToken } from "../../party/core/auth.ts";
+import { signToken } from "../../party/core/room/auth.ts";
 import { createTokenRefresh, refreshDelayMs, TOKEN_REFRESH_MARGIN_MS, tokenExpiryMs } from "../../client/token.ts";
 import { waitFor } from "../support/wait.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createOpenConnections, socketIdOf } from "../../party/core/connections.ts";
+import { createOpenConnections, socketIdOf } from "../../party/core/live/connections.ts";
 import { createConnection, type TestConnection } from "./harness.ts";
 
 const withState = (id: string, readyState: number) => Object.assign(createConnection(id), { readyState }) as TestConnection & { readyState: number };

@@ -3,9 +3,9 @@
 // follows the imported head; malformed stream lines and `$ds/` events are refused and leave the
 // room empty. Over in-memory storage.
 import { describe, expect, it } from "vitest";
-import { formatOffset } from "../../party/core/durable-streams-read.ts";
-import { exportStream, IMPORT_BATCH_EVENTS } from "../../party/core/export-import.ts";
-import { createMemoryStorage } from "../../party/core/storage.ts";
+import { formatOffset } from "../../party/core/durable-streams/read.ts";
+import { exportStream, IMPORT_BATCH_EVENTS } from "../../party/core/admin/export-import.ts";
+import { createMemoryStorage } from "../../party/core/storage/room-storage.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
 const START = Date.UTC(2026, 0, 1);

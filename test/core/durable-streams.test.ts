@@ -2,11 +2,11 @@
 // e2e tests cannot reach quickly: reads below what retention trimmed, the byte bound of one
 // read, the offset grammar, producer state bounded per stream, views that cannot be written.
 import { describe, expect, it } from "vitest";
-import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/durable-streams-read.ts";
-import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams-producers.ts";
-import { MAX_LIVE_READS } from "../../party/core/durable-streams.ts";
-import { MAX_APPEND_BYTES, MAX_KEPT_HEADER_CHARS } from "../../party/core/durable-streams-requests.ts";
-import type { StreamMeta } from "../../party/core/durable-streams-model.ts";
+import { formatOffset, MAX_CHUNK_BYTES, parseOffset } from "../../party/core/durable-streams/read.ts";
+import { MAX_PRODUCERS_PER_STREAM } from "../../party/core/durable-streams/producers.ts";
+import { MAX_LIVE_READS } from "../../party/core/durable-streams/handler.ts";
+import { MAX_APPEND_BYTES, MAX_KEPT_HEADER_CHARS } from "../../party/core/durable-streams/requests.ts";
+import type { StreamMeta } from "../../party/core/durable-streams/model.ts";
 import { createTestRoom, type TestRoom } from "./harness.ts";
 
 const STREAM = "/v1/stream/s";

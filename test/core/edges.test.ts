@@ -3,9 +3,9 @@
 // variables answered as the server's fault.
 import { describe, expect, it, vi } from "vitest";
 import { createStarter } from "../../party/adapters/starter.ts";
-import { authorize, ROLE_HEADER, signToken } from "../../party/core/auth.ts";
-import { resolveConfig } from "../../party/core/config.ts";
-import { CONFIG_ERROR_MESSAGE, isRoomError } from "../../party/core/errors.ts";
+import { authorize, ROLE_HEADER, signToken } from "../../party/core/room/auth.ts";
+import { resolveConfig } from "../../party/core/room/config.ts";
+import { CONFIG_ERROR_MESSAGE, isRoomError } from "../../party/core/common/errors.ts";
 import { gate } from "../../party/gate.ts";
 import { canonicalRoomName, MAX_ROOM_NAME_CHARS, roomSegment } from "../../party/protocol.ts";
 import { ADMITTED, changesFrame, createConnection, createTestRoom, messageFrame, receivedChanges, receivedMessages, settle, type TestRoom } from "./harness.ts";

@@ -1,10 +1,10 @@
 // Export, import and delete of a whole room over in-memory storage; the export format's parsing;
 // the store's key order across restarts.
 import { describe, expect, it } from "vitest";
-import { ROLE_HEADER } from "../../party/core/auth.ts";
-import { readLines, parseExportEvent, parseExportHeader } from "../../party/core/export-format.ts";
-import { orderedContentWrites } from "../../party/core/ordered-content.ts";
-import { createMemoryStorage } from "../../party/core/storage.ts";
+import { ROLE_HEADER } from "../../party/core/room/auth.ts";
+import { readLines, parseExportEvent, parseExportHeader } from "../../party/core/admin/export-format.ts";
+import { orderedContentWrites } from "../../party/core/store/ordered-content.ts";
+import { createMemoryStorage } from "../../party/core/storage/room-storage.ts";
 import { ADMITTED, changesFrame, createTestRoom, settle, type TestRoom } from "./harness.ts";
 
 const storeText = async (room: TestRoom) => (await room.request("GET", "/store")).text();

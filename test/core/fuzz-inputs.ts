@@ -3,7 +3,7 @@
 // with random bodies, headers and selectors. Ids come mostly from a small set, so that inputs hit
 // the same tables, rows, cells, mids and event ids again and again.
 import fc from "fast-check";
-import { ROLE_HEADER } from "../../party/core/auth.ts";
+import { ROLE_HEADER } from "../../party/core/room/auth.ts";
 import { DELETED, LOGGED_NULL } from "../../party/protocol.ts";
 
 /** The room's limits during the fuzz: small, so that every limit is reached by some inputs. */

@@ -9,9 +9,9 @@
 // is gapless; every acknowledged write is in it under its id.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ROLE_HEADER } from "../../party/core/auth.ts";
+import { ROLE_HEADER } from "../../party/core/room/auth.ts";
 import type { RoomHooks } from "../../party/core/index.ts";
-import { createMemoryStorage } from "../../party/core/storage.ts";
+import { createMemoryStorage } from "../../party/core/storage/room-storage.ts";
 import { DELETED, ERROR_STATUS, LOGGED_NULL } from "../../party/protocol.ts";
 import { foldStoreEvents } from "../support/fold.ts";
 import { frame, FUZZ_LIMITS, request, validContent, type Frame, type FuzzRequest } from "./fuzz-inputs.ts";

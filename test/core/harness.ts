@@ -1,8 +1,8 @@
 // A room over in-memory storage, with recording connections: the pure core, no runtime.
 import { resolveConfig, type RoomConfigInput, type RoomHooks } from "../../party/core/index.ts";
 import { createRoom, type Room } from "../../party/core/index.ts";
-import { createMemoryStorage } from "../../party/core/storage.ts";
-import { ROLE_HEADER } from "../../party/core/auth.ts";
+import { createMemoryStorage } from "../../party/core/storage/room-storage.ts";
+import { ROLE_HEADER } from "../../party/core/room/auth.ts";
 
 /** What the gate adds when auth is off: the room refuses requests and sockets that no gate admitted. */
 export const ADMITTED = { [ROLE_HEADER]: "write" };

@@ -1,9 +1,9 @@
 // An import folds the store into storage as it goes: the cells, values and audit entries it writes
 // are those the room wrote living through the same events, and no write of it holds the whole store.
 import { describe, expect, it } from "vitest";
-import { MAX_STORED_CHARS } from "../../party/core/event-log.ts";
-import { IMPORT_BATCH_CHARS, IMPORT_BATCH_EVENTS } from "../../party/core/export-import.ts";
-import { createMemoryStorage } from "../../party/core/storage.ts";
+import { MAX_STORED_CHARS } from "../../party/core/storage/event-log.ts";
+import { IMPORT_BATCH_CHARS, IMPORT_BATCH_EVENTS } from "../../party/core/admin/export-import.ts";
+import { createMemoryStorage } from "../../party/core/storage/room-storage.ts";
 import { changesFrame, createTestRoom, settle, type TestRoom } from "./harness.ts";
 
 const DELETED = "\uFFFC";

@@ -2,7 +2,7 @@
 // storage value, whatever one event or the store weighs, and gets every record whole once it reads.
 // Held bytes are the room's own gauge (the bytes in each stream's queue).
 import { describe, expect, it } from "vitest";
-import { MAX_STORED_CHARS } from "../../party/core/event-log.ts";
+import { MAX_STORED_CHARS } from "../../party/core/storage/event-log.ts";
 import { createTestRoom, messageFrame, receivedMessages, settle, type TestRoom } from "./harness.ts";
 import { createSseReader } from "./sse-reader.ts";
 import { waitFor } from "../support/wait.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { authorize, ROLE_HEADER, signToken } from "../../party/core/auth.ts";
-import { isRoomError } from "../../party/core/errors.ts";
+import { authorize, ROLE_HEADER, signToken } from "../../party/core/room/auth.ts";
+import { isRoomError } from "../../party/core/common/errors.ts";
 import { gate } from "../../party/gate.ts";
 import { ROLE_RESPONSE_HEADER } from "../../party/protocol.ts";
 import { ADMITTED, createTestRoom, messageFrame, receivedChanges, receivedErrors, receivedMessages } from "./harness.ts";

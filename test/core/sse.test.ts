@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sseRecord } from "../../party/core/sse.ts";
+import { sseRecord } from "../../party/core/live/sse.ts";
 import { createTestRoom } from "./harness.ts";
 import { createSseReader } from "./sse-reader.ts";
 

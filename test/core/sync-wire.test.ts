@@ -1,9 +1,9 @@
-// The synchronizer wire format as the room writes it (party/core/sync-wire.ts): a body encoded
+// The synchronizer wire format as the room writes it (party/core/sync/wire.ts): a body encoded
 // without a replacer when it holds no deletion is the same text TinyBase's encoding gives.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DELETED } from "../../party/protocol.ts";
-import { encodeSyncBody, encodeSyncFrame } from "../../party/core/sync-wire.ts";
+import { encodeSyncBody, encodeSyncFrame } from "../../party/core/sync/wire.ts";
 
 /** TinyBase's own encoding (jsonStringWithUndefined): undefined as "\uFFFC". */
 const reference = (body: unknown) => JSON.stringify(body, (_key, value) => (value === undefined ? DELETED : value));

@@ -1,13 +1,13 @@
 import { createMergeableStore } from "tinybase";
 import { describe, expect, it } from "vitest";
 import type { RoomHooks } from "../../party/core/index.ts";
-import { updateState } from "../../party/core/room-types.ts";
+import { updateState } from "../../party/core/room/types.ts";
 import { decodedContent } from "../support/tinybase-client.ts";
 import { waitFor } from "../support/wait.ts";
 import { changesFrame, createTestRoom, receivedChanges, settle, type TestRoom } from "./harness.ts";
 import { canonical } from "../support/sync-client.ts";
 import { connectSync, type SyncClient } from "./sync-harness.ts";
-import { createFragmentBudget, createSyncDecoder } from "../../party/core/sync-wire.ts";
+import { createFragmentBudget, createSyncDecoder } from "../../party/core/sync/wire.ts";
 
 const newRoom = (options: { hooks?: RoomHooks } = {}) => createTestRoom({ ...options, now: Date.now });
 const stored = async (room: TestRoom) => {

@@ -1,10 +1,10 @@
-// Tokens that end (party/core/token-expiry.ts), on the pure core with an injected clock: sockets
+// Tokens that end (party/core/live/token-expiry.ts), on the pure core with an injected clock: sockets
 // closed at `exp` by the alarm and on a late frame, across a wake-up, refreshes that apply or are
 // refused, SSE streams that end with an error record, and the gate that passes `exp` on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAlarmScheduler } from "../../party/core/alarm-scheduler.ts";
-import { ROLE_HEADER, signToken, TOKEN_EXPIRY_HEADER } from "../../party/core/auth.ts";
-import { endAtExpiry } from "../../party/core/token-expiry.ts";
+import { createAlarmScheduler } from "../../party/core/room/alarm-scheduler.ts";
+import { ROLE_HEADER, signToken, TOKEN_EXPIRY_HEADER } from "../../party/core/room/auth.ts";
+import { endAtExpiry } from "../../party/core/live/token-expiry.ts";
 import { gate } from "../../party/gate.ts";
 import { CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON } from "../../party/protocol.ts";
 import { startReceiver, type Receiver } from "../support/webhook-receiver.ts";

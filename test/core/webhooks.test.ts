@@ -1,11 +1,11 @@
 // The pure parts of the webhooks: signatures, backoff, batching, configuration, the shared alarm.
 import { createHmac } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { createAlarmScheduler } from "../../party/core/alarm-scheduler.ts";
-import { resolveConfig } from "../../party/core/config.ts";
-import { deliveryBody, isDelivered, retryDelayMs, takeBatch } from "../../party/core/webhook-batch.ts";
-import { readWebhookConfig } from "../../party/core/webhook-config.ts";
-import { MAX_WEBHOOK_ANSWER_BYTES, postSigned, signBody, verifySignature } from "../../party/core/webhook-signature.ts";
+import { createAlarmScheduler } from "../../party/core/room/alarm-scheduler.ts";
+import { resolveConfig } from "../../party/core/room/config.ts";
+import { deliveryBody, isDelivered, retryDelayMs, takeBatch } from "../../party/core/webhooks/batch.ts";
+import { readWebhookConfig } from "../../party/core/room/webhook-config.ts";
+import { MAX_WEBHOOK_ANSWER_BYTES, postSigned, signBody, verifySignature } from "../../party/core/webhooks/signature.ts";
 
 const event = (seq: number, stream = "orders", type = "placed", data: unknown = null) => ({
   seq,

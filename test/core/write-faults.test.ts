@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { createDurableStorage, type KeyValueStorage, type KeyValueWriter } from "../../party/adapters/durable-storage.ts";
 import { createRoom, resolveConfig, type Room } from "../../party/core/index.ts";
-import { createKeys } from "../../party/core/keys.ts";
+import { createKeys } from "../../party/core/storage/keys.ts";
 import { foldStoreEvents } from "../support/fold.ts";
 import { ADMITTED, changesFrame, createConnection, messageFrame, receivedMessages, type TestConnection } from "./harness.ts";
 

@@ -5,7 +5,7 @@
 // never let anything through half written.
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../party/core/auth.ts";
+import { signToken } from "../../party/core/room/auth.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { connectTinyBase, type TinyBaseClient } from "../support/tinybase-client.ts";
 import { listen } from "../support/sse.ts";

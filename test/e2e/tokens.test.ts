@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connectRoom, tailEvents, type Room, type RoomEvent } from "../../client/index.ts";
 import { tokenExpiryMs } from "../../client/token.ts";
-import { signToken, type Role } from "../../party/core/auth.ts";
+import { signToken, type Role } from "../../party/core/room/auth.ts";
 import { CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON } from "../../party/protocol.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";

@@ -4,7 +4,7 @@
 import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ROLE_HEADER } from "../../party/core/auth.ts";
+import { ROLE_HEADER } from "../../party/core/room/auth.ts";
 import type { Room } from "../../party/worker.ts";
 import { at, call, changesFrame, changesIn, ORIGIN, openSocket, putStore, storeOf } from "./helpers.ts";
 

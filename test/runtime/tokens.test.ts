@@ -7,7 +7,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signToken, type Role } from "../../party/core/auth.ts";
+import { signToken, type Role } from "../../party/core/room/auth.ts";
 import { CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON } from "../../party/protocol.ts";
 import type { Room } from "../../party/worker.ts";
 import { waitFor } from "../support/wait.ts";

@@ -1,7 +1,7 @@
 // The worker under test in workerd: the real entry, plus room classes with permission hooks,
 // retention, small limits and a broken config (each bound in wrangler.toml).
 import { Room, routeRoomRequest, type Env } from "../../party/worker.ts";
-import type { Cell, Changes } from "../../party/core/changes.ts";
+import type { Cell, Changes } from "../../party/core/store/changes.ts";
 
 export { LiveRoom, Room } from "../../party/worker.ts";
 

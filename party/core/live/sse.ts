@@ -1,0 +1,195 @@
+// Server-Sent Events for `GET {eventsPath}` with `Accept: text/event-stream`: a feed written as
+// `id:`/`event:`/`data:` records. Framing is strict (after hono's helper): every data line is split
+// on CR/LF, and CR/LF in `event` or `id` is refused. The stream's own queue, counted in bytes, is
+// the feed's capacity: a reader that stops reading holds at most `maxSseQueueBytes` plus one
+// storage value while the feed falls behind; one that stays full for SSE_STALL_MS, or goes away,
+// is dropped.
+//
+// Large records are written in pieces as the reader takes them (ReadableStream pull: a piece is
+// enqueued only while the queue has room): a large event one stored chunk at a time (feed.ts),
+// the `snapshot` record in slices of the store's text. Whatever one event weighs, the queue holds
+// at most its budget plus one piece. Between the pieces of a record nothing else is written (no
+// heartbeat); an error in the middle of one breaks the stream instead of ending a half record.
+import { isSeqText, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../../protocol.ts";
+import { RoomError } from "../common/errors.ts";
+import { MAX_STORED_CHARS } from "../storage/event-log.ts";
+import { FEED_PAGE_EVENTS, openFeed, type Feed } from "./feed.ts";
+import type { RoomCore } from "../room/types.ts";
+import { parseSelectors } from "../log/selectors.ts";
+
+/** A comment line this often keeps proxies and clients from closing an idle stream. */
+export const HEARTBEAT_MS = 15_000;
+/** A reader whose queue stays full this long is dropped. */
+export const SSE_STALL_MS = 60_000;
+/** How long a client waits before reconnecting (the `retry:` field). */
+export const SSE_RETRY_MS = 1_000;
+
+const LINE_BREAK = /\r\n|\r|\n/;
+
+/** One SSE record. Throws on a CR or LF in `event` or `id`, which would break the framing. */
+export const sseRecord = (fields: { id?: string; event?: string; data: string }): string => {
+  let record = "";
+  if (fields.id !== undefined) {
+    if (LINE_BREAK.test(fields.id)) throw new Error("An SSE id cannot hold a line break.");
+    record += `id: ${fields.id}\n`;
+  }
+  if (fields.event !== undefined) {
+    if (LINE_BREAK.test(fields.event)) throw new Error("An SSE event name cannot hold a line break.");
+    record += `event: ${fields.event}\n`;
+  }
+  for (const line of fields.data.split(LINE_BREAK)) record += `data: ${line}\n`;
+  return record + "\n";
+};
+
+/** The fields of a record before its data, and its one data line's start: a record written in pieces. */
+const recordHead = (fields: { id?: string; event: string }): string => sseRecord({ ...fields, data: "" }).slice(0, -"\n\n".length);
+
+/** `text` in slices of at most one storage value, for a record written in pieces. */
+function* slicesOf(parts: readonly string[]): Generator<string> {
+  for (const part of parts) {
+    for (let at = 0; at < part.length; at += MAX_STORED_CHARS) yield part.slice(at, at + MAX_STORED_CHARS);
+  }
+}
+
+export const isEventStreamRequest = (request: Request): boolean =>
+  request.method === "GET" && (request.headers.get("Accept") ?? "").includes("text/event-stream");
+
+/** The SSE response: validates selectors first, so a bad one is a JSON 400, not a broken stream. */
+export const createSseResponse = (core: RoomCore, request: Request, headers: Headers, now: () => number): Response => {
+  const params = new URL(request.url).searchParams;
+  const snapshot = params.get("snapshot");
+  if (snapshot !== null && snapshot !== "1" && snapshot !== "0" && snapshot !== "true" && snapshot !== "false") {
+    throw new RoomError("invalid_selector", "snapshot must be 1 or 0.");
+  }
+  params.delete("snapshot");
+  const lastEventId = request.headers.get("Last-Event-ID");
+  if (lastEventId !== null) {
+    if (!isSeqText(lastEventId)) throw new RoomError("invalid_selector", "Last-Event-ID must be a seq.");
+    params.delete("from");
+    params.set("after", lastEventId);
+  }
+  const selectors = parseSelectors(params, core.options.config.limits);
+  const withSnapshot = (snapshot === "1" || snapshot === "true") && lastEventId === null;
+  const encoder = new TextEncoder();
+  let feed: Feed | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let fullSince: number | undefined;
+  const queueBytes = core.options.config.limits.maxSseQueueBytes;
+  let desiredSize = () => queueBytes;
+  const stopGauge = core.memory.track(() => Math.max(0, queueBytes - desiredSize()));
+  let ended = false;
+  /** A record is being written in pieces: nothing else may be written until it is whole. */
+  let midRecord = false;
+  /** Woken when the reader takes from the queue (pull) or goes away. */
+  let wake: (() => void) | undefined;
+  const roomInQueue = () => (desiredSize() > 0 || ended ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve)));
+  const wakeWriter = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+
+  const stop = () => {
+    ended = true;
+    wakeWriter();
+    stopGauge();
+    feed?.close();
+    clearInterval(heartbeat);
+  };
+
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const write = (text: string) => controller.enqueue(encoder.encode(text));
+        desiredSize = () => controller.desiredSize ?? 0;
+        /** One data line from `pieces`, each enqueued once the queue has room; none may hold a line break. */
+        const writePieces = async (head: string, pieces: AsyncIterable<string> | Iterable<string>, tail = "") => {
+          midRecord = true;
+          let text = head;
+          for await (const piece of pieces) {
+            await roomInQueue();
+            if (ended) return;
+            // Event texts are JSON.stringify's output, which escapes every control character.
+            if (LINE_BREAK.test(piece)) throw new Error("A record written in pieces holds a line break.");
+            write(text + piece);
+            text = "";
+          }
+          write(text + tail + "\n\n");
+          midRecord = false;
+        };
+        write(`retry: ${SSE_RETRY_MS}\n\n`);
+        const openLog = () => {
+          feed = openFeed(core.log, core.options.logger, selectors, {
+            capacity: () => (desiredSize() > 0 ? FEED_PAGE_EVENTS : 0),
+            byteRoom: desiredSize,
+            isEmpty: () => desiredSize() >= queueBytes,
+            event: (event, type) => write(sseRecord({ id: String(event.seq), event: type, data: event.json })),
+            pieces: (seq, type, pieces) => writePieces(recordHead({ id: String(seq), event: type }), pieces),
+            caughtUp: (head) => write(sseRecord({ event: SSE_CAUGHT_UP, data: `{"seq":${head}}` })),
+            end: (reason, error) => {
+              if (midRecord) {
+                // Half a record cannot be ended well: the stream breaks, and the client resumes after its last id.
+                stop();
+                return controller.error(new Error("The room could not read its log."));
+              }
+              if (error) write(sseRecord({ event: SSE_ERROR, data: JSON.stringify({ error: { code: error.code, message: error.message } }) }));
+              if (reason === "done" || reason === "error") {
+                ended = true;
+                clearInterval(heartbeat);
+                stopGauge();
+                controller.close();
+              }
+            },
+          });
+        };
+        if (!withSnapshot) openLog();
+        else {
+          const seq = core.log.storeSeq;
+          // The store's text as of now, shared with the room's own cache while the store is unchanged.
+          const content = core.model.hasStore ? core.model.toJsonParts() : ["null"];
+          // The log is read once the snapshot is written, from where the snapshot (or the head, for
+          // `after=past-events`) stood when the request came: what was appended meanwhile follows it.
+          if (selectors.pastEvents) selectors.lower = core.log.head + 1;
+          selectors.pastEvents = false;
+          if (selectors.lower <= seq) selectors.lower = seq + 1;
+          writePieces(recordHead({ event: SSE_SNAPSHOT }) + `{"seq":${seq},"content":`, slicesOf(content), "}").then(
+            () => {
+              if (ended) return;
+              openLog();
+              feed!.pump();
+            },
+            (error) => {
+              core.options.logger.error("roomstore: SSE snapshot failed", error);
+              stop();
+              controller.error(new Error("The room could not write its snapshot."));
+            },
+          );
+        }
+        heartbeat = setInterval(() => {
+          if ((controller.desiredSize ?? 0) > 0) {
+            fullSince = undefined;
+            if (!midRecord) write(": heartbeat\n\n");
+          } else if (fullSince === undefined) {
+            fullSince = now();
+          } else if (now() - fullSince > SSE_STALL_MS) {
+            stop();
+            controller.error(new Error("The reader stopped reading."));
+          }
+        }, HEARTBEAT_MS);
+      },
+      pull() {
+        wakeWriter();
+        feed?.pump();
+      },
+      cancel() {
+        stop();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: queueBytes }),
+  );
+
+  headers.set("Content-Type", "text/event-stream; charset=utf-8");
+  headers.set("Cache-Control", "no-cache, no-transform");
+  headers.set("X-Accel-Buffering", "no");
+  return new Response(body, { status: 200, headers });
+};

@@ -1,0 +1,197 @@
+// The room core's types: the connections it serves, the options adapters give it, and what it
+// offers the HTTP and WebSocket surfaces (room.ts builds it).
+import type { Role } from "./auth.ts";
+import type { Changes, Content } from "../store/changes.ts";
+import type { Batch, Job } from "../storage/commit-queue.ts";
+import type { RoomConfig } from "./config.ts";
+import type { EventInput, StoredEvent } from "../storage/event-log.ts";
+import type { RoomHooks } from "./hooks.ts";
+import { closeCodeOf, type RoomError } from "../common/errors.ts";
+import type { Keys } from "../storage/keys.ts";
+import type { MemoryGauge } from "./memory.ts";
+import type { RoomStorage } from "../storage/room-storage.ts";
+import type { WriteLock } from "../storage/write-lock.ts";
+import type { StoreModel, StoreWrite } from "../store/model.ts";
+
+/**
+ * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
+ * kept in the socket's attachment by both runtimes, so it survives hibernation.
+ */
+export interface RoomConnection {
+  readonly id: string;
+  /** WebSocket's readyState, where the runtime has one: only open connections are sent to. */
+  readonly readyState?: number;
+  send(message: string): void;
+  close(code?: number, reason?: string): void;
+  readonly state?: unknown;
+  setState?(state: unknown): unknown;
+}
+
+/** What the room keeps in a connection's state. */
+export interface ConnectionState {
+  /** The role the gate decided when the socket opened. */
+  role?: Role;
+  /** Subscriptions open on this connection (see subscriptions.ts). */
+  roomstoreSubs?: string[];
+  /** The room closed this socket: frames still in flight from it are ignored (see sockets.ts). */
+  closedByRoom?: boolean;
+  /** The room's own id of this socket: what it keys the socket's state by (see connections.ts). */
+  socketId?: string;
+  /** A TinyBase synchronizer client's socket, opened on `{room}/sync` (see sync-room.ts). */
+  sync?: boolean;
+  /** When the signed token that admitted it (or its last refresh) expires, in seconds since the epoch (token-expiry.ts). */
+  tokenExp?: number;
+}
+
+export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
+
+/** Merges into a connection's state, where the runtime keeps state. */
+export const updateState = (connection: RoomConnection, update: ConnectionState): void => {
+  connection.setState?.({ ...stateOf(connection), ...update });
+};
+
+/** Longest close reason sent: a Close frame holds at most 123 bytes of it (RFC 6455, 5.5). */
+const MAX_CLOSE_REASON_CHARS = 120;
+
+/** Closes a socket from the room's side; frames still on their way from it are then ignored. */
+export const closeByRoom = (connection: RoomConnection, code: number, reason: string): void => {
+  updateState(connection, { closedByRoom: true });
+  connection.close(code, reason.slice(0, MAX_CLOSE_REASON_CHARS));
+};
+
+/** Closes a socket for an error it cannot recover from on it (closeCodeOf: 1009 or 1007), saying why. */
+export const closeForError = (connection: RoomConnection, error: RoomError): void => closeByRoom(connection, closeCodeOf(error), error.message);
+
+export interface Logger {
+  error(message: string, error?: unknown): void;
+}
+
+export interface RoomOptions {
+  name: string;
+  storage: RoomStorage;
+  config: RoomConfig;
+  hooks: RoomHooks;
+  connections: () => Iterable<RoomConnection>;
+  now?: () => number;
+  newId?: () => string;
+  logger?: Logger;
+  /** Asks the runtime for an alarm at `at` (ms) unless one is set no later (alarm-scheduler.ts); retention and delivery run in it. */
+  scheduleAlarm?: (at: number) => Promise<void> | void;
+  /** Sees every store write as it is recorded in its batch, with the `stamps` of applyChanges (see sync-room.ts). */
+  onStoreWrite?: (batch: Batch, writes: StoreWrite[], stamps?: unknown) => void;
+}
+
+/**
+ * The room's read-only context, resolved once when the room is built: every module gets the
+ * clock, the id source and the logger from here, never from the raw options.
+ */
+export interface RoomContext extends RoomOptions {
+  readonly now: () => number;
+  readonly newId: () => string;
+  readonly logger: Logger;
+}
+
+/** The narrow port readers of the log get (pages, history, feeds, retention): no write access. */
+export interface LogReader {
+  readonly storage: RoomStorage;
+  readonly keys: Keys;
+  /** Seq of the newest committed event. */
+  readonly head: number;
+  /** Oldest seq retention keeps. */
+  readonly first: number;
+  /** Seq of the newest committed $store event. */
+  readonly storeSeq: number;
+  /** ISO times of the room's first and latest write that appended events (stats.ts). */
+  readonly createdAt?: string;
+  readonly lastWrite?: string;
+  /** Listens to every committed event, in seq order. */
+  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+}
+
+export interface Meta {
+  /** Seq of the newest event (0: empty log). */
+  head: number;
+  /** Seq of the newest $store event: the position the store reflects. */
+  storeSeq: number;
+  created: boolean;
+  /** Oldest seq retention keeps (1 until retention trims). */
+  first: number;
+  /** ISO times of the first and the newest write that appended events (see stats.ts). */
+  createdAt?: string;
+  lastWrite?: string;
+  /** Where retention's sweep of old audit entries goes on, if it is under way. */
+  auditCursor?: string;
+  /** Set while an import runs (also stored) and once the room is deleted: writes are refused (write-lock.ts). */
+  writeLock?: WriteLock;
+}
+
+
+export interface ChangesResult {
+  /** Seq of the $changes event, when anything was accepted. */
+  seq?: number;
+  accepted: Changes;
+  rejected: boolean;
+  /** True when a changeset with this id was applied before: nothing was done again. */
+  duplicate?: boolean;
+}
+
+export type PutResult = { status: 200 | 201 | 205; seq: number };
+
+export interface RoomCore {
+  readonly options: RoomContext;
+  readonly log: LogReader;
+  readonly keys: Keys;
+  readonly model: StoreModel;
+  load(): Promise<void>;
+  /** Applies a changeset from a connection or a request: hooks, write, broadcast. */
+  /**
+   * Applies a changeset from a connection or a request: hooks, write, broadcast. With an `id`,
+   * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
+   */
+  applyChanges(
+    changes: Changes,
+    origin: unknown,
+    options?: {
+      sender?: RoomConnection;
+      allOrNothing?: boolean;
+      id?: string;
+      /** Passed to `onStoreWrite` with the writes this changeset makes. */
+      stamps?: unknown;
+      /** Turns the changeset into what to apply, at its turn in the queue, before the hooks. */
+      resolve?: (changes: Changes) => Changes;
+      /** Applies only while the store is at this seq (PATCH with If-Match), else 412. */
+      ifMatch?: number;
+    },
+  ): Promise<ChangesResult>;
+  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
+  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  /**
+   * Appends application events, all or nothing; returns them (duplicates as first stored). With a
+   * message id `mid`, an append with that mid already stored is answered with its events again.
+   */
+  appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
+  /**
+   * Runs a job in the next commit group, with the room's writes (commit-queue.ts): for modules
+   * that put their own entries in the room's atomic writes (synchronizer stamps, Durable Streams).
+   */
+  run<T>(job: Job<T>): Promise<T>;
+  /**
+   * Resolves once every write queued before it has settled: stored, or failed and rolled back. The
+   * store model changes while a group is prepared, before it is stored; what a read sends after
+   * this is kept (GET {storePath}, a synchronizer client's answers).
+   */
+  settled(): Promise<void>;
+  /**
+   * Takes the write lock (write-lock.ts) in a commit group, after every write queued before it;
+   * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
+   */
+  lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;
+  /** Puts events in a job's batch, next to the job's own keys; listeners hear them once it commits. */
+  putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
+  /** Runs retention from the alarm; asks for another alarm while work is left. */
+  handleAlarm(): Promise<void>;
+  /** Bytes the room's reader queues hold (SSE streams, subscriptions). */
+  readonly memory: MemoryGauge;
+  /** Listens to every committed event, in seq order. */
+  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+}

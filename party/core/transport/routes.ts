@@ -1,0 +1,128 @@
+// The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
+// conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
+// state changes; every failure is a JSON error with one of protocol.ts's codes.
+import { etagOf, parseEtag, ROLE_RESPONSE_HEADER, STATS_PATH, type RoomStats } from "../../protocol.ts";
+import { roleOf } from "../room/auth.ts";
+import { parseContent, parseJson } from "../store/changes.ts";
+import { RoomError } from "../common/errors.ts";
+import { parseAppendInputs } from "../storage/event-log.ts";
+import { readHistory, readPage } from "../log/reads.ts";
+import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, readIfMatch, respond, subPath } from "../room/http.ts";
+import type { RoomCore } from "../room/types.ts";
+import { createSseResponse, isEventStreamRequest } from "../live/sse.ts";
+import { patchStore } from "../write/patch.ts";
+import { createDurableStreamHandler, STREAM_ROUTE } from "../durable-streams/handler.ts";
+import type { ReaderCount } from "../room/stats.ts";
+import { endWithToken } from "../live/token-expiry.ts";
+
+export type Handler = (request: Request, headers: Headers) => Promise<Response>;
+export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
+
+/** What the routes need from the room beyond its core: its stats, and the count of SSE readers to keep. */
+export interface RouteExtras {
+  stats: () => Promise<RoomStats>;
+  sseReaders: ReaderCount;
+}
+
+/** `more`: resources served besides the store and the log (the whole room's, room-admin.ts). */
+export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = [], extras?: RouteExtras) => {
+  const { config } = core.options;
+  const log = (error: unknown) => core.options.logger.error("roomstore: request failed", error);
+
+  const getStore: Handler = async (request, headers) => {
+    await core.settled();
+    headers.set("ETag", etagOf(core.log.storeSeq));
+    headers.set("Cache-Control", "no-store");
+    if (parseEtag(request.headers.get("If-None-Match")) === core.log.storeSeq) return respond(304, null, headers);
+    // TinyBase's client reads an empty body as "no store yet".
+    return respond(200, core.model.hasStore ? core.model.toJson() : "", headers);
+  };
+
+  const putStore: Handler = async (request, headers) => {
+    const ifMatch = readIfMatch(request);
+    const content = parseContent(parseJson(await readBody(request, config.limits.maxBodyBytes)));
+    const { status, seq } = await core.putStore(content, request, ifMatch);
+    headers.set("ETag", etagOf(seq));
+    return respond(status, null, headers);
+  };
+
+  const getEvents: Handler = async (request, headers) => {
+    if (isEventStreamRequest(request)) {
+      const { maxSseReaders } = config.limits;
+      if (extras && extras.sseReaders.size >= maxSseReaders) {
+        throw new RoomError("rate_limited", `This room has ${maxSseReaders} SSE readers open already: retry later.`);
+      }
+      const response = createSseResponse(core, request, headers, core.options.now);
+      return extras ? extras.sseReaders.track(response) : response;
+    }
+    const page = await readPage(core.log, config.limits, new URL(request.url).searchParams);
+    return respond(200, page, headers);
+  };
+
+  const getHistory: Handler = async (request, headers) =>
+    respond(200, await readHistory(core.log, config.limits, new URL(request.url).searchParams), headers);
+
+  const postEvents: Handler = async (request, headers) => {
+    const ifMatch = readIfMatch(request);
+    const body = parseJson(await readBody(request, config.limits.maxBodyBytes));
+    const list = Array.isArray(body) ? body : [body];
+    const inputs = parseAppendInputs(list, config.limits);
+    const stored = await core.appendEvents(inputs, ifMatch);
+    headers.set("ETag", etagOf(core.log.head));
+    return respond(201, '{"events":[' + stored.map(({ json }) => json).join(",") + "]}", headers);
+  };
+
+  const resources = new Map<string, Resource>([
+    [config.storePath, { GET: getStore, PUT: putStore, PATCH: (request, headers) => patchStore(core, request, headers) }],
+    [config.eventsPath, { GET: getEvents, POST: postEvents }],
+    [config.eventsPath + "/history", { GET: getHistory }],
+    ...more,
+  ]);
+  if (extras) {
+    resources.set(STATS_PATH, {
+      GET: async (_request, headers) => {
+        headers.set("Cache-Control", "no-store");
+        return jsonResponse(200, await extras.stats(), headers);
+      },
+    });
+  }
+
+  const streams = createDurableStreamHandler(core);
+
+  const answer = async (request: Request): Promise<Response> => {
+    const path = subPath(new URL(request.url).pathname);
+    if (path.startsWith(STREAM_ROUTE)) return streams(request, path);
+    const headers = corsHeaders(config, request);
+    try {
+      const resource = resources.get(path);
+      if (!resource) throw new RoomError("not_found", "No such resource in this room.");
+      assertOriginAllowed(config.allowedOrigins, request);
+      if (request.method === "OPTIONS") return preflight(config, request);
+      // Fail closed: only what a gate admitted, with a role, gets in (auth off: the gate says write).
+      const role = roleOf(request);
+      if (role === undefined) throw new RoomError("forbidden", "No gate admitted this request.");
+      headers.set(ROLE_RESPONSE_HEADER, role);
+      const method = request.method === "HEAD" ? "GET" : request.method;
+      const handler = resource[method as keyof Resource];
+      if (!handler) {
+        const allow = ["OPTIONS", ...Object.keys(resource), ...(resource.GET ? ["HEAD"] : [])].join(", ");
+        headers.set("Allow", allow);
+        throw methodNotAllowed(allow);
+      }
+      if (method !== "GET" && role !== "write") throw new RoomError("forbidden", "This token may read, not write.");
+      const response = await handler(request, headers);
+      return request.method === "HEAD" ? new Response(null, response) : response;
+    } catch (error) {
+      return errorResponse(error, headers, log);
+    }
+  };
+
+  // Every answer leaves the request body read, whether a handler read it or the request was
+  // refused first (see discardBody). An SSE stream ends when the signed token that opened it does.
+  return async (request: Request): Promise<Response> => {
+    const response = await answer(request);
+    await discardBody(request, config.limits.maxBodyBytes);
+    return endWithToken(request, response, core.options.now);
+  };
+};
+

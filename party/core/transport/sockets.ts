@@ -1,0 +1,203 @@
+// WebSocket connections and frames: TinyBase changesets (`{prefix}s…`) and roomstore's own
+// messages (`{prefix}x…`, see subscriptions.ts). What a client can recover from gets an error
+// frame; what shows a broken client (bad JSON, a wrong shape, a frame over the size limit) closes
+// the socket with 1007 or 1009. Nothing is applied unless the whole frame is valid and allowed; a
+// TinyBase client whose changeset is refused is sent the room's values so it converges again.
+// Once the room has closed a socket, frames that were already on their way from it are ignored:
+// the runtime still delivers them until the client has seen the close. A socket is admitted only
+// with a role the gate decided and from an allowed origin (else closed with 1008), and is limited
+// and counted by the room's own id of it (connections.ts), never by the id the client chose. An
+// `auth` frame refreshes the socket's token (token-expiry.ts, which also closes it at `exp`).
+import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../../protocol.ts";
+import { roleOf } from "../room/auth.ts";
+import { socketIdOf } from "../live/connections.ts";
+import { assertOriginAllowed, assertSocketPath } from "../room/http.ts";
+import { parseChanges, type Changes } from "../store/changes.ts";
+import { errorBody, RoomError, toRoomError } from "../common/errors.ts";
+import { sendCurrent } from "../live/broadcast.ts";
+import { closeByRoom, closeForError, stateOf, updateState, type RoomConnection, type RoomCore } from "../room/types.ts";
+import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "../live/subscriptions.ts";
+import type { TokenExpiry } from "../live/token-expiry.ts";
+
+/** What `parse` returns, or undefined when it refuses its input. */
+const validOrUndefined = <T>(parse: () => T): T | undefined => {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
+};
+
+/** A token bucket per connection: `rate` frames a second on average, `burst` at once. */
+export const createRateLimiter = (rate: number, burst: number, now: () => number) => {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return {
+    allow(id: string): boolean {
+      const time = now();
+      const bucket = buckets.get(id) ?? { tokens: burst, at: time };
+      bucket.tokens = Math.min(burst, bucket.tokens + ((time - bucket.at) / 1000) * rate);
+      bucket.at = time;
+      buckets.set(id, bucket);
+      if (bucket.tokens < 1) return false;
+      bucket.tokens--;
+      return true;
+    },
+    forget: (id: string) => void buckets.delete(id),
+  };
+};
+
+/** What the socket handlers use besides the core. */
+export interface SocketParts {
+  subscriptions: ReturnType<typeof createSubscriptions>;
+  /** Token refreshes (`auth` frames, token-expiry.ts). */
+  tokens: Pick<TokenExpiry, "refresh">;
+  /**
+   * Every open socket of the room, whatever its protocol (synchronizer sockets are not among the
+   * core's connections, but count against `maxConnections` all the same).
+   */
+  countOpen: () => number;
+}
+
+export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, countOpen }: SocketParts) => {
+  const { config } = core.options;
+  const { limits } = config;
+  const log = (error: unknown) => core.options.logger.error("roomstore: message failed", error);
+  const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, core.options.now);
+
+  const sendError = (connection: RoomConnection, error: RoomError) =>
+    connection.send(encodeServerMessage(config.messagePrefix, { t: "error", ...errorBody(error) }));
+
+
+  /** Refuses a whole changeset: says why, and sends the room's values back. */
+  const refuse = (connection: RoomConnection, error: RoomError, changes: unknown) => {
+    sendError(connection, error);
+    sendCurrent(connection, config.messagePrefix, core.model, changes as Changes);
+  };
+
+  const onChanges = async (connection: RoomConnection, payload: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      return closeForError(connection, new RoomError("invalid_json", "The changeset is not valid JSON."));
+    }
+    let changes: Changes;
+    try {
+      changes = parseChanges(parsed);
+      assertCellCount(changes, limits.maxCellsPerChange);
+      assertWriter(connection);
+    } catch (error) {
+      const roomError = toRoomError(error);
+      // A wrong shape shows a broken client; a limit or a role is something it can live with.
+      if (roomError.code === "invalid_content" || roomError.code === "internal") return closeForError(connection, roomError);
+      return refuse(connection, roomError, parsed);
+    }
+    try {
+      await core.applyChanges(changes, connection, { sender: connection });
+    } catch (error) {
+      // Nothing was applied (a hook threw, or no store yet): the sender must reconverge all the same.
+      const roomError = toRoomError(error);
+      if (roomError.code === "internal") log(error);
+      refuse(connection, roomError, changes);
+    }
+  };
+
+  /**
+   * Over the rate limit nothing is carried out, and the sender is told so whatever the frame held
+   * (never with a close: the client is fast, not broken). A valid changeset's sender also gets the
+   * room's values back, and an acknowledged write is nacked by its mid, so that the client knows
+   * which write failed.
+   */
+  const refuseOverLimit = (connection: RoomConnection, frame: ReturnType<typeof decodeFrame>, error: RoomError) => {
+    const parsed: unknown = frame && validOrUndefined(() => JSON.parse(frame.payload));
+    if (frame?.type === SET_CHANGES) {
+      const changes = validOrUndefined(() => parseChanges(parsed));
+      return changes ? refuse(connection, error, changes) : sendError(connection, error);
+    }
+    const message = frame?.type === ROOM_MESSAGE ? validOrUndefined(() => parseClientMessage(parsed)) : undefined;
+    return message ? subscriptions.refuse(connection, message, error) : sendError(connection, error);
+  };
+
+  /** Frames that are not JSON show a broken client, whatever their kind: closed with 1007, as changesets are. */
+  const onRoomMessage = async (connection: RoomConnection, payload: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      return closeForError(connection, new RoomError("invalid_json", "The message is not valid JSON."));
+    }
+    const message = parseClientMessage(parsed);
+    if (message.t === "auth") return tokens.refresh(connection, message);
+    await subscriptions.handle(connection, message);
+  };
+
+  const openConnections = countOpen;
+
+  /** Why a socket opened by `request` may not join, if it may not: no socket path, no role from the gate, or a foreign origin. */
+  const refusal = (request: Request): RoomError | undefined => {
+    try {
+      assertSocketPath(request);
+      if (roleOf(request) === undefined) return new RoomError("forbidden", "No gate admitted this socket.");
+      assertOriginAllowed(config.allowedOrigins, request);
+    } catch (error) {
+      return toRoomError(error);
+    }
+    return undefined;
+  };
+
+  return {
+    /** True when one more socket would be over `maxConnections`: an adapter may refuse it before accepting it. */
+    isFull: (): boolean => openConnections() >= limits.maxConnections,
+
+    refusal,
+
+    /**
+     * Admits a new socket (already among the open ones): its origin and role, then room capacity;
+     * the role is kept with the socket. False when it closed the socket instead.
+     */
+    connect(connection: RoomConnection, request: Request): boolean {
+      const refused = refusal(request);
+      if (refused) {
+        closeByRoom(connection, CLOSE_POLICY, refused.message);
+        return false;
+      }
+      if (openConnections() > limits.maxConnections) {
+        closeByRoom(connection, CLOSE_TRY_AGAIN, "The room is full; try again later.");
+        return false;
+      }
+      updateState(connection, { role: roleOf(request) });
+      return true;
+    },
+
+    async message(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void> {
+      const state = stateOf(connection);
+      if (state.closedByRoom) return;
+      // A socket the room never admitted (its connect was refused, or never ran) does nothing.
+      if (state.role === undefined) return closeByRoom(connection, CLOSE_POLICY, "No gate admitted this socket.");
+      try {
+        if (typeof message !== "string") {
+          return closeForError(connection, new RoomError("bad_request", "Frames must be text."));
+        }
+        if (exceedsBytes(message, limits.maxFrameBytes)) {
+          return closeForError(connection, new RoomError("too_large", `Frames are limited to ${limits.maxFrameBytes} bytes.`));
+        }
+        const frame = decodeFrame(config.messagePrefix, message);
+        if (!limiter.allow(socketIdOf(connection))) {
+          return refuseOverLimit(connection, frame, new RoomError("rate_limited", `At most ${limits.maxMessagesPerSecond} frames a second.`));
+        }
+        if (frame?.type === SET_CHANGES) return await onChanges(connection, frame.payload);
+        if (frame?.type === ROOM_MESSAGE) return await onRoomMessage(connection, frame.payload);
+        sendError(connection, new RoomError("bad_request", "Unknown frame: expected a TinyBase changeset or a roomstore message."));
+      } catch (error) {
+        const roomError = toRoomError(error);
+        if (roomError.code === "internal") log(error);
+        sendError(connection, roomError);
+      }
+    },
+
+    close(connection: RoomConnection): void {
+      limiter.forget(socketIdOf(connection));
+      subscriptions.close(connection);
+    },
+  };
+};

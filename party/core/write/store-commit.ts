@@ -1,0 +1,61 @@
+// The steps every write of the store shares (write-changes.ts, write-store.ts): the hook that may
+// veto or rewrite a changeset, recording store writes with their $store event in a batch, and
+// queueing the changeset's broadcast for when the batch is durable.
+// Postconditions: everything is recorded in the batch (entries, undo steps, after-commit effects),
+// so it is written, undone or sent with the commit group as a whole (commit-queue.ts).
+import { STORE_STREAM } from "../../protocol.ts";
+import { parseChanges, type Changes } from "../store/changes.ts";
+import type { Batch } from "../storage/commit-queue.ts";
+import { putAudit, putEvent, type StoredEvent } from "../storage/event-log.ts";
+import type { RoomConnection } from "../room/types.ts";
+import type { StoreWrite } from "../store/model.ts";
+import { emitAfterCommit, eventContext, type WriteContext } from "./context.ts";
+import { scheduleSnapshot } from "./snapshot.ts";
+
+/** The whole-changeset hook: may reject, pass or rewrite (a rewrite is validated again). */
+export const vet = async (ctx: WriteContext, changes: Changes, initialSave: boolean, origin: unknown): Promise<Changes | undefined> => {
+  const { hooks } = ctx;
+  const answer = hooks.canApplyChanges ? await hooks.canApplyChanges(changes, initialSave, origin) : true;
+  return answer === true ? changes : answer === false ? undefined : parseChanges(answer);
+};
+
+/** Records store writes and one $store event in the batch; returns the event. */
+export const commitStore = (
+  ctx: WriteContext,
+  batch: Batch,
+  writes: StoreWrite[],
+  type: string,
+  data: unknown,
+  id?: string,
+  stamps?: unknown,
+): StoredEvent => {
+  const { keys, state } = ctx;
+  state.commitStore(batch, writes);
+  for (const write of writes) {
+    const key = write.kind === "cell" ? keys.cell(...write.path) : keys.value(write.id);
+    if (write.value === undefined) batch.delete(key);
+    else batch.put(key, write.value);
+  }
+  const context = eventContext(ctx, batch);
+  const stored = putEvent(context, { stream: STORE_STREAM, type, data, id });
+  batch.nextSeq = context.seq;
+  putAudit(keys, stored.event.seq, writes, batch.put);
+  // The synchronizer stamps these writes in the same batch (sync-room.ts).
+  ctx.options.onStoreWrite?.(batch, writes, stamps);
+  state.moveStore(stored.event.seq);
+  emitAfterCommit(ctx, batch, [stored]);
+  // Keep the snapshot close behind the store, so that waking up stays cheap.
+  if (state.snapshot.noteWrite(writes.length)) batch.onCommit(() => scheduleSnapshot(ctx));
+  return stored;
+};
+
+/** Queues a changeset to broadcast once its batch commits; a group's changesets go out together. */
+export const queueBroadcast = (ctx: WriteContext, batch: Batch, changes: Changes, writes: StoreWrite[], sender?: RoomConnection): void => {
+  let list = ctx.groupBroadcasts.get(batch);
+  if (!list) {
+    ctx.groupBroadcasts.set(batch, (list = []));
+    const flushed = list;
+    batch.onCommit(() => ctx.broadcaster.flush(flushed));
+  }
+  list.push(ctx.broadcaster.entry(changes, writes, sender));
+};
