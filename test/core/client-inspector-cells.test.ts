@@ -1,6 +1,6 @@
 // The inspector's typed cells: what each kind of cell shows, and what an edit in a chosen type reads.
 import { describe, expect, it } from "vitest";
-import { CellInputError, editText, formatCell, parseCell } from "../../client/inspector-cells.ts";
+import { CellInputError, editText, formatCell, parseCell } from "../../client/inspector/cells.ts";
 
 describe("inspector cells", () => {
   it.each([

@@ -1,4 +1,4 @@
-// The room inspector (public/index.html + client/inspector.ts, bundled by wrangler's [build]) in
+// The room inspector (public/index.html + client/inspector/app.ts, bundled by wrangler's [build]) in
 // Debian's headless Chromium, driven by playwright-core, against one `wrangler dev` with auth on
 // (a write and a read token): a 50,000-cell room opens and scrolls with a page that holds only
 // what is on screen, and a click survives the grid's re-render; typed edits round-trip to

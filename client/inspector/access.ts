@@ -3,8 +3,8 @@
 // `write`, shown only under `body.can-write`) appear once the room has said "write", and never for a
 // read token or while the role is unknown. A refusal (401/403) ends the visit: the page goes back
 // to the start view, which says why, with the token field ready for another token.
-import { ROLE_RESPONSE_HEADER } from "../party/protocol.ts";
-import { byId } from "./inspector-dom.ts";
+import { ROLE_RESPONSE_HEADER } from "../../party/protocol.ts";
+import { byId } from "./dom.ts";
 
 export type Access = "unknown" | "read" | "write";
 

@@ -1,8 +1,8 @@
 // The inspector's smaller panels: the rooms remembered in this browser, and the room's stats.
-import { STATS_PATH, type ErrorBody } from "../party/protocol.ts";
-import { isRefusal, type AccessState } from "./inspector-access.ts";
-import { element, timeElement } from "./inspector-dom.ts";
-import { roomUrl, type HttpOptions } from "./http.ts";
+import { STATS_PATH, type ErrorBody } from "../../party/protocol.ts";
+import { isRefusal, type AccessState } from "./access.ts";
+import { element, timeElement } from "./dom.ts";
+import { roomUrl, type HttpOptions } from "../http.ts";
 
 /** Rooms remembered in localStorage (names and parties; never tokens). */
 const MAX_RECENT_ROOMS = 12;

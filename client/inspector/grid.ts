@@ -9,8 +9,8 @@
 // deletes it (the editor panel does the writing).
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from "@tanstack/virtual-core";
 import type { Store } from "tinybase";
-import { formatCell } from "./inspector-cells.ts";
-import { element } from "./inspector-dom.ts";
+import { formatCell } from "./cells.ts";
+import { element } from "./dom.ts";
 
 /** Row height in CSS pixels (fixed, so that the virtualizer needs no measuring). */
 export const ROW_PX = 28;

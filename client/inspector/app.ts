@@ -6,15 +6,15 @@
 // loads without saving (`createOnLoad: false`), and only a first edit creates it. Bundled to
 // public/inspector.js by wrangler's [build] command, and into the package by `npm run build`.
 import { createStore } from "tinybase";
-import { CELL_KINDS, CellInputError, formatCell, parseCell, type CellKind } from "./inspector-cells.ts";
-import { createAccess, isRefusal, type Refusal } from "./inspector-access.ts";
-import { byId, element } from "./inspector-dom.ts";
-import { createEditor, type Target } from "./inspector-editor.ts";
-import { createTableGrid } from "./inspector-grid.ts";
-import { createEventLog } from "./inspector-log.ts";
-import { createStatsPanel, rememberRoom, showRecent } from "./inspector-panels.ts";
-import { createUndo } from "./inspector-undo.ts";
-import { connectRoom, RoomHttpError, type HttpOptions } from "./index.ts";
+import { CELL_KINDS, CellInputError, formatCell, parseCell, type CellKind } from "./cells.ts";
+import { createAccess, isRefusal, type Refusal } from "./access.ts";
+import { byId, element } from "./dom.ts";
+import { createEditor, type Target } from "./editor.ts";
+import { createTableGrid } from "./grid.ts";
+import { createEventLog } from "./log.ts";
+import { createStatsPanel, rememberRoom, showRecent } from "./panels.ts";
+import { createUndo } from "./undo.ts";
+import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
 
 // ---- where: the room from the address ----
 

@@ -1,10 +1,10 @@
 // The inspector's event log: the newest events first, filtered by stream and types, live (the
 // client library's feed over the room's socket), with paging back through history and each event's
 // time and data as pretty JSON. Also the history of one cell, row or value ({eventsPath}/history).
-import { DEFAULT_EVENTS_PATH, type RoomEvent } from "../party/protocol.ts";
-import { readEventPage, roomUrl, RoomHttpError, type HttpOptions } from "./http.ts";
-import { element, timeElement } from "./inspector-dom.ts";
-import type { Room } from "./room.ts";
+import { DEFAULT_EVENTS_PATH, type RoomEvent } from "../../party/protocol.ts";
+import { readEventPage, roomUrl, RoomHttpError, type HttpOptions } from "../http.ts";
+import { element, timeElement } from "./dom.ts";
+import type { Room } from "../room.ts";
 
 /** Seqs the live tail starts behind the head, and each "older" step reads. */
 export const LOG_WINDOW_SEQS = 200;

@@ -5,12 +5,12 @@
 // value the room put back, even while the editor keeps the keyboard. The editor's own fields are
 // refilled from it unless they are being typed in, and after a refusal in any case.
 import type { Store } from "tinybase";
-import { CellInputError, editText, formatCell, kindOf, parseCell, type CellKind } from "./inspector-cells.ts";
-import { byId, element } from "./inspector-dom.ts";
-import type { CellAddress } from "./inspector-grid.ts";
-import { showHistory, type HistoryTarget } from "./inspector-log.ts";
-import type { HttpOptions } from "./http.ts";
-import type { createUndo } from "./inspector-undo.ts";
+import { CellInputError, editText, formatCell, kindOf, parseCell, type CellKind } from "./cells.ts";
+import { byId, element } from "./dom.ts";
+import type { CellAddress } from "./grid.ts";
+import { showHistory, type HistoryTarget } from "./log.ts";
+import type { HttpOptions } from "../http.ts";
+import type { createUndo } from "./undo.ts";
 
 export type Target = { kind: "cell"; address: CellAddress } | { kind: "value"; id: string };
 
