@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { RoomHooks } from "../../party/core/index.ts";
-import { changesFrame, createTestRoom, receivedChanges, receivedErrors, settle } from "./harness.ts";
+import { changesFrame, createTestRoom, receivedChanges, receivedErrors, settle } from "./support/harness.ts";
 
 const content = [{ pets: { fido: { species: "dog", legs: 4 }, felix: { species: "cat" } } }, { open: true }];
 

@@ -1,7 +1,7 @@
 // PATCH of the store and both webhooks against real `wrangler dev` servers, with real Node HTTP
 // receivers on 127.0.0.1: the validation service decides by room name, the delivery receiver
 // records what arrives. One main server for most tests, one with a dead validator and fail-open.
-// (A malformed variable is refused by resolveConfig at start-up: test/core/webhooks.test.ts.)
+// (A malformed variable is refused by resolveConfig at start-up: test/core/webhooks/webhooks.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RoomEvent } from "../../party/protocol.ts";
 import { createRoomHttp, expectError } from "../support/room-http.ts";

@@ -1,0 +1,108 @@
+// Delivery from the alarm, over in-memory storage, to a real Node receiver: the cursor, retries,
+// the status, and retention holding what is not delivered yet.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webhookStatus } from "../../../party/core/index.ts";
+import { startReceiver, verifyRoomstoreSignature, type Receiver } from "../../support/webhook-receiver.ts";
+import { createTestRoom } from "../support/harness.ts";
+
+describe("webhook delivery from the alarm", () => {
+  let receiver: Receiver;
+  let failing = true;
+  beforeAll(async () => {
+    receiver = await startReceiver(() => ({ status: failing ? 500 : 200 }));
+  });
+  afterAll(async () => receiver?.close());
+
+  it("holds retention while the receiver fails, retries after the backoff, then delivers in order and trims", async () => {
+    let clock = Date.now();
+    const room = await createTestRoom({
+      now: () => clock,
+      config: {
+        retention: { maxEvents: 2 },
+        webhooks: { secret: "k", delivery: { url: `${receiver.origin}/deliver`, timeoutMs: 2_000, retryMs: 1_000, retryMaxMs: 4_000 } },
+      },
+    });
+    await room.request("POST", "/events", [1, 2, 3, 4, 5].map((n) => ({ type: "t", data: n })));
+    await room.room.handleAlarm();
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.requests[0].headers["roomstore-delivery"]).toBe("test-room:1-5");
+    const failed = await webhookStatus(room.room.core);
+    expect(failed).toMatchObject({ cursor: 0, pending: 5, lastError: { message: "the receiver answered HTTP 500", attempts: 1 } });
+    // Retention (at most 2 events) trimmed nothing: none was delivered.
+    expect(room.room.core.log.first).toBe(1);
+
+    // An alarm before the retry is due (say, retention's) sends nothing.
+    clock += 500;
+    await room.room.handleAlarm();
+    expect(receiver.requests).toHaveLength(1);
+
+    failing = false;
+    clock += 600;
+    await room.room.handleAlarm();
+    expect(receiver.requests).toHaveLength(2);
+    const [request] = receiver.requests.slice(1);
+    expect(verifyRoomstoreSignature("k", request.headers["roomstore-signature"] as string, request.body)).toBe(true);
+    expect(request.json.events.map((event: { data: number }) => event.data)).toEqual([1, 2, 3, 4, 5]);
+    expect(await webhookStatus(room.room.core)).toEqual({ cursor: 5, pending: 0, lastError: null });
+    expect(room.room.core.log.first).toBe(4);
+
+    // The cursor is durable: a restarted room delivers only what came after it.
+    const restarted = await room.restart();
+    await restarted.request("POST", "/events", { type: "t", data: 6 });
+    await restarted.room.handleAlarm();
+    expect(receiver.requests.at(-1)!.headers["roomstore-delivery"]).toBe("test-room:6-6");
+  });
+});
+
+describe("the delivery cursor", () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver(() => ({ status: 200 }));
+  });
+  afterAll(async () => receiver?.close());
+
+  it("is reported moved only once its write is durable", async () => {
+    const room = await createTestRoom({ now: Date.now, config: { webhooks: { delivery: { url: `${receiver.origin}/deliver`, timeoutMs: 2_000, retryMs: 1_000, retryMaxMs: 4_000 } } } });
+    await room.request("POST", "/events", { type: "t" });
+    const write = room.storage.write.bind(room.storage);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let writing!: () => void;
+    const cursorWrite = new Promise<void>((resolve) => (writing = resolve));
+    room.storage.write = async (puts, deletes) => {
+      if ([...puts.keys()].some((key) => key.endsWith("w"))) {
+        writing();
+        await held;
+      }
+      return write(puts, deletes);
+    };
+    const alarm = room.room.handleAlarm();
+    await cursorWrite;
+    expect(await webhookStatus(room.room.core)).toMatchObject({ cursor: 0, pending: 1 });
+    release();
+    await alarm;
+    expect(await webhookStatus(room.room.core)).toMatchObject({ cursor: 1, pending: 0 });
+  });
+});
+
+describe("the validation webhook", () => {
+  let validator: Receiver;
+  beforeAll(async () => {
+    validator = await startReceiver(({ json }) => ({ body: json?.events?.some((event: { type: string }) => event.type === "bad") ? { accept: false, reason: "no bad events" } : { accept: true } }));
+  });
+  afterAll(async () => validator?.close());
+
+  it("sees each append once: a resend of stored events is not asked about again; a refusal is 403 and appends nothing", async () => {
+    const room = await createTestRoom({ now: Date.now, config: { webhooks: { validate: { url: `${validator.origin}/validate`, timeoutMs: 2_000, failOpen: false } } } });
+    const first = await room.request("POST", "/events", { type: "good", id: "once" });
+    const again = await room.request("POST", "/events", { type: "good", id: "once" });
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect((await again.json()).events[0].seq).toBe(1);
+    expect(validator.requests.map((request) => request.json)).toEqual([
+      { room: "test-room", kind: "append", events: [{ type: "good", id: "once", stream: "default" }], role: "write" },
+    ]);
+    const refused = await room.request("POST", "/events", [{ type: "good" }, { type: "bad" }]);
+    expect([refused.status, (await refused.json()).error]).toEqual([403, { code: "forbidden", message: "Refused by validation: no bad events" }]);
+    expect(room.room.core.log.head).toBe(1);
+  });
+});
