@@ -1,4 +1,4 @@
-// The room's alarm: webhook delivery, then retention (retention.ts).
+// The room's alarm: webhook delivery, then retention (log/retention.ts).
 // Postconditions: retention's trims are commit groups of their own, each durable before the next;
 // while retention or delivery has work left, another alarm is asked for, and the room does not
 // ask again for one after a write until this one has run.

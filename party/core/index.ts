@@ -33,7 +33,7 @@ export interface Room {
   /** Admits a socket opened by `request` (room capacity, role, its token's expiry). */
   handleConnect(connection: RoomConnection, request: Request): void;
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
-  /** Closes the sockets whose tokens expired (token-expiry.ts), then retention and delivery. */
+  /** Closes the sockets whose tokens expired (live/token-expiry.ts), then retention and delivery. */
   handleAlarm(): Promise<void>;
   /** Ends what a closed connection held (its subscriptions). */
   handleClose(connection: RoomConnection): void;
@@ -42,7 +42,7 @@ export interface Room {
 export const createRoom = (rawOptions: RoomOptions): Room => {
   const options = createRoomContext(rawOptions);
   const open = createOpenConnections(options.connections);
-  // Synchronizer sockets hear the store in their own protocol (sync-room.ts), not in TinyBase frames.
+  // Synchronizer sockets hear the store in their own protocol (sync/room.ts), not in TinyBase frames.
   const only = (sync: boolean) =>
     function* (): Generator<RoomConnection> {
       for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
@@ -77,7 +77,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, admin, { stats, sseReaders }) };
   };
   const load = async (room: ReturnType<typeof build>) => {
-    // A room that stopped mid-import is erased before it loads (write-lock.ts).
+    // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).
     await clearUnfinishedImport(options.storage, room.core.keys);
     await Promise.all([room.core.load(), room.peer.open()]);
     room.subscriptions.resetOrphans(open);

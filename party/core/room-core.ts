@@ -1,7 +1,7 @@
 // The room: the authoritative store and its event log, transport-free. Adapters give it storage,
 // config, hooks and the open connections; it gives them `handleRequest` and `handleMessage`.
-// This file only wires the room together: its state lives in room-state.ts, and each write is a
-// plain function over an explicit context (write-context.ts) in a file of its own, with its
+// This file only wires the room together: its state lives in write/state.ts, and each write is a
+// plain function over an explicit context (write/context.ts) in a file of its own, with its
 // postconditions at the top. What all of them share:
 // Postconditions of every write operation: the store update and its event are in one atomic
 // storage write; nothing is broadcast, acknowledged or answered before that write is durable; a
@@ -39,7 +39,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
   const { meta, model } = state;
   const logError = (error: unknown) => options.logger.error("roomstore: storage write failed", error);
 
-  // Every write runs in this queue; its seal closes each commit group with the meta (room-state.ts).
+  // Every write runs in this queue; its seal closes each commit group with the meta (write/state.ts).
   const queue = lockableQueue(
     createCommitQueue({ storage, head: () => meta.head, seal: (batch) => state.seal(batch, now()), log: logError }),
     meta,

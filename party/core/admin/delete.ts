@@ -1,5 +1,5 @@
 // `DELETE {room}`: erases the room's store, log and alarm, closes its sockets; the room is then
-// new. The write lock (write-lock.ts) is taken in the commit queue first, so every write queued
+// new. The write lock (storage/write-lock.ts) is taken in the commit queue first, so every write queued
 // before the DELETE is committed before the erase and every write after it is refused, until the
 // adapter's room is rebuilt from the now empty storage (`reload`).
 import { CLOSE_ROOM_DELETED } from "../../protocol.ts";

@@ -3,7 +3,7 @@
 //
 //   line 1   {"format":"roomstore-export","version":2,"room","head","first","streams"}
 //   line 2   {"base":{"seq":first-1,"content":[tables,values]}}     only when first > 1
-//   then     `streams` lines {"durableStream":{"name","meta"}}      (durable-streams-format.ts)
+//   then     `streams` lines {"durableStream":{"name","meta"}}      (durable-streams/format.ts)
 //   then     every event of [first, head], one per line, in seq order, with no gap
 // Version 1 is the same without `streams` and their lines, and without `$ds/` events: a room with
 // no Durable Streams is exported so, and an export from before version 2 still imports.
@@ -97,7 +97,7 @@ export const parseExportBase = (line: string, seq: number): { content: Content; 
   const base = isPlainObject(parsed) ? parsed.base : undefined;
   if (!isPlainObject(base) || base.seq !== seq) fail("bad_request", `Line 2 must be the base {"base":{"seq":${seq},"content":[tables,values]}}.`);
   const content = parseContent((base as Record<string, unknown>).content);
-  // The content's own text keeps the order of its ids (see ordered-content.ts); the exporter
+  // The content's own text keeps the order of its ids (see store/ordered-content.ts); the exporter
   // writes it last in the line. A line laid out otherwise still imports, in JSON.parse's order.
   const at = line.indexOf('"content":');
   const json = at >= 0 && line.endsWith("}}") ? line.slice(at + '"content":'.length, -2) : JSON.stringify(content);
@@ -123,7 +123,7 @@ export const parseExportEvent = (line: string, expectedSeq: number, withStreams 
   const event = thing as Record<string, unknown>;
   if (event.seq !== expectedSeq) fail("bad_request", `Expected the event of seq ${expectedSeq}, found ${JSON.stringify(event.seq)}: an export lists every seq in order.`);
   const seq = expectedSeq;
-  // A Durable Stream's name may hold any character (durable-streams-format.ts checks it).
+  // A Durable Stream's name may hold any character (durable-streams/format.ts checks it).
   const isStreamLog = typeof event.stream === "string" && event.stream.startsWith(LOG_STREAM_PREFIX);
   const stream = isStreamLog ? (event.stream as string) : checkName(event.stream, "stream", seq);
   const type = checkName(event.type, "type", seq);

@@ -1,7 +1,7 @@
 // A whole room out and in: `GET {room}/export` and `POST {room}/import` (format: export-format.ts).
 //
 // Export: the header, the base when retention trimmed the log, the Durable Streams' metadata
-// (durable-streams-export.ts), then the events of [first, head] as stored, read a page at a time
+// (durable-streams/export.ts), then the events of [first, head] as stored, read a page at a time
 // as the reader takes them: memory is one page, whatever the log. The head, the base and the
 // streams' metadata are read in one commit-queue job, so that they are of the same moment.
 //
@@ -12,7 +12,7 @@
 // metadata as exported, checked against its events) and the next append follows the imported
 // head. On failure, at any line, the room is empty again.
 // How: a first job in the commit queue takes the write lock and stores it in the meta
-// (write-lock.ts), so nothing else writes meanwhile; the events are then written in bounded batches
+// (storage/write-lock.ts), so nothing else writes meanwhile; the events are then written in bounded batches
 // outside the queue as they are read, and the store is folded into storage as they go
 // (import-fold.ts), never held in memory; the meta without the lock comes last. The room then
 // loads its store from the log, in its ids' order, and writes its snapshot, as a room with none does. A failure erases the
@@ -66,7 +66,7 @@ export const exportStream = async (core: RoomCore, streamBufferChars = EXPORT_ST
   return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(line(JSON.stringify(header)));
-      // The content's text as stored, so that its ids keep their order (see ordered-content.ts).
+      // The content's text as stored, so that its ids keep their order (see store/ordered-content.ts).
       if (base) controller.enqueue(line(`{"base":{"seq":${base.seq},"content":${base.json}}}`));
       for (const text of streams.buffered) controller.enqueue(line(text));
       streams.buffered.length = 0;
@@ -163,7 +163,7 @@ const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGener
   await importStreamLines(lines, { count: header.streams ?? 0, head: header.head, storagePrefix }, writer.put, written);
   let seq = header.first;
   // The room goes on with the exported room's history, so its stats' `created` and `lastWrite`
-  // are the times of the first and the last event imported (stats.ts), not the import's.
+  // are the times of the first and the last event imported (room/stats.ts), not the import's.
   let firstTs: string | undefined;
   let lastTs: string | undefined;
   for await (const text of lines) {

@@ -2,14 +2,14 @@
 // storage instead of memory, so that an import holds memory bounded in bytes whatever the size of
 // the export or of its store.
 //
-// The store is its cells and values, one key each (keys.ts). Each `$store` event is planned as the
-// room's model plans it (store.ts `plan`, `planReplace`): set and deleted cells as named; a deleted
+// The store is its cells and values, one key each (storage/keys.ts). Each `$store` event is planned as the
+// room's model plans it (store/model.ts `plan`, `planReplace`): set and deleted cells as named; a deleted
 // row or table, and every cell and value before a replace, expanded into the cells that exist then.
 // Those are read by listing storage, a page at a time, through the writes not flushed yet (kept by
 // key until their batch is written). The event's audit entries follow from the same writes.
 // Postcondition, once flushed: the cells and values are those the room's model would hold after
 // the same events, and the audit entries those it would have written. The order of the store's ids,
-// which cells do not keep, comes from the log when the room loads (base.ts `loadFromLog`).
+// which cells do not keep, comes from the log when the room loads (log/base.ts `loadFromLog`).
 import type { Cell, Changes, Content } from "../store/changes.ts";
 import { isDeleted } from "../store/changes.ts";
 import type { EntrySink } from "../log/base.ts";

@@ -1,5 +1,5 @@
 // The routes that act on a whole room: `GET {room}/export`, `POST {room}/import`, `DELETE {room}`.
-// Handed to the request table (routes.ts) by the room (index.ts), which rebuilds itself from
+// Handed to the request table (transport/routes.ts) by the room (index.ts), which rebuilds itself from
 // storage after an import or a delete (`reload`).
 import { EXPORT_PATH, IMPORT_PATH, NDJSON_TYPE } from "../../protocol.ts";
 import { deleteRoom } from "./delete.ts";

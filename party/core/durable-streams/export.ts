@@ -1,4 +1,4 @@
-// Durable Streams in a room's export and import (export-import.ts; the lines: durable-streams-format.ts).
+// Durable Streams in a room's export and import (admin/export-import.ts; the lines: format.ts).
 // An export carries every stream's metadata key as it is: the events alone do not hold a stream's
 // producers, `Stream-Seq`, closing producer or fork sub-offset, nor anything of a stream whose
 // `$create` retention trimmed.

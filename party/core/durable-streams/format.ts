@@ -1,7 +1,7 @@
-// Durable Streams in an export (export-format.ts), read at the boundary. Pure: no storage.
+// Durable Streams in an export (admin/export-format.ts), read at the boundary. Pure: no storage.
 //
 // - The `$ds/<name>` events, checked as strictly as the room's own writes make them
-//   (durable-streams-store.ts): `$create` with the stream's config, `$append` with one payload,
+//   (store.ts): `$create` with the stream's config, `$append` with one payload,
 //   `$close` and `$delete` with null.
 // - One metadata line per stream key, in key order, for what no event holds (its producers,
 //   `Stream-Seq`, the producer that closed it, a fork's sub-offset, its fork count):
@@ -55,7 +55,7 @@ const isProducers: Check = (value) =>
   Object.entries(value).every(([id, state]) => isStreamName(id) && PRODUCER_STATE(state));
 const isRange = isShaped({ required: { logStream: isLogStream, after: isCount, upTo: isCount } });
 
-/** What a `$create` event's data holds (durable-streams-store.ts `create`). */
+/** What a `$create` event's data holds (store.ts `create`). */
 const CREATE_CONFIG = {
   contentType: isKept,
   ttlSeconds: isCount,
@@ -79,7 +79,7 @@ const META: Shape = {
   },
 };
 
-/** One payload: JSON messages, UTF-8 text or base64 bytes, never empty (durable-streams-payload.ts). */
+/** One payload: JSON messages, UTF-8 text or base64 bytes, never empty (payload.ts). */
 const isPayload: Check = (value) => {
   if (!isPlainObject(value) || Object.keys(value).length !== 1) return false;
   if ("json" in value) return Array.isArray(value.json) && value.json.length > 0;

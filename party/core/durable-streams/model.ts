@@ -1,11 +1,11 @@
 // Durable Streams' model: a stream's metadata, where it is kept, and the requests that create one.
-// The write side (durable-streams-store.ts), the reads, forks and exports build on it; it imports
+// The write side (store.ts), the reads, forks and exports build on it; it imports
 // none of them.
 //
 // Layout. A stream `<name>` lives in the log as the stream `$ds/<name>`: a `$create` event
 // (data: its config), one `$append` event per accepted POST or initial body (data: the payload),
 // a `$close` event, a `$delete` event. Its metadata is one storage key, P d "<name>" (P is the
-// room's storagePrefix; no other key of keys.ts starts with "d"). `created` is the seq of the
+// room's storagePrefix; no other key of storage/keys.ts starts with "d"). `created` is the seq of the
 // current incarnation's `$create` event, so a stream deleted and created again starts afresh:
 // its reads list `$append` events after its own `$create` only, and every offset it hands out is
 // a room seq above anything the earlier incarnation handed out.

@@ -17,7 +17,7 @@ const LINE_BREAK = /\r\n|\r|\n/;
 
 /**
  * One SSE record; every line of the payload is a `data:` line, so no payload can end a record.
- * Not sse.ts's sseRecord, which writes `data: ` (with a space): the protocol's conformance suite
+ * Not live/sse.ts's sseRecord, which writes `data: ` (with a space): the protocol's conformance suite
  * (0.3.6) expects `data:` with none.
  */
 const record = (event: string, payload: string): string =>

@@ -1,9 +1,9 @@
 // Durable Streams' write side: a stream's metadata and the log entries of create, append, close
 // and delete, each one commit-queue job, so that a stream's events and its metadata land in one
-// atomic write with everything else the room writes. Where they go: durable-streams-model.ts.
+// atomic write with everything else the room writes. Where they go: model.ts.
 //
 // An export carries every metadata key as it is, since producers, `Stream-Seq`, the closing
-// producer and a fork's sub-offset are in no event (durable-streams-export.ts).
+// producer and a fork's sub-offset are in no event (export.ts).
 //
 // Postconditions of every job: validation and reads first; then, synchronously, the events and the
 // metadata in the batch; a refused request changes nothing.

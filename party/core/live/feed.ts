@@ -10,7 +10,7 @@
 // Capacity is counted in events and in bytes: a reader takes an event while it has event capacity
 // and the event fits its byte room (or it holds nothing yet, so that any one event goes through).
 //
-// Large events (stored in chunks, event-log.ts): a sink that writes pieces (SSE) gets them one
+// Large events (stored in chunks, storage/event-log.ts): a sink that writes pieces (SSE) gets them one
 // stored chunk at a time, each read from storage only when the sink has room for it, so that a
 // reader that stops reading holds its byte budget plus one storage value, whatever the event's
 // size. It takes one as soon as it has any room, and the feed writes nothing else until it is done.

@@ -1,13 +1,13 @@
 // Tokens that end: a connection admitted by a signed token lives no longer than the token.
 //
-// - The gate passes a signed token's `exp` on (TOKEN_EXPIRY_HEADER, auth.ts); a socket keeps it in
+// - The gate passes a signed token's `exp` on (TOKEN_EXPIRY_HEADER, room/auth.ts); a socket keeps it in
 //   its state, which both runtimes keep in the socket's attachment, so it survives hibernation.
 //   Shared tokens (AUTH_WRITE_TOKEN, AUTH_READ_TOKEN) and rooms without auth have no expiry.
 // - When `exp` passes, the socket (main or `{room}/sync`) is closed with CLOSE_TOKEN_EXPIRED,
 //   active or idle, hibernated or not: from the room's alarm, which wakes a hibernated room, and on
 //   any frame that arrives after `exp` (an alarm may come late: no frame is served past `exp`).
 // - The room asks for an alarm at the earliest `exp` of its sockets; the alarm is shared with
-//   retention and delivery (alarm-scheduler.ts keeps the earliest of all needs, each need asks
+//   retention and delivery (room/alarm-scheduler.ts keeps the earliest of all needs, each need asks
 //   again for its own time). Alarms are at least once: every alarm closes what has expired, and
 //   asks again for the next `exp`, so one that comes early or twice closes nothing too soon.
 // - An `auth` frame on the main socket replaces its token: the new one must open this room (the

@@ -4,7 +4,7 @@
 // insertion order when it has no usable snapshot. A room whose log was never trimmed needs none:
 // its base is the empty store.
 //
-// Layout (keys.ts): P f → { seq, chunks, created }, the store's JSON split into `chunks` strings
+// Layout (storage/keys.ts): P f → { seq, chunks, created }, the store's JSON split into `chunks` strings
 // at P f.<i>, as the snapshot is.
 import { STORE_STREAM, type RoomEvent } from "../../protocol.ts";
 import { MAX_STORED_CHARS } from "../storage/event-log.ts";

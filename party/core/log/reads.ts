@@ -1,5 +1,5 @@
 // The event log's read side. Every read costs O(page): it lists at most `limit` keys of one range
-// per index it uses (the log itself, or the stream/type indexes of keys.ts) and never scans.
+// per index it uses (the log itself, or the stream/type indexes of storage/keys.ts) and never scans.
 import { STORE_STREAM, STORE_TYPES } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
 import { MAX_STORED_CHARS } from "../storage/event-log.ts";
@@ -28,7 +28,7 @@ const MIN_LIST_KEYS = 8;
 
 /**
  * An event too large for one storage value, not read yet: its text is the `chunks` stored pieces
- * at P e <seq> . <k> (keys.ts), for a reader that writes it out piece by piece (feed.ts).
+ * at P e <seq> . <k> (storage/keys.ts), for a reader that writes it out piece by piece (live/feed.ts).
  */
 export interface ChunkedEvent {
   seq: number;

@@ -3,7 +3,7 @@
 // The cells stay the source of truth: the snapshot only speeds up loading, and a room whose
 // snapshot is missing, too old, or behind what retention kept loads cell by cell as before.
 //
-// Layout (keys.ts): P k → { seq, chunks }: the store as of $store seq `seq`, its JSON split into
+// Layout (storage/keys.ts): P k → { seq, chunks }: the store as of $store seq `seq`, its JSON split into
 // `chunks` strings at P k.<i>. Written in the commit queue, so it is consistent with that seq.
 import { changesFromLog, EVENT_CHANGES, STORE_STREAM } from "../../protocol.ts";
 import type { Changes, Content } from "../store/changes.ts";
@@ -64,7 +64,7 @@ export const loadSnapshot = async (
   const chunkKeys = Array.from({ length: header.chunks }, (_, i) => keys.snapshotChunk(i));
   const chunks = await storage.get(chunkKeys);
   if (chunkKeys.some((key) => typeof chunks.get(key) !== "string")) return { loaded: false, replayed: 0, chunks: header.chunks };
-  // In the order the snapshot lists its ids: the order the store had (see ordered-content.ts).
+  // In the order the snapshot lists its ids: the order the store had (see store/ordered-content.ts).
   model.commit(orderedContentWrites(chunkKeys.map((key) => chunks.get(key)).join("")));
   const replayed = await replayStoreEvents(storage, keys, model, header.seq + 1, log.storeSeq);
   return { loaded: true, replayed, chunks: header.chunks };

@@ -2,7 +2,7 @@
 // sets it only when no alarm is set or the one set is later, so the alarm is always at the
 // earliest time anyone needs. Requests run one after another, so that two of them cannot both read
 // "no alarm" and the later time win. The alarm handler runs every job whose time has come and asks
-// again for what is left (room.ts), so an alarm that fires early, or twice, costs one idle run.
+// again for what is left (room-core.ts), so an alarm that fires early, or twice, costs one idle run.
 
 export interface AlarmStorage {
   getAlarm(): Promise<number | null>;

@@ -10,7 +10,7 @@
 // `Authorization: Bearer <token>`. The decided role travels to the room in the ROLE_HEADER, and a
 // signed token's expiry in the TOKEN_EXPIRY_HEADER, which the gate always sets (or removes) itself,
 // so a client can choose neither. The room ends what the token opened when it expires
-// (token-expiry.ts), and checks a socket's new token with `authorizeToken` when it refreshes.
+// (live/token-expiry.ts), and checks a socket's new token with `authorizeToken` when it refreshes.
 import { RoomError } from "../common/errors.ts";
 
 export type Role = "read" | "write";

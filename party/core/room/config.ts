@@ -40,11 +40,11 @@ export interface RoomLimits {
   /** Most SSE readers open at once on one room. */
   maxSseReaders: number;
   maxSubscriptionBytes: number;
-  /** How long a Durable Streams long-poll read waits (durable-streams.ts). */
+  /** How long a Durable Streams long-poll read waits (durable-streams/handler.ts). */
   longPollTimeoutMs: number;
 }
 
-/** How much of the log retention.ts keeps: each bound trims the oldest events past it. */
+/** How much of the log log/retention.ts keeps: each bound trims the oldest events past it. */
 export interface RetentionPolicy {
   /** Keep at most this many events. */
   maxEvents?: number;
@@ -71,7 +71,7 @@ export interface RoomConfig {
   webhooks: WebhookConfig;
   /**
    * The tokens the gate accepts (auth.ts), from the same variables: the room checks a socket's
-   * new token against them when it refreshes (token-expiry.ts).
+   * new token against them when it refreshes (live/token-expiry.ts).
    */
   auth: AuthConfig;
   limits: RoomLimits;

@@ -8,7 +8,7 @@
 // - tables, rows, cells, values: the store model's counts, kept as cells change;
 // - created, lastWrite: ISO times in the meta, stamped by `stampWrite` when a group of writes that
 //   appended events is sealed, so they survive restarts with the rest of the meta; an import sets
-//   them to the ts of its first and last event (export-import.ts);
+//   them to the ts of its first and last event (admin/export-import.ts);
 // - connections, subscriptions: the room's own sets; sseReaders: `countReaders` below;
 // - webhook: the delivery webhook's status, when the room has one (a provider).
 import type { RoomStats, WebhookStatus } from "../../protocol.ts";

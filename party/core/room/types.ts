@@ -1,5 +1,5 @@
 // The room core's types: the connections it serves, the options adapters give it, and what it
-// offers the HTTP and WebSocket surfaces (room.ts builds it).
+// offers the HTTP and WebSocket surfaces (room-core.ts builds it).
 import type { Role } from "./auth.ts";
 import type { Changes, Content } from "../store/changes.ts";
 import type { Batch, Job } from "../storage/commit-queue.ts";
@@ -31,15 +31,15 @@ export interface RoomConnection {
 export interface ConnectionState {
   /** The role the gate decided when the socket opened. */
   role?: Role;
-  /** Subscriptions open on this connection (see subscriptions.ts). */
+  /** Subscriptions open on this connection (see live/subscriptions.ts). */
   roomstoreSubs?: string[];
-  /** The room closed this socket: frames still in flight from it are ignored (see sockets.ts). */
+  /** The room closed this socket: frames still in flight from it are ignored (see transport/sockets.ts). */
   closedByRoom?: boolean;
-  /** The room's own id of this socket: what it keys the socket's state by (see connections.ts). */
+  /** The room's own id of this socket: what it keys the socket's state by (see live/connections.ts). */
   socketId?: string;
-  /** A TinyBase synchronizer client's socket, opened on `{room}/sync` (see sync-room.ts). */
+  /** A TinyBase synchronizer client's socket, opened on `{room}/sync` (see sync/room.ts). */
   sync?: boolean;
-  /** When the signed token that admitted it (or its last refresh) expires, in seconds since the epoch (token-expiry.ts). */
+  /** When the signed token that admitted it (or its last refresh) expires, in seconds since the epoch (live/token-expiry.ts). */
   tokenExp?: number;
 }
 
@@ -77,7 +77,7 @@ export interface RoomOptions {
   logger?: Logger;
   /** Asks the runtime for an alarm at `at` (ms) unless one is set no later (alarm-scheduler.ts); retention and delivery run in it. */
   scheduleAlarm?: (at: number) => Promise<void> | void;
-  /** Sees every store write as it is recorded in its batch, with the `stamps` of applyChanges (see sync-room.ts). */
+  /** Sees every store write as it is recorded in its batch, with the `stamps` of applyChanges (see sync/room.ts). */
   onStoreWrite?: (batch: Batch, writes: StoreWrite[], stamps?: unknown) => void;
 }
 
@@ -121,7 +121,7 @@ export interface Meta {
   lastWrite?: string;
   /** Where retention's sweep of old audit entries goes on, if it is under way. */
   auditCursor?: string;
-  /** Set while an import runs (also stored) and once the room is deleted: writes are refused (write-lock.ts). */
+  /** Set while an import runs (also stored) and once the room is deleted: writes are refused (storage/write-lock.ts). */
   writeLock?: WriteLock;
 }
 
@@ -171,7 +171,7 @@ export interface RoomCore {
    */
   appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
   /**
-   * Runs a job in the next commit group, with the room's writes (commit-queue.ts): for modules
+   * Runs a job in the next commit group, with the room's writes (storage/commit-queue.ts): for modules
    * that put their own entries in the room's atomic writes (synchronizer stamps, Durable Streams).
    */
   run<T>(job: Job<T>): Promise<T>;
@@ -182,7 +182,7 @@ export interface RoomCore {
    */
   settled(): Promise<void>;
   /**
-   * Takes the write lock (write-lock.ts) in a commit group, after every write queued before it;
+   * Takes the write lock (storage/write-lock.ts) in a commit group, after every write queued before it;
    * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
    */
   lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;

@@ -13,13 +13,13 @@
 //   P y "type" <seq>                  index: an event of that type
 //   P s "stream" <seq>                index: an event of that stream   } not for $store events: their
 //   P z "stream""type" <seq>          index: that stream and type      } $-types are theirs alone
-//   P k                               the store snapshot's header { seq, chunks } (snapshot.ts)
+//   P k                               the store snapshot's header { seq, chunks } (log/snapshot.ts)
 //   P k.<i>                           chunk i of the snapshot's JSON
 //   P f                               the base: { seq, chunks, created }, the store as of seq
-//                                     first-1, kept by retention once it trims (base.ts)
+//                                     first-1, kept by retention once it trims (log/base.ts)
 //   P f.<i>                           chunk i of the base's JSON
 //   P ar "t","r" <seq> "c"            audit: the value a $store event gave the cell (null: deleted);
-//                                     a cell's history is read from its row's (event-reads.ts)
+//                                     a cell's history is read from its row's (log/reads.ts)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
 //   P am "mid"                        the seqs a WebSocket append with that message id was given
 //                                     (its own key space: producer ids never meet it); inside the
@@ -28,7 +28,7 @@
 //   P ac "t","r","c" <seq>            a per-cell audit index that earlier versions wrote; no longer
 //                                     written or read, and swept by retention with the audit range
 //   P hc / P hv / P hl                synchronizer stamps of cells and values, and the latest of
-//                                     them (mergeable-peer.ts)
+//                                     them (sync/mergeable-peer.ts)
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.

@@ -11,7 +11,7 @@ import type { RoomStorage } from "./room-storage.ts";
 
 export type WriteLock = "import" | "deleted";
 
-/** Where the lock is kept: the room's meta, in memory and in storage (room-types.ts `Meta`). */
+/** Where the lock is kept: the room's meta, in memory and in storage (room/types.ts `Meta`). */
 export interface Lockable {
   writeLock?: WriteLock;
 }

@@ -2,7 +2,7 @@
 // with the store in the same storage write, and TinyBase's own MergeableStore answers the
 // synchronizer's hash and diff requests, so its hashing is TinyBase's by construction.
 //
-// Storage layout (P is the room's storagePrefix; ids JSON-escaped as in keys.ts):
+// Storage layout (P is the room's storagePrefix; ids JSON-escaped as in storage/keys.ts):
 //   P hc "t","r","c"  the hlc of a cell the store has had; a stamp whose cell is not in the store
 //                     is a deletion (a tombstone, kept as TinyBase keeps them)
 //   P hv "id"         the hlc of a value (or of its deletion)

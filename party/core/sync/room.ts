@@ -39,13 +39,13 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
   const { limits } = core.options.config;
   const now = core.options.now;
   const log = (error: unknown) => core.options.logger.error("roomstore: synchronizer message failed", error);
-  // Per socket, by the room's own socket id (connections.ts), never by the client's `_pk`.
+  // Per socket, by the room's own socket id (live/connections.ts), never by the client's `_pk`.
   const decoders = new Map<string, ReturnType<typeof createSyncDecoder>>();
   const fragmentBudget = createFragmentBudget();
   const pending = new Map<string, Map<string, Pending>>();
   /** Stamped writes to send once each commit group is durable. */
   const groups = new WeakMap<Batch, StampedWrite[]>();
-  /** The same per-socket frame limit as the main socket's (sockets.ts). */
+  /** The same per-socket frame limit as the main socket's (transport/sockets.ts). */
   const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, now);
   /** The stamps, loaded once for the first synchronizer client (mergeable-peer.ts). */
   let loading: Promise<void> | undefined;
@@ -278,7 +278,7 @@ export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections:
 /**
  * Whether each connection object is a synchronizer socket, read from its state once: on a
  * hibernating runtime every read of the state deserializes the socket's attachment, and this is
- * asked for every socket on every broadcast (see connections.ts).
+ * asked for every socket on every broadcast (see live/connections.ts).
  */
 const syncKinds = new WeakMap<RoomConnection, boolean>();
 

@@ -24,7 +24,7 @@ export interface RouteExtras {
   sseReaders: ReaderCount;
 }
 
-/** `more`: resources served besides the store and the log (the whole room's, room-admin.ts). */
+/** `more`: resources served besides the store and the log (the whole room's, admin/routes.ts). */
 export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = [], extras?: RouteExtras) => {
   const { config } = core.options;
   const log = (error: unknown) => core.options.logger.error("roomstore: request failed", error);

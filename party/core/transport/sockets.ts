@@ -1,13 +1,13 @@
 // WebSocket connections and frames: TinyBase changesets (`{prefix}s…`) and roomstore's own
-// messages (`{prefix}x…`, see subscriptions.ts). What a client can recover from gets an error
+// messages (`{prefix}x…`, see live/subscriptions.ts). What a client can recover from gets an error
 // frame; what shows a broken client (bad JSON, a wrong shape, a frame over the size limit) closes
 // the socket with 1007 or 1009. Nothing is applied unless the whole frame is valid and allowed; a
 // TinyBase client whose changeset is refused is sent the room's values so it converges again.
 // Once the room has closed a socket, frames that were already on their way from it are ignored:
 // the runtime still delivers them until the client has seen the close. A socket is admitted only
 // with a role the gate decided and from an allowed origin (else closed with 1008), and is limited
-// and counted by the room's own id of it (connections.ts), never by the id the client chose. An
-// `auth` frame refreshes the socket's token (token-expiry.ts, which also closes it at `exp`).
+// and counted by the room's own id of it (live/connections.ts), never by the id the client chose. An
+// `auth` frame refreshes the socket's token (live/token-expiry.ts, which also closes it at `exp`).
 import { CLOSE_POLICY, CLOSE_TRY_AGAIN, decodeFrame, encodeServerMessage, exceedsBytes, ROOM_MESSAGE, SET_CHANGES } from "../../protocol.ts";
 import { roleOf } from "../room/auth.ts";
 import { socketIdOf } from "../live/connections.ts";
@@ -49,7 +49,7 @@ export const createRateLimiter = (rate: number, burst: number, now: () => number
 /** What the socket handlers use besides the core. */
 export interface SocketParts {
   subscriptions: ReturnType<typeof createSubscriptions>;
-  /** Token refreshes (`auth` frames, token-expiry.ts). */
+  /** Token refreshes (`auth` frames, live/token-expiry.ts). */
   tokens: Pick<TokenExpiry, "refresh">;
   /**
    * Every open socket of the room, whatever its protocol (synchronizer sockets are not among the

@@ -53,7 +53,7 @@ export const applyChanges = (
     }
     if ((rejected || vetted !== changes) && sender) {
       // Reconverge the sender: it applied its whole changeset locally, not what the room kept.
-      // Its own next write to these cells is then echoed too (see broadcast.ts).
+      // Its own next write to these cells is then echoed too (see live/broadcast.ts).
       broadcaster.noteCorrection(model.plan(changes), socketIdOf(sender));
       batch.onCommit(() => {
         sendCurrent(sender, ctx.config.messagePrefix, model, changes);

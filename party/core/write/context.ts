@@ -1,6 +1,6 @@
 // What every write operation of the room gets as its first argument: the room's storage, keys,
-// config and hooks, the clock, the id source and the logger (resolved once, room.ts), the room's
-// state (room-state.ts, the only place it changes), the commit queue every write runs in, and the
+// config and hooks, the clock, the id source and the logger (resolved once, room-core.ts), the room's
+// state (state.ts, the only place it changes), the commit queue every write runs in, and the
 // broadcaster. Also the few steps the writes share: numbering events in a batch, and telling
 // listeners and asking for the retention alarm once a group is committed.
 import type { Broadcaster } from "../live/broadcast.ts";
@@ -25,7 +25,7 @@ export interface WriteContext {
   /** Logs a failed storage write or alarm request (nothing else is logged from here). */
   readonly logError: (error: unknown) => void;
   readonly state: RoomState;
-  /** The commit queue, refusing every job while the room is write-locked (write-lock.ts). */
+  /** The commit queue, refusing every job while the room is write-locked (storage/write-lock.ts). */
   readonly queue: CommitQueue;
   readonly broadcaster: Broadcaster;
   /** Changesets to broadcast once each commit group is durable (see queueBroadcast). */

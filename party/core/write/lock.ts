@@ -1,4 +1,4 @@
-// Takes the room's write lock (write-lock.ts) for an import or a DELETE.
+// Takes the room's write lock (storage/write-lock.ts) for an import or a DELETE.
 // Postconditions: the lock is taken in a commit group, after every write queued before it, and
 // holds once that group is durable (an import's lock is then also in the stored meta); with
 // `ifEmpty`, a room with a store or events refuses it (409) and nothing changes.

@@ -1,4 +1,4 @@
-// Keeps the store's snapshot close behind the store, so that waking up stays cheap (snapshot.ts).
+// Keeps the store's snapshot close behind the store, so that waking up stays cheap (log/snapshot.ts).
 // Postconditions: a snapshot is written in its own commit group, after the write or load that
 // asked for it, never on its path; at most one is scheduled at a time; a failed one is logged and
 // leaves the previous snapshot, which loading can still replay from.

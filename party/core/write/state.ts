@@ -2,7 +2,7 @@
 // store model, the event listeners and the snapshot bookkeeping. Every change to the meta or the
 // model during a write goes through one of the operations below, each of which records its undo
 // step in the commit group's batch, so that a group that fails leaves memory exactly as it found
-// it (commit-queue.ts). Everyone else reads through the getters.
+// it (storage/commit-queue.ts). Everyone else reads through the getters.
 import type { Batch } from "../storage/commit-queue.ts";
 import type { StoredEvent } from "../storage/event-log.ts";
 import type { Keys } from "../storage/keys.ts";
@@ -25,15 +25,15 @@ export interface RoomState {
   commitStore(batch: Batch, writes: StoreWrite[]): void;
   /** Sets the seq the store reflects; undone by the `commitStore` of the same write. */
   moveStore(seq: number): void;
-  /** Takes the write lock; an import's lock is also put in the batch (see write-lock.ts). */
+  /** Takes the write lock; an import's lock is also put in the batch (see storage/write-lock.ts). */
   lock(batch: Batch, lock: WriteLock): void;
-  /** Moves what retention keeps (see retention.ts), with the meta key. */
+  /** Moves what retention keeps (see log/retention.ts), with the meta key. */
   retain(batch: Batch, retained: { first?: number; auditCursor?: string | undefined }): void;
   onEvents(listener: (events: StoredEvent[]) => void): () => void;
   /** Tells every listener of events that are committed. */
   emit(events: StoredEvent[]): void;
   /**
-   * Snapshot bookkeeping (write-snapshot.ts): how far the store ran ahead of the last snapshot,
+   * Snapshot bookkeeping (snapshot.ts): how far the store ran ahead of the last snapshot,
    * whether one is scheduled, and how many chunks the stored one has. Not undone with a failed
    * group: at worst a snapshot comes a little early or late.
    */

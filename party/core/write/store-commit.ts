@@ -1,8 +1,8 @@
-// The steps every write of the store shares (write-changes.ts, write-store.ts): the hook that may
+// The steps every write of the store shares (apply-changes.ts, put-store.ts): the hook that may
 // veto or rewrite a changeset, recording store writes with their $store event in a batch, and
 // queueing the changeset's broadcast for when the batch is durable.
 // Postconditions: everything is recorded in the batch (entries, undo steps, after-commit effects),
-// so it is written, undone or sent with the commit group as a whole (commit-queue.ts).
+// so it is written, undone or sent with the commit group as a whole (storage/commit-queue.ts).
 import { STORE_STREAM } from "../../protocol.ts";
 import { parseChanges, type Changes } from "../store/changes.ts";
 import type { Batch } from "../storage/commit-queue.ts";
@@ -40,7 +40,7 @@ export const commitStore = (
   const stored = putEvent(context, { stream: STORE_STREAM, type, data, id });
   batch.nextSeq = context.seq;
   putAudit(keys, stored.event.seq, writes, batch.put);
-  // The synchronizer stamps these writes in the same batch (sync-room.ts).
+  // The synchronizer stamps these writes in the same batch (sync/room.ts).
   ctx.options.onStoreWrite?.(batch, writes, stamps);
   state.moveStore(stored.event.seq);
   emitAfterCommit(ctx, batch, [stored]);

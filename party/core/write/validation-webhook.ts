@@ -1,6 +1,6 @@
 // The validation webhook: before a write commits, the room POSTs it to VALIDATE_URL and commits
 // only on the service's accept. Called inside the write's commit-queue job, before the job changes
-// anything (commit-queue.ts), so that commits keep their order of arrival; the price is that the
+// anything (storage/commit-queue.ts), so that commits keep their order of arrival; the price is that the
 // room's writes wait for the service one after another (docs/webhooks.md, "Costs").
 //
 // Request: `{"room","kind","changes"|"content"|"events","role"}`, signed as deliveries are.
