@@ -194,7 +194,7 @@ export interface ImportResult {
 
 // ---- Stats ----
 
-/** `GET {room}/stats` (stats.ts says where each figure comes from). */
+/** `GET {room}/stats` (core/room/stats.ts says where each figure comes from). */
 export interface RoomStats {
   room: string;
   head: number;

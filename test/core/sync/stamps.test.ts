@@ -1,4 +1,4 @@
-// The stamps a room keeps for synchronizer clients (mergeable-peer.ts): read from storage only when
+// The stamps a room keeps for synchronizer clients (party/core/sync/mergeable-peer.ts): read from storage only when
 // the first synchronizer client needs them, taken in with the writes of the group that loads them,
 // and the room's clock past every stamp it kept, across restarts.
 import { createMergeableStore } from "tinybase";
