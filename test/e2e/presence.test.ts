@@ -1,6 +1,10 @@
 // Presence against real `wrangler dev` and `partykit dev`, one server each: two client-library
 // clients see each other's state and each other leave, a socket killed without a close leaves
 // too, and a flood of updates from one socket reaches the others coalesced, the last state winning.
+// Under wrangler dev also two Chromium pages (Debian's, via playwright-core) running the client
+// library bundled by esbuild: each sees the other's state, and the one that stays sees the other go.
+import { build } from "esbuild";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connectRoom, type Room } from "../../client/index.ts";
@@ -8,6 +12,8 @@ import type { ServerMessage } from "../../party/protocol.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const FAST_RECONNECT = { minReconnectionDelay: 50, maxReconnectionDelay: 500, connectionTimeout: 2_000 };
 const FLOOD = 1_000;
 
@@ -69,4 +75,40 @@ describe.each(["wrangler", "partykit"] as const)("presence under %s dev", (kind)
     await waitFor(() => watcher.presence.peers, (peers) => !(hello.self in peers), { what: "the killed socket's leave" });
     expect(await peersOf("flood")).toEqual({});
   });
+
+  if (kind === "wrangler") {
+    let browser: Browser | undefined;
+    const errors: string[] = [];
+    afterAll(async () => browser?.close());
+
+    /** A page with the client library as `globalThis.roomstore`, connected to `room` as `globalThis.room`. */
+    const openPage = async (bundle: string, room: string, name: string): Promise<Page> => {
+      browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      const page = await browser.newPage();
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(`${server.origin}/parties/main/${room}/presence`); // an origin for the page, nothing more
+      await page.addScriptTag({ content: bundle });
+      await page.evaluate(
+        ([host, room, name]) => {
+          const scope = globalThis as any;
+          scope.room = scope.roomstore.connectRoom({ host, room });
+          scope.room.presence.set({ name });
+        },
+        [server.host, room, name],
+      );
+      return page;
+    };
+    const peerNames = (page: Page) => page.evaluate(() => Object.values((globalThis as any).room.presence.peers).map((state: any) => state.name));
+
+    it("shows two Chromium pages each other's state, and the other's leave", async () => {
+      const { outputFiles } = await build({ entryPoints: ["client/index.ts"], bundle: true, format: "iife", globalName: "roomstore", platform: "browser", target: "es2022", write: false, logLevel: "warning" });
+      const bundle = outputFiles[0].text;
+      const [ann, ben] = [await openPage(bundle, "pages", "ann"), await openPage(bundle, "pages", "ben")];
+      await waitFor(() => peerNames(ann), (names) => names.join() === "ben", { what: "ben on ann's page" });
+      await waitFor(() => peerNames(ben), (names) => names.join() === "ann", { what: "ann on ben's page" });
+      await ann.close();
+      await waitFor(() => peerNames(ben), (names) => names.length === 0, { what: "ann's leave on ben's page" });
+      expect(errors).toEqual([]);
+    });
+  }
 });
