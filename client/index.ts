@@ -2,6 +2,8 @@
 // WebSocket). Rooms over PartySocket, TinyBase store sync, event feeds, and HTTP/SSE readers.
 export { connectRoom, MAX_PENDING_WRITES, RoomRejection, type Room, type RoomEvent, type RoomOptions } from "./room.ts";
 export { CREDIT_WINDOW, type EventFeed, type EventSelectors, type FeedOptions } from "./event-feed.ts";
+export type { RoomPresence } from "./presence.ts";
+export type { PresencePeers, PresenceState } from "../party/protocol.ts";
 export type { StoreLike, StoreSync, StoreSyncOptions } from "./store-sync.ts";
 export { getSnapshot, putSnapshot, readEventPage, readEvents, roomUrl, RoomHttpError, type EventPage, type HttpOptions, type Snapshot } from "./http.ts";
 export { tailEvents, type EventSourceConstructor, type Tail, type TailOptions } from "./sse-tail.ts";

@@ -3,7 +3,8 @@
 // `ok` or `nack`, and is sent again on every reconnect; the room applies a mid once), event feeds
 // with flow control, and TinyBase store sync. Frames and message kinds come from the protocol
 // module shared with the server. A `token` function gives every (re)connection a fresh token, and
-// the socket a fresh one before a signed token expires (token.ts).
+// the socket a fresh one before a signed token expires (token.ts). Presence rides the same socket
+// (presence.ts).
 import { PartySocket, type PartySocketOptions } from "partysocket";
 import {
   decodeFrame,
@@ -24,6 +25,7 @@ import {
 import { openFeed, type EventFeed, type EventSelectors, type FeedLink, type FeedOptions } from "./event-feed.ts";
 import { requestQuery, type HttpOptions } from "./http.ts";
 import { newId } from "./ids.ts";
+import { createRoomPresence, type RoomPresence } from "./presence.ts";
 import { syncStore, type StoreLike, type StoreSync, type StoreSyncOptions } from "./store-sync.ts";
 import { createTokenRefresh, type TokenSource } from "./token.ts";
 
@@ -70,6 +72,8 @@ export interface Room {
   stream(name: string): { event(type: string, data?: unknown, extra?: Pick<EventInput, "id" | "tz">): { append(): Promise<number> } };
   /** Events chosen by selectors: history, then live unless `until`/`to` ends the range. */
   events(selectors?: EventSelectors, options?: FeedOptions): EventFeed;
+  /** This connection's presence state and everyone else's (presence.ts). */
+  readonly presence: RoomPresence;
   /** Keeps a TinyBase store in sync with the room's (see store-sync.ts). */
   syncStore(store: StoreLike, options?: StoreSyncOptions): StoreSync;
   /** Sends a changeset in TinyBase's wire encoding as an acknowledged write; resolves with its seq. */
@@ -197,6 +201,7 @@ export const connectRoom = (options: RoomOptions): Room => {
       }),
     }),
     events: (selectors = {}, feedOptions) => openFeed(link, selectors, feedOptions),
+    presence: createRoomPresence(link),
     syncStore: (store, syncOptions) => syncStore(room, store, syncOptions),
     async sendChanges(changes, mid = newId()) {
       return (await acknowledged({ t: "changes", mid, changes })).seq ?? null;

@@ -9,4 +9,4 @@ export type { Room as RoomApi, RoomConnection, RoomCore } from "./core/index.ts"
 export type { RoomHooks } from "./core/room/hooks.ts";
 export type { RoomConfig, RoomConfigInput, RoomLimits } from "./core/room/config.ts";
 export type { Cell, ChangedRow, ChangedTable, ChangedTables, ChangedValues, Changes, Content, Deleted, Row, Table, Tables, Values } from "./core/store/changes.ts";
-export { DELETED, type ErrorCode, type EventInput, type RoomEvent } from "./protocol.ts";
+export { DELETED, type ErrorCode, type EventInput, type PresenceState, type RoomEvent } from "./protocol.ts";

@@ -398,7 +398,9 @@ export type ClientMessage =
   | { t: "changes"; mid: string; changes: unknown }
   | { t: "append"; mid: string; events: unknown[]; ifMatch?: number }
   /** A new token for this socket (main socket only): `ok` when it opens this room, else `nack` and the old one stays. */
-  | { t: "auth"; mid: string; token: string };
+  | { t: "auth"; mid: string; token: string }
+  /** Sets this socket's presence state (`null` clears it); see Presence below. */
+  | { t: "presence"; state: PresenceState | null };
 
 /** Why a subscription ended. */
 export type EndReason = "done" | "unsubscribed" | "error" | "timeout" | "reset";
@@ -410,7 +412,9 @@ export type ServerMessage =
   | { t: "caught-up"; sid: string; seq: number }
   | ({ t: "end"; sid: string; reason: EndReason } & Partial<ErrorBody>)
   | { t: "ok"; mid: string; seq?: number | null; seqs?: number[] }
-  | ({ t: "nack"; mid: string } & ErrorBody);
+  | ({ t: "nack"; mid: string } & ErrorBody)
+  | PresenceHello
+  | PresenceChanges;
 
 export const encodeServerMessage = (prefix: string, message: ServerMessage): string =>
   encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message));
@@ -435,6 +439,34 @@ export const MAX_MESSAGE_ID_CHARS = 128;
 /** A TinyBase changeset frame: `{prefix}s{Changes JSON}`; DELETED strings stand for deletions. */
 export const encodeChangesFrame = (prefix: string, changes: unknown): string =>
   encodeFrame(prefix, SET_CHANGES, JSON.stringify(changes));
+
+// ---- Presence: per-connection ephemeral state on the main socket ----
+
+/** `GET {room}/presence` answers `{"peers":{…}}`: every open connection's state. */
+export const PRESENCE_PATH = "/presence";
+/**
+ * Largest presence state, in UTF-8 bytes of its JSON. It is kept in the socket's attachment, which
+ * both runtimes cap at 16 KiB (Cloudflare's serializeAttachment limit) and which also holds the
+ * role, the socket id and up to MAX_SUBSCRIPTIONS_PER_CONNECTION subscription ids; V8's
+ * serialization of a JSON value takes at most about twice its JSON bytes (a short double: 9 bytes
+ * for "1.5,"), so a room may lower this limit but never raise it past the default.
+ */
+export const MAX_PRESENCE_BYTES = 4096;
+/** Presence changes reach every socket coalesced: at most one frame every this many milliseconds. */
+export const PRESENCE_INTERVAL_MS = 50;
+
+/** A connection's presence: any JSON object. */
+export type PresenceState = Record<string, unknown>;
+/** States by the room's own connection id (never a client-chosen one). */
+export type PresencePeers = Record<string, PresenceState>;
+/** Sent once when a main socket opens: its own id, and every connection that has a state. */
+export type PresenceHello = { t: "presence"; self: string; peers: PresencePeers };
+/** What changed since the last frame: new states (`null`: cleared) and connections that closed. */
+export type PresenceChanges = { t: "presence"; set: Record<string, PresenceState | null>; left: string[] };
+
+/** True for what a `presence` frame may carry: a JSON object (not an array), or null. */
+export const isPresenceState = (thing: unknown): thing is PresenceState | null =>
+  thing === null || (typeof thing === "object" && !Array.isArray(thing));
 
 // ---- MergeableStore synchronizer clients (`{room}/sync`, TinyBase's WsSynchronizer protocol) ----
 

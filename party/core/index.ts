@@ -14,6 +14,8 @@ import { SYNC_PATH } from "../protocol.ts";
 import { subPath } from "./room/http.ts";
 import { startDelivery, webhookStatus } from "./webhooks/delivery.ts";
 import { createTokenExpiry } from "./live/token-expiry.ts";
+import { createPresence } from "./live/presence.ts";
+import { presenceResource } from "./transport/presence-route.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -35,7 +37,7 @@ export interface Room {
   handleMessage(connection: RoomConnection, message: string | ArrayBuffer | ArrayBufferView): Promise<void>;
   /** Closes the sockets whose tokens expired (live/token-expiry.ts), then retention and delivery. */
   handleAlarm(): Promise<void>;
-  /** Ends what a closed connection held (its subscriptions). */
+  /** Ends what a closed connection held (its subscriptions, its presence). */
   handleClose(connection: RoomConnection): void;
 }
 
@@ -58,13 +60,15 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     scheduleAlarm: options.scheduleAlarm,
     logError: (error) => options.logger.error("roomstore: could not set the alarm", error),
   });
+  // Presence lives in the sockets' attachments, which outlive a rebuild too.
+  const presence = createPresence({ prefix: options.config.messagePrefix, limits: options.config.limits, hooks: options.hooks, now: options.now, setTimer: options.setTimer, connections: only(false) });
   /** The core and its handlers; built again from storage after an import or a DELETE. */
   const build = () => {
     const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
-    const sockets = createSocketHandlers(core, { subscriptions, tokens, countOpen: () => [...open].length });
+    const sockets = createSocketHandlers(core, { subscriptions, tokens, countOpen: () => [...open].length, presence });
     const admin = roomAdminResources(core, { connections: () => open, reload });
     const stats = () =>
       readStats({
@@ -74,7 +78,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
         sseReaders: () => sseReaders.size,
         webhook: () => webhookStatus(core),
       });
-    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, admin, { stats, sseReaders }) };
+    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, [...admin, presenceResource(presence)], { stats, sseReaders }) };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).
@@ -105,7 +109,9 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     handleConnect(connection, request) {
       open.add(connection);
       if (subPath(new URL(request.url).pathname) === SYNC_PATH) current.sync.connect(connection);
-      if (current.sockets.connect(connection, request)) tokens.admit(connection, request);
+      if (!current.sockets.connect(connection, request)) return;
+      tokens.admit(connection, request);
+      if (!isSyncConnection(connection)) presence.hello(connection);
     },
     async handleMessage(connection, message) {
       if (tokens.endIfExpired(connection)) return;
@@ -116,6 +122,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
       tokens.forget(connection);
       current.sockets.close(connection);
       current.sync.close(connection);
+      if (!isSyncConnection(connection)) presence.leave(connection);
     },
     handleAlarm() {
       tokens.sweep();

@@ -23,10 +23,11 @@ import { putStore } from "./write/put-store.ts";
 
 export * from "./room/types.ts";
 
-/** Resolves the options once: the clock, the id source and the logger every module uses. */
+/** Resolves the options once: the clock and timers, the id source and the logger every module uses. */
 export const createRoomContext = (options: RoomOptions): RoomContext => ({
   ...options,
   now: options.now ?? Date.now,
+  setTimer: options.setTimer ?? ((run, ms) => void setTimeout(run, ms)),
   newId: options.newId ?? (() => crypto.randomUUID()),
   logger: options.logger ?? { error: () => {} },
 });

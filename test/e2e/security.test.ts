@@ -51,12 +51,13 @@ const closeOf = (socket: WebSocket, ms = OUTCOME_TIMEOUT_MS) => {
   });
 };
 
-/** The x messages a socket receives, parsed. */
+/** The x messages a socket receives, parsed, but for presence (its hello on open). */
 const messagesOf = (socket: WebSocket) => {
   const messages: any[] = [];
   socket.on("message", (data) => {
     const frame = String(data);
-    if (frame.startsWith("x")) messages.push(JSON.parse(frame.slice(1)));
+    const message = frame.startsWith("x") ? JSON.parse(frame.slice(1)) : undefined;
+    if (message && message.t !== "presence") messages.push(message);
   });
   return messages;
 };

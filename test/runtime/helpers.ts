@@ -68,13 +68,21 @@ export const changesIn = (frame: string): any => (frame.startsWith("s") ? JSON.p
 /** The message in a roomstore frame, or undefined for another kind of frame. */
 export const messageIn = (frame: string): any => (frame.startsWith("x") ? JSON.parse(frame.slice(1)) : undefined);
 
+/** True for the presence hello a main socket gets as it opens (presence.ts). */
+export const isGreeting = (frame: string): boolean => {
+  const message = messageIn(frame);
+  return message?.t === "presence" && "self" in message;
+};
+
 /** How long a test waits for a frame or a close before it fails with what it saw (not a timing claim). */
 const WAIT_MS = 4_000;
 
 export interface Socket {
   ws: WebSocket;
-  /** Every frame received, in order. */
+  /** Every frame received after the greeting, in order. */
   frames: string[];
+  /** The presence hello the room sends a main socket as it opens (presence.ts), kept apart from `frames`. */
+  greeting?: any;
   /** The close code, once closed. */
   closedWith?: number;
   /** The first frame that satisfies `predicate`, waiting for it if needed. */
@@ -131,7 +139,9 @@ export const openSocket = async (where: Party, path = ""): Promise<Socket> => {
       }),
   };
   ws.addEventListener("message", (event) => {
-    socket.frames.push(String(event.data));
+    const frame = String(event.data);
+    if (socket.greeting === undefined && isGreeting(frame)) socket.greeting = messageIn(frame);
+    else socket.frames.push(frame);
     wake();
   });
   ws.addEventListener("close", (event) => {

@@ -9,6 +9,7 @@
 import {
   encodeEventMessage,
   encodeServerMessage,
+  isPresenceState,
   MAX_CREDIT,
   MAX_MESSAGE_ID_CHARS,
   MAX_SUBSCRIPTION_TIMEOUT_MS,
@@ -85,6 +86,9 @@ export const parseClientMessage = (thing: unknown): ClientMessage => {
       if (typeof message.token !== "string" || message.token.length === 0 || message.token.length > MAX_TOKEN_CHARS) {
         throw bad(`auth needs a token of 1 to ${MAX_TOKEN_CHARS} characters.`);
       }
+      return message as ClientMessage;
+    case "presence":
+      if (!isPresenceState(message.state)) throw bad("presence needs a state: a JSON object, or null to clear it.");
       return message as ClientMessage;
     default:
       throw bad("Unknown message kind.");
@@ -177,7 +181,7 @@ export const createSubscriptions = (core: RoomCore) => {
   const sendFailure = (connection: RoomConnection, message: ClientMessage, error: RoomError) => {
     const body = errorBody(error);
     if ("mid" in message) send(connection, { t: "nack", mid: message.mid, ...body });
-    else send(connection, { t: "error", sid: message.sid, ...body });
+    else send(connection, { t: "error", ...("sid" in message ? { sid: message.sid } : {}), ...body });
   };
 
   const changes = async (connection: RoomConnection, mid: string, payload: unknown) => {
@@ -205,7 +209,7 @@ export const createSubscriptions = (core: RoomCore) => {
 
   return {
     /** Handles one `x` message; errors become an error or nack frame, never a closed socket. (`auth` is token-expiry.ts's.) */
-    async handle(connection: RoomConnection, message: Exclude<ClientMessage, { t: "auth" }>): Promise<void> {
+    async handle(connection: RoomConnection, message: Exclude<ClientMessage, { t: "auth" | "presence" }>): Promise<void> {
       try {
         switch (message.t) {
           case "sub":

@@ -19,6 +19,8 @@ import {
   MAX_SSE_READERS,
   MAX_SUBSCRIPTION_BYTES,
   DEFAULT_LONG_POLL_TIMEOUT_MS,
+  MAX_PRESENCE_BYTES,
+  PRESENCE_INTERVAL_MS,
 } from "../../protocol.ts";
 import { authConfigFromEnv, type AuthConfig } from "./auth.ts";
 import { ConfigError } from "../common/errors.ts";
@@ -42,6 +44,10 @@ export interface RoomLimits {
   maxSubscriptionBytes: number;
   /** How long a Durable Streams long-poll read waits (durable-streams/handler.ts). */
   longPollTimeoutMs: number;
+  /** Largest presence state, in UTF-8 bytes of its JSON (presence.ts); at most MAX_PRESENCE_BYTES. */
+  maxPresenceBytes: number;
+  /** Shortest time between two presence frames to one socket. */
+  presenceIntervalMs: number;
 }
 
 /** How much of the log log/retention.ts keeps: each bound trims the oldest events past it. */
@@ -99,6 +105,8 @@ export const DEFAULT_LIMITS: RoomLimits = {
   maxSseReaders: MAX_SSE_READERS,
   maxSubscriptionBytes: MAX_SUBSCRIPTION_BYTES,
   longPollTimeoutMs: DEFAULT_LONG_POLL_TIMEOUT_MS,
+  maxPresenceBytes: MAX_PRESENCE_BYTES,
+  presenceIntervalMs: PRESENCE_INTERVAL_MS,
 };
 
 /** Environment variable of each limit, e.g. `MAX_FRAME_BYTES = "1048576"`. */
@@ -118,6 +126,8 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   maxSseReaders: "MAX_SSE_READERS",
   maxSubscriptionBytes: "MAX_SUBSCRIPTION_BYTES",
   longPollTimeoutMs: "LONG_POLL_TIMEOUT_MS",
+  maxPresenceBytes: "MAX_PRESENCE_BYTES",
+  presenceIntervalMs: "PRESENCE_INTERVAL_MS",
 };
 
 const text = (env: Record<string, unknown>, name: string): string | undefined =>
@@ -174,6 +184,11 @@ export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInp
     ) as Partial<RoomLimits>,
   );
   const { limits, ...rest } = input;
+  const resolvedLimits = { ...DEFAULT_LIMITS, ...limitsFromEnv, ...withoutUndefined(limits ?? {}) };
+  // A state lives in the socket's attachment, whose 16 KiB it shares (protocol.ts).
+  if (resolvedLimits.maxPresenceBytes > MAX_PRESENCE_BYTES) {
+    throw new ConfigError(`MAX_PRESENCE_BYTES may be at most ${MAX_PRESENCE_BYTES}: a socket's attachment holds at most 16 KiB.`);
+  }
   return {
     storePath: DEFAULT_STORE_PATH,
     eventsPath: DEFAULT_EVENTS_PATH,
@@ -186,6 +201,6 @@ export const resolveConfig = (env: Record<string, unknown>, input: RoomConfigInp
     ...withoutUndefined(rest),
     // After `rest`: a config set in code never changes what the gate accepts.
     auth: authConfigFromEnv(env),
-    limits: { ...DEFAULT_LIMITS, ...limitsFromEnv, ...withoutUndefined(limits ?? {}) },
+    limits: resolvedLimits,
   };
 };

@@ -4,6 +4,7 @@
 import type { Cell, ChangedRow, ChangedTable, ChangedTables, ChangedValues, Changes } from "../store/changes.ts";
 import { isDeleted } from "../store/changes.ts";
 import type { StoreModel } from "../store/model.ts";
+import type { PresenceState } from "../../protocol.ts";
 
 type Answer = boolean | Promise<boolean>;
 
@@ -29,6 +30,8 @@ export interface RoomHooks {
    * it, and a returned Changes replaces it (a rewrite, validated like client input).
    */
   canApplyChanges?(changes: Changes, initialSave: boolean, requestOrConnection: unknown): boolean | Changes | Promise<boolean | Changes>;
+  /** Sees a presence state before it is kept (presence.ts): `false` refuses it. Clearing one is always allowed. */
+  canSetPresence?(state: PresenceState, connection: unknown): Answer;
 }
 
 const ITEM_HOOKS = [

@@ -11,6 +11,7 @@ import type { Keys } from "../storage/keys.ts";
 import type { MemoryGauge } from "./memory.ts";
 import type { RoomStorage } from "../storage/room-storage.ts";
 import type { WriteLock } from "../storage/write-lock.ts";
+import type { PresenceState } from "../../protocol.ts";
 import type { StoreModel, StoreWrite } from "../store/model.ts";
 
 /**
@@ -41,6 +42,8 @@ export interface ConnectionState {
   sync?: boolean;
   /** When the signed token that admitted it (or its last refresh) expires, in seconds since the epoch (live/token-expiry.ts). */
   tokenExp?: number;
+  /** Its presence state, if it set one (presence.ts): here, so that it survives hibernation and nowhere else. */
+  presence?: PresenceState;
 }
 
 export const stateOf = (connection: RoomConnection): ConnectionState => (connection.state ?? {}) as ConnectionState;
@@ -73,6 +76,8 @@ export interface RoomOptions {
   hooks: RoomHooks;
   connections: () => Iterable<RoomConnection>;
   now?: () => number;
+  /** Runs `run` after `ms` milliseconds (default: setTimeout); presence coalesces its frames with it. */
+  setTimer?: (run: () => void, ms: number) => void;
   newId?: () => string;
   logger?: Logger;
   /** Asks the runtime for an alarm at `at` (ms) unless one is set no later (alarm-scheduler.ts); retention and delivery run in it. */
@@ -87,6 +92,7 @@ export interface RoomOptions {
  */
 export interface RoomContext extends RoomOptions {
   readonly now: () => number;
+  readonly setTimer: (run: () => void, ms: number) => void;
   readonly newId: () => string;
   readonly logger: Logger;
 }

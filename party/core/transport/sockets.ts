@@ -18,6 +18,7 @@ import { sendCurrent } from "../live/broadcast.ts";
 import { closeByRoom, closeForError, stateOf, updateState, type RoomConnection, type RoomCore } from "../room/types.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "../live/subscriptions.ts";
 import type { TokenExpiry } from "../live/token-expiry.ts";
+import type { Presence } from "../live/presence.ts";
 
 /** What `parse` returns, or undefined when it refuses its input. */
 const validOrUndefined = <T>(parse: () => T): T | undefined => {
@@ -56,9 +57,11 @@ export interface SocketParts {
    * core's connections, but count against `maxConnections` all the same).
    */
   countOpen: () => number;
+  /** The room's presence (presence.ts): it outlives a rebuild of the room, as sockets do. */
+  presence: Pick<Presence, "set">;
 }
 
-export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, countOpen }: SocketParts) => {
+export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, countOpen, presence }: SocketParts) => {
   const { config } = core.options;
   const { limits } = config;
   const log = (error: unknown) => core.options.logger.error("roomstore: message failed", error);
@@ -128,6 +131,7 @@ export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, co
     }
     const message = parseClientMessage(parsed);
     if (message.t === "auth") return tokens.refresh(connection, message);
+    if (message.t === "presence") return presence.set(connection, message.state);
     await subscriptions.handle(connection, message);
   };
 

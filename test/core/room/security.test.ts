@@ -99,11 +99,7 @@ describe("limits", () => {
   it("ignores what a socket sends after the room closed it, past the connection limit or after a frame over the size limit", async () => {
     const room = await createTestRoom({ config: { limits: { maxConnections: 1, maxFrameBytes: 200 } } });
     await room.request("PUT", "/store", [{}, {}]);
-    const [admitted, refused] = ["a", "b"].map((id) => {
-      const socket = room.connect(id);
-      room.room.handleConnect(socket, new Request("http://x", { headers: ADMITTED }));
-      return socket;
-    });
+    const [admitted, refused] = ["a", "b"].map((id) => room.connect(id));
     expect([admitted.closed, refused.closed?.code]).toEqual([undefined, 1013]);
     // Frames the runtime still delivers while the close is on its way to the client.
     await room.room.handleMessage(refused, 's[{"t":{"r":{"c":"refused"}}},{},1]');

@@ -9,7 +9,10 @@ export const ADMITTED = { [ROLE_HEADER]: "write" };
 
 export interface TestConnection {
   id: string;
+  /** What the room sent after the socket opened (its greeting is in `greeting`). */
   sent: string[];
+  /** What the room sent as the socket opened: its presence hello (presence.ts). */
+  greeting?: string[];
   state: unknown;
   setState(state: unknown): unknown;
   closed?: { code?: number; reason?: string };
@@ -56,6 +59,7 @@ export const createTestRoom = async (
     /** Environment variables, as a deployment sets them (AUTH_SECRET…). */
     env?: Record<string, unknown>;
     scheduleAlarm?: (at: number) => void;
+    setTimer?: (run: () => void, ms: number) => void;
   } = {},
 ): Promise<TestRoom> => {
   const storage = options.storage ?? createMemoryStorage();
@@ -70,6 +74,7 @@ export const createTestRoom = async (
     now: options.now ?? (() => Date.UTC(2026, 0, 1)),
     newId: () => `id-${++counter}`,
     scheduleAlarm: options.scheduleAlarm,
+    setTimer: options.setTimer,
   });
   await room.load();
   return {
@@ -81,6 +86,8 @@ export const createTestRoom = async (
       connections.push(connection);
       // As the runtimes do: the socket is in the connection list when the room hears of it.
       room.handleConnect(connection, new Request("http://room.test/parties/main/test-room", { headers: ADMITTED }));
+      // Kept apart, so that a test of what follows sees only what follows.
+      connection.greeting = connection.sent.splice(0);
       return connection;
     },
     request(method, path, body, headers = {}) {
