@@ -3,6 +3,7 @@ import { createOpenConnections } from "./live/connections.ts";
 import type { RoomError } from "./common/errors.ts";
 import { createSocketHandlers } from "./transport/sockets.ts";
 import { createRequestHandler } from "./transport/routes.ts";
+import { createDurableStreamHandler } from "./durable-streams/handler.ts";
 import { countReaders, readStats } from "./room/stats.ts";
 import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room-core.ts";
 import { createSubscriptions } from "./live/subscriptions.ts";
@@ -78,7 +79,9 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
         sseReaders: () => sseReaders.size,
         webhook: () => webhookStatus(core),
       });
-    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, [...admin, presenceResource(presence)], { stats, sseReaders }) };
+    const streams = createDurableStreamHandler(core);
+    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence)], streams, stats, sseReaders });
+    return { core, peer, sync, subscriptions, sockets, handleRequest };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).

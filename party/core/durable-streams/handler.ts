@@ -11,11 +11,11 @@ import { RESERVED_PREFIX } from "../../protocol.ts";
 import { roleOf } from "../room/auth.ts";
 import { RoomError } from "../common/errors.ts";
 import { errorResponse, readBodyBytes } from "../room/http.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { RoomContext } from "../room/types.ts";
 import { encodePayload, mediaType } from "./payload.ts";
 import { ProducerRefusal } from "./producers.ts";
 import { isExpired, type StreamMeta } from "./model.ts";
-import { StreamClosed, createStreamStore, type AppendRequest } from "./store.ts";
+import { StreamClosed, createStreamStore, type AppendRequest, type StreamStorePort } from "./store.ts";
 import { baseHeaders, MAX_APPEND_BYTES, parseConfig, keptHeader, parseProducer, STREAM_ROUTE, streamNameOf } from "./requests.ts";
 import {
   formatOffset,
@@ -45,7 +45,12 @@ const CACHE_IMMUTABLE = "private, max-age=60, stale-while-revalidate=300";
 
 export { STREAM_ROUTE };
 
-export const createDurableStreamHandler = (core: RoomCore) => {
+/** What the protocol's handler uses of the room: the stream store's port, with the config and the logger. */
+export interface StreamPort extends StreamStorePort {
+  readonly options: Pick<RoomContext, "storage" | "now" | "config" | "logger">;
+}
+
+export const createDurableStreamHandler = (core: StreamPort) => {
   const { config } = core.options;
   const store = createStreamStore(core);
   const now = core.options.now;
@@ -59,7 +64,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
   const watch = (logStream: string): LogWatch => {
     if (liveReads >= MAX_LIVE_READS) throw new RoomError("rate_limited", `The room holds ${MAX_LIVE_READS} live reads already: retry later.`);
     liveReads++;
-    const inner = watchLog(core, logStream);
+    const inner = watchLog(core.log, logStream);
     let cancelled = false;
     return {
       wait: (timeoutMs) => inner.wait(timeoutMs),
@@ -79,7 +84,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
       lastReads.delete(name);
       return undefined;
     }
-    return (await hasEvents(core, name)) ? viewSource(core, name) : undefined;
+    return (await hasEvents(core.log, name)) ? viewSource(core.log, name) : undefined;
   };
 
   const touch = (name: string, meta: StreamMeta | undefined) => {
@@ -112,7 +117,7 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     const streamConfig = parseConfig(request);
     const body = await readBodyBytes(request, Math.min(MAX_APPEND_BYTES, config.limits.maxBodyBytes));
     const payload = encodePayload(streamConfig.contentType, body, true);
-    if (!(await store.load(name)) && (await hasEvents(core, name))) {
+    if (!(await store.load(name)) && (await hasEvents(core.log, name))) {
       throw new RoomError("conflict", "An application stream of the room has this name: read it, or pick another name.");
     }
     const { created, meta } = await store.create(name, streamConfig, payload, lastRead(name));
@@ -198,9 +203,9 @@ export const createDurableStreamHandler = (core: RoomCore) => {
     }
     let source = await found(name);
     touch(name, source.meta);
-    const from = startOf(core, source, offset);
+    const from = startOf(core.log, source, offset);
     if (live === "sse") {
-      return sseResponse({ core, watch: watch(source.logStream), resolve: () => resolve(name), source, from, cursor: params.get("cursor"), headers, now, log });
+      return sseResponse({ reader: core.log, longPollTimeoutMs: config.limits.longPollTimeoutMs, watch: watch(source.logStream), resolve: () => resolve(name), source, from, cursor: params.get("cursor"), headers, now, log });
     }
     if (offset.kind === "now" && live !== "long-poll") {
       headers.set("Cache-Control", "no-store");
@@ -210,19 +215,19 @@ export const createDurableStreamHandler = (core: RoomCore) => {
       if (source.meta?.closed) headers.set("Stream-Closed", "true");
       return new Response(mediaType(source.contentType) === "application/json" ? "[]" : null, { status: 200, headers });
     }
-    if (live !== "long-poll") return chunkResponse(request, source, await readChunk(core, source, from), headers);
+    if (live !== "long-poll") return chunkResponse(request, source, await readChunk(core.log, source, from), headers);
     const cursor = responseCursor(params.get("cursor"), now());
     headers.set("Stream-Cursor", cursor);
     const pending = watch(source.logStream);
     try {
-      let chunk = await readChunk(core, source, from);
+      let chunk = await readChunk(core.log, source, from);
       if (chunk.empty && !source.meta?.closed) {
         const woken = await pending.wait(config.limits.longPollTimeoutMs);
         const latest = await resolve(name);
         if (!latest || latest.incarnation !== source.incarnation) throw new RoomError("not_found", "The stream was deleted.");
         source = latest;
         touch(name, source.meta);
-        if (woken) chunk = await readChunk(core, source, from);
+        if (woken) chunk = await readChunk(core.log, source, from);
       }
       if (!chunk.empty) return chunkResponse(request, source, chunk, headers);
       headers.set("Stream-Next-Offset", formatOffset(from));

@@ -7,9 +7,10 @@
 //
 // Postconditions of every job: validation and reads first; then, synchronously, the events and the
 // metadata in the batch; a refused request changes nothing.
-import type { Batch } from "../storage/commit-queue.ts";
+import type { Batch, Job } from "../storage/commit-queue.ts";
 import { RoomError } from "../common/errors.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { LogReader, RoomContext } from "../room/types.ts";
+import type { EventInput, StoredEvent } from "../storage/event-log.ts";
 import { planFork } from "./fork.ts";
 import { EVENT_APPEND, EVENT_CLOSE, EVENT_CREATE, EVENT_DELETE, isExpired, logStreamOf, streamMetaKey, type StreamConfig, type StreamMeta } from "./model.ts";
 import { encodePayload, mediaType, type Payload } from "./payload.ts";
@@ -46,7 +47,17 @@ export class StreamClosed extends RoomError {
   }
 }
 
-export const createStreamStore = (core: RoomCore) => {
+/** What the stream store uses of the room: storage, clock and prefix, the log, and its commit group jobs. */
+export interface StreamStorePort {
+  readonly options: Pick<RoomContext, "storage" | "now" | "config">;
+  readonly log: LogReader;
+  /** Runs a job in the next commit group, with the room's writes (storage/commit-queue.ts). */
+  run<T>(job: Job<T>): Promise<T>;
+  /** Puts events in a job's batch, next to the job's own keys (write/append-events.ts). */
+  putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
+}
+
+export const createStreamStore = (core: StreamStorePort) => {
   const { storage } = core.options;
   const now = core.options.now;
   const metaKey = (name: string) => streamMetaKey(core.options.config.storagePrefix, name);
@@ -85,7 +96,7 @@ export const createStreamStore = (core: RoomCore) => {
         const source = fork ? await load(fork.from, batch) : undefined;
         if (fork && (!source || isExpired(source, now()))) throw new RoomError("not_found", "The source stream does not exist.");
         if (source?.softDeleted) throw new RoomError("conflict", "The source stream was deleted.");
-        const plan = fork ? await planFork(core, fork, source!, config) : undefined;
+        const plan = fork ? await planFork(core.log, fork, source!, config) : undefined;
         // From here on: synchronous.
         const contentType = plan?.contentType ?? config.contentType;
         const setup: Record<string, unknown> = { contentType };

@@ -26,7 +26,10 @@ import { errorBody, RoomError, toRoomError } from "../common/errors.ts";
 import { sendCurrent } from "./broadcast.ts";
 import { parseAppendInputs } from "../storage/event-log.ts";
 import { openFeed, type Feed } from "./feed.ts";
-import { stateOf, updateState, type RoomConnection, type RoomCore } from "../room/types.ts";
+import { stateOf, updateState, type ApplyOptions, type ChangesResult, type LogReader, type RoomConnection, type RoomContext } from "../room/types.ts";
+import type { StoreModel } from "../store/model.ts";
+import type { MemoryGauge } from "../room/memory.ts";
+import type { EventInput, StoredEvent } from "../storage/event-log.ts";
 import { parseSelectorObject } from "../log/selectors.ts";
 
 interface Subscription {
@@ -104,7 +107,17 @@ export const assertCellCount = (changes: Changes, max: number): void => {
   if (countChanges(changes) > max) throw new RoomError("too_large", `A changeset may change at most ${max} cells and values.`);
 };
 
-export const createSubscriptions = (core: RoomCore) => {
+/** What subscriptions and acknowledged writes use of the room. */
+export interface SubscriptionPort {
+  readonly options: Pick<RoomContext, "config" | "now" | "logger">;
+  readonly log: LogReader;
+  readonly model: Pick<StoreModel, "hasStore" | "currentOf">;
+  readonly memory: Pick<MemoryGauge, "track">;
+  applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
+  appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
+}
+
+export const createSubscriptions = (core: SubscriptionPort) => {
   const { config } = core.options;
   const prefix = config.messagePrefix;
   // By the room's own socket id (connections.ts), never by the client's `_pk`.

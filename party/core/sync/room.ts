@@ -9,13 +9,14 @@
 // the refused cells newer stamps with the room's content, which every client then adopts.
 import { CLOSE_POLICY, MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../../protocol.ts";
 import { isEmptyChanges, parseChanges, type Changes } from "../store/changes.ts";
-import type { Batch } from "../storage/commit-queue.ts";
+import type { Batch, Job } from "../storage/commit-queue.ts";
 import { socketIdOf } from "../live/connections.ts";
 import { RoomError, toRoomError } from "../common/errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
-import { closeByRoom, closeForError, stateOf, updateState, type RoomConnection, type RoomCore } from "../room/types.ts";
+import { closeByRoom, closeForError, stateOf, updateState, type ApplyOptions, type ChangesResult, type PutResult, type RoomConnection, type RoomContext } from "../room/types.ts";
+import type { Content } from "../store/changes.ts";
 import { createRateLimiter } from "../transport/sockets.ts";
-import type { StoreWrite } from "../store/model.ts";
+import type { StoreModel, StoreWrite } from "../store/model.ts";
 import { assertCellCount } from "../live/subscriptions.ts";
 import { bodyValidator, createFragmentBudget, createSyncDecoder, encodeSyncBody, encodeSyncFrame, encodeSyncFrameOf, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./wire.ts";
 import { mergeStamped, mergeTablesStamps, plainOf } from "./changes.ts";
@@ -35,7 +36,18 @@ const isEmptyObject = (thing: object) => {
 const ID_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 const randomId = (length: number) => Array.from(crypto.getRandomValues(new Uint8Array(length)), (byte) => ID_CHARS[byte & 63]).join("");
 
-export const createSyncRoom = (core: RoomCore, peer: MergeablePeer, connections: () => Iterable<RoomConnection>) => {
+/** What the synchronizer uses of the room: its limits, clock and logger, its commit group jobs, and its writes. */
+export interface SyncPort {
+  readonly options: Pick<RoomContext, "config" | "now" | "logger">;
+  readonly model: Pick<StoreModel, "hasStore">;
+  run<T>(job: Job<T>): Promise<T>;
+  /** Resolves once every write queued before it has settled (stored, or failed and rolled back). */
+  settled(): Promise<void>;
+  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
+}
+
+export const createSyncRoom = (core: SyncPort, peer: MergeablePeer, connections: () => Iterable<RoomConnection>) => {
   const { limits } = core.options.config;
   const now = core.options.now;
   const log = (error: unknown) => core.options.logger.error("roomstore: synchronizer message failed", error);

@@ -15,7 +15,8 @@ import { assertOriginAllowed, assertSocketPath } from "../room/http.ts";
 import { parseChanges, type Changes } from "../store/changes.ts";
 import { errorBody, RoomError, toRoomError } from "../common/errors.ts";
 import { sendCurrent } from "../live/broadcast.ts";
-import { closeByRoom, closeForError, stateOf, updateState, type RoomConnection, type RoomCore } from "../room/types.ts";
+import { closeByRoom, closeForError, stateOf, updateState, type ApplyOptions, type ChangesResult, type RoomConnection, type RoomContext } from "../room/types.ts";
+import type { StoreModel } from "../store/model.ts";
 import { assertCellCount, assertWriter, parseClientMessage, type createSubscriptions } from "../live/subscriptions.ts";
 import type { TokenExpiry } from "../live/token-expiry.ts";
 import type { Presence } from "../live/presence.ts";
@@ -61,7 +62,14 @@ export interface SocketParts {
   presence: Pick<Presence, "set">;
 }
 
-export const createSocketHandlers = (core: RoomCore, { subscriptions, tokens, countOpen, presence }: SocketParts) => {
+/** What the socket handlers use of the room: its config, clock and logger, the store, and the changeset write. */
+export interface SocketPort {
+  readonly options: Pick<RoomContext, "config" | "now" | "logger">;
+  readonly model: Pick<StoreModel, "hasStore" | "currentOf">;
+  applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
+}
+
+export const createSocketHandlers = (core: SocketPort, { subscriptions, tokens, countOpen, presence }: SocketParts) => {
   const { config } = core.options;
   const { limits } = config;
   const log = (error: unknown) => core.options.logger.error("roomstore: message failed", error);

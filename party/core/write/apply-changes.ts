@@ -13,12 +13,10 @@ import { socketIdOf } from "../live/connections.ts";
 import { RoomError } from "../common/errors.ts";
 import { sendCurrent } from "../live/broadcast.ts";
 import { filterChanges } from "../room/hooks.ts";
-import type { ChangesResult, RoomCore } from "../room/types.ts";
+import type { ApplyOptions, ChangesResult } from "../room/types.ts";
 import { commitStore, queueBroadcast, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
-
-export type ApplyOptions = NonNullable<Parameters<RoomCore["applyChanges"]>[2]>;
 
 export const applyChanges = (
   ctx: WriteContext,
@@ -38,7 +36,7 @@ export const applyChanges = (
     const { storeSeq } = state.meta;
     if (ifMatch !== undefined && ifMatch !== storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${storeSeq}, not ${ifMatch}.`);
     if (resolve) changes = resolve(changes);
-    const vetted = await vet(ctx, await validateWrite(ctx.room(), sender ? "changes" : "patch", changes, origin), false, origin);
+    const vetted = await vet(ctx, await validateWrite(ctx.options, sender ? "changes" : "patch", changes, origin), false, origin);
     const { accepted, rejected } = vetted
       ? await filterChanges(hooks, vetted, false, origin, model)
       : { accepted: [{}, {}, 1] as Changes, rejected: true };

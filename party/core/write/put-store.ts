@@ -24,7 +24,7 @@ export const putStore = (ctx: WriteContext, content: Content, origin: unknown, i
     if (replacing && ifMatch !== state.meta.storeSeq) {
       throw new RoomError("precondition_failed", `The store is at seq ${state.meta.storeSeq}, not ${ifMatch}.`);
     }
-    await validateWrite(ctx.room(), "put", content, origin);
+    await validateWrite(ctx.options, "put", content, origin);
     const initialSave = !model.hasStore;
     const asChanges: Changes = initialSave
       ? [content[0], content[1], 1]
