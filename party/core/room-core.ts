@@ -144,7 +144,6 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     queue,
     broadcaster,
     log: logReader,
-    groupBroadcasts: new WeakMap(),
   };
 
   const core: RoomCore = {

@@ -24,7 +24,7 @@ import { getHlcFunctions } from "tinybase/common";
 import { createMergeableStore, type MergeableStore } from "tinybase/mergeable-store";
 import { DELETED, JSON_CELL_PREFIX } from "../../protocol.ts";
 import type { Cell, Changes } from "../store/changes.ts";
-import type { Batch } from "../storage/commit-queue.ts";
+import type { Batch, GroupPart } from "../storage/commit-queue.ts";
 import type { RoomStorage } from "../storage/room-storage.ts";
 import type { StoreModel, StoreWrite } from "../store/model.ts";
 import type { CellStamps, MergeableChanges, TableStamps } from "./wire.ts";
@@ -92,8 +92,8 @@ export const createMergeablePeer = (context: {
   let latest = "";
   /** tableId → rowId → cellId → hlc; valueId → hlc. Undefined until loaded. */
   let stamps: { cells: Map<string, Map<string, Map<string, string>>>; values: Map<string, string> } | undefined;
-  /** Stamps recorded in each group while `stamps` was not loaded: a load later in that group takes them in. */
-  const recordedUnloaded = new WeakMap<Batch, MergeableChanges[]>();
+  /** Stamps recorded in a group while `stamps` was not loaded: a load later in that group takes them in. */
+  const unloadedStamps: GroupPart<MergeableChanges[]> = { create: () => [] };
   let store: MergeableStore | undefined;
   /** Counts changes to the stamped content, for caches of what is derived from it. */
   let version = 0;
@@ -213,11 +213,7 @@ export const createMergeablePeer = (context: {
     if (latest !== before) batch.put(latestKey, latest);
     let unrecorded: MergeableChanges[] | undefined;
     if (stamps) remember(batch, changes);
-    else {
-      unrecorded = recordedUnloaded.get(batch);
-      if (!unrecorded) recordedUnloaded.set(batch, (unrecorded = []));
-      unrecorded.push(changes);
-    }
+    else (unrecorded = batch.part(unloadedStamps)).push(changes);
     if (store) applyEncoded(store, changes);
     version++;
     batch.onUndo(() => {
@@ -267,7 +263,7 @@ export const createMergeablePeer = (context: {
       const { read } = await readStamps();
       if (stamps) return;
       stamps = read;
-      for (const changes of recordedUnloaded.get(batch) ?? []) remember(batch, changes);
+      for (const changes of batch.part(unloadedStamps)) remember(batch, changes);
       store = undefined;
       version++;
     },

@@ -9,7 +9,7 @@
 // the refused cells newer stamps with the room's content, which every client then adopts.
 import { CLOSE_POLICY, MAX_SYNC_PENDING_REQUESTS, SYNC_MESSAGE, SYNC_REQUEST_TIMEOUT_MS, SYNC_ROOM_ID } from "../../protocol.ts";
 import { isEmptyChanges, parseChanges, type Changes } from "../store/changes.ts";
-import type { Batch, Job } from "../storage/commit-queue.ts";
+import type { Batch, GroupPart, Job } from "../storage/commit-queue.ts";
 import { socketIdOf } from "../live/connections.ts";
 import { RoomError, toRoomError } from "../common/errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
@@ -55,8 +55,6 @@ export const createSyncRoom = (core: SyncPort, peer: MergeablePeer, connections:
   const decoders = new Map<string, ReturnType<typeof createSyncDecoder>>();
   const fragmentBudget = createFragmentBudget();
   const pending = new Map<string, Map<string, Pending>>();
-  /** Stamped writes to send once each commit group is durable. */
-  const groups = new WeakMap<Batch, StampedWrite[]>();
   /** The same per-socket frame limit as the main socket's (transport/sockets.ts). */
   const limiter = createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, now);
   /** The stamps, loaded once for the first synchronizer client (mergeable-peer.ts). */
@@ -98,14 +96,16 @@ export const createSyncRoom = (core: SyncPort, peer: MergeablePeer, connections:
     }
   };
 
-  const queueFlush = (batch: Batch, write: StampedWrite) => {
-    let list = groups.get(batch);
-    if (!list) {
-      groups.set(batch, (list = []));
-      batch.onCommit(() => flush(list!));
-    }
-    list.push(write);
+  /** A group's stamped writes, sent once it is durable. */
+  const groupWrites: GroupPart<StampedWrite[]> = {
+    create(batch) {
+      const list: StampedWrite[] = [];
+      batch.onCommit(() => flush(list));
+      return list;
+    },
   };
+
+  const queueFlush = (batch: Batch, write: StampedWrite) => void batch.part(groupWrites).push(write);
 
   /** Gives every cell of `incoming` the room still refuses newer stamps with the room's content. */
   const correct = (incoming: MergeableChanges) =>

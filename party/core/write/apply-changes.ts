@@ -14,7 +14,7 @@ import { RoomError } from "../common/errors.ts";
 import { sendCurrent } from "../live/broadcast.ts";
 import { filterChanges } from "../room/hooks.ts";
 import type { ApplyOptions, ChangesResult } from "../room/types.ts";
-import { commitStore, queueBroadcast, vet } from "./store-commit.ts";
+import { commitStore, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
 
@@ -47,7 +47,7 @@ export const applyChanges = (
     if (!isEmptyChanges(accepted)) {
       const writes = model.plan(accepted);
       seq = commitStore(ctx, batch, writes, EVENT_CHANGES, changesForLog(accepted), id, stamps).event.seq;
-      queueBroadcast(ctx, batch, accepted, writes, sender);
+      broadcaster.queue(batch, { changes: accepted, writes, sender });
     }
     if ((rejected || vetted !== changes) && sender) {
       // Reconverge the sender: it applied its whole changeset locally, not what the room kept.

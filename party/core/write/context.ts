@@ -30,9 +30,8 @@ export interface WriteContext {
   readonly log: LogReader;
   /** The commit queue, refusing every job while the room is write-locked (storage/write-lock.ts). */
   readonly queue: CommitQueue;
+  /** Queues a group's changesets in its batch, to broadcast once it is durable (live/broadcast.ts). */
   readonly broadcaster: Broadcaster;
-  /** Changesets to broadcast once each commit group is durable (see queueBroadcast). */
-  readonly groupBroadcasts: WeakMap<Batch, ReturnType<Broadcaster["entry"]>[]>;
 }
 
 /** Where the events of a batch are numbered from: the batch's next seq, at the clock's time now. */

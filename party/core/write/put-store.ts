@@ -11,7 +11,7 @@ import { RoomError } from "../common/errors.ts";
 import { filterChanges } from "../room/hooks.ts";
 import type { PutResult } from "../room/types.ts";
 import { changesOf } from "../store/model.ts";
-import { commitStore, queueBroadcast, vet } from "./store-commit.ts";
+import { commitStore, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
 
@@ -44,7 +44,7 @@ export const putStore = (ctx: WriteContext, content: Content, origin: unknown, i
     const stored = changesOf(writes.filter((write) => write.value !== undefined));
     const data = [stored[0], stored[1]];
     const { event } = commitStore(ctx, batch, writes, initialSave ? EVENT_INIT : EVENT_REPLACE, data);
-    if (!isEmptyChanges(diff)) queueBroadcast(ctx, batch, diff, writes);
+    if (!isEmptyChanges(diff)) ctx.broadcaster.queue(batch, { changes: diff, writes });
     return { status: replacing ? (initialSave ? 201 : 200) : 201, seq: event.seq } as PutResult;
   });
 };
