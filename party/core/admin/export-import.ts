@@ -95,7 +95,7 @@ export const exportStream = async (core: AdminPort, streamBufferChars = EXPORT_S
         streamsDone = true;
       }
       if (next > head) return controller.close();
-      const read = await readRange(storage, core.keys, {}, next, head, EXPORT_PAGE_EVENTS);
+      const read = await readRange(storage, core.keys, { selection: {}, lower: next, upper: head, limit: EXPORT_PAGE_EVENTS });
       // Retention may have trimmed what this export had yet to read: end it broken, not with a gap.
       if (read.events[0]?.seq !== next) return controller.error(new Error(`Seq ${next} is gone from the log (retention).`));
       controller.enqueue(encoder.encode(read.events.map(({ json }) => json + "\n").join("")));

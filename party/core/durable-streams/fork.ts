@@ -60,7 +60,7 @@ const prefixAfter = async (
   for (const range of ranges) {
     const lower = Math.max(seq, range.after) + 1;
     if (lower > range.upTo) continue;
-    const read = await readRange(log.storage, log.keys, { stream: range.logStream, types: [EVENT_APPEND] }, lower, range.upTo, 1);
+    const read = await readRange(log.storage, log.keys, { selection: { stream: range.logStream, types: [EVENT_APPEND] }, lower, upper: range.upTo, limit: 1 });
     const event = read.events[0];
     if (!event) continue;
     const messages = decoderOf(contentType)(event);

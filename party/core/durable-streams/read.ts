@@ -149,7 +149,7 @@ export const readChunk = async (log: LogReader, source: Source, from: number, ma
   for (const segment of source.segments) {
     let lower = Math.max(last, segment.after) + 1;
     while (!upToDate && size < maxBytes && lower <= segment.upTo) {
-      const read = await readRange(log.storage, log.keys, segment.selection, lower, segment.upTo, CHUNK_PAGE_EVENTS);
+      const read = await readRange(log.storage, log.keys, { selection: segment.selection, lower, upper: segment.upTo, limit: CHUNK_PAGE_EVENTS });
       let readAll = true;
       for (const [i, event] of read.events.entries()) {
         const messages = source.decode(event);

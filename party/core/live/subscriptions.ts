@@ -17,7 +17,6 @@ import {
   MAX_TOKEN_CHARS,
   SUBSCRIPTION_TIMEOUT_MS,
   type ClientMessage,
-  type SelectorParams,
   type ServerMessage,
 } from "../../protocol.ts";
 import { countChanges, parseChanges, type Changes } from "../store/changes.ts";
@@ -142,7 +141,7 @@ export const createSubscriptions = (core: SubscriptionPort) => {
 
   const { now } = core.options;
 
-  const subscribe = (connection: RoomConnection, sid: string, selectorParams: SelectorParams | undefined, credit: number, timeoutMs = SUBSCRIPTION_TIMEOUT_MS) => {
+  const subscribe = (connection: RoomConnection, { sid, selectors: selectorParams, credit, timeoutMs = SUBSCRIPTION_TIMEOUT_MS }: Extract<ClientMessage, { t: "sub" }>) => {
     const subs = subsOf(connection);
     if (subs.has(sid)) throw new RoomError("conflict", `Subscription ${sid} exists on this connection.`);
     if (subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
@@ -226,7 +225,7 @@ export const createSubscriptions = (core: SubscriptionPort) => {
       try {
         switch (message.t) {
           case "sub":
-            return subscribe(connection, message.sid, message.selectors, message.credit, message.timeoutMs);
+            return subscribe(connection, message);
           case "ack": {
             const subscription = subsOf(connection).get(message.sid);
             if (!subscription) throw new RoomError("not_found", `No subscription ${message.sid} on this connection.`);

@@ -129,7 +129,7 @@ export const deliverFromAlarm = async (room: DeliveryPort): Promise<number> => {
   }
   for (let run = 0; run < MAX_BATCHES_PER_RUN && keepFrom(room, record) <= room.log.head; run++) {
     const cursor = keepFrom(room, record) - 1;
-    const read = await readRange(room.options.storage, room.log.keys, {}, cursor + 1, room.log.head, MAX_SCAN_EVENTS);
+    const read = await readRange(room.options.storage, room.log.keys, { selection: {}, lower: cursor + 1, upper: room.log.head, limit: MAX_SCAN_EVENTS });
     const batch = takeBatch(read.events, settings, cursor);
     if (batch.through === cursor) break;
     if (batch.events.length > 0) {

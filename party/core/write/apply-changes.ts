@@ -38,7 +38,7 @@ export const applyChanges = (
     if (resolve) changes = resolve(changes);
     const vetted = await vet(ctx, await validateWrite(ctx.options, sender ? "changes" : "patch", changes, origin), false, origin);
     const { accepted, rejected } = vetted
-      ? await filterChanges(hooks, vetted, false, origin, model)
+      ? await filterChanges(hooks, vetted, { initialSave: false, origin, model })
       : { accepted: [{}, {}, 1] as Changes, rejected: true };
     if (allOrNothing && (rejected || vetted !== changes)) {
       throw new RoomError("forbidden", "The room's rules did not accept this changeset as sent.");
@@ -46,7 +46,7 @@ export const applyChanges = (
     let seq: number | undefined;
     if (!isEmptyChanges(accepted)) {
       const writes = model.plan(accepted);
-      seq = commitStore(ctx, batch, writes, EVENT_CHANGES, changesForLog(accepted), id, stamps).event.seq;
+      seq = commitStore(ctx, batch, { writes, type: EVENT_CHANGES, data: changesForLog(accepted), id, stamps }).event.seq;
       broadcaster.queue(batch, { changes: accepted, writes, sender });
     }
     if ((rejected || vetted !== changes) && sender) {

@@ -31,7 +31,7 @@ export const putStore = (ctx: WriteContext, content: Content, origin: unknown, i
       : changesOf(model.planReplace(content));
     const vetted = await vet(ctx, asChanges, initialSave, origin);
     if (!vetted) throw new RoomError("forbidden", "The room's rules did not accept this store.");
-    const { accepted, rejected } = await filterChanges(hooks, vetted, initialSave, origin, model);
+    const { accepted, rejected } = await filterChanges(hooks, vetted, { initialSave, origin, model });
     if (rejected && (replacing || isEmptyChanges(accepted) !== isEmptyChanges(asChanges))) {
       throw new RoomError("forbidden", "The room's rules did not accept this store.");
     }
@@ -43,7 +43,7 @@ export const putStore = (ctx: WriteContext, content: Content, origin: unknown, i
     // The content as stored: no deletion of what was not there, no empty table or row.
     const stored = changesOf(writes.filter((write) => write.value !== undefined));
     const data = [stored[0], stored[1]];
-    const { event } = commitStore(ctx, batch, writes, initialSave ? EVENT_INIT : EVENT_REPLACE, data);
+    const { event } = commitStore(ctx, batch, { writes, type: initialSave ? EVENT_INIT : EVENT_REPLACE, data });
     if (!isEmptyChanges(diff)) ctx.broadcaster.queue(batch, { changes: diff, writes });
     return { status: replacing ? (initialSave ? 201 : 200) : 201, seq: event.seq } as PutResult;
   });

@@ -18,16 +18,20 @@ export const vet = async (ctx: WriteContext, changes: Changes, initialSave: bool
   return answer === true ? changes : answer === false ? undefined : parseChanges(answer);
 };
 
+/** Store writes and the $store event that says them. */
+export interface StoreCommit {
+  writes: StoreWrite[];
+  /** The event's type ($changes, $init, $replace) and data. */
+  type: string;
+  data: unknown;
+  /** The event's id (a changeset's message id), if it has one. */
+  id?: string;
+  /** Passed to `onStoreWrite` with the writes (a synchronizer client's stamps). */
+  stamps?: unknown;
+}
+
 /** Records store writes and one $store event in the batch; returns the event. */
-export const commitStore = (
-  ctx: WriteContext,
-  batch: Batch,
-  writes: StoreWrite[],
-  type: string,
-  data: unknown,
-  id?: string,
-  stamps?: unknown,
-): StoredEvent => {
+export const commitStore = (ctx: WriteContext, batch: Batch, { writes, type, data, id, stamps }: StoreCommit): StoredEvent => {
   const { keys, state } = ctx;
   state.commitStore(batch, writes);
   for (const write of writes) {
