@@ -2,6 +2,7 @@
 import { createOpenConnections } from "./live/connections.ts";
 import type { RoomError } from "./common/errors.ts";
 import { createSocketHandlers } from "./transport/sockets.ts";
+import { createRoomMessages } from "./transport/room-messages.ts";
 import { createRequestHandler } from "./transport/routes.ts";
 import { createDurableStreamHandler } from "./durable-streams/handler.ts";
 import { countReaders, readStats } from "./room/stats.ts";
@@ -69,7 +70,8 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
-    const sockets = createSocketHandlers(core, { subscriptions, tokens, countOpen: () => [...open].length, presence });
+    const messages = createRoomMessages(core, { subscriptions, tokens, presence });
+    const sockets = createSocketHandlers(core, { messages, subscriptions, countOpen: () => [...open].length });
     const admin = roomAdminResources(core, { connections: () => open, reload });
     const stats = () =>
       readStats({

@@ -17,7 +17,7 @@ import { closeByRoom, closeForError, stateOf, updateState, type ApplyOptions, ty
 import type { Content } from "../store/changes.ts";
 import { createRateLimiter } from "../transport/sockets.ts";
 import type { StoreModel, StoreWrite } from "../store/model.ts";
-import { assertCellCount } from "../live/subscriptions.ts";
+import { assertCellCount } from "../transport/messages.ts";
 import { bodyValidator, createFragmentBudget, createSyncDecoder, encodeSyncBody, encodeSyncFrame, encodeSyncFrameOf, type HashTree, type MergeableChanges, type SyncMessage, type TableStamps } from "./wire.ts";
 import { mergeStamped, mergeTablesStamps, plainOf } from "./changes.ts";
 
