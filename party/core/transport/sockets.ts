@@ -86,14 +86,24 @@ const refuse = (sockets: Sockets, connection: RoomConnection, { error, changes }
   sendCurrent(connection, sockets.port.options.config.messagePrefix, sockets.port.model, changes as Changes);
 };
 
+/**
+ * A frame's JSON, or undefined when it is not JSON: that shows a broken client, whatever the
+ * frame's kind, and the socket is closed with 1007.
+ */
+const jsonOf = (connection: RoomConnection, payload: string, what: "changeset" | "message"): { parsed: unknown } | undefined => {
+  try {
+    return { parsed: JSON.parse(payload) };
+  } catch {
+    closeForError(connection, new RoomError("invalid_json", `The ${what} is not valid JSON.`));
+    return undefined;
+  }
+};
+
 /** A TinyBase changeset frame: applied as the room's rules allow, the rest put back at the sender. */
 const onChanges = async (sockets: Sockets, connection: RoomConnection, payload: string) => {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    return closeForError(connection, new RoomError("invalid_json", "The changeset is not valid JSON."));
-  }
+  const json = jsonOf(connection, payload, "changeset");
+  if (!json) return;
+  const { parsed } = json;
   let changes: Changes;
   try {
     changes = parseChanges(parsed);
@@ -131,15 +141,10 @@ const refuseOverLimit = (sockets: Sockets, connection: RoomConnection, { frame, 
   return message ? sockets.parts.messages.refuse(connection, message, error) : sendError(sockets, connection, error);
 };
 
-/** Frames that are not JSON show a broken client, whatever their kind: closed with 1007, as changesets are. */
+/** A roomstore message frame: parsed (messages.ts), then handed to room-messages.ts. */
 const onRoomMessage = async (sockets: Sockets, connection: RoomConnection, payload: string) => {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    return closeForError(connection, new RoomError("invalid_json", "The message is not valid JSON."));
-  }
-  await sockets.parts.messages.handle(connection, parseClientMessage(parsed));
+  const json = jsonOf(connection, payload, "message");
+  if (json) await sockets.parts.messages.handle(connection, parseClientMessage(json.parsed));
 };
 
 /** Why a socket opened by `request` may not join, if it may not: no socket path, no role from the gate, or a foreign origin. */
