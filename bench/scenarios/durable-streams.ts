@@ -1,7 +1,9 @@
 // Scenario 10: Durable Streams. The room's `/v1/stream/<name>` against the protocol's reference
 // Node server (@durable-streams/server 0.3.7, in-memory store, started here in its own process):
-// append→SSE latency, and catch-up read throughput. Only targets with an event log are measured;
-// the reference server's figures and the ratios to it are printed under the table.
+// append→SSE latency, and catch-up read throughput. Targets with an event log are measured, and
+// the relay as the runtime's floor (bench/relay/streams.ts: in-memory streams in a Durable Object
+// under the same `wrangler dev`); the reference server's figures and the ratios to it are printed
+// under the table.
 import { spawn, type ChildProcess } from "node:child_process";
 import { forEachTarget, metric } from "../scenario.ts";
 import type { RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
@@ -24,6 +26,7 @@ export const durableStreams: Scenario = {
   title: "10. Durable Streams: append→SSE latency and catch-up reads, against the reference server",
   parameters: (options) => [
     `reference: @durable-streams/server 0.3.7 (DurableStreamTestServer, in-memory), Node, its own process`,
+    `relay: the runtime's floor, JSON streams in a Durable Object's memory that answer these requests and nothing else (bench/relay/streams.ts), wrangler dev`,
     `latency: one JSON stream, one reader on \`live=sse\` from \`offset=now\`; ${LATENCY_APPENDS} appends one after another (POST of one ${JSON.stringify(MESSAGE).length}-byte message); time from the POST until the reader has the data event`,
     `catch-up: a JSON stream of ${catchupMessages(options).toLocaleString("en")} such messages (POSTs of ${APPEND_BATCH}); a reader reads it from \`offset=-1\`, following \`Stream-Next-Offset\` until \`Stream-Up-To-Date\`; median of ${CATCHUP_READS} reads`,
   ],
@@ -44,7 +47,7 @@ export const durableStreams: Scenario = {
         context.sink.note(`reference server: ${KEYS.map((key) => `${key} ${referenceFigures[key].toFixed(1)}`).join(", ")}`);
       }
       await forEachTarget(context, KEYS, async (target) => {
-        if (!target.events) {
+        if (!target.events && target.name !== "relay") {
           for (const key of KEYS) context.sink.record(target.name, key, "n/a");
           return;
         }
