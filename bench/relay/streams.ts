@@ -1,13 +1,16 @@
 // The relay's floor for the Durable Streams scenario (bench/scenarios/durable-streams.ts): the
 // least a Durable Object can do to answer the scenario's requests under the same `wrangler dev`.
-// JSON streams kept in memory, nothing stored, nothing validated: a POST's array is kept as its
-// text, a catch-up GET joins the texts up to about 1 MiB, an SSE reader gets each POST as one
-// `event: data` record and its `event: control` record. Not the protocol: only what the
-// scenario asks, so that roomstore ÷ relay is the distance the room itself adds.
+// JSON streams kept in memory, nothing validated: a POST's array is kept as its text and written
+// as one storage value before the answer (what a durable append costs at the least: one write,
+// and the output gate holding the answer and the SSE records until it is on disk), a catch-up GET
+// joins the texts up to about 1 MiB from memory, an SSE reader gets each POST as one `event: data`
+// record and its `event: control` record. Not the protocol: only what the scenario asks, so that
+// roomstore ÷ relay is the distance the room itself adds.
 const MAX_CHUNK_CHARS = 1024 * 1024;
 const STREAM_PATH = /\/v1\/stream\/([^/]+)$/;
 
 interface MemoryStream {
+  name: string;
   /** Each POST's messages as JSON text, the array's brackets taken off. */
   appends: string[];
   readers: Set<WritableStreamDefaultWriter<Uint8Array>>;
@@ -18,11 +21,11 @@ const encoder = new TextEncoder();
 /** Offsets are the number of appends read, as 16 digits so that they sort. */
 const offsetOf = (appends: number) => String(appends).padStart(16, "0");
 
-export const createStreamFloor = () => {
+export const createStreamFloor = (storage: DurableObjectStorage) => {
   const streams = new Map<string, MemoryStream>();
   const streamOf = (name: string) => {
     let stream = streams.get(name);
-    if (!stream) streams.set(name, (stream = { appends: [], readers: new Set() }));
+    if (!stream) streams.set(name, (stream = { name, appends: [], readers: new Set() }));
     return stream;
   };
 
@@ -30,6 +33,7 @@ export const createStreamFloor = () => {
     const text = (await request.text()).trim();
     const messages = text.startsWith("[") ? text.slice(1, -1) : text;
     stream.appends.push(messages);
+    storage.kv.put(`${stream.name}/${stream.appends.length}`, messages);
     const control = JSON.stringify({ streamNextOffset: offsetOf(stream.appends.length), streamCursor: "0", upToDate: true });
     const frame = encoder.encode(`event: data\ndata:[${messages}]\n\nevent: control\ndata:${control}\n\n`);
     for (const writer of stream.readers) writer.write(frame).catch(() => stream.readers.delete(writer));

@@ -12,7 +12,7 @@ const HIBERNATE = true;
 export class Relay extends Server {
   static override options = { hibernate: HIBERNATE };
   /** The Durable Streams scenario's floor (streams.ts), in memory. */
-  readonly #streams = createStreamFloor();
+  readonly #streams = createStreamFloor(this.ctx.storage);
 
   override onMessage(connection: Connection, message: WSMessage): void {
     this.broadcast(message, [connection.id]);
