@@ -16,6 +16,7 @@ import { startDelivery, webhookStatus } from "./webhooks/delivery.ts";
 import { createTokenExpiry } from "./live/token-expiry.ts";
 import { createPresence } from "./live/presence.ts";
 import { presenceResource } from "./transport/presence-route.ts";
+import { restoreResource } from "./transport/restore-route.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -78,7 +79,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
         sseReaders: () => sseReaders.size,
         webhook: () => webhookStatus(core),
       });
-    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, [...admin, presenceResource(presence)], { stats, sseReaders }) };
+    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, [...admin, presenceResource(presence), restoreResource(core)], { stats, sseReaders }) };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).
