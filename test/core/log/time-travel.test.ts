@@ -1,0 +1,160 @@
+import { describe, expect, it } from "vitest";
+import { changesFrame, createTestRoom, receivedChanges, type TestRoom } from "../support/harness.ts";
+import { MAX_STORED_CHARS } from "../../../party/core/storage/event-log.ts";
+import { resolveConfig } from "../../../party/core/room/config.ts";
+
+const at = async (room: TestRoom, seq: number | string) => {
+  const response = await room.request("GET", `/store?at=${seq}`);
+  const text = await response.text();
+  return { status: response.status, etag: response.headers.get("ETag"), body: text === "" ? undefined : JSON.parse(text) };
+};
+const send = (room: TestRoom, changes: unknown) => room.room.handleMessage(room.connect("w"), changesFrame(changes));
+const checkpointKeys = (room: TestRoom) => [...room.storage.entries.keys()].filter((key) => /^t\d{16}$/.test(key));
+
+describe("GET {storePath}?at=", () => {
+  it("answers the store as of each position, with the last $store seq at or before it as ETag", async () => {
+    const room = await createTestRoom();
+    expect(await at(room, 0)).toEqual({ status: 200, etag: '"0"', body: undefined });
+    await room.request("POST", "/events", { type: "hello" });
+    await room.request("PUT", "/store", [{ t: { r: { c: 1 } } }, {}]);
+    await send(room, [{ t: { r: { c: 2 } } }, { v: "x" }, 1]);
+    await room.request("POST", "/events", { type: "later" });
+    expect(await at(room, 1)).toEqual({ status: 200, etag: '"0"', body: undefined });
+    expect(await at(room, 2)).toEqual({ status: 200, etag: '"2"', body: [{ t: { r: { c: 1 } } }, {}] });
+    expect(await at(room, 3)).toEqual({ status: 200, etag: '"3"', body: [{ t: { r: { c: 2 } } }, { v: "x" }] });
+    expect(await at(room, 4)).toEqual({ status: 200, etag: '"3"', body: [{ t: { r: { c: 2 } } }, { v: "x" }] });
+  });
+
+  it.each([["abc"], ["-1"], ["1.5"], [""], ["5"], ["99999999999999999"]])("refuses at=%j with 400 bad_request", async (text) => {
+    const room = await createTestRoom();
+    await room.request("PUT", "/store", [{}, { n: 1 }]);
+    const response = await room.request("GET", `/store?at=${text}`);
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe("bad_request");
+  });
+
+  it("keeps a checkpoint per window of CHECKPOINT_EVENTS seqs, each chunked under a storage value", async () => {
+    const room = await createTestRoom({ config: { limits: { checkpointEvents: 4 } } });
+    const rows = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`r${i}`, { text: "x".repeat(MAX_STORED_CHARS / 12) }]));
+    expect((await room.request("PUT", "/store", [{ t: rows }, {}])).status).toBe(201);
+    for (let n = 0; n < 10; n++) await send(room, [{}, { n }, 1]);
+    // $store events at seqs 1 to 11: the first reaching 4, 8 writes one.
+    expect(checkpointKeys(room)).toEqual(["t" + "4".padStart(16, "0"), "t" + "8".padStart(16, "0")]);
+    const chunks = [...room.storage.entries].filter(([key]) => key.startsWith("t.0000000000000004."));
+    expect(chunks.length).toBe(3);
+    for (const [, chunk] of chunks) expect((chunk as string).length).toBeLessThanOrEqual(MAX_STORED_CHARS);
+    expect((await at(room, 6)).body[1]).toEqual({ n: 4 });
+  });
+
+  it("reads a room stored without checkpoints from its log, and checkpoints it from its next write on", async () => {
+    const room = await createTestRoom({ config: { limits: { checkpointEvents: 5 } } });
+    await room.request("PUT", "/store", [{}, { n: 0 }]);
+    for (let n = 1; n <= 12; n++) await send(room, [{}, { n }, 1]);
+    // As a release before checkpoints left it: no checkpoint keys at all.
+    for (const key of [...room.storage.entries.keys()]) if (key.startsWith("t")) room.storage.entries.delete(key);
+    const woken = await room.restart();
+    for (let seq = 0; seq <= 13; seq++) expect((await at(woken, seq)).body).toEqual(seq === 0 ? undefined : [{}, { n: seq - 1 }]);
+    await send(woken, [{}, { n: 13 }, 1]);
+    await send(woken, [{}, { n: 14 }, 1]);
+    expect(checkpointKeys(woken)).toEqual(["t" + "15".padStart(16, "0")]);
+    expect((await at(woken, 15)).body).toEqual([{}, { n: 14 }]);
+  });
+
+  it("answers 410 before what retention kept, and reads from the base and checkpoints after a trim", async () => {
+    const room = await createTestRoom({ config: { limits: { checkpointEvents: 3 }, retention: { maxEvents: 4 } } });
+    await room.request("PUT", "/store", [{}, { n: 0 }]);
+    for (let n = 1; n <= 9; n++) await send(room, [{}, { n }, 1]);
+    await room.room.handleAlarm();
+    const { first } = room.room.core.log;
+    expect(first).toBe(7);
+    expect((await at(room, 5)).status).toBe(410);
+    expect((await (await room.request("GET", "/store?at=5")).json()).error.code).toBe("gone");
+    for (let seq = first - 1; seq <= 10; seq++) expect(await at(room, seq)).toEqual({ status: 200, etag: `"${seq}"`, body: [{}, { n: seq - 1 }] });
+    // Checkpoints before first-1 start no read: gone with the events.
+    expect(checkpointKeys(room).map((key) => Number(key.slice(1)))).toEqual([6, 9]);
+    expect([...room.storage.entries.keys()].filter((key) => key.startsWith("t.0000000000000003"))).toEqual([]);
+  });
+
+  it("takes CHECKPOINT_EVENTS from the environment", () => {
+    expect(resolveConfig({ CHECKPOINT_EVENTS: "250" }).limits.checkpointEvents).toBe(250);
+    expect(resolveConfig({}).limits.checkpointEvents).toBe(1000);
+    expect(() => resolveConfig({ CHECKPOINT_EVENTS: "0" })).toThrow(/CHECKPOINT_EVENTS/);
+  });
+});
+
+describe("POST {room}/restore", () => {
+  const setUp = async (options: Parameters<typeof createTestRoom>[0] = {}) => {
+    const room = await createTestRoom(options);
+    await room.request("PUT", "/store", [{ pets: { fido: { legs: 4 } } }, { open: true }]);
+    await send(room, [{ pets: { fido: "\uFFFC", rex: { legs: 3 } } }, { open: "\uFFFC" }, 1]);
+    return room;
+  };
+
+  it("makes the store its content at that position as one $replace, broadcast to the sockets", async () => {
+    const room = await setUp();
+    const listener = room.connect("listener");
+    const response = await room.request("POST", "/restore", { at: 1 });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ seq: 3, restoredFrom: 1 });
+    expect(response.headers.get("ETag")).toBe('"3"');
+    expect(await (await room.request("GET", "/store")).json()).toEqual([{ pets: { fido: { legs: 4 } } }, { open: true }]);
+    const events = (await (await room.request("GET", "/events?from=3")).json()).events;
+    expect(events.map((event: any) => [event.stream, event.type])).toEqual([["$store", "$replace"]]);
+    expect(receivedChanges(listener)).toEqual([[{ pets: { fido: { legs: 4 }, rex: { legs: "\uFFFC" } } }, { open: true }, 1]]);
+    // Restoring is itself history: the store before it can be read and restored again.
+    expect((await at(room, 2)).body).toEqual([{ pets: { rex: { legs: 3 } } }, {}]);
+  });
+
+  it("restores to an empty store a position before the store existed", async () => {
+    const room = await createTestRoom();
+    await room.request("POST", "/events", { type: "before" });
+    await room.request("PUT", "/store", [{}, { n: 1 }]);
+    expect((await (await room.request("POST", "/restore", { at: 1 })).json()).restoredFrom).toBe(1);
+    expect(await (await room.request("GET", "/store")).json()).toEqual([{}, {}]);
+  });
+
+  it.each([
+    ["not JSON", "{", 400, "invalid_json"],
+    ["no at", {}, 400, "bad_request"],
+    ["a string", { at: "1" }, 400, "bad_request"],
+    ["a negative seq", { at: -1 }, 400, "bad_request"],
+    ["a fraction", { at: 1.5 }, 400, "bad_request"],
+    ["an array", [1], 400, "bad_request"],
+    ["past the head", { at: 3 }, 400, "bad_request"],
+  ])("refuses %s and changes nothing", async (_name, body, status, code) => {
+    const room = await setUp();
+    const response = await room.request("POST", "/restore", body);
+    expect(response.status).toBe(status);
+    expect((await response.json()).error.code).toBe(code);
+    expect(room.room.core.log.head).toBe(2);
+  });
+
+  it("refuses a stale If-Match with 412 and takes a current one", async () => {
+    const room = await setUp();
+    expect((await room.request("POST", "/restore", { at: 1 }, { "If-Match": '"1"' })).status).toBe(412);
+    expect(room.room.core.log.head).toBe(2);
+    expect((await room.request("POST", "/restore", { at: 1 }, { "If-Match": '"2"' })).status).toBe(200);
+  });
+
+  it("goes through the hooks as a replacing PUT: a refused cell refuses the whole restore", async () => {
+    let restoring = false;
+    const room = await setUp({ hooks: { canSetValue: (valueId) => !restoring || valueId !== "open" } });
+    restoring = true;
+    const response = await room.request("POST", "/restore", { at: 1 });
+    expect(response.status).toBe(403);
+    expect(room.room.core.log.head).toBe(2);
+    expect(await (await room.request("GET", "/store")).json()).toEqual([{ pets: { rex: { legs: 3 } } }, {}]);
+  });
+
+  it("refuses a room with no store (409), a read token (403) and a position trimmed away (410)", async () => {
+    const empty = await createTestRoom();
+    await empty.request("POST", "/events", { type: "x" });
+    expect((await empty.request("POST", "/restore", { at: 0 })).status).toBe(409);
+    const room = await setUp();
+    expect((await room.request("POST", "/restore", { at: 1 }, { "x-roomstore-role": "read" })).status).toBe(403);
+    const trimmed = await setUp({ config: { retention: { maxEvents: 1 } } });
+    await trimmed.room.handleAlarm();
+    expect((await trimmed.request("POST", "/restore", { at: 0 })).status).toBe(410);
+    expect(trimmed.room.core.log.head).toBe(2);
+  });
+});
