@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { changesFrame, createTestRoom, receivedChanges, type TestRoom } from "../support/harness.ts";
 import { MAX_STORED_CHARS } from "../../../party/core/storage/event-log.ts";
 import { resolveConfig } from "../../../party/core/room/config.ts";
@@ -83,6 +83,7 @@ describe("GET {storePath}?at=", () => {
 });
 
 describe("POST {room}/restore", () => {
+  afterEach(() => vi.unstubAllGlobals());
   const setUp = async (options: Parameters<typeof createTestRoom>[0] = {}) => {
     const room = await createTestRoom(options);
     await room.request("PUT", "/store", [{ pets: { fido: { legs: 4 } } }, { open: true }]);
@@ -144,6 +145,42 @@ describe("POST {room}/restore", () => {
     expect(response.status).toBe(403);
     expect(room.room.core.log.head).toBe(2);
     expect(await (await room.request("GET", "/store")).json()).toEqual([{ pets: { rex: { legs: 3 } } }, {}]);
+  });
+
+  it("asks the validation webhook as a replacing PUT, and changes nothing when it refuses", async () => {
+    const asked: any[] = [];
+    let accept = true;
+    vi.stubGlobal("fetch", async (_url: string, init: RequestInit) => {
+      asked.push(JSON.parse(String(init.body)));
+      return new Response(JSON.stringify(accept ? { accept: true } : { accept: false, reason: "not today" }), { status: 200 });
+    });
+    const room = await setUp({ env: { VALIDATE_URL: "http://validator.test/" } });
+    asked.length = 0;
+    accept = false;
+    const refused = await room.request("POST", "/restore", { at: 1 });
+    expect([refused.status, (await refused.json()).error.message]).toEqual([403, expect.stringContaining("not today")]);
+    expect(room.room.core.log.head).toBe(2);
+    expect(asked).toEqual([{ room: "test-room", kind: "put", content: [{ pets: { fido: { legs: 4 } } }, { open: true }], role: "write" }]);
+    accept = true;
+    expect((await room.request("POST", "/restore", { at: 1 })).status).toBe(200);
+  });
+
+  it("reads and restores an imported log, which has no checkpoints, from its base", async () => {
+    const source = await setUp({ config: { retention: { maxEvents: 1 } } });
+    await source.room.handleAlarm();
+    const exported = await (await source.request("GET", "/export")).text();
+    const copy = await createTestRoom({ config: { limits: { checkpointEvents: 2 } } });
+    expect((await copy.request("POST", "/import", exported)).status).toBe(201);
+    expect(checkpointKeys(copy)).toEqual([]);
+    expect((await at(copy, 0)).status).toBe(410);
+    expect(await at(copy, 1)).toEqual({ status: 200, etag: '"1"', body: [{ pets: { fido: { legs: 4 } } }, { open: true }] });
+    expect((await copy.request("POST", "/restore", { at: 1 })).status).toBe(200);
+    expect(await (await copy.request("GET", "/store")).json()).toEqual([{ pets: { fido: { legs: 4 } } }, { open: true }]);
+    // Checkpoints from the next store change that reaches a new window of seqs on.
+    expect(checkpointKeys(copy)).toEqual([]);
+    await send(copy, [{}, { n: 1 }, 1]);
+    expect(checkpointKeys(copy)).toEqual(["t" + "4".padStart(16, "0")]);
+    expect((await at(copy, 3)).body).toEqual([{ pets: { fido: { legs: 4 } } }, { open: true }]);
   });
 
   it("refuses a room with no store (409), a read token (403) and a position trimmed away (410)", async () => {
