@@ -1,6 +1,7 @@
 // Time travel in workerd over real SQLite storage: checkpoints written as the log grows (every
 // four seqs in the `travel` party), reads `?at=` at every position kept after retention trimmed the
-// log in the alarm, from a cold (evicted) room too; a room stored without checkpoints; a restore.
+// log in the alarm, from a cold (evicted) room too; a room stored without checkpoints, healed by
+// its reads; a restore.
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -56,7 +57,7 @@ describe("time travel over Durable Object storage", () => {
     expect(await checkpointSeqs("travel-1")).toEqual([12]);
   });
 
-  it("reads a room stored without checkpoints, and checkpoints it from its next crossing on", async () => {
+  it("reads a room stored without checkpoints, heals it as it reads, and checkpoints it from its next crossing on", async () => {
     const expected = await writeLog("travel-2");
     const stub = env.Travel.getByName("travel-2");
     await runInDurableObject(stub, async (_room: Room, state) => {
@@ -67,12 +68,14 @@ describe("time travel over Durable Object storage", () => {
     await evictDurableObject(stub);
     expect(await checkpointSeqs("travel-2")).toEqual([]);
     for (let seq = 0; seq < expected.length; seq++) expect((await storeAt("travel-2", seq)).body, `at ${seq}`).toEqual(expected[seq]);
+    // The reads put the checkpoints they replayed past, as the writes would have.
+    expect(await checkpointSeqs("travel-2")).toEqual([4, 8, 12]);
     const where = at("travel-2", "travel");
     for (let n = 0; n < 2; n++) {
       const etag = (await getStore(where)).headers.get("ETag")!;
       await putStore(where, [{}, { again: n }], { "If-Match": etag });
     }
-    expect(await checkpointSeqs("travel-2")).toEqual([16]);
+    expect(await checkpointSeqs("travel-2")).toEqual([4, 8, 12, 16]);
   });
 
   it("restores a position as one $replace that survives an eviction", async () => {

@@ -6,14 +6,18 @@
 // Where a read starts, the newest of: a checkpoint at or before `at` (and not before first-1, or
 // the events after it are gone), the base at first-1 (base.ts), or the empty store of a log never
 // trimmed. A room trimmed before it kept a base has no start before its first checkpoint: `410`.
-import { isSeqText, STORE_TYPES } from "../../protocol.ts";
+// A read that replays across windows with no checkpoint (a room stored before checkpoints, an
+// imported log) puts the checkpoints it passes, so that such a room heals as it is read.
+import { isSeqText, STORE_STREAM } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
 import { readBase } from "./base.ts";
-import { readCheckpoint } from "./checkpoints.ts";
+import { isCheckpointDue, putCheckpoint, readCheckpoint, type Checkpoint } from "./checkpoints.ts";
 import type { LogReader, RoomCore } from "../room/types.ts";
 import { orderedContentWrites } from "../store/ordered-content.ts";
-import { replayStoreEvents } from "./snapshot.ts";
-import { createStoreModel } from "../store/model.ts";
+import { applyStoreEvent, REPLAY_PAGE_CHARS, REPLAY_PAGE_EVENTS } from "./snapshot.ts";
+import { readRange } from "./reads.ts";
+import type { RoomEvent } from "../storage/event-log.ts";
+import { createStoreModel, type StoreModel } from "../store/model.ts";
 
 export interface StoreAt {
   /** `[tables, values]` JSON; undefined when no store existed yet at that position. */
@@ -30,20 +34,44 @@ export const parseAt = (text: string, head: number): number => {
   return at;
 };
 
-/** Seq of the last `$store` event in [lower, upper], or undefined: one reversed listing per store type. */
-const lastStoreSeq = async ({ storage, keys }: LogReader, lower: number, upper: number): Promise<number | undefined> => {
-  if (lower > upper) return undefined;
-  const listings = await Promise.all(STORE_TYPES.map((type) => storage.list({ ...keys.byType(type).range(lower, upper), reverse: true, limit: 1 })));
-  const seqs = listings.flatMap((listed, i) => [...listed.keys()].map((key) => keys.byType(STORE_TYPES[i]).seqOf(key)));
-  return seqs.length === 0 ? undefined : Math.max(...seqs);
+/** What a read may do besides reading: put the checkpoints its replay passed and the room lacked. */
+export interface CheckpointHealer {
+  /** CHECKPOINT_EVENTS: the windows of seqs a checkpoint is due in (checkpoints.ts). */
+  every: number;
+  /** Puts one checkpoint in a commit group of the room's; a failure only costs later reads their speed. */
+  put(checkpoint: Checkpoint): Promise<void>;
+}
+
+/**
+ * Applies the `$store` events of [from, to] to the model in seq order, a bounded page at a time.
+ * Where the replay reaches a new window of `every` seqs (after `previous`, the $store seq it starts
+ * from), the room had no checkpoint there (the read started from the newest one): it is put then,
+ * so that the next read there replays less. Returns how many events it applied, and the last seq.
+ */
+const replay = async (log: LogReader, model: StoreModel, range: { from: number; to: number; previous: number }, healer?: CheckpointHealer) => {
+  let replayed = 0;
+  let last = range.previous;
+  for (let lower = range.from; lower <= range.to; ) {
+    const read = await readRange(log.storage, log.keys, { stream: STORE_STREAM }, lower, range.to, REPLAY_PAGE_EVENTS, REPLAY_PAGE_CHARS);
+    for (const { seq, json } of read.events) {
+      applyStoreEvent(model, JSON.parse(json) as RoomEvent);
+      replayed++;
+      if (healer && isCheckpointDue(last, seq, healer.every)) await healer.put({ seq, json: model.toJson(), created: true });
+      last = seq;
+    }
+    if (read.reachedEnd) break;
+    lower = read.events.at(-1)!.seq + 1;
+  }
+  return { replayed, last };
 };
 
 /**
  * The store right after `at` (0 ≤ at ≤ head, checked by the caller with parseAt). `current` is the
  * store as it is now, for a position at or after the last `$store` event (no replay at all).
- * `410 gone` for a position older than what retention kept.
+ * `410 gone` for a position older than what retention kept. With a `healer`, a replay that passes
+ * windows without a checkpoint (a room stored before checkpoints, an imported log) puts them.
  */
-export const readStoreAt = async (log: LogReader, at: number, current: () => string | undefined): Promise<StoreAt> => {
+export const readStoreAt = async (log: LogReader, at: number, current: () => string | undefined, healer?: CheckpointHealer): Promise<StoreAt> => {
   const { storage, keys, first } = log;
   if (at < first - 1) throw new RoomError("gone", `Retention kept the log from seq ${first} on: the store is known from position ${first - 1}, not ${at}.`);
   if (at >= log.storeSeq) return { json: current(), storeSeq: log.storeSeq };
@@ -55,17 +83,26 @@ export const readStoreAt = async (log: LogReader, at: number, current: () => str
   if (!start) throw new RoomError("gone", `This room's log was trimmed before it kept a base of its store: the store is known from its first checkpoint on, not at ${at}.`);
   const model = createStoreModel();
   if (start.json !== undefined) model.commit(orderedContentWrites(start.json));
-  const replayed = await replayStoreEvents(storage, keys, model, start.seq + 1, at);
-  const created = start.created || replayed > 0;
-  const startStoreSeq = "storeSeq" in start && start.storeSeq !== undefined ? start.storeSeq : start.seq;
-  const storeSeq = replayed > 0 ? (await lastStoreSeq(log, start.seq + 1, at))! : startStoreSeq;
-  return { json: created ? model.toJson() : undefined, storeSeq };
+  const previous = "storeSeq" in start && start.storeSeq !== undefined ? start.storeSeq : start.seq;
+  const { replayed, last } = await replay(log, model, { from: start.seq + 1, to: at, previous }, healer);
+  return { json: start.created || replayed > 0 ? model.toJson() : undefined, storeSeq: last };
 };
 
-/** The store as of position `at` (text or number, checked here) once every write queued before has settled. */
-export const storeAtPosition = async (room: Pick<RoomCore, "log" | "model" | "settled">, at: string | number): Promise<StoreAt & { at: number }> => {
+/**
+ * The store as of position `at` (text or number, checked here) once every write queued before has
+ * settled; the checkpoints its replay finds missing are put in the room's commit queue.
+ */
+export const storeAtPosition = async (
+  room: Pick<RoomCore, "log" | "model" | "settled" | "run" | "options">,
+  at: string | number,
+): Promise<StoreAt & { at: number }> => {
   await room.settled();
   const position = parseAt(String(at), room.log.head);
-  const read = await readStoreAt(room.log, position, () => (room.model.hasStore ? room.model.toJson() : undefined));
+  const healer: CheckpointHealer = {
+    every: room.options.config.limits.checkpointEvents,
+    // A room that is write-locked (an import, a DELETE) keeps its reads, without the checkpoint.
+    put: (checkpoint) => room.run((batch) => putCheckpoint(batch, room.log.keys, checkpoint)).catch(() => undefined),
+  };
+  const read = await readStoreAt(room.log, position, () => (room.model.hasStore ? room.model.toJson() : undefined), healer);
   return { at: position, ...read };
 };
