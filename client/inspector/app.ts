@@ -236,7 +236,7 @@ function open() {
   void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
 
   // ---- time travel: the store at a log position, and restoring it ----
-  const travel = createTimeTravel({ http, canWrite, first: () => stats.first, onError: (error) => void refusedBy(error) });
+  const travel = createTimeTravel({ http, canWrite, first: () => stats.first, onError: (error) => void refusedBy(error), events: byId("events") });
   void travel.start().catch((error: Error) => refusedBy(error));
 
   // For the console and the bench: the page's TinyBase store.

@@ -1,6 +1,7 @@
 // The inspector's time travel: a log-position control (a slider and a seq) that shows the store
 // as it was right after that event (`GET {storePath}?at=`), read-only, and restores it when the
-// token may write ("Restore to here", after a confirmation: `POST {room}/restore`).
+// token may write ("Restore to here", after a confirmation: `POST {room}/restore`). A click on an
+// event's seq in the event list shows the store right after that event.
 import { byId } from "./dom.ts";
 import { getSnapshot, readEventPage, restoreStore, type HttpOptions } from "../http.ts";
 
@@ -13,9 +14,11 @@ export interface TimeTravelOptions {
   /** Oldest seq retention keeps (the stats'): the store is known from first-1 on. */
   first: () => number;
   onError: (error: Error) => void;
+  /** The event list (log.ts): a click on an event's seq shows the store right after it. */
+  events: HTMLElement;
 }
 
-export const createTimeTravel = ({ http, canWrite, first, onError }: TimeTravelOptions) => {
+export const createTimeTravel = ({ http, canWrite, first, onError, events }: TimeTravelOptions) => {
   const form = byId<HTMLFormElement>("travel-form");
   const range = form.elements.namedItem("range") as HTMLInputElement;
   const seq = form.elements.namedItem("at") as HTMLInputElement;
@@ -35,6 +38,7 @@ export const createTimeTravel = ({ http, canWrite, first, onError }: TimeTravelO
 
   const show = async (at: number) => {
     error.textContent = "";
+    range.value = seq.value = String(at);
     const snapshot = await getSnapshot(http, { at });
     showing = at;
     const [tables, values] = snapshot.content ?? [{}, {}];
@@ -59,6 +63,13 @@ export const createTimeTravel = ({ http, canWrite, first, onError }: TimeTravelO
     range.value = seq.value;
     void bounds()
       .then(() => show(Number(seq.value)))
+      .catch(fail);
+  });
+  events.addEventListener("click", (click) => {
+    const item = (click.target as HTMLElement).closest(".seq")?.closest<HTMLElement>("[data-seq]");
+    if (!item) return;
+    void bounds()
+      .then(() => show(Number(item.dataset.seq)))
       .catch(fail);
   });
   restore.addEventListener("click", () => {

@@ -260,7 +260,8 @@ describe("the room inspector in Chromium", () => {
     const live = page.locator("#events li[data-seq='451']");
     await live.waitFor();
     await live.locator("details.data summary").click();
-    expect(await live.locator("details.data pre").textContent()).toContain('"text": "live one"');
+    // The pretty JSON is written on the details' toggle event, which the browser fires after the click.
+    await eventually(() => live.locator("details.data pre").textContent()).toContain('"text": "live one"');
 
     await page.fill("#log-filters [name=stream]", "chat");
     await page.fill("#log-filters [name=types]", "said");
@@ -301,6 +302,10 @@ describe("the room inspector in Chromium", () => {
     await page.locator("#travel-status", { hasText: "Restored to seq 1, as seq 3" }).waitFor();
     await eventually(() => cell(page, "fido", "legs").innerText()).toBe("4");
     await screenshot(page, "time-travel-restored");
+    // A click on an event's seq in the log shows the store right after it.
+    await page.locator('#events [data-seq="2"] .seq').click();
+    await page.locator("#travel-status", { hasText: "right after seq 2" }).waitFor();
+    expect(await page.locator("#travel-store").innerText()).toContain('"rex"');
     // A read-only token sees the past store, and no restore.
     const reader = await openInspector(room, READ_TOKEN);
     await reader.fill("#travel-form [name=at]", "2");
