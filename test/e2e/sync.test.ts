@@ -86,6 +86,8 @@ describe.each(["wrangler", "partykit"] as const)("TinyBase synchronizer clients 
         if (event.type === "$replace") return;
       }
     })();
+    const past = await fetch(`${server.origin}/parties/main/${room}/store?at=${position}`);
+    expect([past.status, canonical(await past.json())]).toEqual([200, canonical(restored)]);
     const response = await fetch(`${server.origin}/parties/main/${room}/restore`, { method: "POST", body: JSON.stringify({ at: position }) });
     expect(response.status).toBe(200);
     const { seq, restoredFrom } = (await response.json()) as { seq: number; restoredFrom: number };
