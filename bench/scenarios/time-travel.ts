@@ -4,6 +4,7 @@
 // The positions just before a checkpoint are the worst case (999 events to replay).
 // Only targets with an event log are measured.
 import { createTables } from "../fixtures.ts";
+import { importBody } from "./export-import.ts";
 import { closeSockets, countCells, encodeCell, openSockets, putStore, storeUrl, type Content } from "../load.ts";
 import { forEachTarget, metric } from "../scenario.ts";
 import type { RunningTarget, RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
@@ -36,15 +37,18 @@ export const timeTravel: Scenario = {
     `a room of ${STORE_CELLS.toLocaleString("en")} cells (one PUT), then ${logSize(options).toLocaleString("en")} one-cell changesets over ${SOCKETS} WebSockets, ${SEND_WINDOW.toLocaleString("en")} in flight at most: a log of ${(logSize(options) + 1).toLocaleString("en")} $store events`,
     `CHECKPOINT_EVENTS = 1,000 (the default): a checkpoint at seqs 1,000, 2,000, …; positions ${positions(options).map((at) => at.toLocaleString("en")).join(", ")} each replay 999 events from the checkpoint before them (the worst case), 999 from the empty store for the first`,
     `each figure: median of ${repetitions(options)} sequential GET /store?at=N after one untimed read; time to the last body byte. "head" reads ?at= the head (no replay), "plain" is GET /store`,
+    `imported copy: the room exported and imported into a new room (an import writes no checkpoints); its first read near the end replays the whole log and puts the checkpoints it passes, the reads after it start from them`,
   ],
   metrics: (options) => [
     metric("fill", "changesets/s logged while filling", "higher", 0),
     ...positions(options).map((at) => metric(positionKey(at), `GET ?at=${at.toLocaleString("en")} ms`, "lower", 1)),
     metric("at.head", "GET ?at=head ms", "lower", 1),
     metric("plain", "plain GET ms", "lower", 1),
+    metric("imported.first", `imported copy, first GET ?at=${(logSize(options) - 1).toLocaleString("en")} ms`, "lower", 1),
+    metric("imported.then", `imported copy, GET ?at=${(logSize(options) - 1).toLocaleString("en")} after it ms`, "lower", 1),
   ],
   async run(context: ScenarioContext) {
-    const keys = ["fill", ...positions(context.options).map(positionKey), "at.head", "plain"];
+    const keys = ["fill", ...positions(context.options).map(positionKey), "at.head", "plain", "imported.first", "imported.then"];
     await forEachTarget(context, keys, async (target) => {
       if (!target.events) {
         for (const key of keys) context.sink.record(target.name, key, "n/a");
@@ -56,6 +60,13 @@ export const timeTravel: Scenario = {
       for (const at of positions(context.options)) context.sink.record(target.name, positionKey(at), await timedRead(target, room, context.options, at));
       context.sink.record(target.name, "at.head", await timedRead(target, room, context.options, head));
       context.sink.record(target.name, "plain", await timedRead(target, room, context.options));
+      // An imported log has no checkpoints: its first read replays from the start and puts them.
+      const copy = `${room}-imported`;
+      const exported = await fetch(`${target.server.origin}/parties/main/${room}/export`);
+      await importBody(target, copy, exported.body!);
+      const at = logSize(context.options) - 1;
+      context.sink.record(target.name, "imported.first", await timedRead(target, copy, context.options, at, { untimed: false, repetitions: 1 }));
+      context.sink.record(target.name, "imported.then", await timedRead(target, copy, context.options, at));
     });
   },
 };
@@ -89,7 +100,13 @@ async function fill(context: ScenarioContext, target: RunningTarget, room: strin
 }
 
 /** The median time of a read (`at` undefined: a plain GET), after one untimed read; checks its ETag and size. */
-async function timedRead(target: RunningTarget, room: string, options: RunOptions, at?: number): Promise<number> {
+async function timedRead(
+  target: RunningTarget,
+  room: string,
+  options: RunOptions,
+  at?: number,
+  { untimed = true, repetitions: count = repetitions(options) } = {},
+): Promise<number> {
   const url = storeUrl(target.server.origin, room) + (at === undefined ? "" : `?at=${at}`);
   const read = async () => {
     const started = performance.now();
@@ -103,8 +120,8 @@ async function timedRead(target: RunningTarget, room: string, options: RunOption
     if (countCells(JSON.parse(text) as Content) !== STORE_CELLS) throw new Error(`GET ${url}: not ${STORE_CELLS} cells`);
     return ms;
   };
-  await read();
+  if (untimed) await read();
   const times: number[] = [];
-  for (let i = 0; i < repetitions(options); i++) times.push(await read());
+  for (let i = 0; i < count; i++) times.push(await read());
   return median(times);
 }
