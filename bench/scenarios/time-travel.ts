@@ -57,16 +57,16 @@ export const timeTravel: Scenario = {
       const room = `time-travel-${context.options.runId}`;
       context.sink.record(target.name, "fill", await fill(context, target, room));
       const head = logSize(context.options) + 1;
-      for (const at of positions(context.options)) context.sink.record(target.name, positionKey(at), await timedRead(target, room, context.options, at));
-      context.sink.record(target.name, "at.head", await timedRead(target, room, context.options, head));
+      for (const at of positions(context.options)) context.sink.record(target.name, positionKey(at), await timedRead(target, room, context.options, { at }));
+      context.sink.record(target.name, "at.head", await timedRead(target, room, context.options, { at: head }));
       context.sink.record(target.name, "plain", await timedRead(target, room, context.options));
       // An imported log has no checkpoints: its first read replays from the start and puts them.
       const copy = `${room}-imported`;
       const exported = await fetch(`${target.server.origin}/parties/main/${room}/export`);
       await importBody(target, copy, exported.body!);
       const at = logSize(context.options) - 1;
-      context.sink.record(target.name, "imported.first", await timedRead(target, copy, context.options, at, { untimed: false, repetitions: 1 }));
-      context.sink.record(target.name, "imported.then", await timedRead(target, copy, context.options, at));
+      context.sink.record(target.name, "imported.first", await timedRead(target, copy, context.options, { at, untimed: false, repetitions: 1 }));
+      context.sink.record(target.name, "imported.then", await timedRead(target, copy, context.options, { at }));
     });
   },
 };
@@ -104,8 +104,7 @@ async function timedRead(
   target: RunningTarget,
   room: string,
   options: RunOptions,
-  at?: number,
-  { untimed = true, repetitions: count = repetitions(options) } = {},
+  { at, untimed = true, repetitions: count = repetitions(options) }: { at?: number; untimed?: boolean; repetitions?: number } = {},
 ): Promise<number> {
   const url = storeUrl(target.server.origin, room) + (at === undefined ? "" : `?at=${at}`);
   const read = async () => {

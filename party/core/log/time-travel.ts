@@ -12,7 +12,8 @@ import { isSeqText, STORE_STREAM } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
 import { readBase } from "./base.ts";
 import { isCheckpointDue, putCheckpoint, readCheckpoint, type Checkpoint } from "./checkpoints.ts";
-import type { LogReader, RoomCore } from "../room/types.ts";
+import type { LogReader, RoomContext } from "../room/types.ts";
+import type { Job } from "../storage/commit-queue.ts";
 import { orderedContentWrites } from "../store/ordered-content.ts";
 import { applyStoreEvent, REPLAY_PAGE_CHARS, REPLAY_PAGE_EVENTS } from "./snapshot.ts";
 import { readRange } from "./reads.ts";
@@ -52,7 +53,7 @@ const replay = async (log: LogReader, model: StoreModel, range: { from: number; 
   let replayed = 0;
   let last = range.previous;
   for (let lower = range.from; lower <= range.to; ) {
-    const read = await readRange(log.storage, log.keys, { stream: STORE_STREAM }, lower, range.to, REPLAY_PAGE_EVENTS, REPLAY_PAGE_CHARS);
+    const read = await readRange(log.storage, log.keys, { selection: { stream: STORE_STREAM }, lower, upper: range.to, limit: REPLAY_PAGE_EVENTS, maxBytes: REPLAY_PAGE_CHARS });
     for (const { seq, json } of read.events) {
       applyStoreEvent(model, JSON.parse(json) as RoomEvent);
       replayed++;
@@ -88,14 +89,22 @@ export const readStoreAt = async (log: LogReader, at: number, current: () => str
   return { json: start.created || replayed > 0 ? model.toJson() : undefined, storeSeq: last };
 };
 
+/** What a read of the store at a position uses of the room. */
+export interface TimeTravelPort {
+  readonly options: Pick<RoomContext, "config">;
+  readonly log: LogReader;
+  readonly model: Pick<StoreModel, "hasStore" | "toJson">;
+  /** Resolves once every write queued before it has settled: a read sees only what is kept. */
+  settled(): Promise<void>;
+  /** Runs a job in the next commit group: where a read puts the checkpoints it found missing. */
+  run<T>(job: Job<T>): Promise<T>;
+}
+
 /**
  * The store as of position `at` (text or number, checked here) once every write queued before has
  * settled; the checkpoints its replay finds missing are put in the room's commit queue.
  */
-export const storeAtPosition = async (
-  room: Pick<RoomCore, "log" | "model" | "settled" | "run" | "options">,
-  at: string | number,
-): Promise<StoreAt & { at: number }> => {
+export const storeAtPosition = async (room: TimeTravelPort, at: string | number): Promise<StoreAt & { at: number }> => {
   await room.settled();
   const position = parseAt(String(at), room.log.head);
   const healer: CheckpointHealer = {

@@ -4,9 +4,9 @@
 // client kind as a replacing PUT is; bad input is refused before anything changes.
 import { etagOf, RESTORE_PATH, type RestoreResult } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
-import { storeAtPosition } from "../log/time-travel.ts";
+import { storeAtPosition, type TimeTravelPort } from "../log/time-travel.ts";
 import { jsonResponse, readBody, readIfMatch } from "../room/http.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { PutResult, RoomContext } from "../room/types.ts";
 import { parseJson, type Content } from "../store/changes.ts";
 import type { Resource } from "./routes.ts";
 
@@ -21,8 +21,14 @@ const parseRestoreBody = (body: unknown): number => {
   return at;
 };
 
+/** What a restore uses of the room: a read at a position, and a replacing PUT (`"*"`: whatever the store's seq). */
+export interface RestorePort extends TimeTravelPort {
+  readonly options: Pick<RoomContext, "config">;
+  putStore(content: Content, origin: unknown, ifMatch?: number | "*"): Promise<PutResult>;
+}
+
 /** `POST {room}/restore`: `200 {"seq","restoredFrom"}`; `If-Match` makes it conditional on the store's seq. */
-export const restoreResource = (core: RoomCore): [string, Resource] => [
+export const restoreResource = (core: RestorePort): [string, Resource] => [
   RESTORE_PATH,
   {
     POST: async (request, headers) => {
