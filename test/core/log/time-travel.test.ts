@@ -78,6 +78,21 @@ describe("GET {storePath}?at=", () => {
     expect([...room.storage.entries.keys()].filter((key) => key.startsWith("t.0000000000000003"))).toEqual([]);
   });
 
+  it("reads a base written before checkpoints (no storeSeq in it), with first-1 as the ETag of what it holds", async () => {
+    const room = await createTestRoom({ config: { limits: { checkpointEvents: 100 }, retention: { maxEvents: 3 } } });
+    await room.request("PUT", "/store", [{}, { n: 0 }]);
+    for (let n = 1; n <= 2; n++) await send(room, [{}, { n }, 1]);
+    await room.request("POST", "/events", [{ type: "a" }, { type: "b" }]);
+    for (let n = 3; n <= 4; n++) await send(room, [{}, { n }, 1]);
+    await room.room.handleAlarm();
+    const header = room.storage.entries.get("f") as { seq: number; storeSeq?: number };
+    expect([room.room.core.log.first, header.seq, header.storeSeq]).toEqual([5, 4, 3]);
+    expect(await at(room, 4)).toEqual({ status: 200, etag: '"3"', body: [{}, { n: 2 }] });
+    delete header.storeSeq;
+    expect(await at(room, 4)).toEqual({ status: 200, etag: '"4"', body: [{}, { n: 2 }] });
+    expect(await at(room, 6)).toEqual({ status: 200, etag: '"6"', body: [{}, { n: 3 }] });
+  });
+
   it("takes CHECKPOINT_EVENTS from the environment", () => {
     expect(resolveConfig({ CHECKPOINT_EVENTS: "250" }).limits.checkpointEvents).toBe(250);
     expect(resolveConfig({}).limits.checkpointEvents).toBe(1000);
