@@ -3,7 +3,7 @@
 // stdout carries data only; progress and errors go to stderr. Exit status: 0 done, 1 refused or
 // failed (one line on stderr), 2 bad usage.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { append, deleteRoom, snapshot, tail, type CommandContext } from "./commands.ts";
+import { append, deleteRoom, restore, snapshot, tail, type CommandContext } from "./commands.ts";
 import { exportRoom, importRoom } from "./export-import.ts";
 import { describeFailure } from "./http.ts";
 import { parseRoomUrl } from "./room-url.ts";
@@ -14,7 +14,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 const COMMON: Options = { token: { type: "string" }, help: { type: "boolean", short: "h" } };
 
 const COMMANDS: Record<string, { options: Options; run: (context: CommandContext) => Promise<void> }> = {
-  snapshot: { options: {}, run: snapshot },
+  snapshot: { options: { at: { type: "string" } }, run: snapshot },
   tail: {
     options: { stream: { type: "string" }, types: { type: "string" }, from: { type: "string" }, after: { type: "string" }, until: { type: "string" } },
     run: tail,
@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { options: Options; run: (context: CommandContext
   append: { options: { type: { type: "string" }, stream: { type: "string" }, id: { type: "string" }, data: { type: "string" } }, run: append },
   export: { options: { output: { type: "string", short: "o" } }, run: exportRoom },
   import: { options: {}, run: importRoom },
+  restore: { options: { at: { type: "string" }, yes: { type: "boolean" } }, run: restore },
   delete: { options: { yes: { type: "boolean" } }, run: deleteRoom },
 };
 

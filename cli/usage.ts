@@ -11,9 +11,14 @@ const COMMON = `Options for every command:
   -h, --help    this help`;
 
 export const COMMAND_HELP: Record<string, string> = {
-  snapshot: `roomstore snapshot <room-url>
+  snapshot: `roomstore snapshot <room-url> [--at N]
 
-Prints the room's store as TinyBase content, [tables, values] JSON (nothing for a room with no store).`,
+Prints the room's store as TinyBase content, [tables, values] JSON (nothing for a room with no store).
+With --at N, the store as it was right after log position N (0 to the head).`,
+  restore: `roomstore restore <room-url> --at N --yes
+
+Makes the store what it was right after log position N again, as one $replace event that every
+client receives. Prints {seq, restoredFrom}. Refuses without --yes.`,
   tail: `roomstore tail <room-url> [--stream S] [--types a,b] [--from N | --after N] [--until caught-up]
 
 Prints the room's events as NDJSON, one event per line: the history the selectors choose, then
@@ -39,7 +44,8 @@ Deletes the room: its store, its log and its alarm; open sockets are closed. The
 export const MAIN_HELP = `roomstore <command> <room-url> [options]
 
 Commands:
-  snapshot   print the store as [tables, values] JSON
+  snapshot   print the store as [tables, values] JSON (--at N: as of a log position)
+  restore    make the store what it was at a log position
   tail       print events as NDJSON, live
   append     append one event
   export     write the room's export

@@ -184,6 +184,23 @@ export interface ExportBase {
   base: { seq: number; content: [Record<string, unknown>, Record<string, unknown>] };
 }
 
+// ---- Time travel and restore ----
+
+/** `GET {storePath}?at=<seq>`: the store as it was right after log position `seq` (0 to head). */
+export const AT_PARAM = "at";
+/** `POST {room}/restore` with `{"at": <seq>}`: the store becomes its content at `seq`, as one `$replace`. */
+export const RESTORE_PATH = "/restore";
+/**
+ * The room keeps a checkpoint of the store (log/checkpoints.ts) at least every this many seqs, so
+ * that a read at any position replays fewer `$store` events than this, however long the log.
+ */
+export const CHECKPOINT_EVENTS = 1_000;
+/** What `POST {room}/restore` answers: the `$replace` event's seq, and the position restored. */
+export interface RestoreResult {
+  seq: number;
+  restoredFrom: number;
+}
+
 /** What a successful import answers (201). */
 export interface ImportResult {
   head: number;

@@ -11,6 +11,7 @@ import { snapshot } from "./snapshot.ts";
 import { sync } from "./sync.ts";
 import { stalledReaders } from "./stalled-readers.ts";
 import { throughput } from "./throughput.ts";
+import { timeTravel } from "./time-travel.ts";
 import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector, timeTravel];

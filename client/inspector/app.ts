@@ -14,6 +14,7 @@ import { createTableGrid } from "./grid.ts";
 import { createEventLog } from "./log.ts";
 import { createStatsPanel, rememberRoom, showRecent } from "./panels.ts";
 import { createUndo } from "./undo.ts";
+import { createTimeTravel } from "./time-travel.ts";
 import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
 
 // ---- where: the room from the address ----
@@ -233,6 +234,10 @@ function open() {
     void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
   });
   void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
+
+  // ---- time travel: the store at a log position, and restoring it ----
+  const travel = createTimeTravel({ http, canWrite, first: () => stats.first, onError: (error) => void refusedBy(error), events: byId("events") });
+  void travel.start().catch((error: Error) => refusedBy(error));
 
   // For the console and the bench: the page's TinyBase store.
   Object.assign(globalThis, { roomstoreInspector: { store, ready: sync.ready } });

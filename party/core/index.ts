@@ -18,6 +18,7 @@ import { startDelivery, webhookStatus } from "./webhooks/delivery.ts";
 import { createTokenExpiry } from "./live/token-expiry.ts";
 import { createPresence } from "./live/presence.ts";
 import { presenceResource } from "./transport/presence-route.ts";
+import { restoreResource } from "./transport/restore-route.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -82,7 +83,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
         webhook: () => webhookStatus(core),
       });
     const streams = createDurableStreamHandler(core);
-    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence)], streams, stats, sseReaders });
+    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence), restoreResource(core)], streams, stats, sseReaders });
     return { core, peer, sync, subscriptions, sockets, handleRequest };
   };
   const load = async (room: ReturnType<typeof build>) => {

@@ -283,6 +283,38 @@ describe("the room inspector in Chromium", () => {
     await page.context().close();
   });
 
+  it("shows the store as of any log position, read-only, and restores it after a confirmation", async () => {
+    const room = "inspector-travel";
+    await put(room, [{ pets: { fido: { legs: 4 } } }, { open: true }]);
+    const replaced = await fetch(url(room, "/store"), { method: "PUT", body: JSON.stringify([{ pets: { rex: { legs: 3 } } }, {}]), headers: { ...auth, "If-Match": '"1"' } });
+    expect(replaced.status).toBe(200);
+    const page = await openInspector(room);
+    await page.fill("#travel-form [name=at]", "1");
+    await page.click("#travel-form button");
+    await page.locator("#travel-status", { hasText: "right after seq 1" }).waitFor();
+    expect(await page.locator("#travel-status").innerText()).toContain("1 tables, 1 rows, 1 values");
+    expect(await page.locator("#travel-store").innerText()).toContain('"fido"');
+    // Looking changed nothing.
+    expect(await storeOf(room)).toBe('[{"pets":{"rex":{"legs":3}}},{}]');
+    await screenshot(page, "time-travel");
+    await page.click("#travel-restore"); // the confirmation is accepted (openInspector)
+    await eventually(() => storeOf(room)).toBe('[{"pets":{"fido":{"legs":4}}},{"open":true}]');
+    await page.locator("#travel-status", { hasText: "Restored to seq 1, as seq 3" }).waitFor();
+    await eventually(() => cell(page, "fido", "legs").innerText()).toBe("4");
+    await screenshot(page, "time-travel-restored");
+    // A click on an event's seq in the log shows the store right after it.
+    await page.locator('#events [data-seq="2"] .seq').click();
+    await page.locator("#travel-status", { hasText: "right after seq 2" }).waitFor();
+    expect(await page.locator("#travel-store").innerText()).toContain('"rex"');
+    // A read-only token sees the past store, and no restore.
+    const reader = await openInspector(room, READ_TOKEN);
+    await reader.fill("#travel-form [name=at]", "2");
+    await reader.click("#travel-form button");
+    await reader.locator("#travel-status", { hasText: "right after seq 2" }).waitFor();
+    expect(await reader.locator("#travel-restore").isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
   it("with a read-only token shows the room without writing controls, and without a token or with a wrong one the room's refusal", async () => {
     await put("readonly", [{ pets: { fido: { age: 3 } } }, { open: true }]);
     const page = await openInspector("readonly", READ_TOKEN);

@@ -19,6 +19,7 @@ declare namespace Cloudflare {
     Live: DurableObjectNamespace;
     Hooked: DurableObjectNamespace;
     Retaining: DurableObjectNamespace;
+    Travel: DurableObjectNamespace;
     Guarded: DurableObjectNamespace;
     Limited: DurableObjectNamespace;
     Misconfigured: DurableObjectNamespace;

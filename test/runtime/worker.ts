@@ -43,6 +43,11 @@ export class RetainingRoom extends Room {
   override config = { retention: { maxEvents: 5 } };
 }
 
+/** Keeps the newest five events, with a checkpoint of the store every four seqs (log/checkpoints.ts). */
+export class TravelRoom extends Room {
+  override config = { retention: { maxEvents: 5 }, limits: { checkpointEvents: 4 } };
+}
+
 /** One recorded call of a permission hook; the origin is reduced to what it is. */
 export interface HookCall {
   hook: string;
