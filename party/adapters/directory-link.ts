@@ -36,7 +36,13 @@ interface Namespace {
   get(id: unknown): { fetch(input: string | Request, init?: RequestInit): Promise<Response> };
 }
 
-const isNamespace = (value: unknown): value is Namespace => typeof (value as { idFromName?: unknown } | null)?.idFromName === "function";
+/**
+ * A Durable Object namespace binding. Service bindings and RPC stubs answer every property with a
+ * callable (workerd's RPC proxies), `idFromName` included, and calling it makes an RPC: a property
+ * no namespace has tells them apart.
+ */
+const isNamespace = (value: unknown): value is Namespace =>
+  typeof (value as { idFromName?: unknown } | null)?.idFromName === "function" && (value as Record<string, unknown>)["roomstoreProbe"] === undefined;
 
 /** The directory's URL as the Workers adapter addresses it: the same shape as a room's, never routed. */
 const workersDirectoryUrl = (party: string) => (resource: string) => `https://directory.invalid/parties/${party}/${DIRECTORY_SEGMENT}/${resource}`;

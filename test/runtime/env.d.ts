@@ -23,5 +23,6 @@ declare namespace Cloudflare {
     Limited: DurableObjectNamespace;
     Misconfigured: DurableObjectNamespace;
     Signed: DurableObjectNamespace;
+    Flaky: DurableObjectNamespace;
   }
 }

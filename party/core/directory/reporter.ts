@@ -129,14 +129,20 @@ export const createReporter = (options: ReporterOptions): Reporter => {
     const { first, ...figures } = state;
     const report: DirectoryReport = { name: options.name, v, room: state.head > 0 ? figures : null };
     let answer: ReportAnswer | undefined;
+    // A timer cleared as soon as the report is answered: a pending one would keep a Durable Object
+    // from hibernating (AbortSignal.timeout's stays until it fires).
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(new Error("The directory did not answer in time.")), REPORT_TIMEOUT_MS);
     try {
-      answer = parseAnswer(await options.send(report, AbortSignal.timeout(REPORT_TIMEOUT_MS)));
+      answer = parseAnswer(await options.send(report, abort.signal));
       if (!answer) throw new Error("The directory's answer is not one.");
     } catch (error) {
       failures++;
       options.logError("roomstore: the directory report did not land; it is tried again from the alarm", error);
       askAlarm(retryIn());
       return;
+    } finally {
+      clearTimeout(timeout);
     }
     failures = 0;
     if (sentEpoch !== epoch) return;
