@@ -4,6 +4,7 @@
 // middle of its reports. One server start per runtime, with auth on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../party/core/room/auth.ts";
+import { cli } from "../support/cli-run.ts";
 import { startServer, type RunningServer } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -81,6 +82,19 @@ describe.each(["wrangler", "partykit"] as const)("the room directory under %s de
     expect(await statusWith(await signToken(SECRET, { room: "*", role: "read", exp }))).toBe(200);
     const query = await fetch(`${server.origin}/parties/main?limit=1&token=${WRITE}`);
     expect(query.status).toBe(200);
+  });
+
+  it("lists them on the command line, every page, as NDJSON", async () => {
+    const party = `${server.origin}/parties/main`;
+    const run1 = await cli(["rooms", party, "--prefix", `${run}-page-`, "--token", WRITE]);
+    expect([run1.code, run1.stderr]).toEqual([0, ""]);
+    const lines = run1.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(lines.map((listed) => listed.name)).toEqual(Array.from({ length: 5 }, (_, i) => `${run}-page-${i}`));
+    expect(lines[0]).toEqual({ name: `${run}-page-0`, head: 1, cells: 1, events: 1, created: expect.any(String), lastWrite: expect.any(String) });
+    const refused = await cli(["rooms", party, "--token", READ]);
+    expect([refused.code, refused.stdout, refused.stderr]).toEqual([1, "", expect.stringContaining("(forbidden)")]);
+    const usage = await cli(["rooms", `${party}/some-room`]);
+    expect(usage.code).toBe(2);
   });
 
   it("drops a deleted room", async () => {
