@@ -17,7 +17,7 @@ const REPORTS_PER_CALL = 900;
 const NAMES = 5_000;
 const reportsFor = (options: RunOptions): number => (options.quick ? 900 : 9_000);
 const roomsFor = (options: RunOptions): number => (options.quick ? 50 : 200);
-const KEYS = ["serial.rate", "serial.p50", "parallel.rate", "parallel.p99", "listed.ms"];
+const KEYS = ["serial.rate", "serial.mean", "parallel.rate", "parallel.p99", "listed.ms"];
 
 export const directory: Scenario = {
   name: "directory",
@@ -30,7 +30,7 @@ export const directory: Scenario = {
   ],
   metrics: () => [
     metric("serial.rate", "reports/s, 1 at a time", "higher", 0),
-    metric("serial.p50", "report round trip p50 ms", "lower", 2),
+    metric("serial.mean", "report round trip, mean ms (1 at a time)", "lower", 2),
     metric("parallel.rate", `reports/s, ${IN_FLIGHT} in flight`, "higher", 0),
     metric("parallel.p99", `report round trip p99 ms, ${IN_FLIGHT} in flight`, "lower", 1),
     metric("listed.ms", `${roomsFor({ quick: false, runId: "" })} rooms written → all listed ms`, "lower", 0),
@@ -58,7 +58,8 @@ export const directory: Scenario = {
       await send(REPORTS_PER_CALL, IN_FLIGHT); // warm-up
       const serial = await send(reportsFor(options), 1);
       context.sink.record("roomstore", "serial.rate", serial.rate);
-      context.sink.record("roomstore", "serial.p50", serial.summary.p50);
+      // workerd's clock moves in whole milliseconds around I/O, finer than one round trip: the mean, from the rate.
+      context.sink.record("roomstore", "serial.mean", 1000 / serial.rate);
       const parallel = await send(reportsFor(options), IN_FLIGHT);
       context.sink.record("roomstore", "parallel.rate", parallel.rate);
       context.sink.record("roomstore", "parallel.p99", parallel.summary.p99);
