@@ -87,7 +87,7 @@ export default class Room implements Party.Server {
   static async onFetch(request: Party.Request, lobby: Party.FetchLobby): Promise<Response> {
     rememberParties(lobby.parties);
     const party = listedParty(new URL(request.url).pathname);
-    if (party === undefined || !lobby.parties[party]) return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
+    if (party === undefined || !Object.hasOwn(lobby.parties, party)) return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
     const directory = partykitListing(lobby.parties, party);
     const admitted = await admitListing(request as unknown as Request, lobby.env, directory.url);
     return admitted instanceof Response ? admitted : directory.send(admitted);
