@@ -66,6 +66,9 @@ describe.each(["wrangler", "partykit"] as const)("the room directory under %s de
       after = body.next;
     } while (after !== null);
     expect(seen).toEqual(all);
+    // The directory's own object is no room: no URL reaches it.
+    const reached = await fetch(`${server.origin}/parties/main/%00directory/rooms`, { headers: auth });
+    expect([reached.status, ((await reached.json()) as { error: { code: string } }).error.code]).toEqual([400, "bad_request"]);
     for (const query of ["?limit=0", "?limit=1001", "?limit=x", "?sort=name"]) {
       const { status, body } = await list(query);
       expect([query, status, body.error?.code]).toEqual([query, 400, "bad_request"]);

@@ -90,6 +90,8 @@ describe("the room directory in workerd", () => {
     expect((await call(`${ORIGIN}/parties/${party}?limit=0`)).json().error.code).toBe("bad_request");
     expect((await call(`${ORIGIN}/parties/nowhere`)).status).toBe(404);
     expect((await call(`${ORIGIN}/parties/${party}`, { method: "POST" })).status).toBe(405);
+    // The directory's object is no room: no URL reaches it.
+    for (const path of ["/rooms", "/report", ""]) expect((await call(`${ORIGIN}/parties/${party}/%00directory${path}`)).status).toBe(400);
   });
 
   it("lists only with the write token or a signed token for every room", async () => {
