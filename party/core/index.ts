@@ -1,7 +1,9 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
 import { createOpenConnections } from "./live/connections.ts";
 import { createSocketHandlers } from "./transport/sockets.ts";
+import { createRoomMessages } from "./transport/room-messages.ts";
 import { createRequestHandler } from "./transport/routes.ts";
+import { createDurableStreamHandler } from "./durable-streams/handler.ts";
 import { countReaders, readStats } from "./room/stats.ts";
 import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room-core.ts";
 import { createSubscriptions } from "./live/subscriptions.ts";
@@ -95,7 +97,8 @@ export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
-    const sockets = createSocketHandlers(core, { subscriptions, tokens, countOpen: () => [...open].length, presence });
+    const messages = createRoomMessages(core, { subscriptions, tokens, presence });
+    const sockets = createSocketHandlers(core, { messages, subscriptions, countOpen: () => [...open].length });
     const admin = roomAdminResources(core, { connections: () => open, reload });
     const stats = () =>
       readStats({
@@ -105,7 +108,9 @@ export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room
         sseReaders: () => sseReaders.size,
         webhook: () => webhookStatus(core),
       });
-    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, [...admin, presenceResource(presence)], { stats, sseReaders }) };
+    const streams = createDurableStreamHandler(core);
+    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence)], streams, stats, sseReaders });
+    return { core, peer, sync, subscriptions, sockets, handleRequest };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).
