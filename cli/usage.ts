@@ -39,6 +39,11 @@ leaves the room empty.`,
   delete: `roomstore delete <room-url> --yes
 
 Deletes the room: its store, its log and its alarm; open sockets are closed. The room is then new.`,
+  rooms: `roomstore rooms <party-url> [--prefix P]
+
+Prints the party's rooms as NDJSON, one room per line in name order: {name, head, cells, events,
+created, lastWrite}, every page of the listing. <party-url> is http(s)://host/parties/<party>.
+Needs the write token or a token signed for room "*" when auth is on.`,
 };
 
 export const MAIN_HELP = `roomstore <command> <room-url> [options]
@@ -51,6 +56,7 @@ Commands:
   export     write the room's export
   import     load an export into an empty room
   delete     delete the room
+  rooms      list a party's rooms as NDJSON (takes <party-url>: http(s)://host/parties/<party>)
 
 ${URL_HINT}
 Data goes to stdout; progress and errors to stderr. Exit status: 0 done, 1 refused or failed,

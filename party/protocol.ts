@@ -516,3 +516,26 @@ export const MAX_SYNC_PARTIAL_BYTES_PER_ROOM = 64 * 1024 * 1024;
 export const SYNC_REQUEST_TIMEOUT_MS = 1_000;
 /** Most requests the room has pending on one synchronizer socket (TinyBase's MAX_PENDING_REQUESTS). */
 export const MAX_SYNC_PENDING_REQUESTS = 100;
+
+// ---- Room directory (party/core/directory/) ----
+
+/** `GET /parties/<party>` lists the party's rooms, at most this many per page unless `?limit=` says fewer. */
+export const DEFAULT_LIST_LIMIT = 100;
+/** Largest `?limit=` of a room listing. */
+export const MAX_LIST_LIMIT = 1_000;
+
+/** One room of a listing: what the room last reported of itself (its stats' figures of the same names). */
+export interface ListedRoom {
+  name: string;
+  head: number;
+  cells: number;
+  events: number;
+  created: string | null;
+  lastWrite: string | null;
+}
+
+/** `GET /parties/<party>`: rooms in name order; `next` is the `after` of the next page, null on the last. */
+export interface RoomListing {
+  rooms: ListedRoom[];
+  next: string | null;
+}

@@ -1,5 +1,6 @@
 // The scenarios of `npm run bench`, in the order they run and print.
 import type { Scenario } from "../scenario.ts";
+import { directory } from "./directory.ts";
 import { durableStreams } from "./durable-streams.ts";
 import { eventLog } from "./event-log.ts";
 import { exportImport } from "./export-import.ts";
@@ -14,4 +15,4 @@ import { throughput } from "./throughput.ts";
 import { timeTravel } from "./time-travel.ts";
 import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector, timeTravel];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector, timeTravel, directory];

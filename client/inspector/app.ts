@@ -15,6 +15,7 @@ import { createEventLog } from "./log.ts";
 import { createStatsPanel, rememberRoom, showRecent } from "./panels.ts";
 import { createUndo } from "./undo.ts";
 import { createTimeTravel } from "./time-travel.ts";
+import { createRoomList } from "./rooms.ts";
 import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
 
 // ---- where: the room from the address ----
@@ -55,6 +56,10 @@ const showStart = (refusal?: Refusal) => {
     error.textContent = `The room refused ${where.token ? "this token" : "to open without a token"} (${refusal.status}): ${refusal.message.replace(/^\d+: /, "")}`;
     (openForm.elements.namedItem("token") as HTMLInputElement).focus();
   } else (openForm.elements.namedItem("room") as HTMLInputElement).focus();
+  // With a token the list loads at once; without one it waits for a click ("List rooms"), so that a
+  // server with auth on answers no 401 the page did not ask for.
+  const rooms = createRoomList({ host: location.host, protocol: location.protocol === "https:" ? "https" : "http", party: where.party, token: where.token });
+  if (where.token) void rooms.load();
 };
 
 const kindOptions = (select: HTMLSelectElement) =>

@@ -5,9 +5,11 @@
 // `GET {storePath}`, from the keyboard too; rows, tables and values are added and deleted, and
 // deletions undone; a refused edit shows the room's value; live events, filters and paging, with
 // one time format; a read-only token sees no writing controls, and a missing or wrong token gets
-// the start view with the room's refusal; an unknown room stays unknown.
+// the start view with the room's refusal; an unknown room stays unknown; the start page lists the
+// party's rooms (filter, open, export, delete).
 // No page errors anywhere. Screenshots go to test-results/inspector-*.png.
 import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../support/servers.ts";
@@ -349,6 +351,40 @@ describe("the room inspector in Chromium", () => {
       if (status === "401") await screenshot(refused, "refused");
       await refused.context().close();
     }
+  });
+
+  it("lists the party's rooms on the start page: filtered by prefix, paged, opened, exported and deleted", async () => {
+    for (const room of ["dir-a", "dir-b", "dir-c"]) await put(room, [{ pets: { fido: { legs: 4, name: "Fido" } } }, {}]);
+    const listed = async () => ((await (await fetch(`${server.origin}/parties/main?prefix=dir-`, { headers: auth })).json()) as { rooms: { name: string }[] }).rooms.map((room) => room.name);
+    await waitFor(listed, (names) => names.length === 3, { what: "the rooms reported" });
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true })).newPage();
+    page.on("pageerror", (error) => errors.push(`start page: ${error.message}`));
+    page.on("console", (message) => void (message.type() === "error" && errors.push(`start page: ${message.text()}`)));
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.goto(`${server.origin}/?token=${WRITE_TOKEN}`);
+    await page.locator("#rooms-body tr").first().waitFor();
+    await page.fill("#rooms-form [name=prefix]", "dir-");
+    await page.click("#rooms-form button");
+    const names = () => page.locator("#rooms-body tr td:first-child").allInnerTexts();
+    await eventually(names).toEqual(["dir-a", "dir-b", "dir-c"]);
+    const first = page.locator("#rooms-body tr").first().locator("td");
+    expect((await first.allInnerTexts()).slice(1, 3)).toEqual(["1", "2"]);
+    expect(await first.nth(3).innerText()).toMatch(TIME_FORMAT);
+    await screenshot(page, "rooms");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('#rooms-body tr:has-text("dir-a") button', { hasText: "Export" }).click()]);
+    const exported = await readFile((await download.path())!, "utf8");
+    expect(JSON.parse(exported.split("\n")[0])).toMatchObject({ format: "roomstore-export", room: "dir-a", head: 1 });
+
+    await page.locator('#rooms-body tr:has-text("dir-b") button', { hasText: "Delete" }).click();
+    await eventually(names).toEqual(["dir-a", "dir-c"]);
+    expect(await storeOf("dir-b")).toBe("");
+    await waitFor(listed, (left) => !left.includes("dir-b"), { what: "dir-b gone from the directory" });
+
+    await page.locator("#rooms-body a", { hasText: /^dir-c$/ }).click();
+    await page.locator("#status", { hasText: "live" }).waitFor();
+    expect(new URL(page.url()).searchParams.get("room")).toBe("dir-c");
+    await page.context().close();
   });
 
   it("leaves a room it views unknown, and creates it with the first edit", async () => {

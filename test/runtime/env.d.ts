@@ -24,5 +24,6 @@ declare namespace Cloudflare {
     Limited: DurableObjectNamespace;
     Misconfigured: DurableObjectNamespace;
     Signed: DurableObjectNamespace;
+    Flaky: DurableObjectNamespace;
   }
 }

@@ -121,3 +121,18 @@ export class MisconfiguredRoom extends Room {
     super(ctx, { ...env, RESPONSE_HEADERS: "{not json" } as never);
   }
 }
+
+/**
+ * Rooms whose directory refuses the next `failReports` reports with a 503 (set on the directory's
+ * instance by a test), to see a room retry from its alarm.
+ */
+export class FlakyRoom extends Room {
+  failReports = 0;
+  override async onRequest(request: Request): Promise<Response> {
+    if (this.failReports > 0 && new URL(request.url).pathname.endsWith("/report")) {
+      this.failReports--;
+      return new Response("{}", { status: 503 });
+    }
+    return super.onRequest(request);
+  }
+}

@@ -33,6 +33,8 @@
 //                                     written or read, and swept by retention with the audit range
 //   P hc / P hv / P hl                synchronizer stamps of cells and values, and the latest of
 //                                     them (sync/stamps.ts)
+//   P $d                              what the party's directory last acknowledged of the room, and
+//                                     its name (directory/reporter.ts)
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.
