@@ -80,7 +80,11 @@ export const createTableTools = ({ store, form, count, onChange }: TableToolsOpt
         return all;
       }
       const started = performance.now();
-      const shown = orderRows(store.getTable(id), all, query);
+      const cells = {
+        forEachCell: (rowId: string, visit: (cell: unknown) => void) => store.forEachCell(id, rowId, (_cellId, cell) => visit(cell)),
+        getCell: (rowId: string, cellId: string) => store.getCell(id, rowId, cellId),
+      };
+      const shown = orderRows(cells, all, query);
       performance.measure("inspector:rows", { start: started, end: performance.now() });
       count.textContent = `${shown.length.toLocaleString("en")} of ${all.length.toLocaleString("en")} rows`;
       return shown;

@@ -1,8 +1,14 @@
 // The inspector's row search and sort (client/inspector/rows.ts), over plain table content.
 import { describe, expect, it } from "vitest";
-import { EVERY_ROW, isEveryRow, orderRows, type RowQuery, type TableContent } from "../../../../client/inspector/rows.ts";
+import { EVERY_ROW, isEveryRow, orderRows, type RowQuery, type TableCells } from "../../../../client/inspector/rows.ts";
 
-const table: TableContent = {
+/** The accessor over plain content, as the page's one reads a TinyBase table. */
+const cellsOfContent = (content: Record<string, Record<string, unknown>>): TableCells => ({
+  forEachCell: (rowId, visit) => Object.values(content[rowId] ?? {}).forEach(visit),
+  getCell: (rowId, cellId) => content[rowId]?.[cellId],
+});
+
+const table = {
   r10: { name: "Fido", age: 3, tags: ["good"] },
   r2: { name: "rex", age: 12, alive: true },
   r1: { name: "Zed", age: "7" },
@@ -10,7 +16,7 @@ const table: TableContent = {
   r20: { name: "ada" },
 };
 const storeOrder = Object.keys(table);
-const order = (query: Partial<RowQuery>) => orderRows(table, storeOrder, { ...EVERY_ROW, ...query });
+const order = (query: Partial<RowQuery>) => orderRows(cellsOfContent(table), storeOrder, { ...EVERY_ROW, ...query });
 
 describe("the rows a table shows", () => {
   it("are every row in the store's order without a query", () => {
