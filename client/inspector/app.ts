@@ -17,6 +17,8 @@ import { createUndo } from "./undo.ts";
 import { createTimeTravel } from "./time-travel.ts";
 import { createPresencePanel } from "./presence-panel.ts";
 import { createTableTools, showRowCounts } from "./table-tools.ts";
+import { showFirstRows } from "./first-rows.ts";
+import type { Content } from "../tinybase-encoding.ts";
 import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
 
 // ---- where: the room from the address ----
@@ -111,7 +113,21 @@ function open() {
     editor.rejected(error);
     stats.refresh();
   };
-  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected });
+  // The first snapshot's first rows show while TinyBase takes it in; the grid replaces them.
+  const preview = byId("grid-preview");
+  const endPreview = () => {
+    if (preview.hidden) return;
+    preview.hidden = true;
+    preview.replaceChildren();
+    byId("grid").hidden = false;
+  };
+  const onSnapshot = async (content: Content) => {
+    if (loaded || store.getTableIds().length > 0) return;
+    byId("grid").hidden = true;
+    await showFirstRows(content, preview);
+  };
+  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected, onSnapshot });
+  void sync.ready.finally(endPreview).catch(() => {});
   sync.ready.then(
     () => {
       loaded = true;
@@ -154,6 +170,7 @@ function open() {
   const showTables = () => {
     const tableIds = store.getTableIds();
     if (!tableIds.includes(grid.tableId)) showTable(tableIds[0] ?? "");
+    if (tableIds.length > 0) endPreview();
     byId("no-tables").hidden = tableIds.length > 0;
     byId("row-tools").hidden = tableIds.length === 0;
     byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
