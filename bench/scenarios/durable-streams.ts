@@ -3,7 +3,7 @@
 // append→SSE latency, and catch-up read throughput. Only targets with an event log are measured;
 // the reference server's figures and the ratios to it are printed under the table.
 import { spawn, type ChildProcess } from "node:child_process";
-import { forEachTarget, metric } from "../scenario.ts";
+import { forEachTarget, metric, ratioMetric } from "../scenario.ts";
 import type { RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
 import { median, summarize } from "../stats.ts";
 
@@ -34,8 +34,8 @@ export const durableStreams: Scenario = {
     metric("sseMax", "append→SSE, max ms", "lower", 1),
     metric("catchupMessages", "catch-up, messages/s", "higher", 0),
     metric("catchupMegabytes", "catch-up, MB/s", "higher", 1),
-    metric("sseP50Ratio", "append→SSE median ÷ the reference server's", "none", 2),
-    metric("catchupRatio", "catch-up messages/s ÷ the reference server's", "none", 2),
+    ratioMetric("sseP50Ratio", "append→SSE median ÷ the reference server's"),
+    ratioMetric("catchupRatio", "catch-up messages/s ÷ the reference server's"),
   ],
   async run(context: ScenarioContext) {
     const reference = await startReference().catch((error: unknown) => {

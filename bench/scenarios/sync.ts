@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { createMergeableStore, type MergeableStore } from "tinybase";
 import { createWsSynchronizer } from "tinybase/synchronizers/synchronizer-ws-client";
 import { WebSocket } from "ws";
-import { forEachTarget, metric } from "../scenario.ts";
+import { forEachTarget, metric, ratioMetric } from "../scenario.ts";
 import type { RunningTarget, Scenario, ScenarioContext } from "../scenario.ts";
 import { median, summarize } from "../stats.ts";
 
@@ -87,7 +87,7 @@ export const sync: Scenario = {
     metric("joinClient", "of which the client's own decoding and applying, ms", "lower", 0),
     metric("joinRepeat", "join again, nothing changed since the last join, ms", "lower", 0),
     metric("joinFloor", "the client alone: parsing and applying the same content in memory, no server, ms", "lower", 0),
-    metric("joinOverFloor", "join ÷ the client alone", "none", 2),
+    ratioMetric("joinOverFloor", "join ÷ the client alone"),
     metric("rss", "workerd memory after the joins, MB", "lower", 0),
     metric("growth", "workerd memory growth, MB", "lower", 0),
   ],

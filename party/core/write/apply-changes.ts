@@ -28,6 +28,13 @@ export const applyChanges = (
 ): Promise<ChangesResult> => {
   const { keys, storage, state, hooks, broadcaster } = ctx;
   const { model } = state;
+  const kind = sender ? "changes" : "patch";
+  // The service is asked as the write arrives, not when its job comes up: the writes of one group
+  // then wait for their answers together, each job still awaiting its own in commit order. A
+  // changeset resolved against the store (`resolve`) is known only in its job.
+  const asked = resolve ? undefined : validateWrite(ctx.room(), kind, changes, origin);
+  // A job that ends before it reads the answer (a duplicate, no store) leaves it unread.
+  asked?.catch(() => undefined);
   return ctx.queue.run(async (batch) => {
     if (id !== undefined) {
       const key = keys.eventId(STORE_STREAM, id);
@@ -38,7 +45,7 @@ export const applyChanges = (
     const { storeSeq } = state.meta;
     if (ifMatch !== undefined && ifMatch !== storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${storeSeq}, not ${ifMatch}.`);
     if (resolve) changes = resolve(changes);
-    const vetted = await vet(ctx, await validateWrite(ctx.room(), sender ? "changes" : "patch", changes, origin), false, origin);
+    const vetted = await vet(ctx, await (asked ?? validateWrite(ctx.room(), kind, changes, origin)), false, origin);
     const { accepted, rejected } = vetted
       ? await filterChanges(hooks, vetted, false, origin, model)
       : { accepted: [{}, {}, 1] as Changes, rejected: true };
