@@ -29,10 +29,13 @@ export const applyChanges = (
   const { keys, storage, state, hooks, broadcaster } = ctx;
   const { model } = state;
   const kind = sender ? "changes" : "patch";
-  // The service is asked as the write arrives, not when its job comes up: the writes of one group
-  // then wait for their answers together, each job still awaiting its own in commit order. A
-  // changeset resolved against the store (`resolve`) is known only in its job.
-  const asked = resolve ? undefined : validateWrite(ctx.room(), kind, changes, origin);
+  // A client's frame is asked about as it arrives, not when its job comes up: the frames of one
+  // group then wait for their answers together, each job still awaiting its own in commit order.
+  // Asked in the job, as before: what may turn out stale there (a PATCH's If-Match, a resend of a
+  // message id, no store yet), so that the service never sees it, and a changeset resolved against
+  // the store (`resolve`), known only there.
+  const early = sender !== undefined && id === undefined && !resolve && model.hasStore;
+  const asked = early ? validateWrite(ctx.room(), kind, changes, origin) : undefined;
   // A job that ends before it reads the answer (a duplicate, no store) leaves it unread.
   asked?.catch(() => undefined);
   return ctx.queue.run(async (batch) => {
