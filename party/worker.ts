@@ -193,9 +193,16 @@ const withoutNameRecord = <State extends DurableObjectState<{}>>(ctx: State): St
 const partyOf = (binding: string) =>
   binding === binding.toUpperCase() ? binding.toLowerCase().replace(/_/g, "-") : binding.replace(/[A-Z]/g, (letter, at) => (at ? "-" : "") + letter.toLowerCase()).replace(/_/g, "-");
 
-/** The parties of a deployment: its Durable Object bindings, by the name routing gives them. */
-const partiesOf = (env: Env): Set<string> =>
-  new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+/** The parties of a deployment: its Durable Object bindings, by the name routing gives them; once per environment. */
+const parties = new WeakMap<Env, Set<string>>();
+const partiesOf = (env: Env): Set<string> => {
+  let found = parties.get(env);
+  if (!found) {
+    found = new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+    parties.set(env, found);
+  }
+  return found;
+};
 
 /** `/parties/:party/:room` and what follows; the room segment may be empty (refused as a name). */
 const ROOM_PATH = /^\/parties\/([^/]+)\/([^/]*)(?:\/.*)?$/;
