@@ -106,95 +106,122 @@ const listen = <T>(set: Set<T>, listener: T) => {
   return () => void set.delete(listener);
 };
 
+/** A room's state: its socket, the writes waiting for an answer, the listeners, and whether it was closed. */
+interface RoomState {
+  readonly prefix: string;
+  readonly socket: PartySocket;
+  readonly tokens?: ReturnType<typeof createTokenRefresh>;
+  /** Writes sent and not yet answered, by mid: sent again on every reconnect. */
+  readonly pending: Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>;
+  readonly messageListeners: Set<(message: ServerMessage) => void>;
+  readonly changesListeners: Set<(changes: unknown) => void>;
+  readonly openListeners: Set<() => void>;
+  closed: boolean;
+}
+
+const isOpen = (socket: PartySocket): boolean => socket.readyState === socket.OPEN;
+
+// Sent only while open: PartySocket would queue the rest and flush it on open, but pending
+// writes are sent again on open anyway and feeds subscribe afresh.
+const send = (state: RoomState, message: ClientMessage): void => {
+  if (isOpen(state.socket)) state.socket.send(encodeFrame(state.prefix, ROOM_MESSAGE, JSON.stringify(message)));
+};
+
+/** A (re)connection: the open listeners, then every write not yet answered, again. */
+const onOpen = (state: RoomState): void => {
+  state.tokens?.opened();
+  // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
+  for (const listener of [...state.openListeners]) listener();
+  for (const { message } of state.pending.values()) send(state, message);
+};
+
+/** A frame from the room: a TinyBase changeset, or a roomstore message (an answer settles its write). */
+const onFrame = (state: RoomState, event: MessageEvent): void => {
+  const frame = typeof event.data === "string" ? decodeFrame(state.prefix, event.data) : undefined;
+  if (frame?.type === SET_CHANGES) {
+    const changes = parseOrUndefined(frame.payload);
+    if (changes !== undefined) for (const listener of state.changesListeners) listener(changes);
+    return;
+  }
+  const message = frame?.type === ROOM_MESSAGE ? parseOrUndefined(frame.payload) : undefined;
+  if (!isServerMessage(message)) return;
+  if (message.t === "ok" || message.t === "nack") {
+    const write = state.pending.get(message.mid);
+    state.pending.delete(message.mid);
+    if (message.t === "ok") write?.resolve(message);
+    else write?.reject(new RoomRejection(message));
+    state.tokens?.answer(message);
+  }
+  for (const listener of state.messageListeners) listener(message);
+};
+
+/** Sends a write and resolves with the room's `ok` (rejects on its `nack`); kept until answered. */
+const acknowledged = (state: RoomState, message: Write): Promise<Ok> =>
+  new Promise<Ok>((resolve, reject) => {
+    if (state.closed) return reject(new Error("The room is closed."));
+    // The room closes the socket on a frame over its limit (1009), and a resend after the
+    // reconnect would do it again, forever: refuse it here, as the room would.
+    if (exceedsBytes(encodeFrame(state.prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
+      return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
+    }
+    if (state.pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
+    state.pending.set(message.mid, { message, resolve, reject });
+    send(state, message);
+  });
+
+const append = async (state: RoomState, events: EventInput[], { ifMatch }: { ifMatch?: number } = {}): Promise<number[]> => {
+  const message: Write = { t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) };
+  return (await acknowledged(state, message)).seqs ?? [];
+};
+
+const close = (state: RoomState): void => {
+  state.closed = true;
+  for (const { reject } of state.pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
+  state.pending.clear();
+  state.tokens?.stop();
+  state.socket.close();
+};
+
+/** The same room for HTTP readers, going where the socket goes. */
+const httpOf = (options: RoomOptions, socket: PartySocket, party: string): HttpOptions => ({
+  host: options.host,
+  room: options.room,
+  party,
+  // The scheme PartySocket chose for the socket, so HTTP goes where the socket goes.
+  protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
+  query: options.query,
+  token: options.token,
+  storePath: options.storePath,
+  eventsPath: options.eventsPath,
+  fetch: options.fetch,
+});
+
 export const connectRoom = (options: RoomOptions): Room => {
-  const { messagePrefix: prefix = "", storePath, eventsPath, fetch, token, ...socketOptions } = options;
+  // The room's own options are not PartySocket's.
+  const { messagePrefix: prefix = "", storePath: _storePath, eventsPath: _eventsPath, fetch: _fetch, token, ...socketOptions } = options;
   const party = options.party ?? PARTY_NAME;
-  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(message), get isOpen(): boolean { return isOpen(); } });
+  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(state, message), get isOpen(): boolean { return isOpen(socket); } });
   // PartySocket calls a query function for every connection attempt.
   const query = tokens ? () => requestQuery({ query: socketOptions.query, token: tokens.next }) : socketOptions.query;
   // PartySocket 1.3 puts `room` into its URL as it is: encoded here, a name with `/`, `?` or `#`
   // stays one path segment and reaches its own room, as the HTTP readers' URLs do (roomUrl).
   const socket = new PartySocket({ ...socketOptions, query, room: roomSegment(options.room), party });
-  const pending = new Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>();
-  const messageListeners = new Set<(message: ServerMessage) => void>();
-  const changesListeners = new Set<(changes: unknown) => void>();
-  const openListeners = new Set<() => void>();
-  const isOpen = (): boolean => socket.readyState === socket.OPEN;
-  let closed = false;
-
-  // Sent only while open: PartySocket would queue the rest and flush it on open, but pending
-  // writes are sent again on open anyway and feeds subscribe afresh.
-  const send = (message: ClientMessage) => {
-    if (isOpen()) socket.send(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)));
-  };
-
-  socket.addEventListener("open", () => {
-    tokens?.opened();
-    // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
-    for (const listener of [...openListeners]) listener();
-    for (const { message } of pending.values()) send(message);
-  });
+  const state: RoomState = { prefix, socket, tokens, pending: new Map(), messageListeners: new Set(), changesListeners: new Set(), openListeners: new Set(), closed: false };
+  socket.addEventListener("open", () => onOpen(state));
   socket.addEventListener("close", () => tokens?.stop());
-
-  socket.addEventListener("message", (event: MessageEvent) => {
-    const frame = typeof event.data === "string" ? decodeFrame(prefix, event.data) : undefined;
-    if (frame?.type === SET_CHANGES) {
-      const changes = parseOrUndefined(frame.payload);
-      if (changes !== undefined) for (const listener of changesListeners) listener(changes);
-      return;
-    }
-    const message = frame?.type === ROOM_MESSAGE ? parseOrUndefined(frame.payload) : undefined;
-    if (!isServerMessage(message)) return;
-    if (message.t === "ok" || message.t === "nack") {
-      const write = pending.get(message.mid);
-      pending.delete(message.mid);
-      if (message.t === "ok") write?.resolve(message);
-      else write?.reject(new RoomRejection(message));
-      tokens?.answer(message);
-    }
-    for (const listener of messageListeners) listener(message);
-  });
-
-  const acknowledged = (message: Write) =>
-    new Promise<Ok>((resolve, reject) => {
-      if (closed) return reject(new Error("The room is closed."));
-      // The room closes the socket on a frame over its limit (1009), and a resend after the
-      // reconnect would do it again, forever: refuse it here, as the room would.
-      if (exceedsBytes(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
-        return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
-      }
-      if (pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
-      pending.set(message.mid, { message, resolve, reject });
-      send(message);
-    });
-
+  socket.addEventListener("message", (event: MessageEvent) => onFrame(state, event));
   const link: FeedLink = {
-    send,
-    onMessage: (listener) => listen(messageListeners, listener),
-    onOpen: (listener) => listen(openListeners, listener),
+    send: (message) => send(state, message),
+    onMessage: (listener) => listen(state.messageListeners, listener),
+    onOpen: (listener) => listen(state.openListeners, listener),
     get isOpen() {
-      return isOpen();
+      return isOpen(socket);
     },
   };
-
   const room: Room = {
     socket,
-    http: {
-      host: options.host,
-      room: options.room,
-      party,
-      // The scheme PartySocket chose for the socket, so HTTP goes where the socket goes.
-      protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
-      query: options.query,
-      token,
-      storePath,
-      eventsPath,
-      fetch,
-    },
-    async append(events, { ifMatch } = {}) {
-      const message: Write = { t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) };
-      return (await acknowledged(message)).seqs ?? [];
-    },
+    http: httpOf(options, socket, party),
+    append: (events, appendOptions) => append(state, events, appendOptions),
     stream: (name) => ({
       event: (type, data, extra = {}) => ({
         append: async () => (await room.append([{ ...extra, type, data, stream: name }]))[0],
@@ -203,25 +230,17 @@ export const connectRoom = (options: RoomOptions): Room => {
     events: (selectors = {}, feedOptions) => openFeed(link, selectors, feedOptions),
     presence: createRoomPresence(link),
     syncStore: (store, syncOptions) => syncStore(room, store, syncOptions),
-    async sendChanges(changes, mid = newId()) {
-      return (await acknowledged({ t: "changes", mid, changes })).seq ?? null;
-    },
+    sendChanges: async (changes, mid = newId()) => (await acknowledged(state, { t: "changes", mid, changes })).seq ?? null,
     onMessage: link.onMessage,
-    onChangesFrame: (listener) => listen(changesListeners, listener),
+    onChangesFrame: (listener) => listen(state.changesListeners, listener),
     onOpen: link.onOpen,
     get pendingWrites() {
-      return pending.size;
+      return state.pending.size;
     },
     get closed() {
-      return closed;
+      return state.closed;
     },
-    close() {
-      closed = true;
-      for (const { reject } of pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
-      pending.clear();
-      tokens?.stop();
-      socket.close();
-    },
+    close: () => close(state),
   };
   return room;
 };

@@ -5,7 +5,8 @@ import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-s
 import { createStarter } from "./adapters/starter.ts";
 import { RoomError } from "./core/common/errors.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/room/http.ts";
-import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { admitListing, createAlarmScheduler, createDirectoryRoom, createRoom, DIRECTORY_SEGMENT, listedParty, recordedName, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { partykitIdentity, partykitListing, partykitReportSender, rememberParties } from "./adapters/directory-link.ts";
 import { gate } from "./gate.ts";
 import { CLOSE_INTERNAL, CLOSE_NORMAL, PARTY_NAME, roomName } from "./protocol.ts";
 
@@ -38,15 +39,23 @@ export default class Room implements Party.Server {
   }
 
   async #start(): Promise<RoomApi> {
-    const room = createRoom({
-      name: roomName(this.party.id),
-      storage: createDurableStorage(this.party.storage as unknown as KeyValueStorage),
-      config: resolveConfig(this.party.env, this.config),
-      hooks: this,
-      connections: () => this.party.getConnections(),
-      logger: console,
-      scheduleAlarm: createAlarmScheduler(this.party.storage),
-    });
+    const storage = createDurableStorage(this.party.storage as unknown as KeyValueStorage);
+    const config = resolveConfig(this.party.env, this.config);
+    const { segment, name } = await partykitIdentity(this.party, () => recordedName(storage, config.storagePrefix));
+    // The party's directory of rooms lives in an object of this class that no URL reaches (core/directory/).
+    if (segment === DIRECTORY_SEGMENT) return createDirectoryRoom({ storage, config, logger: console });
+    const room = createRoom(
+      {
+        name: name ?? roomName(segment!),
+        storage,
+        config,
+        hooks: this,
+        connections: () => this.party.getConnections(),
+        logger: console,
+        scheduleAlarm: createAlarmScheduler(this.party.storage),
+      },
+      { sendReport: partykitReportSender(this.party.name, () => this.party.context.parties) },
+    );
     await room.load();
     return room;
   }
@@ -62,16 +71,26 @@ export default class Room implements Party.Server {
 
   /** The gate, run by PartyKit before a socket or request reaches the room. */
   static onBeforeConnect(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
+    rememberParties(lobby.parties);
     return admit(request as unknown as Request, lobby);
   }
 
   static onBeforeRequest(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
+    rememberParties(lobby.parties);
     return admit(request as unknown as Request, lobby);
   }
 
-  /** Every path that is not a room's: PartyKit would answer a plain-text 404. */
-  static onFetch(): Response {
-    return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
+  /**
+   * Every path that is not a room's: `GET /parties/:party` lists the party's rooms (its directory,
+   * core/directory/); anything else is a JSON 404, where PartyKit would answer a plain-text one.
+   */
+  static async onFetch(request: Party.Request, lobby: Party.FetchLobby): Promise<Response> {
+    rememberParties(lobby.parties);
+    const party = listedParty(new URL(request.url).pathname);
+    if (party === undefined || !Object.hasOwn(lobby.parties, party)) return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
+    const directory = partykitListing(lobby.parties, party);
+    const admitted = await admitListing(request as unknown as Request, lobby.env, directory.url);
+    return admitted instanceof Response ? admitted : directory.send(admitted);
   }
 
   async onConnect(connection: Party.Connection, context: Party.ConnectionContext): Promise<void> {

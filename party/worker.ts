@@ -4,7 +4,8 @@
 // wrangler.toml.
 import { routePartykitRequest, Server, type Connection, type ConnectionContext, type Lobby, type WSMessage } from "partyserver";
 import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
-import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { admitListing, createAlarmScheduler, createDirectoryRoom, createRoom, DIRECTORY_NAME, listedParty, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { workersListing, workersReportSender } from "./adapters/directory-link.ts";
 import { RoomError } from "./core/common/errors.ts";
 import { discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES } from "./core/room/http.ts";
 import { createStarter } from "./adapters/starter.ts";
@@ -46,15 +47,22 @@ export class Room extends Server<Env & Cloudflare.Env> {
   }
 
   async #start(): Promise<RoomApi> {
-    const room = createRoom({
-      name: roomName(this.name),
-      storage: createDurableStorage(this.ctx.storage as unknown as KeyValueStorage),
-      config: resolveConfig(this.env as Record<string, unknown>, this.config),
-      hooks: this,
-      connections: () => this.getConnections(),
-      logger: console,
-      scheduleAlarm: createAlarmScheduler(this.ctx.storage),
-    });
+    const storage = createDurableStorage(this.ctx.storage as unknown as KeyValueStorage);
+    const config = resolveConfig(this.env as Record<string, unknown>, this.config);
+    // The party's directory of rooms lives in an object of this class that no URL reaches (core/directory/).
+    if (this.name === DIRECTORY_NAME) return createDirectoryRoom({ storage, config, logger: console });
+    const room = createRoom(
+      {
+        name: roomName(this.name),
+        storage,
+        config,
+        hooks: this,
+        connections: () => this.getConnections(),
+        logger: console,
+        scheduleAlarm: createAlarmScheduler(this.ctx.storage),
+      },
+      { sendReport: workersReportSender(this.env, this.ctx.id, this.name) },
+    );
     await room.load();
     return room;
   }
@@ -185,9 +193,16 @@ const withoutNameRecord = <State extends DurableObjectState<{}>>(ctx: State): St
 const partyOf = (binding: string) =>
   binding === binding.toUpperCase() ? binding.toLowerCase().replace(/_/g, "-") : binding.replace(/[A-Z]/g, (letter, at) => (at ? "-" : "") + letter.toLowerCase()).replace(/_/g, "-");
 
-/** The parties of a deployment: its Durable Object bindings, by the name routing gives them. */
-const partiesOf = (env: Env): Set<string> =>
-  new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+/** The parties of a deployment: its Durable Object bindings, by the name routing gives them; once per environment. */
+const parties = new WeakMap<Env, Set<string>>();
+const partiesOf = (env: Env): Set<string> => {
+  let found = parties.get(env);
+  if (!found) {
+    found = new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+    parties.set(env, found);
+  }
+  return found;
+};
 
 /** `/parties/:party/:room` and what follows; the room segment may be empty (refused as a name). */
 const ROOM_PATH = /^\/parties\/([^/]+)\/([^/]*)(?:\/.*)?$/;
@@ -200,7 +215,10 @@ const ROOM_PATH = /^\/parties\/([^/]+)\/([^/]*)(?:\/.*)?$/;
  */
 export const routeRoomRequest = async (request: Request, env: Env): Promise<Response> => {
   try {
-    const match = new URL(request.url).pathname.match(ROOM_PATH);
+    const pathname = new URL(request.url).pathname;
+    const listed = listedParty(pathname);
+    if (listed !== undefined) return await listRooms(request, env, listed);
+    const match = pathname.match(ROOM_PATH);
     if (!match) throw new RoomError("not_found", "Rooms live at /parties/main/:room.");
     const [, party, segment] = match;
     if (!partiesOf(env).has(party)) throw new RoomError("not_found", `No party ${JSON.stringify(party)} here.`);
@@ -214,6 +232,15 @@ export const routeRoomRequest = async (request: Request, env: Env): Promise<Resp
     await discardBody(request, MAX_DRAINED_BODY_BYTES);
     return errorResponse(error);
   }
+};
+
+/** `GET /parties/:party`: the party's rooms, from its directory (core/directory/access.ts says who may). */
+const listRooms = async (request: Request, env: Env, party: string): Promise<Response> => {
+  const binding = Object.keys(env).find((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function" && partyOf(name) === party);
+  if (binding === undefined) throw new RoomError("not_found", `No party ${JSON.stringify(party)} here.`);
+  const directory = workersListing(env, binding, party);
+  const admitted = await admitListing(request, env, directory.url);
+  return admitted instanceof Response ? admitted : directory.send(admitted);
 };
 
 export default {

@@ -14,6 +14,12 @@ import { createTableGrid } from "./grid.ts";
 import { createEventLog } from "./log.ts";
 import { createStatsPanel, rememberRoom, showRecent } from "./panels.ts";
 import { createUndo } from "./undo.ts";
+import { createTimeTravel } from "./time-travel.ts";
+import { createRoomList } from "./rooms.ts";
+import { createPresencePanel } from "./presence-panel.ts";
+import { createTableTools, showRowCounts } from "./table-tools.ts";
+import { showFirstRows } from "./first-rows.ts";
+import type { Content } from "../tinybase-encoding.ts";
 import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
 
 // ---- where: the room from the address ----
@@ -54,6 +60,10 @@ const showStart = (refusal?: Refusal) => {
     error.textContent = `The room refused ${where.token ? "this token" : "to open without a token"} (${refusal.status}): ${refusal.message.replace(/^\d+: /, "")}`;
     (openForm.elements.namedItem("token") as HTMLInputElement).focus();
   } else (openForm.elements.namedItem("room") as HTMLInputElement).focus();
+  // With a token the list loads at once; without one it waits for a click ("List rooms"), so that a
+  // server with auth on answers no 401 the page did not ask for.
+  const rooms = createRoomList({ host: location.host, protocol: location.protocol === "https:" ? "https" : "http", party: where.party, token: where.token });
+  if (where.token) void rooms.load();
 };
 
 const kindOptions = (select: HTMLSelectElement) =>
@@ -108,7 +118,21 @@ function open() {
     editor.rejected(error);
     stats.refresh();
   };
-  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected });
+  // The first snapshot's first rows show while TinyBase takes it in; the grid replaces them.
+  const preview = byId("grid-preview");
+  const endPreview = () => {
+    if (preview.hidden) return;
+    preview.hidden = true;
+    preview.replaceChildren();
+    byId("grid").hidden = false;
+  };
+  const onSnapshot = async (content: Content) => {
+    if (loaded || store.getTableIds().length > 0) return;
+    byId("grid").hidden = true;
+    await showFirstRows(content, preview);
+  };
+  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected, onSnapshot });
+  void sync.ready.finally(endPreview).catch(() => {});
   sync.ready.then(
     () => {
       loaded = true;
@@ -123,6 +147,7 @@ function open() {
   );
 
   const stats = createStatsPanel(http, byId("stats"), access);
+  createPresencePanel(room.presence, byId("presence"), byId("presence-count"));
 
   // ---- the Selected panel, the tables and the grid ----
   const focusValue = (id: string) => [...document.querySelectorAll<HTMLElement>("#values li")].find((item) => item.dataset.value === id)?.querySelector("button")?.focus();
@@ -134,34 +159,48 @@ function open() {
     back: (target: Target) => (target.kind === "cell" ? grid.reveal(target.address) : focusValue(target.id)),
     onError: (error) => refusedBy(error) || editor.error(error.message),
   });
+  const tools = createTableTools({ store, form: byId<HTMLFormElement>("row-tools"), count: byId("row-count"), onChange: () => grid.refresh() });
   const grid = createTableGrid(store, byId("grid"), {
     select: (address) => editor.select({ kind: "cell", address }),
     edit: (address) => editor.edit({ kind: "cell", address }),
     deleteCell: (address) => canWrite() && undo.delCell(address.tableId, address.rowId, address.cellId),
     deleteRow: (tableId, rowId) => canWrite() && undo.delRow(tableId, rowId),
     firstRows: () => performance.mark("inspector:first-rows"),
+    rowIds: tools.rowIds,
   });
+  const showTable = (tableId: string) => {
+    tools.show(tableId);
+    grid.show(tableId);
+  };
   const showTables = () => {
     const tableIds = store.getTableIds();
-    if (!tableIds.includes(grid.tableId)) grid.show(tableIds[0] ?? "");
+    if (!tableIds.includes(grid.tableId)) showTable(tableIds[0] ?? "");
+    if (tableIds.length > 0) endPreview();
     byId("no-tables").hidden = tableIds.length > 0;
+    byId("row-tools").hidden = tableIds.length === 0;
     byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
     byId("tables").replaceChildren(
       ...tableIds.map((tableId) => {
         const tab = element("button", "", tableId);
+        const count = element("span", "row-count");
+        count.dataset.rowCount = tableId;
+        count.title = "rows";
+        tab.append(" ", count);
         tab.type = "button";
         tab.setAttribute("role", "tab");
         tab.setAttribute("aria-selected", String(tableId === grid.tableId));
         tab.addEventListener("click", () => {
-          grid.show(tableId);
+          showTable(tableId);
           showTables();
         });
         return tab;
       }),
     );
+    updateCounts();
     const add = byId<HTMLFormElement>("add-form").elements.namedItem("table") as HTMLInputElement;
     if (!add.value && grid.tableId) add.value = grid.tableId;
   };
+  const updateCounts = showRowCounts(store, byId("tables"));
   store.addTableIdsListener(showTables);
   showTables();
   byId("delete-table").addEventListener("click", () => {
@@ -188,7 +227,7 @@ function open() {
   onWriteForm("add-form", (field, value) => {
     store.setCell(field("table"), field("row"), field("cell"), value);
     if (grid.tableId !== field("table")) {
-      grid.show(field("table"));
+      showTable(field("table"));
       showTables();
     }
   });
@@ -233,6 +272,10 @@ function open() {
     void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
   });
   void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
+
+  // ---- time travel: the store at a log position, and restoring it ----
+  const travel = createTimeTravel({ http, canWrite, first: () => stats.first, onError: (error) => void refusedBy(error), events: byId("events") });
+  void travel.start().catch((error: Error) => refusedBy(error));
 
   // For the console and the bench: the page's TinyBase store.
   Object.assign(globalThis, { roomstoreInspector: { store, ready: sync.ready } });

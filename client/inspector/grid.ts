@@ -33,6 +33,8 @@ export interface GridHandlers {
   deleteRow(tableId: string, rowId: string): void;
   /** The first rows of a table were put on the page (the bench's "time to first rows"). */
   firstRows?(tableId: string): void;
+  /** The rows to show, in order (a search, a sort); default: every row, in the store's order. */
+  rowIds?(tableId: string): string[];
 }
 
 interface RenderedRow {
@@ -198,7 +200,7 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
   }
 
   const refreshRows = () => {
-    rowIds = tableId ? store.getRowIds(tableId) : [];
+    rowIds = !tableId ? [] : handlers.rowIds ? handlers.rowIds(tableId) : store.getRowIds(tableId);
     active.row = Math.min(active.row, Math.max(0, rowIds.length - 1));
     scroller.setAttribute("aria-rowcount", String(rowIds.length + 1));
     virtualizer.setOptions({ ...virtualizer.options, count: rowIds.length });
@@ -321,6 +323,8 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
       moveTo(address);
       focusActive();
     },
+    /** Reads the rows to show again (the search or the sort changed). */
+    refresh: () => refreshRows(),
     get tableId() {
       return tableId;
     },

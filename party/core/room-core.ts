@@ -46,8 +46,8 @@ export interface RoomCore {
    * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
    */
   applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
-  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
-  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  /** A PUT of the whole store: first save, or (with `ifMatch`, a seq or `"*"` for any) an atomic replace. */
+  putStore(content: Content, origin: unknown, ifMatch?: number | "*"): Promise<PutResult>;
   /**
    * Appends application events, all or nothing; returns them (duplicates as first stored). With a
    * message id `mid`, an append with that mid already stored is answered with its events again.
@@ -153,7 +153,8 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     model,
     run: (job) => queue.run(job),
     // A failed group has been rolled back when its jobs hear of it; a locked room prepares nothing.
-    settled: () => queue.run(() => undefined).catch(() => undefined),
+    // An idle queue has nothing to wait for: a read then costs no trip through it (GET of the store).
+    settled: () => (queue.idle() ? Promise.resolve() : queue.run(() => undefined).catch(() => undefined)),
     lockWrites: (lock, lockOptions) => lockWrites(ctx, lock, lockOptions),
     load: () => loadRoom(ctx),
     applyChanges: (changes, origin, applyOptions) => applyChanges(ctx, changes, origin, applyOptions),
