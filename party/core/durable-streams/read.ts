@@ -7,7 +7,8 @@
 // stream created after it at the same name.
 import { SEQ_PATTERN, STORE_STREAM } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
-import { readRange, type EventText } from "../log/reads.ts";
+import { readEventsBySeq, readRange, type EventText, type RangeRead } from "../log/reads.ts";
+import { eventDataText } from "../storage/event-log.ts";
 import { seqKey } from "../storage/keys.ts";
 import type { LogReader } from "../room/types.ts";
 import { fromBase64, isJsonMode, type Payload } from "./payload.ts";
@@ -61,8 +62,8 @@ export interface Source {
   tail: number;
   meta?: StreamMeta;
   segments: Segment[];
-  /** The messages of one event: JSON texts (JSON mode) or bytes. */
-  decode(event: EventText): string[] | Uint8Array;
+  /** The messages of one event: their JSON texts joined by commas (JSON mode, "" for none), or bytes. */
+  decode(event: EventText): string | Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -75,14 +76,30 @@ export const segmentsOf = (name: string, meta: StreamMeta): Segment[] => [
   { selection: { stream: logStreamOf(name), types: [EVENT_APPEND] }, after: meta.created, upTo: meta.tail },
 ];
 
-/** The messages of one `$append` event of a stream of that content type. */
-export const decoderOf = (contentType: string): Source["decode"] =>
-  isJsonMode(contentType)
-    ? (event) => ((payloadOf(event) as { json: unknown[] }).json ?? []).map((value) => JSON.stringify(value))
-    : (event) => {
-        const payload = payloadOf(event);
-        return "text" in payload ? encoder.encode(payload.text) : "base64" in payload ? fromBase64(payload.base64) : new Uint8Array();
-      };
+const bytesOf = (event: EventText): Uint8Array => {
+  const payload = payloadOf(event);
+  return "text" in payload ? encoder.encode(payload.text) : "base64" in payload ? fromBase64(payload.base64) : new Uint8Array();
+};
+
+/** The messages of one `$append` event of a stream of that content type, one JSON text each (a fork's sub-offset counts them). */
+export const decoderOf = (contentType: string): ((event: EventText) => string[] | Uint8Array) =>
+  isJsonMode(contentType) ? (event) => ((payloadOf(event) as { json: unknown[] }).json ?? []).map((value) => JSON.stringify(value)) : bytesOf;
+
+const JSON_PAYLOAD_START = '{"json":[';
+const JSON_PAYLOAD_END = "]}";
+
+/**
+ * The JSON texts of one `$append` event's messages, joined by commas: sliced from the event's
+ * text, never parsed, since a JSON payload is `{"json":[…]}` with no other key (encodePayload
+ * writes it so, and an import refuses any other: format.ts). A text in another shape is parsed.
+ */
+const jsonTextOf = (event: EventText): string => {
+  const data = eventDataText(event.json);
+  if (data !== undefined && data.startsWith(JSON_PAYLOAD_START) && data.endsWith(JSON_PAYLOAD_END)) {
+    return data.slice(JSON_PAYLOAD_START.length, -JSON_PAYLOAD_END.length);
+  }
+  return (decoderOf("application/json")(event) as string[]).join(",");
+};
 
 export const streamSource = (name: string, meta: StreamMeta): Source => {
   const segments = segmentsOf(name, meta);
@@ -94,7 +111,7 @@ export const streamSource = (name: string, meta: StreamMeta): Source => {
     tail: meta.tail,
     meta,
     segments,
-    decode: decoderOf(meta.contentType),
+    decode: isJsonMode(meta.contentType) ? jsonTextOf : bytesOf,
   };
 };
 
@@ -109,7 +126,7 @@ export const viewSource = (log: LogReader, stream: string): Source => {
     start: 0,
     tail,
     segments: [{ selection: { stream }, after: 0, upTo: tail }],
-    decode: (event) => [event.json],
+    decode: (event) => event.json,
   };
 };
 
@@ -121,6 +138,7 @@ export const hasEvents = async (log: LogReader, stream: string): Promise<boolean
 };
 
 export interface Chunk {
+  /** JSON mode: the messages' texts in pieces (each one or more messages, comma-separated), to be joined by commas. */
   json?: string[];
   bytes?: Uint8Array;
   /** Seq of the last event read (the next offset), or `from` when none. */
@@ -139,6 +157,28 @@ export const startOf = (log: LogReader, source: Source, offset: Offset): number 
   return from;
 };
 
+/**
+ * One page of a segment's events from `lower` on, within `maxBytes` of event text (readRange's
+ * rule). A stream's appends are found in its index; when they are consecutive seqs of the log (a
+ * stream that was written alone meanwhile, the usual case), the page is one listing of the log's
+ * own range, which costs storage less than a get of each event.
+ */
+const readPage = async (log: LogReader, segment: Segment, { lower, maxBytes }: { lower: number; maxBytes: number }): Promise<RangeRead> => {
+  const { stream, types } = segment.selection;
+  const query = { lower, upper: segment.upTo, limit: CHUNK_PAGE_EVENTS, maxBytes };
+  if (stream === undefined || stream === STORE_STREAM || types?.length !== 1) return readRange(log.storage, log.keys, { ...query, selection: segment.selection });
+  const index = log.keys.byStreamType(stream, types[0]!);
+  const listed = await log.storage.list({ ...index.range(lower, segment.upTo), limit: CHUNK_PAGE_EVENTS });
+  const seqs = [...listed.keys()].map((key) => index.seqOf(key));
+  if (seqs.length === 0) return { events: [], reachedEnd: true };
+  const [first, last] = [seqs[0]!, seqs.at(-1)!];
+  const events =
+    last - first + 1 === seqs.length
+      ? (await readRange(log.storage, log.keys, { ...query, selection: {}, lower: first, upper: last, limit: seqs.length })).events
+      : await readEventsBySeq(log.storage, log.keys, seqs, maxBytes);
+  return { events, reachedEnd: listed.size < CHUNK_PAGE_EVENTS && events.at(-1)?.seq === last };
+};
+
 /** Reads the messages after `from` up to the source's tail, at most about MAX_CHUNK_BYTES of them. */
 export const readChunk = async (log: LogReader, source: Source, from: number, maxBytes = MAX_CHUNK_BYTES): Promise<Chunk> => {
   const json: string[] = [];
@@ -149,16 +189,16 @@ export const readChunk = async (log: LogReader, source: Source, from: number, ma
   for (const segment of source.segments) {
     let lower = Math.max(last, segment.after) + 1;
     while (!upToDate && size < maxBytes && lower <= segment.upTo) {
-      const read = await readRange(log.storage, log.keys, { selection: segment.selection, lower, upper: segment.upTo, limit: CHUNK_PAGE_EVENTS });
+      const read = await readPage(log, segment, { lower, maxBytes: maxBytes - size });
       let readAll = true;
       for (const [i, event] of read.events.entries()) {
         const messages = source.decode(event);
         if (messages instanceof Uint8Array) {
           parts.push(messages);
           size += messages.length;
-        } else {
-          json.push(...messages);
-          for (const message of messages) size += message.length + 1;
+        } else if (messages.length > 0) {
+          json.push(messages);
+          size += messages.length + 1;
         }
         last = event.seq;
         if (size >= maxBytes) {

@@ -57,41 +57,85 @@ export interface StreamStorePort {
   putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
 }
 
-/** The key of a stream's metadata. */
-const metaKeyOf = (port: StreamStorePort, name: string) => streamMetaKey(port.options.config.storagePrefix, name);
+/** Most streams whose metadata a room keeps in memory, the least recently used forgotten first. */
+export const MAX_CACHED_METAS = 256;
 
-/** The metadata as the batch or storage has it, expired or not. */
-const loadMeta = async (port: StreamStorePort, name: string, batch?: Batch): Promise<StreamMeta | undefined> => {
-  const key = metaKeyOf(port, name);
-  const pending = batch?.pending(key);
-  if (pending !== undefined) return pending as StreamMeta;
-  return (await port.options.storage.get([key])).get(key) as StreamMeta | undefined;
+/**
+ * Streams' metadata, read through a cache: every append, read and SSE wake-up needs its stream's,
+ * and the cache saves it a storage read. It holds committed values only: a job's own writes are
+ * in its batch until the group commits (`pending`), and a failed group never reaches it. The
+ * store writes every metadata key of the room while its core lives (an import or a DELETE
+ * rebuilds the core, and with it the cache); a value read from storage is kept only if no group
+ * committed metadata while the read was under way. Values are never changed once put.
+ */
+const createMetas = (port: StreamStorePort) => {
+  const cached = new Map<string, StreamMeta | null>();
+  let commits = 0;
+  const keyOf = (name: string) => streamMetaKey(port.options.config.storagePrefix, name);
+  const remember = (name: string, meta: StreamMeta | null) => {
+    cached.delete(name);
+    cached.set(name, meta);
+    if (cached.size > MAX_CACHED_METAS) cached.delete(cached.keys().next().value!);
+  };
+  return {
+    /** The metadata as the batch, the cache or storage has it, expired or not. */
+    async load(name: string, batch?: Batch): Promise<StreamMeta | undefined> {
+      const key = keyOf(name);
+      const pending = batch?.pending(key);
+      if (pending !== undefined) return pending as StreamMeta;
+      const hit = cached.get(name);
+      if (hit !== undefined) {
+        remember(name, hit);
+        return hit ?? undefined;
+      }
+      const before = commits;
+      const stored = (await port.options.storage.get([key])).get(key) as StreamMeta | undefined;
+      if (commits === before) remember(name, stored ?? null);
+      return stored;
+    },
+    /** Puts (or, undefined, deletes) a stream's metadata in a job's batch; the cache has it once the group commits. */
+    put(batch: Batch, name: string, meta: StreamMeta | undefined): void {
+      if (meta) batch.put(keyOf(name), meta);
+      else batch.delete(keyOf(name));
+      batch.onCommit(() => {
+        commits++;
+        remember(name, meta ?? null);
+      });
+    },
+  };
 };
+
+/** A stream store's own state: the room's port and the metadata cache. */
+interface Store {
+  port: StreamStorePort;
+  metas: ReturnType<typeof createMetas>;
+}
 
 const events = (name: string, list: [type: string, data: unknown][]) =>
   list.map(([type, data]) => ({ stream: logStreamOf(name), type, data }));
 
 /** Puts the events and the new metadata; returns the seqs of the events. */
-const write = (port: StreamStorePort, batch: Batch, { name, list, meta }: { name: string; list: [string, unknown][]; meta: StreamMeta }): number[] => {
+const write = ({ port, metas }: Store, batch: Batch, { name, list, meta }: { name: string; list: [string, unknown][]; meta: StreamMeta }): number[] => {
   const stored = port.putEvents(batch, events(name, list));
-  batch.put(metaKeyOf(port, name), meta);
+  metas.put(batch, name, meta);
   return stored.map(({ event }) => event.seq);
 };
 
 /** Creates a stream (a fork when asked), or confirms one with the same config (`created: false`); 409 otherwise. */
 const createStream = async (
-  port: StreamStorePort,
+  store: Store,
   batch: Batch,
   { name, config, payload, lastRead }: { name: string; config: StreamConfig; payload: Payload | undefined; lastRead: () => number },
 ) => {
-  const existing = await loadMeta(port, name, batch);
+  const { port, metas } = store;
+  const existing = await metas.load(name, batch);
   if (existing?.softDeleted) throw new RoomError("conflict", "The stream was deleted but has forks: its name is taken until they go.");
   if (existing && !isExpired(existing, port.options.now(), lastRead())) {
     if (!sameConfig(existing, config)) throw new RoomError("conflict", "The stream exists with another configuration.");
     return { created: false, meta: existing };
   }
   const { fork } = config;
-  const source = fork ? await loadMeta(port, fork.from, batch) : undefined;
+  const source = fork ? await metas.load(fork.from, batch) : undefined;
   if (fork && (!source || isExpired(source, port.options.now()))) throw new RoomError("not_found", "The source stream does not exist.");
   if (source?.softDeleted) throw new RoomError("conflict", "The source stream was deleted.");
   const plan = fork ? await planFork(port.log, fork, source!, config) : undefined;
@@ -113,20 +157,21 @@ const createStream = async (
   if (plan) {
     meta.inherited = plan.inherited;
     if (fork!.subOffset) meta.forkSubOffset = fork!.subOffset;
-    batch.put(metaKeyOf(port, fork!.from), { ...source!, forks: (source!.forks ?? 0) + 1 });
+    metas.put(batch, fork!.from, { ...source!, forks: (source!.forks ?? 0) + 1 });
   }
   if (config.closed) meta.closed = true;
-  write(port, batch, { name, list, meta });
+  write(store, batch, { name, list, meta });
   return { created: true, meta };
 };
 
 /** Appends and/or closes, with the producer and Stream-Seq rules; throws 404, 409, 403, 400 as the protocol says. */
 const appendStream = async (
-  port: StreamStorePort,
+  store: Store,
   batch: Batch,
   { name, request, lastRead }: { name: string; request: AppendRequest; lastRead: () => number },
 ): Promise<AppendResult> => {
-  const meta = await loadMeta(port, name, batch);
+  const { port } = store;
+  const meta = await store.metas.load(name, batch);
   const at = port.options.now();
   if (!meta || isExpired(meta, at, lastRead())) throw new RoomError("not_found", "No such stream.");
   if (meta.softDeleted) throw new RoomError("gone", "The stream was deleted; its forks still read it.");
@@ -161,7 +206,7 @@ const appendStream = async (
     next.closed = true;
     if (producer) next.closedBy = producer;
   }
-  write(port, batch, { name, list, meta: next });
+  write(store, batch, { name, list, meta: next });
   return { status: payload ? "appended" : "closed", meta: next };
 };
 
@@ -170,13 +215,13 @@ const appendStream = async (
  * history). A stream with forks is only marked deleted until its last fork goes; then it goes
  * too, and so on up the chain.
  */
-const deleteStream = async (port: StreamStorePort, batch: Batch, { name, lastRead }: { name: string; lastRead: () => number }) => {
-  const meta = await loadMeta(port, name, batch);
+const deleteStream = async ({ port, metas }: Store, batch: Batch, { name, lastRead }: { name: string; lastRead: () => number }) => {
+  const meta = await metas.load(name, batch);
   if (!meta || isExpired(meta, port.options.now(), lastRead())) throw new RoomError("not_found", "No such stream.");
   if (meta.softDeleted) throw new RoomError("gone", "The stream was deleted; its forks still read it.");
   const releases: [string, StreamMeta | undefined][] = [];
   for (let parent = meta.forks ? undefined : meta.forkedFrom; parent !== undefined; ) {
-    const parentMeta = await loadMeta(port, parent, batch);
+    const parentMeta = await metas.load(parent, batch);
     if (!parentMeta) break;
     const forks = (parentMeta.forks ?? 1) - 1;
     const gone = forks === 0 && parentMeta.softDeleted === true;
@@ -185,21 +230,20 @@ const deleteStream = async (port: StreamStorePort, batch: Batch, { name, lastRea
   }
   // From here on: synchronous.
   port.putEvents(batch, events(name, [[EVENT_DELETE, null]]));
-  if (meta.forks) batch.put(metaKeyOf(port, name), { ...meta, softDeleted: true });
-  else batch.delete(metaKeyOf(port, name));
-  for (const [parent, parentMeta] of releases) {
-    if (parentMeta) batch.put(metaKeyOf(port, parent), parentMeta);
-    else batch.delete(metaKeyOf(port, parent));
-  }
+  metas.put(batch, name, meta.forks ? { ...meta, softDeleted: true } : undefined);
+  for (const [parent, parentMeta] of releases) metas.put(batch, parent, parentMeta);
 };
 
 /** The stream store of a room: each write one job of its commit queue. */
-export const createStreamStore = (port: StreamStorePort) => ({
-  load: (name: string, batch?: Batch) => loadMeta(port, name, batch),
-  create: (name: string, config: StreamConfig, payload: Payload | undefined, lastRead: () => number) =>
-    port.run((batch) => createStream(port, batch, { name, config, payload, lastRead })),
-  append: (name: string, request: AppendRequest, lastRead: () => number) => port.run((batch) => appendStream(port, batch, { name, request, lastRead })),
-  delete: (name: string, lastRead: () => number) => port.run((batch) => deleteStream(port, batch, { name, lastRead })),
-});
+export const createStreamStore = (port: StreamStorePort) => {
+  const store: Store = { port, metas: createMetas(port) };
+  return {
+    load: (name: string, batch?: Batch) => store.metas.load(name, batch),
+    create: (name: string, config: StreamConfig, payload: Payload | undefined, lastRead: () => number) =>
+      port.run((batch) => createStream(store, batch, { name, config, payload, lastRead })),
+    append: (name: string, request: AppendRequest, lastRead: () => number) => port.run((batch) => appendStream(store, batch, { name, request, lastRead })),
+    delete: (name: string, lastRead: () => number) => port.run((batch) => deleteStream(store, batch, { name, lastRead })),
+  };
+};
 
 export type StreamStore = ReturnType<typeof createStreamStore>;

@@ -146,6 +146,24 @@ export const eventTypeOf = (text: string): string => {
   return (match ? JSON.parse(match[1]) : (JSON.parse(text) as { type: string }).type) as string;
 };
 
+/** The end of every event text: putEvent writes ts and room after the data, then tz when given. */
+const EVENT_TEXT_TAIL = new RegExp(String.raw`^,"ts":${JSON_STRING},"room":${JSON_STRING}(?:,"tz":${JSON_STRING})?\}$`);
+const DATA_KEY = ',"data":';
+
+/**
+ * An event's data as JSON text, sliced from the event's text without parsing it; undefined for a
+ * text that putEvent did not write in its order. The data ends at the last `,"ts":` of the text:
+ * a `"` inside a JSON string is always escaped, so what follows the data (its ts, room and tz
+ * strings) cannot hold that sequence.
+ */
+export const eventDataText = (text: string): string | undefined => {
+  const head = EVENT_TEXT_HEAD.exec(text);
+  if (!head || !text.startsWith(DATA_KEY, head[0].length)) return undefined;
+  const start = head[0].length + DATA_KEY.length;
+  const end = text.lastIndexOf(',"ts":');
+  return end > start && EVENT_TEXT_TAIL.test(text.slice(end)) ? text.slice(start, end) : undefined;
+};
+
 /** Rebuilds an event's text from a listing or a get: either the text, or a chunk count. */
 export const joinChunks = (head: unknown, chunks: Map<string, unknown>, keys: Keys, seq: number): string => {
   if (typeof head === "string") return head;
