@@ -1,13 +1,12 @@
-// roomstore under PartyKit (`npx partykit dev`): the same room core behind PartyKit's
-// `Party.Server`. Rooms are at `/parties/main/:room`, PartyKit's default party.
+// roomstore under PartyKit (`npx partykit dev`): the same room behind PartyKit's `Party.Server`
+// (adapters/host.ts). Rooms are at `/parties/main/:room`, PartyKit's default party.
 import type * as Party from "partykit/server";
-import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
-import { createStarter } from "./adapters/starter.ts";
-import { RoomError } from "./core/common/errors.ts";
-import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/room/http.ts";
-import { createAlarmScheduler, createRoom, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
-import { gate } from "./gate.ts";
-import { CLOSE_INTERNAL, CLOSE_NORMAL, PARTY_NAME, roomName } from "./protocol.ts";
+import type { KeyValueStorage } from "./adapters/durable-storage.ts";
+import { createRoomHost } from "./adapters/host.ts";
+import type { Room as RoomApi, RoomConfigInput, RoomHooks } from "./core/index.ts";
+import { errorResponse } from "./core/room/http.ts";
+import { gate, notARoomPath } from "./gate.ts";
+import { CLOSE_NORMAL, PARTY_NAME, parseRoomPath } from "./protocol.ts";
 
 export default class Room implements Party.Server {
   /** Same default as on Workers: see docs/operations.md#hibernation-and-liveroom. */
@@ -17,47 +16,33 @@ export default class Room implements Party.Server {
   config: RoomConfigInput = {};
 
   readonly party: Party.Room;
-  readonly #starter = createStarter(() => this.#start(), (error) => console.error("roomstore: the room could not start", error));
+  readonly #host = createRoomHost(() => ({
+    segment: this.party.id,
+    storage: this.party.storage as unknown as KeyValueStorage & Party.Storage,
+    env: this.party.env,
+    config: this.config,
+    hooks: this,
+    connections: () => this.party.getConnections(),
+  }));
 
   constructor(party: Party.Room) {
     this.party = party;
   }
 
   get room(): RoomApi {
-    const room = this.#starter.current;
-    if (!room) throw new Error("The room is used before onStart.");
-    return room;
+    return this.#host.room;
   }
 
   /**
    * Never throws: PartyKit 0.0.115 would answer the request with the error's message and never
-   * call onStart again (see starter.ts).
+   * call onStart again (see adapters/starter.ts).
    */
   async onStart(): Promise<void> {
-    await this.#starter.ready().catch(() => undefined);
+    await this.#host.start();
   }
 
-  async #start(): Promise<RoomApi> {
-    const room = createRoom({
-      name: roomName(this.party.id),
-      storage: createDurableStorage(this.party.storage as unknown as KeyValueStorage),
-      config: resolveConfig(this.party.env, this.config),
-      hooks: this,
-      connections: () => this.party.getConnections(),
-      logger: console,
-      scheduleAlarm: createAlarmScheduler(this.party.storage),
-    });
-    await room.load();
-    return room;
-  }
-
-  async onRequest(request: Party.Request): Promise<Response> {
-    try {
-      return await (await this.#starter.ready()).handleRequest(request as unknown as Request);
-    } catch (error) {
-      await discardBody(request as unknown as Request, MAX_DRAINED_BODY_BYTES);
-      return errorResponse(error);
-    }
+  onRequest(request: Party.Request): Promise<Response> {
+    return this.#host.request(request as unknown as Request);
   }
 
   /** The gate, run by PartyKit before a socket or request reaches the room. */
@@ -71,24 +56,20 @@ export default class Room implements Party.Server {
 
   /** Every path that is not a room's: PartyKit would answer a plain-text 404. */
   static onFetch(): Response {
-    return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
+    return errorResponse(notARoomPath());
   }
 
   async onConnect(connection: Party.Connection, context: Party.ConnectionContext): Promise<void> {
-    const room = this.#starter.current;
-    if (!room) return connection.close(CLOSE_INTERNAL, "The room could not start.");
     const request = context.request as unknown as Request;
-    room.handleConnect(connection, request);
+    if (!this.#host.connect(connection, request)) return;
     // PartyKit answers the upgrade once this resolves: a synchronizer client, whose requests time
     // out after 1 s, then finds the room's stamps and MergeableStore ready. A failure here is met
     // again, and answered, by the socket's first message.
-    await room.prepareSocket(request).catch(() => undefined);
+    await this.room.prepareSocket(request).catch(() => undefined);
   }
 
-  async onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
-    const room = await this.#starter.ready().catch(() => undefined);
-    if (room) await room.handleMessage(sender, message);
-    else sender.close(CLOSE_INTERNAL, "The room could not start.");
+  onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
+    return this.#host.message(sender, message);
   }
 
   /**
@@ -97,7 +78,7 @@ export default class Room implements Party.Server {
    * (5.5.1) wants a Close back: send a normal one. It may fail if the client is already gone.
    */
   onClose(connection: Party.Connection): void {
-    this.#starter.current?.handleClose(connection);
+    this.#host.close(connection);
     try {
       connection.close(CLOSE_NORMAL);
     } catch {
@@ -106,12 +87,12 @@ export default class Room implements Party.Server {
   }
 
   onError(connection: Party.Connection): void {
-    this.#starter.current?.handleClose(connection);
+    this.#host.close(connection);
   }
 
   /** A failed start-up throws here, so that the runtime retries the alarm. */
-  async onAlarm(): Promise<void> {
-    await (await this.#starter.ready()).handleAlarm();
+  onAlarm(): Promise<void> {
+    return this.#host.alarm();
   }
 }
 
@@ -128,9 +109,7 @@ const admit = async (request: Request, lobby: Party.Lobby): Promise<Request | Re
   const admitted = await gate(request, lobby.env, lobby.id);
   if (admitted instanceof Response) return admitted;
   const url = new URL(admitted.url);
-  const parts = url.pathname.split("/");
-  const at = parts[1] === "party" ? 2 : 3;
-  if (parts[at] === lobby.id) return admitted;
-  const rest = "/" + parts.slice(at + 1).join("/");
-  return lobby.parties[PARTY_NAME].get(parts[at]).fetch(rest + url.search, admitted);
+  const path = parseRoomPath(url.pathname);
+  if (!path || path.segment === lobby.id) return admitted;
+  return lobby.parties[PARTY_NAME].get(path.segment).fetch((path.rest || "/") + url.search, admitted);
 };

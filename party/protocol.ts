@@ -68,6 +68,26 @@ export const roomSegment = (name: string): string => {
  * always decodes); anything else stays as it is.
  */
 export const roomName = (segment: string): string => canonicalRoomName(segment) ?? segment;
+
+/**
+ * A room's URL path: `/parties/:party/:room` and what follows it, or `/party/:room` (PartyKit's
+ * short form for its default party, `party` then undefined). `segment` is the room's segment as it
+ * came, still percent-encoded, and empty in `/parties/main/` (no room's name); `rest` is what follows
+ * it, `""` or a path from `/`, so that `prefix + segment + rest` is the path again.
+ */
+export interface RoomPath {
+  prefix: string;
+  party: string | undefined;
+  segment: string;
+  rest: string;
+}
+const ROOM_PATH = /^(\/(?:parties\/([^/]+)|party)\/)([^/]*)(\/.*)?$/;
+
+/** The one reader of a room's path (RoomPath), or undefined for a path that is no room's. */
+export const parseRoomPath = (pathname: string): RoomPath | undefined => {
+  const match = pathname.match(ROOM_PATH);
+  return match ? { prefix: match[1], party: match[2], segment: match[3], rest: match[4] ?? "" } : undefined;
+};
 /** TinyBase's frame type for a changeset: `{prefix}s{Changes JSON}`. */
 export const SET_CHANGES = "s";
 /** roomstore's own frame type, ignored by TinyBase clients: `{prefix}x{Message JSON}`. */

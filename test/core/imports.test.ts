@@ -73,6 +73,12 @@ const DIRECTIONS: { files: string; why: string; forbids: (imported: string) => b
     why: "the client library never imports the inspector app, which is built on it",
     forbids: (imported) => imported.startsWith("client/inspector/"),
   },
+  {
+    files: "party/adapters/",
+    outside: "party/adapters/routing.ts",
+    why: "what both adapters share imports no runtime (routing.ts is Workers' own)",
+    forbids: (imported) => /^(cloudflare:|partyserver$|partykit(\/|$))/.test(imported),
+  },
   { files: "cli/", why: "the command line speaks to a room over HTTP, never through its core", forbids: (imported) => imported.startsWith("party/core/") },
 ];
 
