@@ -41,117 +41,145 @@ export const CREDIT_WINDOW = 256;
 
 type Waiter = { resolve: (result: IteratorResult<RoomEvent>) => void; reject: (error: Error) => void };
 
-export const openFeed = (link: FeedLink, selectors: EventSelectors, options: FeedOptions = {}): EventFeed => {
-  const window = options.window ?? CREDIT_WINDOW;
-  const sid = newId();
-  const buffer: RoomEvent[] = [];
-  const waiting: Waiter[] = [];
-  let lastSeq = 0;
+/** One feed's state, which the functions below share. */
+interface Feed {
+  readonly link: FeedLink;
+  readonly selectors: EventSelectors;
+  readonly options: FeedOptions;
+  readonly window: number;
+  readonly sid: string;
+  readonly buffer: RoomEvent[];
+  readonly waiting: Waiter[];
+  lastSeq: number;
   /** Events consumed since credit was last granted. */
-  let consumed = 0;
+  consumed: number;
   /** The room ended the subscription for want of credit: subscribe again when the caller reads. */
-  let suspended = false;
-  let ended = false;
-  let failure: Error | undefined;
+  suspended: boolean;
+  ended: boolean;
+  failure: Error | undefined;
+  markCaughtUp: (seq: number) => void;
+  /** Stops hearing the link's messages and opens. */
+  unlisten: () => void;
+}
+
+const subscribe = (feed: Feed) => {
+  if (feed.ended) return;
+  feed.suspended = false;
+  // After anything was seen, resume after it; the end of the range (`to`, `until`) stays.
+  const resumed: EventSelectors = feed.lastSeq > 0 ? { ...feed.selectors, from: undefined, after: feed.lastSeq } : feed.selectors;
+  // Credit covers what the buffer can still take: buffered + in flight never exceeds the window.
+  feed.consumed = 0;
+  const message: ClientMessage = { t: "sub", sid: feed.sid, selectors: resumed, credit: feed.window - feed.buffer.length };
+  feed.link.send(feed.options.timeoutMs === undefined ? message : { ...message, timeoutMs: feed.options.timeoutMs });
+};
+
+const finish = (feed: Feed, error?: Error) => {
+  if (feed.ended) return;
+  feed.ended = true;
+  feed.failure = error;
+  feed.unlisten();
+  feed.markCaughtUp(feed.lastSeq);
+  // Buffered events still go to waiting readers; the rest learn that the feed ended.
+  while (feed.waiting.length > 0) {
+    const waiter = feed.waiting.shift()!;
+    if (feed.buffer.length > 0) waiter.resolve(take(feed));
+    else if (feed.failure) waiter.reject(feed.failure);
+    else waiter.resolve({ done: true, value: undefined });
+  }
+};
+
+/** Hands one buffered event to the caller and grants credit once half the window is consumed. */
+const take = (feed: Feed): IteratorResult<RoomEvent> => {
+  const event = feed.buffer.shift()!;
+  feed.consumed++;
+  if (!feed.ended && !feed.suspended && feed.consumed >= feed.window / 2) {
+    feed.link.send({ t: "ack", sid: feed.sid, credit: feed.consumed });
+    feed.consumed = 0;
+  }
+  return { done: false, value: event };
+};
+
+const onMessage = (feed: Feed, message: ServerMessage) => {
+  if (!("sid" in message) || message.sid !== feed.sid) return;
+  switch (message.t) {
+    case "ev": {
+      const event = message.e as RoomEvent;
+      if (event.seq <= feed.lastSeq) return; // a resend overlapping what was seen
+      feed.lastSeq = event.seq;
+      feed.buffer.push(event);
+      if (feed.waiting.length > 0) feed.waiting.shift()!.resolve(take(feed));
+      return;
+    }
+    case "caught-up":
+      feed.lastSeq = Math.max(feed.lastSeq, message.seq);
+      feed.markCaughtUp(message.seq);
+      return;
+    case "end":
+      if (message.reason === "reset") return subscribe(feed);
+      if (message.reason === "timeout") return void (feed.suspended = true);
+      return finish(feed, message.reason === "error" ? new Error(message.error?.message ?? "The subscription failed.") : undefined);
+    case "error":
+      return finish(feed, new Error(message.error.message));
+  }
+};
+
+const next = (feed: Feed) =>
+  new Promise<IteratorResult<RoomEvent>>((resolve, reject) => {
+    if (feed.buffer.length > 0) return resolve(take(feed));
+    if (feed.ended) return feed.failure ? reject(feed.failure) : resolve({ done: true, value: undefined });
+    if (feed.suspended && feed.link.isOpen) subscribe(feed);
+    feed.waiting.push({ resolve, reject });
+  });
+
+export const openFeed = (link: FeedLink, selectors: EventSelectors, options: FeedOptions = {}): EventFeed => {
   let markCaughtUp!: (seq: number) => void;
   const caughtUp = new Promise<number>((resolve) => (markCaughtUp = resolve));
-
-  const subscribe = () => {
-    if (ended) return;
-    suspended = false;
-    // After anything was seen, resume after it; the end of the range (`to`, `until`) stays.
-    const resumed: EventSelectors = lastSeq > 0 ? { ...selectors, from: undefined, after: lastSeq } : selectors;
-    // Credit covers what the buffer can still take: buffered + in flight never exceeds the window.
-    consumed = 0;
-    const message: ClientMessage = { t: "sub", sid, selectors: resumed, credit: window - buffer.length };
-    link.send(options.timeoutMs === undefined ? message : { ...message, timeoutMs: options.timeoutMs });
+  const feed: Feed = {
+    link,
+    selectors,
+    options,
+    window: options.window ?? CREDIT_WINDOW,
+    sid: newId(),
+    buffer: [],
+    waiting: [],
+    lastSeq: 0,
+    consumed: 0,
+    suspended: false,
+    ended: false,
+    failure: undefined,
+    markCaughtUp,
+    unlisten: () => {},
   };
-
-  const finish = (error?: Error) => {
-    if (ended) return;
-    ended = true;
-    failure = error;
+  const stopMessages = link.onMessage((message) => onMessage(feed, message));
+  const stopOpen = link.onOpen(() => subscribe(feed));
+  feed.unlisten = () => {
     stopMessages();
     stopOpen();
-    markCaughtUp(lastSeq);
-    // Buffered events still go to waiting readers; the rest learn that the feed ended.
-    while (waiting.length > 0) {
-      const waiter = waiting.shift()!;
-      if (buffer.length > 0) waiter.resolve(take());
-      else if (failure) waiter.reject(failure);
-      else waiter.resolve({ done: true, value: undefined });
-    }
   };
+  if (link.isOpen) subscribe(feed);
 
-  /** Hands one buffered event to the caller and grants credit once half the window is consumed. */
-  const take = (): IteratorResult<RoomEvent> => {
-    const event = buffer.shift()!;
-    consumed++;
-    if (!ended && !suspended && consumed >= window / 2) {
-      link.send({ t: "ack", sid, credit: consumed });
-      consumed = 0;
-    }
-    return { done: false, value: event };
-  };
-
-  const onMessage = (message: ServerMessage) => {
-    if (!("sid" in message) || message.sid !== sid) return;
-    switch (message.t) {
-      case "ev": {
-        const event = message.e as RoomEvent;
-        if (event.seq <= lastSeq) return; // a resend overlapping what was seen
-        lastSeq = event.seq;
-        buffer.push(event);
-        if (waiting.length > 0) waiting.shift()!.resolve(take());
-        return;
-      }
-      case "caught-up":
-        lastSeq = Math.max(lastSeq, message.seq);
-        markCaughtUp(message.seq);
-        return;
-      case "end":
-        if (message.reason === "reset") return subscribe();
-        if (message.reason === "timeout") return void (suspended = true);
-        return finish(message.reason === "error" ? new Error(message.error?.message ?? "The subscription failed.") : undefined);
-      case "error":
-        return finish(new Error(message.error.message));
-    }
-  };
-
-  const stopMessages = link.onMessage(onMessage);
-  const stopOpen = link.onOpen(subscribe);
-  if (link.isOpen) subscribe();
-
-  const next = () =>
-    new Promise<IteratorResult<RoomEvent>>((resolve, reject) => {
-      if (buffer.length > 0) return resolve(take());
-      if (ended) return failure ? reject(failure) : resolve({ done: true, value: undefined });
-      if (suspended && link.isOpen) subscribe();
-      waiting.push({ resolve, reject });
-    });
-
-  const feed: EventFeed = {
+  const events: EventFeed = {
     [Symbol.asyncIterator]: () => ({
-      next,
+      next: () => next(feed),
       // `break` or a throw in `for await`: stop the subscription.
       return: async () => {
-        feed.close();
+        events.close();
         return { done: true, value: undefined };
       },
     }),
     async each(handle) {
-      for await (const event of feed) await handle(event);
+      for await (const event of events) await handle(event);
     },
     close() {
-      if (ended) return;
-      if (link.isOpen) link.send({ t: "unsub", sid });
-      buffer.length = 0;
-      finish();
+      if (feed.ended) return;
+      if (link.isOpen) link.send({ t: "unsub", sid: feed.sid });
+      feed.buffer.length = 0;
+      finish(feed);
     },
     get lastSeq() {
-      return lastSeq;
+      return feed.lastSeq;
     },
     caughtUp,
   };
-  return feed;
+  return events;
 };

@@ -27,7 +27,7 @@ import { requestQuery, type HttpOptions } from "./http.ts";
 import { newId } from "./ids.ts";
 import { createRoomPresence, type RoomPresence } from "./presence.ts";
 import { syncStore, type StoreLike, type StoreSync, type StoreSyncOptions } from "./store-sync.ts";
-import { createTokenRefresh, type TokenSource } from "./token.ts";
+import { createTokenRefresh, type TokenRefresh, type TokenSource } from "./token.ts";
 
 /** PartySocket's options (host, room, party, query, protocol, reconnect timings…), plus the room's config. */
 export interface RoomOptions extends Omit<PartySocketOptions, "room" | "path" | "basePath" | "prefix"> {
@@ -106,94 +106,117 @@ const listen = <T>(set: Set<T>, listener: T) => {
   return () => void set.delete(listener);
 };
 
+type PendingWrite = { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void };
+
+/** One room's socket and what it keeps, which the functions below share. */
+interface Connection {
+  readonly prefix: string;
+  readonly socket: PartySocket;
+  readonly tokens: TokenRefresh | undefined;
+  readonly pending: Map<string, PendingWrite>;
+  readonly messageListeners: Set<(message: ServerMessage) => void>;
+  readonly changesListeners: Set<(changes: unknown) => void>;
+  readonly openListeners: Set<() => void>;
+  closed: boolean;
+}
+
+const isOpen = ({ socket }: Connection): boolean => socket.readyState === socket.OPEN;
+
+// Sent only while open: PartySocket would queue the rest and flush it on open, but pending
+// writes are sent again on open anyway and feeds subscribe afresh.
+const send = (connection: Connection, message: ClientMessage) => {
+  if (isOpen(connection)) connection.socket.send(encodeFrame(connection.prefix, ROOM_MESSAGE, JSON.stringify(message)));
+};
+
+const onOpened = (connection: Connection) => {
+  connection.tokens?.opened();
+  // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
+  for (const listener of [...connection.openListeners]) listener();
+  for (const { message } of connection.pending.values()) send(connection, message);
+};
+
+/** A frame from the room: a TinyBase changeset, or a roomstore message (which may answer a write). */
+const onFrame = (connection: Connection, event: MessageEvent) => {
+  const frame = typeof event.data === "string" ? decodeFrame(connection.prefix, event.data) : undefined;
+  if (frame?.type === SET_CHANGES) {
+    const changes = parseOrUndefined(frame.payload);
+    if (changes !== undefined) for (const listener of connection.changesListeners) listener(changes);
+    return;
+  }
+  const message = frame?.type === ROOM_MESSAGE ? parseOrUndefined(frame.payload) : undefined;
+  if (!isServerMessage(message)) return;
+  if (message.t === "ok" || message.t === "nack") {
+    const write = connection.pending.get(message.mid);
+    connection.pending.delete(message.mid);
+    if (message.t === "ok") write?.resolve(message);
+    else write?.reject(new RoomRejection(message));
+    connection.tokens?.answer(message);
+  }
+  for (const listener of connection.messageListeners) listener(message);
+};
+
+/** Sends a write and keeps it until the room answers it: sent again on every reconnect. */
+const acknowledged = (connection: Connection, message: Write) =>
+  new Promise<Ok>((resolve, reject) => {
+    if (connection.closed) return reject(new Error("The room is closed."));
+    // The room closes the socket on a frame over its limit (1009), and a resend after the
+    // reconnect would do it again, forever: refuse it here, as the room would.
+    if (exceedsBytes(encodeFrame(connection.prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
+      return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
+    }
+    if (connection.pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
+    connection.pending.set(message.mid, { message, resolve, reject });
+    send(connection, message);
+  });
+
+const closeRoom = (connection: Connection) => {
+  connection.closed = true;
+  for (const { reject } of connection.pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
+  connection.pending.clear();
+  connection.tokens?.stop();
+  connection.socket.close();
+};
+
+/** The same room for HTTP readers: the scheme PartySocket chose for the socket, so HTTP goes where the socket goes. */
+const httpOf = (options: RoomOptions, socket: PartySocket): HttpOptions => ({
+  host: options.host,
+  room: options.room,
+  party: options.party ?? PARTY_NAME,
+  protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
+  query: options.query,
+  token: options.token,
+  storePath: options.storePath,
+  eventsPath: options.eventsPath,
+  fetch: options.fetch,
+});
+
 export const connectRoom = (options: RoomOptions): Room => {
   const { messagePrefix: prefix = "", storePath, eventsPath, fetch, token, ...socketOptions } = options;
-  const party = options.party ?? PARTY_NAME;
-  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(message), get isOpen(): boolean { return isOpen(); } });
+  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(connection, message), get isOpen(): boolean { return isOpen(connection); } });
   // PartySocket calls a query function for every connection attempt.
   const query = tokens ? () => requestQuery({ query: socketOptions.query, token: tokens.next }) : socketOptions.query;
   // PartySocket 1.3 puts `room` into its URL as it is: encoded here, a name with `/`, `?` or `#`
   // stays one path segment and reaches its own room, as the HTTP readers' URLs do (roomUrl).
-  const socket = new PartySocket({ ...socketOptions, query, room: roomSegment(options.room), party });
-  const pending = new Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>();
-  const messageListeners = new Set<(message: ServerMessage) => void>();
-  const changesListeners = new Set<(changes: unknown) => void>();
-  const openListeners = new Set<() => void>();
-  const isOpen = (): boolean => socket.readyState === socket.OPEN;
-  let closed = false;
-
-  // Sent only while open: PartySocket would queue the rest and flush it on open, but pending
-  // writes are sent again on open anyway and feeds subscribe afresh.
-  const send = (message: ClientMessage) => {
-    if (isOpen()) socket.send(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)));
-  };
-
-  socket.addEventListener("open", () => {
-    tokens?.opened();
-    // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
-    for (const listener of [...openListeners]) listener();
-    for (const { message } of pending.values()) send(message);
-  });
+  const socket = new PartySocket({ ...socketOptions, query, room: roomSegment(options.room), party: options.party ?? PARTY_NAME });
+  const connection: Connection = { prefix, socket, tokens, pending: new Map(), messageListeners: new Set(), changesListeners: new Set(), openListeners: new Set(), closed: false };
+  socket.addEventListener("open", () => onOpened(connection));
   socket.addEventListener("close", () => tokens?.stop());
-
-  socket.addEventListener("message", (event: MessageEvent) => {
-    const frame = typeof event.data === "string" ? decodeFrame(prefix, event.data) : undefined;
-    if (frame?.type === SET_CHANGES) {
-      const changes = parseOrUndefined(frame.payload);
-      if (changes !== undefined) for (const listener of changesListeners) listener(changes);
-      return;
-    }
-    const message = frame?.type === ROOM_MESSAGE ? parseOrUndefined(frame.payload) : undefined;
-    if (!isServerMessage(message)) return;
-    if (message.t === "ok" || message.t === "nack") {
-      const write = pending.get(message.mid);
-      pending.delete(message.mid);
-      if (message.t === "ok") write?.resolve(message);
-      else write?.reject(new RoomRejection(message));
-      tokens?.answer(message);
-    }
-    for (const listener of messageListeners) listener(message);
-  });
-
-  const acknowledged = (message: Write) =>
-    new Promise<Ok>((resolve, reject) => {
-      if (closed) return reject(new Error("The room is closed."));
-      // The room closes the socket on a frame over its limit (1009), and a resend after the
-      // reconnect would do it again, forever: refuse it here, as the room would.
-      if (exceedsBytes(encodeFrame(prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
-        return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
-      }
-      if (pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
-      pending.set(message.mid, { message, resolve, reject });
-      send(message);
-    });
+  socket.addEventListener("message", (event: MessageEvent) => onFrame(connection, event));
 
   const link: FeedLink = {
-    send,
-    onMessage: (listener) => listen(messageListeners, listener),
-    onOpen: (listener) => listen(openListeners, listener),
+    send: (message) => send(connection, message),
+    onMessage: (listener) => listen(connection.messageListeners, listener),
+    onOpen: (listener) => listen(connection.openListeners, listener),
     get isOpen() {
-      return isOpen();
+      return isOpen(connection);
     },
   };
-
   const room: Room = {
     socket,
-    http: {
-      host: options.host,
-      room: options.room,
-      party,
-      // The scheme PartySocket chose for the socket, so HTTP goes where the socket goes.
-      protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
-      query: options.query,
-      token,
-      storePath,
-      eventsPath,
-      fetch,
-    },
+    http: httpOf(options, socket),
     async append(events, { ifMatch } = {}) {
       const message: Write = { t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) };
-      return (await acknowledged(message)).seqs ?? [];
+      return (await acknowledged(connection, message)).seqs ?? [];
     },
     stream: (name) => ({
       event: (type, data, extra = {}) => ({
@@ -204,24 +227,18 @@ export const connectRoom = (options: RoomOptions): Room => {
     presence: createRoomPresence(link),
     syncStore: (store, syncOptions) => syncStore(room, store, syncOptions),
     async sendChanges(changes, mid = newId()) {
-      return (await acknowledged({ t: "changes", mid, changes })).seq ?? null;
+      return (await acknowledged(connection, { t: "changes", mid, changes })).seq ?? null;
     },
     onMessage: link.onMessage,
-    onChangesFrame: (listener) => listen(changesListeners, listener),
+    onChangesFrame: (listener) => listen(connection.changesListeners, listener),
     onOpen: link.onOpen,
     get pendingWrites() {
-      return pending.size;
+      return connection.pending.size;
     },
     get closed() {
-      return closed;
+      return connection.closed;
     },
-    close() {
-      closed = true;
-      for (const { reject } of pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
-      pending.clear();
-      tokens?.stop();
-      socket.close();
-    },
+    close: () => closeRoom(connection),
   };
   return room;
 };

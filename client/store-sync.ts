@@ -59,192 +59,220 @@ const MAX_HELD_FRAMES = 64;
 const isTransient = (error: unknown) => !(error instanceof RoomHttpError) || error.status >= 500 || error.status === 408 || error.status === 429;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const syncStore = (room: SyncLink, store: StoreLike, options: StoreSyncOptions = {}): StoreSync => {
-  const rejectedListeners = new Set<(error: Error) => void>();
-  if (options.onRejected) rejectedListeners.add(options.onRejected);
+/** One sync's state, which the functions below share. */
+interface Sync {
+  readonly room: SyncLink;
+  readonly store: StoreLike;
+  readonly options: StoreSyncOptions;
+  readonly rejectedListeners: Set<(error: Error) => void>;
   /** Local changes not yet seen in the log: `external` when made, and their seq once acknowledged. */
-  const own = new Map<string, { madeAt: number; seq?: number }>();
+  readonly own: Map<string, { madeAt: number; seq?: number }>;
   /** Local changes made before the first load, sent after it. */
-  let queued: [mid: string, changes: Changes][] | undefined = [];
+  queued: [mid: string, changes: Changes][] | undefined;
   /** The room has no store and this sync did not create one (`createOnLoad: false`). */
-  let absent = false;
+  absent: boolean;
   /** That store's creation, while it is on its way: true once it exists. */
-  let creating: Promise<boolean> | undefined;
-  let external = 0;
-  let applying = false;
-  let stopped = false;
-  let feed: EventFeed | undefined;
+  creating: Promise<boolean> | undefined;
+  external: number;
+  applying: boolean;
+  stopped: boolean;
+  feed: EventFeed | undefined;
   /** The current feed delivers events after this seq only. */
-  let followedFrom = 0;
-  let loading: Promise<void> | undefined;
+  followedFrom: number;
+  loading: Promise<void> | undefined;
   /** TinyBase frames since the last roomstore message, and those that came right before a nack. */
-  let heldFrames: unknown[] = [];
-  const corrections = new Map<string, unknown[]>();
+  heldFrames: unknown[];
+  readonly corrections: Map<string, unknown[]>;
+}
 
-  const write = (change: () => void) => {
-    external++;
-    applying = true;
-    try {
-      store.transaction(change);
-    } finally {
-      applying = false;
+const write = (sync: Sync, change: () => void) => {
+  sync.external++;
+  sync.applying = true;
+  try {
+    sync.store.transaction(change);
+  } finally {
+    sync.applying = false;
+  }
+};
+
+const report = (sync: Sync, error: Error) => {
+  for (const listener of sync.rejectedListeners) listener(error);
+};
+
+const onStoreEvent = (sync: Sync, event: RoomEvent) => {
+  sync.absent = false;
+  const mine = sync.own.get(event.id);
+  if (mine) {
+    sync.own.delete(event.id);
+    if (mine.madeAt === sync.external) return;
+  }
+  const data = event.data;
+  if (!isTablesAndValues(data)) return;
+  if (event.type === EVENT_CHANGES) write(sync, () => sync.store.applyChanges(decodeLoggedChanges([data[0], data[1]]) as never));
+  else write(sync, () => sync.store.setContent(decodeContent([data[0], data[1]]) as never)); // $init, $replace
+};
+
+const follow = (sync: Sync, after: number) => {
+  sync.feed?.close();
+  sync.followedFrom = after;
+  const current = (sync.feed = sync.room.events({ stream: STORE_STREAM, after }));
+  current.each((event) => onStoreEvent(sync, event)).catch((error: Error) => {
+    // The room ended the subscription (e.g. too many on this connection): start again.
+    if (current === sync.feed && !sync.stopped) {
+      report(sync, error);
+      void reload(sync).catch((error: Error) => report(sync, error));
     }
-  };
+  });
+};
 
-  const report = (error: Error) => {
-    for (const listener of rejectedListeners) listener(error);
-  };
+const load = async (sync: Sync) => {
+  const { room, store } = sync;
+  let snapshot = await getSnapshot(room.http);
+  if (!snapshot.content && sync.options.createOnLoad !== false) {
+    // No store yet: this one is the first (201), or another client's PUT won the race (205).
+    await putSnapshot(room.http, store.getContent() as never);
+    snapshot = await getSnapshot(room.http);
+  }
+  sync.absent = !snapshot.content;
+  if (sync.stopped) return;
+  const { content, seq } = snapshot;
+  if (content) write(sync, () => store.setContent(content as never));
+  for (const [mid, change] of sync.own) if (change.seq !== undefined && change.seq <= seq) sync.own.delete(mid);
+  follow(sync, seq);
+  const waiting = sync.queued ?? [];
+  sync.queued = undefined;
+  for (const [mid, changes] of waiting) send(sync, mid, changes);
+};
 
-  const onStoreEvent = (event: RoomEvent) => {
-    absent = false;
-    const mine = own.get(event.id);
-    if (mine) {
-      own.delete(event.id);
-      if (mine.madeAt === external) return;
-    }
-    const data = event.data;
-    if (!isTablesAndValues(data)) return;
-    if (event.type === EVENT_CHANGES) write(() => store.applyChanges(decodeLoggedChanges([data[0], data[1]]) as never));
-    else write(() => store.setContent(decodeContent([data[0], data[1]]) as never)); // $init, $replace
-  };
-
-  const follow = (after: number) => {
-    feed?.close();
-    followedFrom = after;
-    const current = (feed = room.events({ stream: STORE_STREAM, after }));
-    current.each(onStoreEvent).catch((error: Error) => {
-      // The room ended the subscription (e.g. too many on this connection): start again.
-      if (current === feed && !stopped) {
-        report(error);
-        void reload().catch(report);
+/** Loads until it works, or until the room says no for good (a 4xx other than 408/429). */
+const reload = (sync: Sync): Promise<void> =>
+  (sync.loading ??= (async () => {
+    for (let delay = RETRY_MIN_MS; !sync.stopped; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      try {
+        return await load(sync);
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        await sleep(delay);
       }
-    });
-  };
-
-  const load = async () => {
-    let snapshot = await getSnapshot(room.http);
-    if (!snapshot.content && options.createOnLoad !== false) {
-      // No store yet: this one is the first (201), or another client's PUT won the race (205).
-      await putSnapshot(room.http, store.getContent() as never);
-      snapshot = await getSnapshot(room.http);
     }
-    absent = !snapshot.content;
-    if (stopped) return;
-    const { content, seq } = snapshot;
-    if (content) write(() => store.setContent(content as never));
-    for (const [mid, change] of own) if (change.seq !== undefined && change.seq <= seq) own.delete(mid);
-    follow(seq);
-    const waiting = queued ?? [];
-    queued = undefined;
-    for (const [mid, changes] of waiting) send(mid, changes);
+  })().finally(() => (sync.loading = undefined)));
+
+const undo = (sync: Sync, mid: string, error: Error) => {
+  sync.own.delete(mid);
+  const frames = sync.corrections.get(mid) ?? [];
+  sync.corrections.delete(mid);
+  if (sync.stopped || sync.room.closed) return;
+  report(sync, error);
+  const changes = frames.filter((frame) => isTablesAndValues(frame));
+  if (changes.length > 0) write(sync, () => changes.forEach((frame) => sync.store.applyChanges(decodeChanges(frame) as never)));
+  else void reload(sync).catch((error: Error) => report(sync, error)); // no correction came (the change was malformed): take the room's state
+};
+
+/** The first local change to a room with no store creates it: a PUT of the whole local store. */
+// Changes made while that PUT is on its way wait for it: the room refuses changes to no store.
+const create = (sync: Sync, mid: string, changes: Changes) => {
+  sync.absent = false;
+  sync.own.delete(mid); // a PUT is logged as $init, with no id to recognise
+  const current = (sync.creating = putSnapshot(sync.room.http, sync.store.getContent() as never).then(
+    (created) => {
+      if (!created) send(sync, mid, changes); // another client created it first: send the change
+      return true;
+    },
+    (error: Error) => {
+      sync.absent = true;
+      report(sync, error);
+      if (!sync.stopped) write(sync, () => sync.store.setContent([{}, {}]));
+      return false;
+    },
+  ));
+  void current.finally(() => sync.creating === current && (sync.creating = undefined));
+};
+
+const send = (sync: Sync, mid: string, changes: Changes) => {
+  if (sync.absent) return create(sync, mid, changes);
+  if (sync.creating) return void sync.creating.then((created) => (created ? send(sync, mid, changes) : sync.own.delete(mid)));
+  sync.room.sendChanges(encodeChanges(changes), mid).then((seq) => {
+    const change = sync.own.get(mid);
+    if (!change) return;
+    // No event (nothing changed), or one the current feed will never deliver.
+    if (seq === null || seq <= sync.followedFrom) sync.own.delete(mid);
+    else change.seq = seq;
+  }, (error: Error) => undo(sync, mid, error));
+};
+
+/**
+ * After a reconnect the feed resumes after its last seq by itself; if retention has trimmed events
+ * after that seq (the log's seqs have no holes), it missed some: reload instead.
+ */
+const checkResume = (sync: Sync) => {
+  const seen = sync.feed?.lastSeq;
+  if (seen === undefined || sync.loading) return;
+  readEventPage(sync.room.http, { after: seen, limit: 1 }).then(
+    (page) => {
+      if (page.head > seen && page.events[0]?.seq !== seen + 1) void reload(sync).catch((error: Error) => report(sync, error));
+    },
+    () => {}, // offline again: the next open checks again
+  );
+};
+
+/** A local transaction: sent as an acknowledged write (after the first load, if it is still on its way). */
+const sendLocal = (sync: Sync) => {
+  if (sync.applying || sync.stopped) return;
+  const [tables, values] = sync.store.getTransactionChanges();
+  if (Object.keys(tables).length === 0 && Object.keys(values).length === 0) return;
+  const mid = newId();
+  const changes: Changes = [tables, values, 1];
+  sync.own.set(mid, { madeAt: sync.external });
+  if (sync.queued) sync.queued.push([mid, changes]);
+  else send(sync, mid, changes);
+};
+
+export const syncStore = (room: SyncLink, store: StoreLike, options: StoreSyncOptions = {}): StoreSync => {
+  const sync: Sync = {
+    room,
+    store,
+    options,
+    rejectedListeners: new Set(options.onRejected ? [options.onRejected] : []),
+    own: new Map(),
+    queued: [],
+    absent: false,
+    creating: undefined,
+    external: 0,
+    applying: false,
+    stopped: false,
+    feed: undefined,
+    followedFrom: 0,
+    loading: undefined,
+    heldFrames: [],
+    corrections: new Map(),
   };
-
-  /** Loads until it works, or until the room says no for good (a 4xx other than 408/429). */
-  const reload = (): Promise<void> =>
-    (loading ??= (async () => {
-      for (let delay = RETRY_MIN_MS; !stopped; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
-        try {
-          return await load();
-        } catch (error) {
-          if (!isTransient(error)) throw error;
-          await sleep(delay);
-        }
-      }
-    })().finally(() => (loading = undefined)));
-
-  const undo = (mid: string, error: Error) => {
-    own.delete(mid);
-    const frames = corrections.get(mid) ?? [];
-    corrections.delete(mid);
-    if (stopped || room.closed) return;
-    report(error);
-    const changes = frames.filter((frame) => isTablesAndValues(frame));
-    if (changes.length > 0) write(() => changes.forEach((frame) => store.applyChanges(decodeChanges(frame) as never)));
-    else void reload().catch(report); // no correction came (the change was malformed): take the room's state
-  };
-
-  /** The first local change to a room with no store creates it: a PUT of the whole local store. */
-  // Changes made while that PUT is on its way wait for it: the room refuses changes to no store.
-  const create = (mid: string, changes: Changes) => {
-    absent = false;
-    own.delete(mid); // a PUT is logged as $init, with no id to recognise
-    creating = putSnapshot(room.http, store.getContent() as never).then(
-      (created) => {
-        if (!created) send(mid, changes); // another client created it first: send the change
-        return true;
-      },
-      (error: Error) => {
-        absent = true;
-        report(error);
-        if (!stopped) write(() => store.setContent([{}, {}]));
-        return false;
-      },
-    );
-    const current = creating;
-    void current.finally(() => creating === current && (creating = undefined));
-  };
-
-  const send = (mid: string, changes: Changes) => {
-    if (absent) return create(mid, changes);
-    if (creating) return void creating.then((created) => (created ? send(mid, changes) : own.delete(mid)));
-    room.sendChanges(encodeChanges(changes), mid).then((seq) => {
-      const change = own.get(mid);
-      if (!change) return;
-      // No event (nothing changed), or one the current feed will never deliver.
-      if (seq === null || seq <= followedFrom) own.delete(mid);
-      else change.seq = seq;
-    }, (error: Error) => undo(mid, error));
-  };
-
   const stopFrames = room.onChangesFrame((frame) => {
-    heldFrames.push(frame);
-    if (heldFrames.length > MAX_HELD_FRAMES) heldFrames.shift();
+    sync.heldFrames.push(frame);
+    if (sync.heldFrames.length > MAX_HELD_FRAMES) sync.heldFrames.shift();
   });
   const stopMessages = room.onMessage((message) => {
-    if (message.t === "nack" && own.has(message.mid)) corrections.set(message.mid, heldFrames);
-    heldFrames = [];
+    if (message.t === "nack" && sync.own.has(message.mid)) sync.corrections.set(message.mid, sync.heldFrames);
+    sync.heldFrames = [];
   });
+  const stopOpen = room.onOpen(() => checkResume(sync));
+  const listenerId = store.addDidFinishTransactionListener(() => sendLocal(sync));
 
-  // After a reconnect the feed resumes after its last seq by itself; if retention has trimmed
-  // events after that seq (the log's seqs have no holes), it missed some: reload instead.
-  const stopOpen = room.onOpen(() => {
-    const seen = feed?.lastSeq;
-    if (seen === undefined || loading) return;
-    readEventPage(room.http, { after: seen, limit: 1 }).then(
-      (page) => {
-        if (page.head > seen && page.events[0]?.seq !== seen + 1) void reload().catch(report);
-      },
-      () => {}, // offline again: the next open checks again
-    );
-  });
-
-  const listenerId = store.addDidFinishTransactionListener(() => {
-    if (applying || stopped) return;
-    const [tables, values] = store.getTransactionChanges();
-    if (Object.keys(tables).length === 0 && Object.keys(values).length === 0) return;
-    const mid = newId();
-    const changes: Changes = [tables, values, 1];
-    own.set(mid, { madeAt: external });
-    if (queued) queued.push([mid, changes]);
-    else send(mid, changes);
-  });
-
-  const ready = reload();
+  const ready = reload(sync);
   ready.catch(() => {}); // also reported through `ready` itself
 
   return {
     ready,
     onRejected(listener) {
-      rejectedListeners.add(listener);
-      return () => void rejectedListeners.delete(listener);
+      sync.rejectedListeners.add(listener);
+      return () => void sync.rejectedListeners.delete(listener);
     },
     stop() {
-      stopped = true;
+      sync.stopped = true;
       store.delListener(listenerId);
       stopFrames();
       stopMessages();
       stopOpen();
-      feed?.close();
+      sync.feed?.close();
     },
   };
 };

@@ -50,24 +50,24 @@ export interface RoomHost {
 
 const NOT_STARTED_REASON = "The room could not start.";
 
+/** Builds the room from what the runtime gives it, and loads it. */
+const startRoom = async ({ segment, storage, env, config, hooks, connections }: RoomParts): Promise<Room> => {
+  const room = createRoom({
+    name: roomName(segment),
+    storage: createDurableStorage(storage),
+    config: resolveConfig(env, config),
+    hooks,
+    connections,
+    logger: console,
+    scheduleAlarm: createAlarmScheduler(storage),
+  });
+  await room.load();
+  return room;
+};
+
 export const createRoomHost = (parts: () => RoomParts): RoomHost => {
-  const starter = createStarter(
-    async () => {
-      const { segment, storage, env, config, hooks, connections } = parts();
-      const room = createRoom({
-        name: roomName(segment),
-        storage: createDurableStorage(storage),
-        config: resolveConfig(env, config),
-        hooks,
-        connections,
-        logger: console,
-        scheduleAlarm: createAlarmScheduler(storage),
-      });
-      await room.load();
-      return room;
-    },
-    (error) => console.error("roomstore: the room could not start", error),
-  );
+  // Async, so that a part the runtime cannot give yet (partyserver's `name`) rejects, never throws.
+  const starter = createStarter(async () => startRoom(parts()), (error) => console.error("roomstore: the room could not start", error));
   return {
     get room() {
       const room = starter.current;
