@@ -5,16 +5,16 @@
 // Without a room it shows the start view alone. Looking never creates a room: the store sync
 // loads without saving (`createOnLoad: false`), and only a first edit creates it. Bundled to
 // public/inspector.js by wrangler's [build] command, and into the package by `npm run build`.
-import { createStore } from "tinybase";
+import { createStore, type Store } from "tinybase";
 import { CELL_KINDS, CellInputError, formatCell, parseCell, type CellKind } from "./cells.ts";
 import { createAccess, isRefusal, type Refusal } from "./access.ts";
 import { byId, element } from "./dom.ts";
-import { createEditor, type Target } from "./editor.ts";
-import { createTableGrid } from "./grid.ts";
+import { createEditor, type Editor, type Target } from "./editor.ts";
+import { createTableGrid, type TableGrid } from "./grid.ts";
 import { createEventLog } from "./log.ts";
-import { createStatsPanel, rememberRoom, showRecent } from "./panels.ts";
-import { createUndo } from "./undo.ts";
-import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
+import { createStatsPanel, rememberRoom, showRecent, type StatsPanel } from "./panels.ts";
+import { createUndo, type Undo } from "./undo.ts";
+import { connectRoom, RoomHttpError, type HttpOptions, type Room } from "../index.ts";
 
 // ---- where: the room from the address ----
 
@@ -60,16 +60,8 @@ const kindOptions = (select: HTMLSelectElement) =>
   select.replaceChildren(...CELL_KINDS.map((kind) => Object.assign(element("option", "", kind === "json" ? "object / array (JSON)" : kind), { value: kind })));
 for (const select of document.querySelectorAll<HTMLSelectElement>("select[name=kind]")) kindOptions(select);
 
-// A name no room can have (".", "..") is refused by connectRoom: said here, not thrown away.
-if (where.room) {
-  try {
-    open();
-  } catch (error) {
-    setStatus(`cannot open: ${(error as Error).message}`, "error");
-  }
-} else showStart();
-
-function open() {
+/** The room's name in the page's header and title, remembered among the recent rooms. */
+const showRoomHeader = () => {
   document.title = `${where.room} · roomstore inspector`;
   byId("welcome").hidden = true;
   byId("inspector").hidden = false;
@@ -77,7 +69,141 @@ function open() {
   byId("room-name").textContent = where.party ? `${where.room} (${where.party})` : where.room;
   rememberRoom({ room: where.room, party: where.party });
   setStatus("connecting…", "offline");
+};
 
+/** Keeps `store` in sync with the room, and the status badge with the socket. */
+const followRoom = (room: Room, store: Store, refusedBy: (error: Error) => boolean, onRejected: (error: Error) => void) => {
+  let loaded = false;
+  room.socket.addEventListener("open", () => loaded && setStatus("live", "ok"));
+  room.socket.addEventListener("close", () => loaded && setStatus("offline, reconnecting…", "offline"));
+  const sync = room.syncStore(store, { createOnLoad: false, onRejected });
+  sync.ready.then(
+    () => {
+      loaded = true;
+      const open = room.socket.readyState === room.socket.OPEN;
+      setStatus(open ? "live" : "offline, reconnecting…", open ? "ok" : "offline");
+    },
+    (error: Error) => {
+      if (refusedBy(error)) return;
+      setStatus(`cannot load: ${error.message}`, "error");
+      room.close();
+    },
+  );
+  return sync;
+};
+
+/** What the store's views (the tables, the forms, the values) share. */
+interface StoreView {
+  readonly store: Store;
+  readonly grid: TableGrid;
+  readonly editor: Editor;
+  readonly undo: Undo;
+  readonly canWrite: () => boolean;
+}
+
+/** The table tabs, the grid on the chosen table, and its deletion. */
+const showTables = (view: StoreView) => {
+  const { store, grid } = view;
+  const tableIds = store.getTableIds();
+  if (!tableIds.includes(grid.tableId)) grid.show(tableIds[0] ?? "");
+  byId("no-tables").hidden = tableIds.length > 0;
+  byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
+  byId("tables").replaceChildren(
+    ...tableIds.map((tableId) => {
+      const tab = element("button", "", tableId);
+      tab.type = "button";
+      tab.setAttribute("role", "tab");
+      tab.setAttribute("aria-selected", String(tableId === grid.tableId));
+      tab.addEventListener("click", () => {
+        grid.show(tableId);
+        showTables(view);
+      });
+      return tab;
+    }),
+  );
+  const add = byId<HTMLFormElement>("add-form").elements.namedItem("table") as HTMLInputElement;
+  if (!add.value && grid.tableId) add.value = grid.tableId;
+};
+
+/** A form of the page that writes one cell or value; a value that does not parse is refused here. */
+const onWriteForm = (view: StoreView, id: string, write: (field: (name: string) => string, value: never) => void) => {
+  const form = byId<HTMLFormElement>(id);
+  const error = byId(id.replace("-form", "-error"));
+  form.addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+    if (!view.canWrite()) return;
+    try {
+      write(field, parseCell(field("kind") as CellKind, field("text")) as never);
+      error.textContent = "";
+    } catch (caught) {
+      if (!(caught instanceof CellInputError)) throw caught;
+      error.textContent = caught.message;
+    }
+  });
+};
+
+const showValues = ({ store, editor, undo, canWrite }: StoreView) =>
+  byId("values").replaceChildren(
+    ...store.getValueIds().map((id) => {
+      const item = element("li");
+      item.dataset.value = id;
+      const name = element("button", "value-id", id);
+      name.type = "button";
+      name.addEventListener("click", () => editor.select({ kind: "value", id }));
+      const { text, kind } = formatCell(store.getValue(id));
+      const remove = element("button", "icon write", "×");
+      remove.type = "button";
+      remove.setAttribute("aria-label", `Delete value ${id}`);
+      remove.addEventListener("click", () => canWrite() && undo.delValue(id));
+      item.append(name, element("span", `cell t-${kind}`, text), element("span", "kind", kind), remove);
+      return item;
+    }),
+  );
+
+/** The tables, the forms that write and the values, kept as the store changes. */
+const showStore = (view: StoreView) => {
+  const { store, grid, canWrite } = view;
+  store.addTableIdsListener(() => showTables(view));
+  showTables(view);
+  byId("delete-table").addEventListener("click", () => {
+    if (canWrite() && grid.tableId && confirm(`Delete table ${grid.tableId} and all its rows?`)) store.delTable(grid.tableId);
+  });
+  onWriteForm(view, "add-form", (field, value) => {
+    store.setCell(field("table"), field("row"), field("cell"), value);
+    if (grid.tableId !== field("table")) {
+      grid.show(field("table"));
+      showTables(view);
+    }
+  });
+  onWriteForm(view, "value-form", (field, value) => store.setValue(field("id"), value));
+  store.addValuesListener(() => showValues(view));
+  showValues(view);
+};
+
+/** The event log, live, and its filters. */
+const showLog = (room: Room, stats: StatsPanel, editor: Editor, refusedBy: (error: Error) => boolean) => {
+  const log = createEventLog({
+    room,
+    list: byId<HTMLOListElement>("events"),
+    olderButton: byId<HTMLButtonElement>("older"),
+    status: byId("log-status"),
+    first: () => stats.first,
+    onLive: stats.refresh,
+    onError: (error) => refusedBy(error) || setStatus(error.message, "error"),
+  });
+  const filters = byId<HTMLFormElement>("log-filters");
+  filters.addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    const field = (name: string) => (filters.elements.namedItem(name) as HTMLInputElement).value.trim();
+    const types = field("types").split(",").map((type) => type.trim()).filter(Boolean);
+    void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
+  });
+  void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
+};
+
+function open() {
+  showRoomHeader();
   const room = connectRoom({
     host: location.host,
     room: where.room,
@@ -97,34 +223,14 @@ function open() {
   const refusedBy = (error: Error) => error instanceof RoomHttpError && isRefusal(error.status) && (access.refuse({ status: error.status, message: error.message }), true);
   const canWrite = () => access.canWrite;
   const undo = createUndo(store, byId("undo"));
-
-  // ---- connection state ----
-  let loaded = false;
-  room.socket.addEventListener("open", () => loaded && setStatus("live", "ok"));
-  room.socket.addEventListener("close", () => loaded && setStatus("offline, reconnecting…", "offline"));
-
   // A refused edit: the editor says why and shows the room's value; the stats read the role again.
-  const rejected = (error: Error) => {
+  const sync = followRoom(room, store, refusedBy, (error) => {
     editor.rejected(error);
     stats.refresh();
-  };
-  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected });
-  sync.ready.then(
-    () => {
-      loaded = true;
-      const open = room.socket.readyState === room.socket.OPEN;
-      setStatus(open ? "live" : "offline, reconnecting…", open ? "ok" : "offline");
-    },
-    (error: Error) => {
-      if (refusedBy(error)) return;
-      setStatus(`cannot load: ${error.message}`, "error");
-      room.close();
-    },
-  );
-
+  });
   const stats = createStatsPanel(http, byId("stats"), access);
 
-  // ---- the Selected panel, the tables and the grid ----
+  // The Selected panel and the grid.
   const focusValue = (id: string) => [...document.querySelectorAll<HTMLElement>("#values li")].find((item) => item.dataset.value === id)?.querySelector("button")?.focus();
   const editor = createEditor({
     store,
@@ -141,99 +247,18 @@ function open() {
     deleteRow: (tableId, rowId) => canWrite() && undo.delRow(tableId, rowId),
     firstRows: () => performance.mark("inspector:first-rows"),
   });
-  const showTables = () => {
-    const tableIds = store.getTableIds();
-    if (!tableIds.includes(grid.tableId)) grid.show(tableIds[0] ?? "");
-    byId("no-tables").hidden = tableIds.length > 0;
-    byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
-    byId("tables").replaceChildren(
-      ...tableIds.map((tableId) => {
-        const tab = element("button", "", tableId);
-        tab.type = "button";
-        tab.setAttribute("role", "tab");
-        tab.setAttribute("aria-selected", String(tableId === grid.tableId));
-        tab.addEventListener("click", () => {
-          grid.show(tableId);
-          showTables();
-        });
-        return tab;
-      }),
-    );
-    const add = byId<HTMLFormElement>("add-form").elements.namedItem("table") as HTMLInputElement;
-    if (!add.value && grid.tableId) add.value = grid.tableId;
-  };
-  store.addTableIdsListener(showTables);
-  showTables();
-  byId("delete-table").addEventListener("click", () => {
-    if (canWrite() && grid.tableId && confirm(`Delete table ${grid.tableId} and all its rows?`)) store.delTable(grid.tableId);
-  });
-
-  /** A form of the page that writes one cell or value; a value that does not parse is refused here. */
-  const onWriteForm = (id: string, write: (field: (name: string) => string, value: never) => void) => {
-    const form = byId<HTMLFormElement>(id);
-    const error = byId(id.replace("-form", "-error"));
-    form.addEventListener("submit", (submit) => {
-      submit.preventDefault();
-      const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
-      if (!canWrite()) return;
-      try {
-        write(field, parseCell(field("kind") as CellKind, field("text")) as never);
-        error.textContent = "";
-      } catch (caught) {
-        if (!(caught instanceof CellInputError)) throw caught;
-        error.textContent = caught.message;
-      }
-    });
-  };
-  onWriteForm("add-form", (field, value) => {
-    store.setCell(field("table"), field("row"), field("cell"), value);
-    if (grid.tableId !== field("table")) {
-      grid.show(field("table"));
-      showTables();
-    }
-  });
-  onWriteForm("value-form", (field, value) => store.setValue(field("id"), value));
-
-  // ---- values ----
-  const showValues = () =>
-    byId("values").replaceChildren(
-      ...store.getValueIds().map((id) => {
-        const item = element("li");
-        item.dataset.value = id;
-        const name = element("button", "value-id", id);
-        name.type = "button";
-        name.addEventListener("click", () => editor.select({ kind: "value", id }));
-        const { text, kind } = formatCell(store.getValue(id));
-        const remove = element("button", "icon write", "×");
-        remove.type = "button";
-        remove.setAttribute("aria-label", `Delete value ${id}`);
-        remove.addEventListener("click", () => canWrite() && undo.delValue(id));
-        item.append(name, element("span", `cell t-${kind}`, text), element("span", "kind", kind), remove);
-        return item;
-      }),
-    );
-  store.addValuesListener(showValues);
-  showValues();
-
-  // ---- the event log ----
-  const log = createEventLog({
-    room,
-    list: byId<HTMLOListElement>("events"),
-    olderButton: byId<HTMLButtonElement>("older"),
-    status: byId("log-status"),
-    first: () => stats.first,
-    onLive: stats.refresh,
-    onError: (error) => refusedBy(error) || setStatus(error.message, "error"),
-  });
-  const filters = byId<HTMLFormElement>("log-filters");
-  filters.addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    const field = (name: string) => (filters.elements.namedItem(name) as HTMLInputElement).value.trim();
-    const types = field("types").split(",").map((type) => type.trim()).filter(Boolean);
-    void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
-  });
-  void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
+  showStore({ store, grid, editor, undo, canWrite });
+  showLog(room, stats, editor, refusedBy);
 
   // For the console and the bench: the page's TinyBase store.
   Object.assign(globalThis, { roomstoreInspector: { store, ready: sync.ready } });
 }
+
+// A name no room can have (".", "..") is refused by connectRoom: said here, not thrown away.
+if (where.room) {
+  try {
+    open();
+  } catch (error) {
+    setStatus(`cannot open: ${(error as Error).message}`, "error");
+  }
+} else showStart();

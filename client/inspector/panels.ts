@@ -99,3 +99,5 @@ export const createStatsPanel = (http: HttpOptions, into: HTMLElement, access: A
     },
   };
 };
+
+export type StatsPanel = ReturnType<typeof createStatsPanel>;
