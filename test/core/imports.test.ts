@@ -2,7 +2,8 @@
 // - no import loops among the files (type-only imports count: they tie two modules together for a
 //   reader as much as any other);
 // - the directions the layers keep (docs/design.md, "Layout"): party/core imports no runtime and no
-//   adapter; client/ takes only party/protocol.ts of the server; cli/ takes nothing of party/core.
+//   adapter; client/ takes only party/protocol.ts of the server; cli/ takes nothing of party/core;
+//   the protocol module imports only its own parts, and everything else imports it by its entry.
 // The imports are read by TypeScript's own scanner (`preProcessFile`: every `import`, `export … from`,
 // `import type` and `import("…")`, never one inside a string), and the loops found by a depth-first
 // walk: a few lines over a dependency the project has, where madge or dependency-cruiser would bring
@@ -78,6 +79,22 @@ const DIRECTIONS: { files: string; why: string; forbids: (imported: string) => b
     outside: "party/adapters/routing.ts",
     why: "what both adapters share imports no runtime (routing.ts is Workers' own)",
     forbids: (imported) => /^(cloudflare:|partyserver$|partykit(\/|$))/.test(imported),
+  },
+  {
+    files: "party/protocol",
+    why: "the protocol module is pure: it imports only its own parts (party/protocol/)",
+    forbids: (imported) => !imported.startsWith("party/protocol/"),
+  },
+  {
+    files: "party/",
+    outside: "party/protocol",
+    why: "the room imports the protocol through its one entry, party/protocol.ts",
+    forbids: (imported) => imported.startsWith("party/protocol/"),
+  },
+  {
+    files: "cli/",
+    why: "the command line imports the protocol through its one entry, party/protocol.ts",
+    forbids: (imported) => imported.startsWith("party/protocol/"),
   },
   { files: "cli/", why: "the command line speaks to a room over HTTP, never through its core", forbids: (imported) => imported.startsWith("party/core/") },
 ];
