@@ -8,7 +8,7 @@ import type { WriteContext } from "./write/context.ts";
 
 /** What retention may do: read the log, and move what the room retains, in a commit group. */
 const retentionPort = (ctx: WriteContext): RetentionPort => ({
-  log: ctx.room().log,
+  log: ctx.log,
   get auditCursor() {
     return ctx.state.meta.auditCursor;
   },
@@ -19,7 +19,7 @@ const retentionPort = (ctx: WriteContext): RetentionPort => ({
 export const handleAlarm = async (ctx: WriteContext): Promise<void> => {
   const { state, now } = ctx;
   state.alarmRan();
-  if (await runRetention(retentionPort(ctx), ctx.config.retention, now(), await deliverFromAlarm(ctx.room()))) {
+  if (await runRetention(retentionPort(ctx), ctx.config.retention, now(), await deliverFromAlarm({ options: ctx.options, log: ctx.log }))) {
     // Asks for the retry whether or not a write asked meanwhile: the runtime keeps the earlier alarm.
     state.claimAlarm();
     await ctx.options.scheduleAlarm?.(now() + RETENTION_RETRY_MS);

@@ -2,7 +2,9 @@
 import { createOpenConnections } from "./live/connections.ts";
 import type { RoomError } from "./common/errors.ts";
 import { createSocketHandlers } from "./transport/sockets.ts";
+import { createRoomMessages } from "./transport/room-messages.ts";
 import { createRequestHandler } from "./transport/routes.ts";
+import { createDurableStreamHandler } from "./durable-streams/handler.ts";
 import { countReaders, readStats } from "./room/stats.ts";
 import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room-core.ts";
 import { createSubscriptions } from "./live/subscriptions.ts";
@@ -68,7 +70,8 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
-    const sockets = createSocketHandlers(core, { subscriptions, tokens, countOpen: () => [...open].length, presence });
+    const messages = createRoomMessages(core, { subscriptions, tokens, presence });
+    const sockets = createSocketHandlers(core, { messages, subscriptions, countOpen: () => [...open].length });
     const admin = roomAdminResources(core, { connections: () => open, reload });
     const stats = () =>
       readStats({
@@ -78,7 +81,9 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
         sseReaders: () => sseReaders.size,
         webhook: () => webhookStatus(core),
       });
-    return { core, peer, sync, subscriptions, sockets, handleRequest: createRequestHandler(core, [...admin, presenceResource(presence)], { stats, sseReaders }) };
+    const streams = createDurableStreamHandler(core);
+    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence)], streams, stats, sseReaders });
+    return { core, peer, sync, subscriptions, sockets, handleRequest };
   };
   const load = async (room: ReturnType<typeof build>) => {
     // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).

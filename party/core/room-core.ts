@@ -14,7 +14,14 @@ import { loadRoom } from "./write/load.ts";
 import { createMemoryGauge } from "./room/memory.ts";
 import { handleAlarm } from "./alarm.ts";
 import { createRoomState } from "./write/state.ts";
-import type { LogReader, RoomContext, RoomCore, RoomOptions } from "./room/types.ts";
+import type { ApplyOptions, ChangesResult, LogReader, PutResult, RoomContext, RoomOptions } from "./room/types.ts";
+import type { Changes, Content } from "./store/changes.ts";
+import type { Batch, Job } from "./storage/commit-queue.ts";
+import type { EventInput, StoredEvent } from "./storage/event-log.ts";
+import type { Keys } from "./storage/keys.ts";
+import type { MemoryGauge } from "./room/memory.ts";
+import type { StoreModel } from "./store/model.ts";
+import type { WriteLock } from "./storage/write-lock.ts";
 import { applyChanges } from "./write/apply-changes.ts";
 import type { WriteContext } from "./write/context.ts";
 import { appendEvents, putEvents } from "./write/append-events.ts";
@@ -22,6 +29,55 @@ import { lockableQueue } from "./storage/write-lock.ts";
 import { putStore } from "./write/put-store.ts";
 
 export * from "./room/types.ts";
+
+/**
+ * The room core: what the entry (index.ts) wires into the HTTP and WebSocket surfaces. No other
+ * module of the core is given it: each declares the few members it uses (its port), and the entry
+ * hands it this object or a part of it, which the port's type then bounds.
+ */
+export interface RoomCore {
+  readonly options: RoomContext;
+  readonly log: LogReader;
+  readonly keys: Keys;
+  readonly model: StoreModel;
+  load(): Promise<void>;
+  /**
+   * Applies a changeset from a connection or a request: hooks, write, broadcast. With an `id`,
+   * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
+   */
+  applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
+  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
+  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  /**
+   * Appends application events, all or nothing; returns them (duplicates as first stored). With a
+   * message id `mid`, an append with that mid already stored is answered with its events again.
+   */
+  appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
+  /**
+   * Runs a job in the next commit group, with the room's writes (storage/commit-queue.ts): for modules
+   * that put their own entries in the room's atomic writes (synchronizer stamps, Durable Streams).
+   */
+  run<T>(job: Job<T>): Promise<T>;
+  /**
+   * Resolves once every write queued before it has settled: stored, or failed and rolled back. The
+   * store model changes while a group is prepared, before it is stored; what a read sends after
+   * this is kept (GET {storePath}, a synchronizer client's answers).
+   */
+  settled(): Promise<void>;
+  /**
+   * Takes the write lock (storage/write-lock.ts) in a commit group, after every write queued before it;
+   * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
+   */
+  lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;
+  /** Puts events in a job's batch, next to the job's own keys; listeners hear them once it commits. */
+  putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
+  /** Runs retention from the alarm; asks for another alarm while work is left. */
+  handleAlarm(): Promise<void>;
+  /** Bytes the room's reader queues hold (SSE streams, subscriptions). */
+  readonly memory: MemoryGauge;
+  /** Listens to every committed event, in seq order. */
+  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+}
 
 /** Resolves the options once: the clock and timers, the id source and the logger every module uses. */
 export const createRoomContext = (options: RoomOptions): RoomContext => ({
@@ -87,8 +143,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     state,
     queue,
     broadcaster,
-    groupBroadcasts: new WeakMap(),
-    room: () => core,
+    log: logReader,
   };
 
   const core: RoomCore = {

@@ -4,6 +4,8 @@
 // - the directions the layers keep (docs/design.md, "Layout"): party/core imports no runtime and no
 //   adapter; client/ takes only party/protocol.ts of the server; cli/ takes nothing of party/core;
 //   the protocol module imports only its own parts, and everything else imports it by its entry.
+// - and one shape of the code the layout relies on: no function of the sources takes more than four
+//   positional parameters (more become an options object, STYLE.md).
 // The imports are read by TypeScript's own scanner (`preProcessFile`: every `import`, `export … from`,
 // `import type` and `import("…")`, never one inside a string), and the loops found by a depth-first
 // walk: a few lines over a dependency the project has, where madge or dependency-cruiser would bring
@@ -46,6 +48,29 @@ const cyclesOf = (graph: Map<string, string[]>): string[][] => {
   };
   for (const file of [...graph.keys()].sort()) if (!done.has(file)) visit(file);
   return cycles;
+};
+
+/** Most positional parameters a function of the sources takes. */
+const MAX_POSITIONAL_PARAMETERS = 4;
+
+/**
+ * Every function with a body (declarations, arrows, function expressions, methods, accessors) that
+ * takes more than MAX_POSITIONAL_PARAMETERS, as `file:line name (count)`. Signatures without a body
+ * are not counted: RoomHooks' methods keep TinyBase's names and argument order, which users implement.
+ */
+const longParameterLists = (file: string, text: string): string[] => {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isFunctionLike(node) && "body" in node && node.body && node.parameters.length > MAX_POSITIONAL_PARAMETERS) {
+      const named = node.name ?? (ts.isVariableDeclaration(node.parent) || ts.isPropertyAssignment(node.parent) ? node.parent.name : undefined);
+      const line = source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+      found.push(`${file}:${line} ${named?.getText() ?? "(anonymous)"} (${node.parameters.length})`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
 };
 
 const graph = new Map(
@@ -117,7 +142,7 @@ const CORE_FOLDERS: Record<string, string[]> = {
   transport: ["common", "store", "storage", "room", "log", "live", "write", "durable-streams"],
   sync: ["common", "store", "storage", "room", "live", "transport"],
   admin: ["common", "store", "storage", "room", "log", "durable-streams", "transport"],
-  "(entry)": ["common", "storage", "room", "log", "live", "webhooks", "write", "transport", "sync", "admin"],
+  "(entry)": ["common", "store", "storage", "room", "log", "live", "webhooks", "durable-streams", "write", "transport", "sync", "admin"],
 };
 
 /** The folder of party/core a file is in, "(entry)" for the core's own top-level files. */
@@ -148,6 +173,22 @@ describe("imports", () => {
       ["x.ts", ["pkg"]],
     ]);
     expect(cyclesOf(loops)).toEqual([["a.ts", "b.ts", "c.ts", "a.ts"], ["s.ts", "s.ts"]]);
+  });
+
+  it("counts the positional parameters of functions with a body, and not of signatures", () => {
+    const text = [
+      "const arrow = (a, b, c, d, e) => a;",
+      "function declared(a, b, c, d, e, f) {}",
+      "const object = { method(a, b, c, d, e) {} };",
+      "const fine = (a, b, c, d) => a;",
+      "interface Hooks { can(a: 1, b: 2, c: 3, d: 4, e: 5): boolean }",
+    ].join("\n");
+    expect(longParameterLists("x.ts", text)).toEqual(["x.ts:1 arrow (5)", "x.ts:2 declared (6)", "x.ts:3 method (5)"]);
+  });
+
+  it("party/, client/, cli/: no function takes more than four positional parameters", () => {
+    const long = SOURCE_DIRS.flatMap(sourceFiles).flatMap((file) => longParameterLists(file, readFileSync(path.join(ROOT, file), "utf8")));
+    expect(long).toEqual([]);
   });
 
   it("finds the sources and what they import", () => {

@@ -260,7 +260,8 @@ describe("the room inspector in Chromium", () => {
     const live = page.locator("#events li[data-seq='451']");
     await live.waitFor();
     await live.locator("details.data summary").click();
-    expect(await live.locator("details.data pre").textContent()).toContain('"text": "live one"');
+    // The data is pretty-printed on the toggle event, which the browser dispatches after the click.
+    await eventually(() => live.locator("details.data pre").textContent()).toContain('"text": "live one"');
 
     await page.fill("#log-filters [name=stream]", "chat");
     await page.fill("#log-filters [name=types]", "said");

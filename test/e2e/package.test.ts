@@ -35,7 +35,12 @@ const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-firs
 const SETUP_TIMEOUT_MS = 240_000;
 const COMMAND_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 
-const WORKERS_TYPES_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, "node_modules/@cloudflare/workers-types/package.json"), "utf8")).version as string;
+/** The version of a package this repository has installed. */
+const installedVersion = (name: string) => JSON.parse(readFileSync(path.join(REPO_ROOT, "node_modules", name, "package.json"), "utf8")).version as string;
+// The consumer gets the versions this repository was tested with, so that a newer release on the
+// registry (whose peer ranges may not fit these) cannot change what the test installs.
+const WORKERS_TYPES_VERSION = installedVersion("@cloudflare/workers-types");
+const WRANGLER_VERSION = installedVersion("wrangler");
 
 /** The consumer project, file by file. `{tarball}` is replaced by the packed file's path. */
 const CONSUMER_FILES: Record<string, string> = {
@@ -192,7 +197,7 @@ describe("the packed package in a fresh project", () => {
       writeFileSync(path.join(consumer, file), text.replace("{tarball}", tarball));
     }
     // As docs/install.md has it: the tarball (listed in package.json), then wrangler, on that Node.
-    installOutput = await sh("npm", ["install", "--save-dev", "wrangler", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=warn"], consumer, { node, both: true });
+    installOutput = await sh("npm", ["install", "--save-dev", `wrangler@${WRANGLER_VERSION}`, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=warn"], consumer, { node, both: true });
     // The browser bundle is a static asset of the consumer's worker, so it must exist before wrangler starts.
     await sh(BIN("esbuild"), ["src/browser.ts", "--bundle", "--format=esm", "--platform=browser", "--target=es2022", "--log-level=warning", "--outfile=public/app.js"], consumer);
     [workers, partykit] = await Promise.all([

@@ -3,10 +3,11 @@
 // before the DELETE is committed before the erase and every write after it is refused, until the
 // adapter's room is rebuilt from the now empty storage (`reload`).
 import { CLOSE_ROOM_DELETED } from "../../protocol.ts";
-import type { RoomConnection, RoomCore } from "../room/types.ts";
+import type { RoomConnection } from "../room/types.ts";
+import type { AdminPort } from "./export-import.ts";
 
 export const deleteRoom = async (
-  core: RoomCore,
+  core: AdminPort,
   { connections, reload }: { connections: () => Iterable<RoomConnection>; reload: () => Promise<void> },
 ): Promise<void> => {
   await core.lockWrites("deleted");

@@ -28,7 +28,23 @@ import { parseExportBase, parseExportEvent, parseExportHeader, readLines, storeE
 import { checkImportedStreams, importStreamLines, readStreamLines, streamsWroteIn, EXPORT_STREAM_BUFFER_CHARS } from "../durable-streams/export.ts";
 import { createImportWriter, createStorageFold } from "./import-fold.ts";
 import { orderedContentWrites } from "../store/ordered-content.ts";
-import type { Meta, RoomCore } from "../room/types.ts";
+import type { LogReader, Meta, PutResult, RoomContext } from "../room/types.ts";
+import type { Content } from "../store/changes.ts";
+import type { Job } from "../storage/commit-queue.ts";
+import type { Keys } from "../storage/keys.ts";
+import type { WriteLock } from "../storage/write-lock.ts";
+
+/** What an export, an import and a DELETE use of the room. */
+export interface AdminPort {
+  readonly options: Pick<RoomContext, "name" | "config" | "storage">;
+  readonly keys: Keys;
+  readonly log: LogReader;
+  /** Runs a job in the next commit group: the export reads where no group is being written. */
+  run<T>(job: Job<T>): Promise<T>;
+  /** Takes the write lock after every write queued before it (write/lock.ts). */
+  lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;
+  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+}
 
 /** Events read per page while exporting. */
 export const EXPORT_PAGE_EVENTS = 1_000;
@@ -40,7 +56,7 @@ const encoder = new TextEncoder();
 const line = (json: string) => encoder.encode(json + "\n");
 
 /** The room's export as a stream; pinned to the head, first seq and streams of the moment it starts. */
-export const exportStream = async (core: RoomCore, streamBufferChars = EXPORT_STREAM_BUFFER_CHARS): Promise<ReadableStream<Uint8Array>> => {
+export const exportStream = async (core: AdminPort, streamBufferChars = EXPORT_STREAM_BUFFER_CHARS): Promise<ReadableStream<Uint8Array>> => {
   const { storage } = core.options;
   const { head, first, base, streams, streamEvents } = await core.run(async () => {
     const { head, first } = core.log;
@@ -79,7 +95,7 @@ export const exportStream = async (core: RoomCore, streamBufferChars = EXPORT_ST
         streamsDone = true;
       }
       if (next > head) return controller.close();
-      const read = await readRange(storage, core.keys, {}, next, head, EXPORT_PAGE_EVENTS);
+      const read = await readRange(storage, core.keys, { selection: {}, lower: next, upper: head, limit: EXPORT_PAGE_EVENTS });
       // Retention may have trimmed what this export had yet to read: end it broken, not with a gap.
       if (read.events[0]?.seq !== next) return controller.error(new Error(`Seq ${next} is gone from the log (retention).`));
       controller.enqueue(encoder.encode(read.events.map(({ json }) => json + "\n").join("")));
@@ -93,7 +109,7 @@ export const exportStream = async (core: RoomCore, streamBufferChars = EXPORT_ST
  * `reload` rebuilds the room from storage; it runs after the import, successful or not.
  */
 export const importRoom = async (
-  core: RoomCore,
+  core: AdminPort,
   body: ReadableStream<Uint8Array> | null,
   origin: Request,
   reload: () => Promise<void>,
@@ -118,7 +134,7 @@ export const importRoom = async (
 };
 
 /** TinyBase's own server's content: a first save, as a PUT of the store would make it. */
-const importContent = async (core: RoomCore, firstLine: string, rest: AsyncGenerator<string>, origin: Request) => {
+const importContent = async (core: AdminPort, firstLine: string, rest: AsyncGenerator<string>, origin: Request) => {
   const { maxBodyBytes } = core.options.config.limits;
   let text = firstLine;
   for await (const more of rest) {
@@ -133,7 +149,7 @@ const importContent = async (core: RoomCore, firstLine: string, rest: AsyncGener
 };
 
 /** Writes the events and the store they fold to, then the meta that unlocks the room. */
-const importLog = async (core: RoomCore, header: ExportHeader, lines: AsyncGenerator<string>): Promise<ImportResult> => {
+const importLog = async (core: AdminPort, header: ExportHeader, lines: AsyncGenerator<string>): Promise<ImportResult> => {
   const { keys } = core;
   const writer = createImportWriter(core.options.storage, keys);
   const fold = createStorageFold(core.options.storage, keys, writer, IMPORT_BATCH_CHARS);

@@ -5,7 +5,8 @@ import { EXPORT_PATH, IMPORT_PATH, NDJSON_TYPE } from "../../protocol.ts";
 import { deleteRoom } from "./delete.ts";
 import { exportStream, importRoom } from "./export-import.ts";
 import { respond } from "../room/http.ts";
-import type { RoomConnection, RoomCore } from "../room/types.ts";
+import type { RoomConnection } from "../room/types.ts";
+import type { AdminPort } from "./export-import.ts";
 import type { Resource } from "../transport/routes.ts";
 
 export interface RoomAdminContext {
@@ -13,7 +14,7 @@ export interface RoomAdminContext {
   reload: () => Promise<void>;
 }
 
-export const roomAdminResources = (core: RoomCore, context: RoomAdminContext): [string, Resource][] => [
+export const roomAdminResources = (core: AdminPort, context: RoomAdminContext): [string, Resource][] => [
   [
     EXPORT_PATH,
     {

@@ -5,7 +5,7 @@
 // append just after the fork offset: that prefix becomes the fork's first own append.
 import { RoomError } from "../common/errors.ts";
 import { readRange } from "../log/reads.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { LogReader } from "../room/types.ts";
 import { decoderOf, formatOffset } from "./read.ts";
 import { encodePayload, mediaType, type Payload } from "./payload.ts";
 import { EVENT_APPEND, logStreamOf, type ForkRequest, type InheritedRange, type StreamConfig, type StreamMeta } from "./model.ts";
@@ -29,7 +29,7 @@ const rangesOf = (name: string, meta: StreamMeta): InheritedRange[] => [
 ];
 
 /** Plans a fork of `source` (validated, read, nothing written). */
-export const planFork = async (core: RoomCore, fork: ForkRequest, source: StreamMeta, config: StreamConfig): Promise<ForkPlan> => {
+export const planFork = async (log: LogReader, fork: ForkRequest, source: StreamMeta, config: StreamConfig): Promise<ForkPlan> => {
   if (config.contentTypeGiven && mediaType(config.contentType) !== mediaType(source.contentType)) {
     throw new RoomError("conflict", `The source stream's content type is ${source.contentType}.`);
   }
@@ -48,16 +48,19 @@ export const planFork = async (core: RoomCore, fork: ForkRequest, source: Stream
   else if (config.expiresAt !== undefined) plan.expiresAt = config.expiresAt;
   else if (source.ttlSeconds !== undefined) plan.ttlSeconds = source.ttlSeconds;
   else if (source.expiresAt !== undefined) plan.expiresAt = source.expiresAt;
-  if (subOffset > 0) plan.prefix = await prefixAfter(core, ranges, seq, subOffset, source.contentType);
+  if (subOffset > 0) plan.prefix = await prefixAfter(log, { ranges, seq, count: subOffset, contentType: source.contentType });
   return plan;
 };
 
 /** The first `count` messages (JSON) or bytes of the source's first append after `seq`. */
-const prefixAfter = async (core: RoomCore, ranges: InheritedRange[], seq: number, count: number, contentType: string): Promise<Payload> => {
+const prefixAfter = async (
+  log: LogReader,
+  { ranges, seq, count, contentType }: { ranges: InheritedRange[]; seq: number; count: number; contentType: string },
+): Promise<Payload> => {
   for (const range of ranges) {
     const lower = Math.max(seq, range.after) + 1;
     if (lower > range.upTo) continue;
-    const read = await readRange(core.options.storage, core.keys, { stream: range.logStream, types: [EVENT_APPEND] }, lower, range.upTo, 1);
+    const read = await readRange(log.storage, log.keys, { selection: { stream: range.logStream, types: [EVENT_APPEND] }, lower, upper: range.upTo, limit: 1 });
     const event = read.events[0];
     if (!event) continue;
     const messages = decoderOf(contentType)(event);

@@ -9,7 +9,7 @@ import { SEQ_PATTERN, STORE_STREAM } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
 import { readRange, type EventText } from "../log/reads.ts";
 import { seqKey } from "../storage/keys.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { LogReader } from "../room/types.ts";
 import { fromBase64, isJsonMode, type Payload } from "./payload.ts";
 import { EVENT_APPEND, logStreamOf, type StreamMeta } from "./model.ts";
 
@@ -99,9 +99,9 @@ export const streamSource = (name: string, meta: StreamMeta): Source => {
 };
 
 /** A stream of the log (an application stream, `$store`), read as JSON messages: its events. */
-export const viewSource = (core: RoomCore, stream: string): Source => {
+export const viewSource = (log: LogReader, stream: string): Source => {
   // A view has no tail of its own: the room's head lies after its last event.
-  const tail = stream === STORE_STREAM ? core.log.storeSeq : core.log.head;
+  const tail = stream === STORE_STREAM ? log.storeSeq : log.head;
   return {
     logStream: stream,
     contentType: "application/json",
@@ -114,10 +114,10 @@ export const viewSource = (core: RoomCore, stream: string): Source => {
 };
 
 /** Whether a log stream has any event left (views exist while they do). */
-export const hasEvents = async (core: RoomCore, stream: string): Promise<boolean> => {
-  if (stream === STORE_STREAM) return core.log.storeSeq > 0;
-  const index = core.keys.byStream(stream);
-  return (await core.options.storage.list({ ...index.range(1, Number.MAX_SAFE_INTEGER - 1), limit: 1 })).size > 0;
+export const hasEvents = async (log: LogReader, stream: string): Promise<boolean> => {
+  if (stream === STORE_STREAM) return log.storeSeq > 0;
+  const index = log.keys.byStream(stream);
+  return (await log.storage.list({ ...index.range(1, Number.MAX_SAFE_INTEGER - 1), limit: 1 })).size > 0;
 };
 
 export interface Chunk {
@@ -131,16 +131,16 @@ export interface Chunk {
 }
 
 /** The position after `offset` a read starts from; 410 when retention trimmed what lies after it. */
-export const startOf = (core: RoomCore, source: Source, offset: Offset): number => {
+export const startOf = (log: LogReader, source: Source, offset: Offset): number => {
   const from = offset.kind === "now" ? source.tail : offset.kind === "start" ? source.start : Math.max(offset.seq, source.start);
-  if (from < source.tail && from + 1 < core.log.first) {
+  if (from < source.tail && from + 1 < log.first) {
     throw new RoomError("gone", "Retention has trimmed the log past this offset: read from a later one.");
   }
   return from;
 };
 
 /** Reads the messages after `from` up to the source's tail, at most about MAX_CHUNK_BYTES of them. */
-export const readChunk = async (core: RoomCore, source: Source, from: number, maxBytes = MAX_CHUNK_BYTES): Promise<Chunk> => {
+export const readChunk = async (log: LogReader, source: Source, from: number, maxBytes = MAX_CHUNK_BYTES): Promise<Chunk> => {
   const json: string[] = [];
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -149,7 +149,7 @@ export const readChunk = async (core: RoomCore, source: Source, from: number, ma
   for (const segment of source.segments) {
     let lower = Math.max(last, segment.after) + 1;
     while (!upToDate && size < maxBytes && lower <= segment.upTo) {
-      const read = await readRange(core.options.storage, core.keys, segment.selection, lower, segment.upTo, CHUNK_PAGE_EVENTS);
+      const read = await readRange(log.storage, log.keys, { selection: segment.selection, lower, upper: segment.upTo, limit: CHUNK_PAGE_EVENTS });
       let readAll = true;
       for (const [i, event] of read.events.entries()) {
         const messages = source.decode(event);
@@ -193,11 +193,11 @@ export interface LogWatch {
   cancel(): void;
 }
 
-export const watchLog = (core: RoomCore, logStream: string): LogWatch => {
+export const watchLog = (log: LogReader, logStream: string): LogWatch => {
   let wake: ((woken: boolean) => void) | undefined;
   let woken = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const stop = core.onEvents((events) => {
+  const stop = log.onEvents((events) => {
     if (!events.some(({ event }) => event.stream === logStream)) return;
     woken = true;
     wake?.(true);

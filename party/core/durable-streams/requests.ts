@@ -1,17 +1,42 @@
 // Durable Streams requests: the stream name, the headers of a create (config, fork), an append's
-// producer headers, and the headers every answer carries. Everything is checked
-// here, before any state changes.
+// producer headers, the headers every answer carries, and the position headers a stream's answers
+// carry (Stream-Next-Offset is set in `setPosition` only). Everything is checked here, before any
+// state changes.
 import type { RoomConfig } from "../room/config.ts";
 import { RoomError } from "../common/errors.ts";
 import { corsHeaders } from "../room/http.ts";
 import type { ProducerTuple } from "./producers.ts";
-import { seqOfOffset } from "./read.ts";
+import { formatOffset, seqOfOffset } from "./read.ts";
 import { DEFAULT_CONTENT_TYPE, MAX_STREAM_NAME_CHARS, type ForkRequest, type StreamConfig } from "./model.ts";
 
 /** Where streams live under a room. */
 export const STREAM_ROUTE = "/v1/stream/";
 /** Largest body one append or create takes; larger ones are 413. */
 export const MAX_APPEND_BYTES = 1024 * 1024;
+
+/** What a stream answers to every method, and to the methods of a view of the log. */
+export const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+export const READ_ONLY_METHODS = "GET, HEAD, OPTIONS";
+
+/** Where a stream stands after a request: the answer's position headers. */
+export interface Position {
+  /** The seq the next read starts after (Stream-Next-Offset). */
+  next: number;
+  /** The stream's content type, where the answer carries one. */
+  contentType?: string;
+  /** Nothing is left to read (Stream-Up-To-Date). */
+  upToDate?: boolean;
+  /** The stream takes no more appends (Stream-Closed). */
+  closed?: boolean;
+}
+
+/** Sets the position headers: the one place an answer gets its Stream-Next-Offset. */
+export const setPosition = (headers: Headers, { next, contentType, upToDate = false, closed = false }: Position): void => {
+  if (contentType !== undefined) headers.set("Content-Type", contentType);
+  headers.set("Stream-Next-Offset", formatOffset(next));
+  if (upToDate) headers.set("Stream-Up-To-Date", "true");
+  if (closed) headers.set("Stream-Closed", "true");
+};
 
 /** Longest value of a header a stream keeps in its metadata (Content-Type, Stream-Expires-At, Stream-Seq). */
 export const MAX_KEPT_HEADER_CHARS = 256;

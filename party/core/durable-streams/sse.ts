@@ -8,7 +8,7 @@
 // SSE_CONNECTION_MS, as the protocol asks, so that clients reconnect from their last offset.
 import { mediaType, toBase64 } from "./payload.ts";
 import { formatOffset, readChunk, responseCursor, type LogWatch, type Source } from "./read.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { LogReader } from "../room/types.ts";
 
 /** How long one SSE response lasts before the client reconnects (the protocol suggests ~60 s). */
 export const SSE_CONNECTION_MS = 60_000;
@@ -24,7 +24,10 @@ const record = (event: string, payload: string): string =>
   `event: ${event}\n` + payload.split(LINE_BREAK).map((line) => `data:${line}`).join("\n") + "\n\n";
 
 export interface SseContext {
-  core: RoomCore;
+  /** The room's log, read in chunks. */
+  reader: LogReader;
+  /** How long one wait for the stream to change lasts at most (limits.longPollTimeoutMs). */
+  longPollTimeoutMs: number;
   /** The watch on the stream's log; the response cancels it when it ends. */
   watch: LogWatch;
   /** The stream as it is now; undefined once deleted or expired. */
@@ -39,7 +42,7 @@ export interface SseContext {
 }
 
 export const sseResponse = (context: SseContext): Response => {
-  const { core, headers, now, watch } = context;
+  const { reader, headers, now, watch } = context;
   const type = mediaType(context.source.contentType);
   const base64 = !(type.startsWith("text/") || type === "application/json");
   const encoder = new TextEncoder();
@@ -62,7 +65,7 @@ export const sseResponse = (context: SseContext): Response => {
         };
         try {
           for (;;) {
-            const chunk = await readChunk(core, source, position);
+            const chunk = await readChunk(reader, source, position);
             const closedAtTail = source.meta?.closed === true && chunk.upToDate;
             let data = "";
             if (!chunk.empty) {
@@ -78,7 +81,7 @@ export const sseResponse = (context: SseContext): Response => {
             }
             const left = deadline - now();
             if (left <= 0) return finish();
-            const woken = await watch.wait(Math.min(core.options.config.limits.longPollTimeoutMs, left));
+            const woken = await watch.wait(Math.min(context.longPollTimeoutMs, left));
             const latest = await context.resolve();
             if (!latest || latest.incarnation !== source.incarnation) return finish();
             source = latest;

@@ -15,6 +15,7 @@ import { isDeleted } from "../store/changes.ts";
 import { socketIdOf } from "./connections.ts";
 import type { RoomConnection } from "../room/types.ts";
 import { changesOf, type StoreModel, type StoreWrite } from "../store/model.ts";
+import type { Batch, GroupPart } from "../storage/commit-queue.ts";
 
 /**
  * The sender's correction: the room's current values of what `changes` named, sent to the one
@@ -37,6 +38,13 @@ const REQUEST_WRITER = "\u0000request";
 
 /** How long after another connection's write to a cell a write to it counts as concurrent. */
 export const CONFLICT_WINDOW_MS = 10_000;
+
+/** A changeset to broadcast: what it changes, the writes it makes, and the connection that sent it (none: HTTP, an import). */
+export interface Broadcast {
+  changes: Changes;
+  writes: StoreWrite[];
+  sender?: RoomConnection;
+}
 
 interface Entry {
   changes: Changes;
@@ -154,65 +162,78 @@ export const createBroadcaster = (options: {
     }
   };
 
-  return {
-    /**
-     * An entry for the group's list: records who wrote which cells, and what must be echoed. A
-     * write no connection sent is recorded too: its frame may reach a client after that client's
-     * own write to the same cells, which the room then applies after it.
-     */
-    entry(changes: Changes, writes: StoreWrite[], connection?: RoomConnection): Entry {
-      const sender = connection === undefined ? REQUEST_WRITER : socketIdOf(connection);
-      const now = options.now();
-      forgetOld(now);
-      const echo: StoreWrite[] = [];
-      // A connection that has heard no flush yet hears this group's.
-      const from = hearsFrom.get(sender) ?? flushes;
-      const crossed = (key: string) => {
-        const last = lastWriters.get(key);
-        return last !== undefined && last.sender !== sender && last.flush >= from;
-      };
-      for (const write of writes) {
-        // A cell set into a row or table another connection just deleted conflicts with that
-        // deletion too: the deletion reached this sender after its own set, and removed it there.
-        const keys = [cellKey(write), ...containersOf(write)];
-        if (connection && keys.some(crossed)) echo.push(write);
-        noteWriter(keys[0], sender, now);
-        if (write.value === undefined) for (const key of keys.slice(1)) noteWriter(key, sender, now);
-      }
-      if (connection === undefined) return { changes };
-      return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
-    },
+  /**
+   * An entry for the group's list: records who wrote which cells, and what must be echoed. A
+   * write no connection sent is recorded too: its frame may reach a client after that client's
+   * own write to the same cells, which the room then applies after it.
+   */
+  const entry = ({ changes, writes, sender: connection }: Broadcast): Entry => {
+    const sender = connection === undefined ? REQUEST_WRITER : socketIdOf(connection);
+    const now = options.now();
+    forgetOld(now);
+    const echo: StoreWrite[] = [];
+    // A connection that has heard no flush yet hears this group's.
+    const from = hearsFrom.get(sender) ?? flushes;
+    const crossed = (key: string) => {
+      const last = lastWriters.get(key);
+      return last !== undefined && last.sender !== sender && last.flush >= from;
+    };
+    for (const write of writes) {
+      // A cell set into a row or table another connection just deleted conflicts with that
+      // deletion too: the deletion reached this sender after its own set, and removed it there.
+      const keys = [cellKey(write), ...containersOf(write)];
+      if (connection && keys.some(crossed)) echo.push(write);
+      noteWriter(keys[0], sender, now);
+      if (write.value === undefined) for (const key of keys.slice(1)) noteWriter(key, sender, now);
+    }
+    if (connection === undefined) return { changes };
+    return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
+  };
 
-    noteCorrection,
+  /** Sends a committed group's changesets to every connection. */
+  const flush = (list: Entry[]) => {
+    if (list.length === 0) return;
+    const senders = new Map<string, RoomConnection>();
+    for (const { sender } of list) if (sender) senders.set(socketIdOf(sender), sender);
+    const frames = framesOf(options.prefix, list.map((entry) => entry.changes));
+    // Rebuilt from the open connections, so that it forgets the closed ones.
+    const heard = new Map<string, number>();
+    for (const connection of options.connections()) {
+      const id = socketIdOf(connection);
+      heard.set(id, hearsFrom.get(id) ?? flushes);
+      if (!senders.has(id)) for (const frame of frames) connection.send(frame);
+    }
+    hearsFrom = heard;
+    for (const [id, connection] of senders) {
+      try {
+        for (const frame of framesFor(id, list)) connection.send(frame);
+        // An echo is a correction too: it may arrive after the sender wrote these cells again.
+        const echoed = list.flatMap((entry) => (isSentBy(entry, id) ? (entry.echo ?? []) : []));
+        if (echoed.length > 0) noteCorrection(echoed, id);
+      } catch {
+        // The sender left after its change was committed: nothing to reconverge.
+      }
+    }
+    flushes++;
+  };
 
-    /** Sends a committed group's changesets to every connection. */
-    flush(list: Entry[]) {
-      if (list.length === 0) return;
-      const senders = new Map<string, RoomConnection>();
-      for (const { sender } of list) if (sender) senders.set(socketIdOf(sender), sender);
-      const frames = framesOf(options.prefix, list.map((entry) => entry.changes));
-      // Rebuilt from the open connections, so that it forgets the closed ones.
-      const heard = new Map<string, number>();
-      for (const connection of options.connections()) {
-        const id = socketIdOf(connection);
-        heard.set(id, hearsFrom.get(id) ?? flushes);
-        if (!senders.has(id)) for (const frame of frames) connection.send(frame);
-      }
-      hearsFrom = heard;
-      for (const [id, connection] of senders) {
-        try {
-          for (const frame of framesFor(id, list)) connection.send(frame);
-          // An echo is a correction too: it may arrive after the sender wrote these cells again.
-          const echoed = list.flatMap((entry) => (isSentBy(entry, id) ? (entry.echo ?? []) : []));
-          if (echoed.length > 0) noteCorrection(echoed, id);
-        } catch {
-          // The sender left after its change was committed: nothing to reconverge.
-        }
-      }
-      flushes++;
+  /** The group's changesets, sent together once it commits. */
+  const groupBroadcasts: GroupPart<Entry[]> = {
+    create(batch) {
+      const list: Entry[] = [];
+      batch.onCommit(() => flush(list));
+      return list;
     },
   };
 
+  return {
+    /** Queues a changeset to broadcast once its batch commits; a group's changesets go out together. */
+    queue(batch: Batch, broadcast: Broadcast): void {
+      batch.part(groupBroadcasts).push(entry(broadcast));
+    },
+
+    noteCorrection,
+  };
 };
 
 export type Broadcaster = ReturnType<typeof createBroadcaster>;

@@ -141,7 +141,7 @@ export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, s
       const query = { selection: selectors, lower: lastSeq + 1, upper: target, limit: Math.min(room, FEED_PAGE_EVENTS), maxBytes: Math.max(1, byteRoom()) };
       const read = sink.pieces
         ? await readRangeDeferred(log.storage, log.keys, query)
-        : await readRange(log.storage, log.keys, query.selection, query.lower, query.upper, query.limit, query.maxBytes);
+        : await readRange(log.storage, log.keys, query);
       if (closed) return;
       let taken = 0;
       for (const event of read.events) {

@@ -14,7 +14,9 @@ import { isSeqText, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../../protoco
 import { RoomError } from "../common/errors.ts";
 import { MAX_STORED_CHARS } from "../storage/event-log.ts";
 import { FEED_PAGE_EVENTS, openFeed, type Feed } from "./feed.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { LogReader, RoomContext } from "../room/types.ts";
+import type { StoreModel } from "../store/model.ts";
+import type { MemoryGauge } from "../room/memory.ts";
 import { parseSelectors } from "../log/selectors.ts";
 
 /** A comment line this often keeps proxies and clients from closing an idle stream. */
@@ -54,8 +56,16 @@ function* slicesOf(parts: readonly string[]): Generator<string> {
 export const isEventStreamRequest = (request: Request): boolean =>
   request.method === "GET" && (request.headers.get("Accept") ?? "").includes("text/event-stream");
 
+/** What an SSE stream uses of the room: its limits and logger, the log, the store's text, the memory gauge. */
+export interface SsePort {
+  readonly options: Pick<RoomContext, "config" | "logger">;
+  readonly log: LogReader;
+  readonly model: Pick<StoreModel, "hasStore" | "toJsonParts">;
+  readonly memory: Pick<MemoryGauge, "track">;
+}
+
 /** The SSE response: validates selectors first, so a bad one is a JSON 400, not a broken stream. */
-export const createSseResponse = (core: RoomCore, request: Request, headers: Headers, now: () => number): Response => {
+export const createSseResponse = (core: SsePort, request: Request, headers: Headers, now: () => number): Response => {
   const params = new URL(request.url).searchParams;
   const snapshot = params.get("snapshot");
   if (snapshot !== null && snapshot !== "1" && snapshot !== "0" && snapshot !== "true" && snapshot !== "false") {

@@ -65,9 +65,7 @@ const EMPTY_CONTENT = "[{},{}]";
 export const advanceBase = async (
   storage: RoomStorage,
   keys: Keys,
-  first: number,
-  newFirst: number,
-  trimmed: EventText[],
+  { first, newFirst, trimmed }: { first: number; newFirst: number; trimmed: EventText[] },
 ): Promise<{ put(sink: EntrySink): void } | undefined> => {
   const storeEvents = trimmed.filter(({ json }) => (JSON.parse(json) as RoomEvent).stream === STORE_STREAM);
   if (storeEvents.length === 0) {
@@ -104,6 +102,6 @@ export const loadFromLog = async (
     if (base?.seq !== log.first - 1) return false;
     model.commit(orderedContentWrites(base.json));
   }
-  await replayStoreEvents(storage, keys, model, log.first, log.storeSeq);
+  await replayStoreEvents(storage, keys, model, { from: log.first, to: log.storeSeq });
   return true;
 };

@@ -54,10 +54,10 @@ const deferred = (maxBytes: number): EntryReader<EventText | ChunkedEvent> => ({
 
 /** Reads events by seq, joining chunked ones; seqs that are gone are skipped. Stops at `maxBytes` (see readRange). */
 export const readEventsBySeq = async (storage: RoomStorage, keys: Keys, seqs: number[], maxBytes = Infinity): Promise<EventText[]> =>
-  (await readSeqs(storage, keys, seqs, maxBytes, joined(storage, keys))).events;
+  (await readSeqs(storage, keys, seqs, { maxBytes, reader: joined(storage, keys) })).events;
 
 /** readEventsBySeq, and whether the byte budget stopped it before the last seq. */
-const readSeqs = async <T>(storage: RoomStorage, keys: Keys, seqs: number[], maxBytes: number, reader: EntryReader<T>) => {
+const readSeqs = async <T>(storage: RoomStorage, keys: Keys, seqs: number[], { maxBytes, reader }: { maxBytes: number; reader: EntryReader<T> }) => {
   const events: T[] = [];
   let bytes = 0;
   for (let i = 0; i < seqs.length; i += READ_BATCH_KEYS) {
@@ -105,12 +105,8 @@ export interface RangeQuery {
 export const readRange = async (
   storage: RoomStorage,
   keys: Keys,
-  selection: Pick<Selectors, "stream" | "types">,
-  lower: number,
-  upper: number,
-  limit: number,
-  maxBytes = Infinity,
-): Promise<RangeRead> => readEntries(storage, keys, { selection, lower, upper, limit, maxBytes }, joined(storage, keys));
+  { maxBytes = Infinity, ...query }: Omit<RangeQuery, "maxBytes"> & { maxBytes?: number },
+): Promise<RangeRead> => readEntries(storage, keys, { ...query, maxBytes }, joined(storage, keys));
 
 /**
  * readRange, for a reader that writes large events piece by piece: an event stored in chunks is
@@ -163,13 +159,16 @@ const readEntries = async <T extends { seq: number }>(
   const seqs = listings
     .flatMap((listed, i) => [...listed.keys()].map((key) => indexes[i].seqOf(key)))
     .sort((a, b) => a - b);
-  const { events, stoppedEarly } = await readSeqs(storage, keys, seqs.slice(0, limit), maxBytes, reader);
+  const { events, stoppedEarly } = await readSeqs(storage, keys, seqs.slice(0, limit), { maxBytes, reader });
   const reachedEnd = listings.every((listed) => listed.size < limit) && seqs.length <= limit && !stoppedEarly;
   return { events, reachedEnd };
 };
 
 /** `next` for a read: the last seq returned while more remains; at the end, null for a closed range, else a cursor. */
-export const nextOf = (selectors: Selectors, reachedEnd: boolean, lastSeq: number | undefined, lower: number, upper: number): number | null =>
+export const nextOf = (
+  selectors: Selectors,
+  { reachedEnd, lastSeq, lower, upper }: { reachedEnd: boolean; lastSeq: number | undefined; lower: number; upper: number },
+): number | null =>
   !reachedEnd && lastSeq !== undefined
     ? lastSeq
     : isClosed(selectors) && (selectors.untilCaughtUp || selectors.upper! <= upper)
@@ -181,8 +180,8 @@ export const readPage = async (log: LogReader, limits: RoomLimits, params: URLSe
   const selectors = parseSelectors(params, limits);
   const head = log.head;
   const { lower, upper } = pinRange(selectors, head);
-  const read = await readRange(log.storage, log.keys, selectors, lower, upper, selectors.limit, limits.maxPageBytes);
-  const next = nextOf(selectors, read.reachedEnd, read.events.at(-1)?.seq, lower, upper);
+  const read = await readRange(log.storage, log.keys, { selection: selectors, lower, upper, limit: selectors.limit, maxBytes: limits.maxPageBytes });
+  const next = nextOf(selectors, { reachedEnd: read.reachedEnd, lastSeq: read.events.at(-1)?.seq, lower, upper });
   return `{"events":[${read.events.map((event) => event.json).join(",")}],"next":${next},"head":${head}}`;
 };
 
@@ -217,7 +216,7 @@ export const readHistory = async (log: LogReader, limits: RoomLimits, params: UR
     for (const [key, logged] of listed) entries.push({ seq: index.seqOf(key), value: logged } as { seq: number });
     reachedEnd = listed.size < limit;
   } else if (table !== undefined && row !== undefined && cell !== undefined && value === undefined) {
-    const read = await readCellHistory(storage, keys, [table, row, cell], lower, upper, limit);
+    const read = await readCellHistory(storage, keys, [table, row, cell], { lower, upper, limit });
     entries.push(...read.entries);
     reachedEnd = read.reachedEnd;
     cursor = read.cursor;
@@ -245,7 +244,7 @@ export const readHistory = async (log: LogReader, limits: RoomLimits, params: UR
   } else {
     throw new RoomError("invalid_selector", "Name a cell (table, row, cell), a row (table, row) or a value (value).");
   }
-  const next = nextOf(selectors, reachedEnd, cursor ?? entries.at(-1)?.seq, lower, upper);
+  const next = nextOf(selectors, { reachedEnd, lastSeq: cursor ?? entries.at(-1)?.seq, lower, upper });
   return JSON.stringify({ history: entries, next, head });
 };
 
@@ -263,9 +262,7 @@ const readCellHistory = async (
   storage: RoomStorage,
   keys: Keys,
   [table, row, cell]: [string, string, string],
-  lower: number,
-  upper: number,
-  limit: number,
+  { lower, upper, limit }: { lower: number; upper: number; limit: number },
 ): Promise<{ entries: { seq: number; value: unknown }[]; reachedEnd: boolean; cursor: number | undefined }> => {
   const entries: { seq: number; value: unknown }[] = [];
   if (lower > upper) return { entries, reachedEnd: true, cursor: undefined };

@@ -41,7 +41,7 @@ const firstToKeep = async ({ log }: RetentionPort, policy: RetentionPolicy, now:
   const byCount = Math.min(first, log.first + MAX_TRIM_EVENTS_PER_RUN);
   if (policy.maxAgeSeconds === undefined) return byCount;
   const oldestKept = now - policy.maxAgeSeconds * 1000;
-  const read = await readRange(log.storage, log.keys, {}, byCount, log.head, MAX_TRIM_EVENTS_PER_RUN - (byCount - log.first));
+  const read = await readRange(log.storage, log.keys, { selection: {}, lower: byCount, upper: log.head, limit: MAX_TRIM_EVENTS_PER_RUN - (byCount - log.first) });
   let byAge = byCount;
   for (const { seq, json } of read.events) {
     if (Date.parse((JSON.parse(json) as RoomEvent).ts) >= oldestKept) break;
@@ -56,9 +56,9 @@ const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: num
   const previousFirst = port.log.first;
   const first = Math.min(await firstToKeep(port, policy, now), Math.max(held, previousFirst));
   if (first <= previousFirst) return false;
-  const old = await readRange(storage, keys, {}, previousFirst, first - 1, MAX_TRIM_EVENTS_PER_RUN);
+  const old = await readRange(storage, keys, { selection: {}, lower: previousFirst, upper: first - 1, limit: MAX_TRIM_EVENTS_PER_RUN });
   // The store as of first-1, for exports and ordered loads of a trimmed log (base.ts).
-  const base = await advanceBase(storage, keys, previousFirst, first, old.events);
+  const base = await advanceBase(storage, keys, { first: previousFirst, newFirst: first, trimmed: old.events });
   return port.run((batch) => {
     base?.put(batch);
     for (const { seq, json } of old.events) {

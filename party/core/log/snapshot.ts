@@ -32,7 +32,12 @@ interface SnapshotHeader {
 }
 
 /** Puts a snapshot of the store as it is now (as of `seq`) into the batch. */
-export const putSnapshot = (batch: Pick<Batch, "put" | "delete">, keys: Keys, model: StoreModel, seq: number, previousChunks: number): number => {
+export const putSnapshot = (
+  batch: Pick<Batch, "put" | "delete">,
+  keys: Keys,
+  model: StoreModel,
+  { seq, previousChunks }: { seq: number; previousChunks: number },
+): number => {
   const json = model.toJson();
   const chunks = Math.max(1, Math.ceil(json.length / MAX_STORED_CHARS));
   for (let i = 0; i < chunks; i++) batch.put(keys.snapshotChunk(i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
@@ -66,15 +71,15 @@ export const loadSnapshot = async (
   if (chunkKeys.some((key) => typeof chunks.get(key) !== "string")) return { loaded: false, replayed: 0, chunks: header.chunks };
   // In the order the snapshot lists its ids: the order the store had (see store/ordered-content.ts).
   model.commit(orderedContentWrites(chunkKeys.map((key) => chunks.get(key)).join("")));
-  const replayed = await replayStoreEvents(storage, keys, model, header.seq + 1, log.storeSeq);
+  const replayed = await replayStoreEvents(storage, keys, model, { from: header.seq + 1, to: log.storeSeq });
   return { loaded: true, replayed, chunks: header.chunks };
 };
 
 /** Applies the `$store` events of [from, to] to the model, in seq order; returns how many. */
-export const replayStoreEvents = async (storage: RoomStorage, keys: Keys, model: StoreModel, from: number, to: number): Promise<number> => {
+export const replayStoreEvents = async (storage: RoomStorage, keys: Keys, model: StoreModel, { from, to }: { from: number; to: number }): Promise<number> => {
   let replayed = 0;
   for (let lower = from; lower <= to; ) {
-    const read = await readRange(storage, keys, { stream: STORE_STREAM }, lower, to, REPLAY_PAGE_EVENTS, REPLAY_PAGE_CHARS);
+    const read = await readRange(storage, keys, { selection: { stream: STORE_STREAM }, lower, upper: to, limit: REPLAY_PAGE_EVENTS, maxBytes: REPLAY_PAGE_CHARS });
     for (const { json } of read.events) {
       applyStoreEvent(model, JSON.parse(json) as RoomEvent);
       replayed++;

@@ -42,7 +42,7 @@ export interface RoomLimits {
   /** Most SSE readers open at once on one room. */
   maxSseReaders: number;
   maxSubscriptionBytes: number;
-  /** How long a Durable Streams long-poll read waits (durable-streams/handler.ts). */
+  /** How long a Durable Streams long-poll read waits (durable-streams/read-requests.ts). */
   longPollTimeoutMs: number;
   /** Largest presence state, in UTF-8 bytes of its JSON (presence.ts); at most MAX_PRESENCE_BYTES. */
   maxPresenceBytes: number;

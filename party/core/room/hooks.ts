@@ -65,9 +65,7 @@ export interface Filtered {
 export const filterChanges = async (
   hooks: RoomHooks,
   changes: Changes,
-  initialSave: boolean,
-  origin: unknown,
-  model: StoreModel,
+  { initialSave, origin, model }: { initialSave: boolean; origin: unknown; model: StoreModel },
 ): Promise<Filtered> => {
   if (!hooksPresent(hooks)) return { accepted: changes, rejected: false };
   const allow = async (answer: Answer | undefined): Promise<boolean> => (answer === undefined ? true : await answer);

@@ -13,12 +13,18 @@
 // - webhook: the delivery webhook's status, when the room has one (a provider).
 import type { RoomStats, WebhookStatus } from "../../protocol.ts";
 import type { Batch } from "../storage/commit-queue.ts";
-import type { Meta, RoomCore } from "./types.ts";
+import type { LogReader, Meta, RoomContext } from "./types.ts";
+import type { StoreModel } from "../store/model.ts";
 
 export type WebhookStatusProvider = () => WebhookStatus | undefined | Promise<WebhookStatus | undefined>;
 
 export interface StatsSources {
-  core: Pick<RoomCore, "log" | "model" | "options">;
+  /** What the figures are read from: the room's name, its log and its store model. */
+  core: {
+    readonly options: Pick<RoomContext, "name">;
+    readonly log: LogReader;
+    readonly model: Pick<StoreModel, "counts" | "cellCount">;
+  };
   connections: () => number;
   subscriptions: () => number;
   sseReaders: () => number;

@@ -1,18 +1,18 @@
-// The room core's types: the connections it serves, the options adapters give it, and what it
-// offers the HTTP and WebSocket surfaces (room-core.ts builds it).
+// The room's types: the connections it serves, the options adapters give it, the read-only context
+// every module is given, the log readers' port, and what a write answers (the room core they make up
+// is the entry's, room-core.ts: every other module declares the few members it uses).
 import type { Role } from "./auth.ts";
-import type { Changes, Content } from "../store/changes.ts";
-import type { Batch, Job } from "../storage/commit-queue.ts";
+import type { Changes } from "../store/changes.ts";
+import type { Batch } from "../storage/commit-queue.ts";
 import type { RoomConfig } from "./config.ts";
-import type { EventInput, StoredEvent } from "../storage/event-log.ts";
+import type { StoredEvent } from "../storage/event-log.ts";
 import type { RoomHooks } from "./hooks.ts";
 import { closeCodeOf, type RoomError } from "../common/errors.ts";
 import type { Keys } from "../storage/keys.ts";
-import type { MemoryGauge } from "./memory.ts";
 import type { RoomStorage } from "../storage/room-storage.ts";
 import type { WriteLock } from "../storage/write-lock.ts";
 import type { PresenceState } from "../../protocol.ts";
-import type { StoreModel, StoreWrite } from "../store/model.ts";
+import type { StoreWrite } from "../store/model.ts";
 
 /**
  * A client socket as the room sees it: the runtime's own connection objects fit this. `state` is
@@ -143,61 +143,16 @@ export interface ChangesResult {
 
 export type PutResult = { status: 200 | 201 | 205; seq: number };
 
-export interface RoomCore {
-  readonly options: RoomContext;
-  readonly log: LogReader;
-  readonly keys: Keys;
-  readonly model: StoreModel;
-  load(): Promise<void>;
-  /** Applies a changeset from a connection or a request: hooks, write, broadcast. */
-  /**
-   * Applies a changeset from a connection or a request: hooks, write, broadcast. With an `id`,
-   * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
-   */
-  applyChanges(
-    changes: Changes,
-    origin: unknown,
-    options?: {
-      sender?: RoomConnection;
-      allOrNothing?: boolean;
-      id?: string;
-      /** Passed to `onStoreWrite` with the writes this changeset makes. */
-      stamps?: unknown;
-      /** Turns the changeset into what to apply, at its turn in the queue, before the hooks. */
-      resolve?: (changes: Changes) => Changes;
-      /** Applies only while the store is at this seq (PATCH with If-Match), else 412. */
-      ifMatch?: number;
-    },
-  ): Promise<ChangesResult>;
-  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
-  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
-  /**
-   * Appends application events, all or nothing; returns them (duplicates as first stored). With a
-   * message id `mid`, an append with that mid already stored is answered with its events again.
-   */
-  appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
-  /**
-   * Runs a job in the next commit group, with the room's writes (storage/commit-queue.ts): for modules
-   * that put their own entries in the room's atomic writes (synchronizer stamps, Durable Streams).
-   */
-  run<T>(job: Job<T>): Promise<T>;
-  /**
-   * Resolves once every write queued before it has settled: stored, or failed and rolled back. The
-   * store model changes while a group is prepared, before it is stored; what a read sends after
-   * this is kept (GET {storePath}, a synchronizer client's answers).
-   */
-  settled(): Promise<void>;
-  /**
-   * Takes the write lock (storage/write-lock.ts) in a commit group, after every write queued before it;
-   * with `ifEmpty`, only in a room with no store and no events (else 409 `conflict`).
-   */
-  lockWrites(lock: WriteLock, options?: { ifEmpty?: boolean }): Promise<void>;
-  /** Puts events in a job's batch, next to the job's own keys; listeners hear them once it commits. */
-  putEvents(batch: Batch, inputs: (EventInput & { stream: string })[]): StoredEvent[];
-  /** Runs retention from the alarm; asks for another alarm while work is left. */
-  handleAlarm(): Promise<void>;
-  /** Bytes the room's reader queues hold (SSE streams, subscriptions). */
-  readonly memory: MemoryGauge;
-  /** Listens to every committed event, in seq order. */
-  onEvents(listener: (events: StoredEvent[]) => void): () => void;
+/** How a changeset is applied (write/apply-changes.ts): from whom, all or nothing, under which id. */
+export interface ApplyOptions {
+  sender?: RoomConnection;
+  allOrNothing?: boolean;
+  /** Becomes the $changes event's id: a changeset with an id already applied is not applied again. */
+  id?: string;
+  /** Passed to `onStoreWrite` with the writes this changeset makes. */
+  stamps?: unknown;
+  /** Turns the changeset into what to apply, at its turn in the queue, before the hooks. */
+  resolve?: (changes: Changes) => Changes;
+  /** Applies only while the store is at this seq (PATCH with If-Match), else 412. */
+  ifMatch?: number;
 }

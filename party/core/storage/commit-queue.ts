@@ -35,6 +35,22 @@ export interface Batch {
   pending(key: string): unknown;
   onUndo(step: () => void): void;
   onCommit(effect: () => void): void;
+  /**
+   * This group's record of one module (`part` names which): made on first use and gone with the
+   * batch, so that one write is followed through its batch alone. The parts in use: the changesets
+   * the group broadcasts (live/broadcast.ts), the stamped writes it sends to synchronizer clients
+   * (sync/room.ts), and the stamps recorded while the room's were not loaded (sync/mergeable-peer.ts).
+   */
+  part<T>(part: GroupPart<T>): T;
+}
+
+/**
+ * What one module keeps for each commit group, declared by that module: `create` makes it in a
+ * batch, and may register what it does once the group commits (a part made by a job that fails
+ * is taken back with the job's effects).
+ */
+export interface GroupPart<T> {
+  create(batch: Batch): T;
 }
 
 export type Job<T> = (batch: Batch) => Promise<T> | T;
@@ -61,6 +77,7 @@ const createGroupBatch = (nextSeq: number) => {
   const journal: [key: string, previous: unknown][] = [];
   const undo: (() => void)[] = [];
   const effects: (() => void)[] = [];
+  const parts = new Map<GroupPart<unknown>, unknown>();
   const record = (key: string, value: unknown) => {
     journal.push([key, entries.has(key) ? entries.get(key) : ABSENT]);
     entries.set(key, value);
@@ -72,8 +89,12 @@ const createGroupBatch = (nextSeq: number) => {
     pending: (key) => (entries.get(key) === DELETE ? undefined : entries.get(key)),
     onUndo: (step) => void undo.push(step),
     onCommit: (effect) => void effects.push(effect),
+    part: <T>(part: GroupPart<T>): T => {
+      if (!parts.has(part)) parts.set(part, part.create(batch));
+      return parts.get(part) as T;
+    },
   };
-  const mark = () => ({ journal: journal.length, undo: undo.length, effects: effects.length, nextSeq: batch.nextSeq });
+  const mark = () => ({ journal: journal.length, undo: undo.length, effects: effects.length, parts: parts.size, nextSeq: batch.nextSeq });
   /** Takes back everything recorded since `at`, newest first. */
   const rollBack = (at: ReturnType<typeof mark>) => {
     while (journal.length > at.journal) {
@@ -83,6 +104,7 @@ const createGroupBatch = (nextSeq: number) => {
     }
     while (undo.length > at.undo) undo.pop()!();
     effects.length = at.effects;
+    for (const part of [...parts.keys()].slice(at.parts)) parts.delete(part);
     batch.nextSeq = at.nextSeq;
   };
   return { batch, entries, undo, effects, mark, rollBack };

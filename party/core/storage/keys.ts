@@ -28,7 +28,7 @@
 //   P ac "t","r","c" <seq>            a per-cell audit index that earlier versions wrote; no longer
 //                                     written or read, and swept by retention with the audit range
 //   P hc / P hv / P hl                synchronizer stamps of cells and values, and the latest of
-//                                     them (sync/mergeable-peer.ts)
+//                                     them (sync/stamps.ts)
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.

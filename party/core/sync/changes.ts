@@ -1,7 +1,7 @@
 // Stamped changes (TinyBase MergeableChanges) as plain data: their plain form, and merging them.
 import { DELETED } from "../../protocol.ts";
 import type { Changes } from "../store/changes.ts";
-import { toEncoded } from "./mergeable-peer.ts";
+import { toEncoded } from "./stamps.ts";
 import type { MergeableChanges, Stamp, TableStamps } from "./wire.ts";
 
 /** The later of two HLCs ("" is the earliest). */

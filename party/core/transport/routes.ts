@@ -8,24 +8,41 @@ import { RoomError } from "../common/errors.ts";
 import { parseAppendInputs } from "../storage/event-log.ts";
 import { readHistory, readPage } from "../log/reads.ts";
 import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, readIfMatch, respond, subPath } from "../room/http.ts";
-import type { RoomCore } from "../room/types.ts";
-import { createSseResponse, isEventStreamRequest } from "../live/sse.ts";
-import { patchStore } from "../write/patch.ts";
-import { createDurableStreamHandler, STREAM_ROUTE } from "../durable-streams/handler.ts";
+import type { LogReader, PutResult, RoomContext } from "../room/types.ts";
+import type { StoreModel } from "../store/model.ts";
+import type { EventInput, StoredEvent } from "../storage/event-log.ts";
+import type { Content } from "../store/changes.ts";
+import { createSseResponse, isEventStreamRequest, type SsePort } from "../live/sse.ts";
+import { patchStore, type PatchPort } from "../write/patch.ts";
+import { STREAM_ROUTE } from "../durable-streams/handler.ts";
 import type { ReaderCount } from "../room/stats.ts";
 import { endWithToken } from "../live/token-expiry.ts";
 
 export type Handler = (request: Request, headers: Headers) => Promise<Response>;
 export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
 
-/** What the routes need from the room beyond its core: its stats, and the count of SSE readers to keep. */
-export interface RouteExtras {
+/** What the routes use of the room, and what they hand on to an SSE stream and a PATCH. */
+export interface RoutePort extends SsePort, PatchPort {
+  readonly options: Pick<RoomContext, "config" | "now" | "logger">;
+  readonly log: LogReader;
+  readonly model: Pick<StoreModel, "hasStore" | "toJson" | "toJsonParts">;
+  /** Resolves once every write queued before it has settled: a GET of the store sends only what is kept. */
+  settled(): Promise<void>;
+  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  appendEvents(inputs: EventInput[], ifMatch?: number, mid?: string): Promise<StoredEvent[]>;
+}
+
+/** What the routes serve besides the store and the log, built by the room (index.ts). */
+export interface RouteParts {
+  /** The whole room's resources (admin/routes.ts, transport/presence-route.ts). */
+  more: Iterable<[string, Resource]>;
+  /** `{room}/v1/stream/<name>`: the Durable Streams handler (durable-streams/handler.ts). */
+  streams: (request: Request, path: string) => Promise<Response>;
   stats: () => Promise<RoomStats>;
   sseReaders: ReaderCount;
 }
 
-/** `more`: resources served besides the store and the log (the whole room's, admin/routes.ts). */
-export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Resource]> = [], extras?: RouteExtras) => {
+export const createRequestHandler = (core: RoutePort, { more, streams, ...extras }: RouteParts) => {
   const { config } = core.options;
   const log = (error: unknown) => core.options.logger.error("roomstore: request failed", error);
 
@@ -49,11 +66,11 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
   const getEvents: Handler = async (request, headers) => {
     if (isEventStreamRequest(request)) {
       const { maxSseReaders } = config.limits;
-      if (extras && extras.sseReaders.size >= maxSseReaders) {
+      if (extras.sseReaders.size >= maxSseReaders) {
         throw new RoomError("rate_limited", `This room has ${maxSseReaders} SSE readers open already: retry later.`);
       }
       const response = createSseResponse(core, request, headers, core.options.now);
-      return extras ? extras.sseReaders.track(response) : response;
+      return extras.sseReaders.track(response);
     }
     const page = await readPage(core.log, config.limits, new URL(request.url).searchParams);
     return respond(200, page, headers);
@@ -78,16 +95,12 @@ export const createRequestHandler = (core: RoomCore, more: Iterable<[string, Res
     [config.eventsPath + "/history", { GET: getHistory }],
     ...more,
   ]);
-  if (extras) {
-    resources.set(STATS_PATH, {
-      GET: async (_request, headers) => {
-        headers.set("Cache-Control", "no-store");
-        return jsonResponse(200, await extras.stats(), headers);
-      },
-    });
-  }
-
-  const streams = createDurableStreamHandler(core);
+  resources.set(STATS_PATH, {
+    GET: async (_request, headers) => {
+      headers.set("Cache-Control", "no-store");
+      return jsonResponse(200, await extras.stats(), headers);
+    },
+  });
 
   const answer = async (request: Request): Promise<Response> => {
     const path = subPath(new URL(request.url).pathname);

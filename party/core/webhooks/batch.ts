@@ -35,8 +35,7 @@ export const takeBatch = (
   read: EventText[],
   filter: Filter,
   cursor: number,
-  maxEvents = MAX_DELIVERY_EVENTS,
-  maxBytes = MAX_DELIVERY_BYTES,
+  { maxEvents = MAX_DELIVERY_EVENTS, maxBytes = MAX_DELIVERY_BYTES }: { maxEvents?: number; maxBytes?: number } = {},
 ): DeliveryBatch => {
   const batch: DeliveryBatch = { events: [], through: cursor };
   let bytes = 0;

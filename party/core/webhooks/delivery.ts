@@ -12,7 +12,7 @@
 // - Retention never trims past the cursor (the alarm hands `deliverFromAlarm`'s answer to
 //   runRetention): undelivered events are held, never dropped.
 import type { DeliveryError, WebhookStatus } from "../../protocol.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { LogReader, RoomContext } from "../room/types.ts";
 import { readRange } from "../log/reads.ts";
 import { deliveryBody, MAX_SCAN_EVENTS, retryDelayMs, takeBatch } from "./batch.ts";
 import { DELIVERY_HEADER, postSigned } from "./signature.ts";
@@ -37,57 +37,64 @@ interface DeliveryState {
   requestedAt?: number;
 }
 
-const states = new WeakMap<RoomCore, DeliveryState>();
-const stateOf = (core: RoomCore): DeliveryState => {
-  let state = states.get(core);
-  if (!state) states.set(core, (state = {}));
+/** What delivery uses of the room: its name, config, storage, clock, logger and alarm, and the log. */
+export interface DeliveryPort {
+  readonly options: Pick<RoomContext, "name" | "config" | "storage" | "now" | "logger" | "scheduleAlarm">;
+  readonly log: LogReader;
+}
+
+/** Per room, by its log (one per build of the room, whoever passes the port). */
+const states = new WeakMap<LogReader, DeliveryState>();
+const stateOf = (room: DeliveryPort): DeliveryState => {
+  let state = states.get(room.log);
+  if (!state) states.set(room.log, (state = {}));
   return state;
 };
 
-const cursorKey = (core: RoomCore) => core.options.config.storagePrefix + "w";
+const cursorKey = (room: DeliveryPort) => room.options.config.storagePrefix + "w";
 
-const loadRecord = async (core: RoomCore): Promise<DeliveryRecord> => {
-  const state = stateOf(core);
+const loadRecord = async (room: DeliveryPort): Promise<DeliveryRecord> => {
+  const state = stateOf(room);
   if (!state.record) {
-    const stored = (await core.options.storage.get([cursorKey(core)])).get(cursorKey(core)) as DeliveryRecord | undefined;
+    const stored = (await room.options.storage.get([cursorKey(room)])).get(cursorKey(room)) as DeliveryRecord | undefined;
     state.record ??= stored ?? { cursor: 0, attempts: 0 };
   }
   return state.record;
 };
 
 /** Writes the record, and only once it is durable makes it the one the room reports and acts on. */
-const saveRecord = async (core: RoomCore, record: DeliveryRecord): Promise<void> => {
-  await core.options.storage.write(new Map([[cursorKey(core), { ...record }]]), []);
-  stateOf(core).record = record;
+const saveRecord = async (room: DeliveryPort, record: DeliveryRecord): Promise<void> => {
+  await room.options.storage.write(new Map([[cursorKey(room), { ...record }]]), []);
+  stateOf(room).record = record;
 };
 
 /** Asks for the alarm at `at`, unless this instance already asked for one no later. */
-const requestAlarm = (core: RoomCore, at: number): void => {
-  const state = stateOf(core);
-  if (!core.options.scheduleAlarm || (state.requestedAt !== undefined && state.requestedAt <= at)) return;
+const requestAlarm = (room: DeliveryPort, at: number): void => {
+  const state = stateOf(room);
+  if (!room.options.scheduleAlarm || (state.requestedAt !== undefined && state.requestedAt <= at)) return;
   state.requestedAt = at;
-  void Promise.resolve(core.options.scheduleAlarm(at)).catch((error) => core.options.logger.error("roomstore: could not set the alarm", error));
+  void Promise.resolve(room.options.scheduleAlarm(at)).catch((error) => room.options.logger.error("roomstore: could not set the alarm", error));
 };
 
 /** The first seq not yet settled: where retention must stop. */
-const keepFrom = (core: RoomCore, record: DeliveryRecord) => Math.max(record.cursor, core.log.first - 1) + 1;
+const keepFrom = (room: DeliveryPort, record: DeliveryRecord) => Math.max(record.cursor, room.log.first - 1) + 1;
 
 /**
  * Starts delivery in a loaded room: every commit asks for the alarm (at once, or when the retry
  * is due), and a room that wakes with undelivered events asks for it now.
  */
-export const startDelivery = async (core: RoomCore): Promise<void> => {
-  if (!core.options.config.webhooks.delivery) return;
-  const record = await loadRecord(core);
-  const ask = () => requestAlarm(core, Math.max(core.options.now(), stateOf(core).record?.retryAt ?? 0));
-  core.onEvents(ask);
-  if (keepFrom(core, record) <= core.log.head) ask();
+export const startDelivery = async (room: DeliveryPort): Promise<void> => {
+  if (!room.options.config.webhooks.delivery) return;
+  const record = await loadRecord(room);
+  const ask = () => requestAlarm(room, Math.max(room.options.now(), stateOf(room).record?.retryAt ?? 0));
+  room.log.onEvents(ask);
+  if (keepFrom(room, record) <= room.log.head) ask();
 };
 
 /** POSTs one batch; returns undefined on a 2xx, else what went wrong. */
-const post = async (core: RoomCore, url: string, timeoutMs: number, body: string, delivery: string): Promise<string | undefined> => {
+const post = async (room: DeliveryPort, { url, timeoutMs, body, delivery }: { url: string; timeoutMs: number; body: string; delivery: string }): Promise<string | undefined> => {
   try {
-    const options = { secret: core.options.config.webhooks.secret, nowMs: core.options.now(), timeoutMs, headers: { [DELIVERY_HEADER]: delivery } };
+    const options = { secret: room.options.config.webhooks.secret, nowMs: room.options.now(), timeoutMs, headers: { [DELIVERY_HEADER]: delivery } };
     const { status } = await postSigned(url, body, options);
     return status >= 200 && status <= 299 ? undefined : `the receiver answered HTTP ${status}`;
   } catch (error) {
@@ -100,33 +107,34 @@ const post = async (core: RoomCore, url: string, timeoutMs: number, body: string
  * the receiver fails, or MAX_BATCHES_PER_RUN; asks for the alarm again for what is left. Returns
  * the first seq retention must keep (Infinity when no delivery webhook is configured).
  */
-export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
-  const settings = core.options.config.webhooks.delivery;
+export const deliverFromAlarm = async (room: DeliveryPort): Promise<number> => {
+  const settings = room.options.config.webhooks.delivery;
   if (!settings) return Infinity;
-  const state = stateOf(core);
+  const state = stateOf(room);
   state.requestedAt = undefined;
-  let record = await loadRecord(core);
-  const now = core.options.now;
+  let record = await loadRecord(room);
+  const now = room.options.now;
   if (record.retryAt !== undefined && record.retryAt > now()) {
-    requestAlarm(core, record.retryAt);
-    return keepFrom(core, record);
+    requestAlarm(room, record.retryAt);
+    return keepFrom(room, record);
   }
-  const room = core.options.name;
-  if (record.cursor < core.log.first - 1) {
+  const name = room.options.name;
+  if (record.cursor < room.log.first - 1) {
     // Retention cannot pass the cursor while WEBHOOK_URL is set: these went while it was not.
-    core.options.logger.error(
-      `roomstore: webhook delivery of room ${JSON.stringify(room)} starts at seq ${core.log.first}: ` +
-        `events ${record.cursor + 1}-${core.log.first - 1} were trimmed by retention while no WEBHOOK_URL was set`,
+    room.options.logger.error(
+      `roomstore: webhook delivery of room ${JSON.stringify(name)} starts at seq ${room.log.first}: ` +
+        `events ${record.cursor + 1}-${room.log.first - 1} were trimmed by retention while no WEBHOOK_URL was set`,
     );
-    record.cursor = core.log.first - 1;
+    record.cursor = room.log.first - 1;
   }
-  for (let run = 0; run < MAX_BATCHES_PER_RUN && keepFrom(core, record) <= core.log.head; run++) {
-    const cursor = keepFrom(core, record) - 1;
-    const read = await readRange(core.options.storage, core.keys, {}, cursor + 1, core.log.head, MAX_SCAN_EVENTS);
+  for (let run = 0; run < MAX_BATCHES_PER_RUN && keepFrom(room, record) <= room.log.head; run++) {
+    const cursor = keepFrom(room, record) - 1;
+    const read = await readRange(room.options.storage, room.log.keys, { selection: {}, lower: cursor + 1, upper: room.log.head, limit: MAX_SCAN_EVENTS });
     const batch = takeBatch(read.events, settings, cursor);
     if (batch.through === cursor) break;
     if (batch.events.length > 0) {
-      const failure = await post(core, settings.url, settings.timeoutMs, deliveryBody(room, batch.events), `${room}:${batch.firstSeq}-${batch.lastSeq}`);
+      const body = deliveryBody(name, batch.events);
+      const failure = await post(room, { url: settings.url, timeoutMs: settings.timeoutMs, body, delivery: `${name}:${batch.firstSeq}-${batch.lastSeq}` });
       if (failure !== undefined) {
         const at = new Date(now()).toISOString();
         const attempts = record.attempts + 1;
@@ -134,26 +142,26 @@ export const deliverFromAlarm = async (core: RoomCore): Promise<number> => {
         const lastError = { message: failure, at, since: record.lastError?.since ?? at, attempts };
         const retryAt = now() + delay;
         record = { ...record, attempts, lastError, retryAt };
-        await saveRecord(core, record);
-        core.options.logger.error(
-          `roomstore: webhook delivery of room ${JSON.stringify(room)} events ${batch.firstSeq}-${batch.lastSeq} failed ` +
+        await saveRecord(room, record);
+        room.options.logger.error(
+          `roomstore: webhook delivery of room ${JSON.stringify(name)} events ${batch.firstSeq}-${batch.lastSeq} failed ` +
             `(attempt ${attempts}, failing since ${lastError.since}): ${failure}; next try in ${delay} ms`,
         );
-        requestAlarm(core, retryAt);
-        return keepFrom(core, record);
+        requestAlarm(room, retryAt);
+        return keepFrom(room, record);
       }
     }
     record = { cursor: batch.through, attempts: 0 };
-    await saveRecord(core, record);
+    await saveRecord(room, record);
   }
-  if (keepFrom(core, record) <= core.log.head) requestAlarm(core, now());
-  return keepFrom(core, record);
+  if (keepFrom(room, record) <= room.log.head) requestAlarm(room, now());
+  return keepFrom(room, record);
 };
 
 /** The delivery webhook's state for `{room}/stats`; undefined when no delivery webhook is configured. */
-export const webhookStatus = async (core: RoomCore): Promise<WebhookStatus | undefined> => {
-  if (!core.options.config.webhooks.delivery) return undefined;
-  const record = await loadRecord(core);
-  const cursor = keepFrom(core, record) - 1;
-  return { cursor, pending: core.log.head - cursor, lastError: record.lastError ?? null };
+export const webhookStatus = async (room: DeliveryPort): Promise<WebhookStatus | undefined> => {
+  if (!room.options.config.webhooks.delivery) return undefined;
+  const record = await loadRecord(room);
+  const cursor = keepFrom(room, record) - 1;
+  return { cursor, pending: room.log.head - cursor, lastError: record.lastError ?? null };
 };

@@ -35,8 +35,7 @@ export const verifySignature = async (
   secret: string,
   header: string | null,
   body: string,
-  nowSeconds: number,
-  toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS,
+  { nowSeconds, toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS }: { nowSeconds: number; toleranceSeconds?: number },
 ): Promise<boolean> => {
   if (!header) return false;
   const parts = header.split(",").map((part) => part.trim().split("="));

@@ -29,7 +29,7 @@ export const appendEvents = (ctx: WriteContext, inputs: EventInput[], ifMatch?: 
     const existingSeqs = [...new Set(known.values())] as number[];
     const existing = existingSeqs.length > 0 ? await readEvents(ctx, existingSeqs, batch) : new Map<number, StoredEvent>();
     const fresh = withStream.filter((input) => input.id === undefined || !known.has(keys.eventId(input.stream, input.id)));
-    await validateWrite(ctx.room(), "append", fresh, undefined);
+    await validateWrite(ctx.options, "append", fresh, undefined);
     // From here on: synchronous, no await.
     // A retry of an append that was stored (every event's id known) answers as the first time did,
     // although its own append moved the head past If-Match.

@@ -13,12 +13,10 @@ import { socketIdOf } from "../live/connections.ts";
 import { RoomError } from "../common/errors.ts";
 import { sendCurrent } from "../live/broadcast.ts";
 import { filterChanges } from "../room/hooks.ts";
-import type { ChangesResult, RoomCore } from "../room/types.ts";
-import { commitStore, queueBroadcast, vet } from "./store-commit.ts";
+import type { ApplyOptions, ChangesResult } from "../room/types.ts";
+import { commitStore, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
-
-export type ApplyOptions = NonNullable<Parameters<RoomCore["applyChanges"]>[2]>;
 
 export const applyChanges = (
   ctx: WriteContext,
@@ -38,9 +36,9 @@ export const applyChanges = (
     const { storeSeq } = state.meta;
     if (ifMatch !== undefined && ifMatch !== storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${storeSeq}, not ${ifMatch}.`);
     if (resolve) changes = resolve(changes);
-    const vetted = await vet(ctx, await validateWrite(ctx.room(), sender ? "changes" : "patch", changes, origin), false, origin);
+    const vetted = await vet(ctx, await validateWrite(ctx.options, sender ? "changes" : "patch", changes, origin), false, origin);
     const { accepted, rejected } = vetted
-      ? await filterChanges(hooks, vetted, false, origin, model)
+      ? await filterChanges(hooks, vetted, { initialSave: false, origin, model })
       : { accepted: [{}, {}, 1] as Changes, rejected: true };
     if (allOrNothing && (rejected || vetted !== changes)) {
       throw new RoomError("forbidden", "The room's rules did not accept this changeset as sent.");
@@ -48,8 +46,8 @@ export const applyChanges = (
     let seq: number | undefined;
     if (!isEmptyChanges(accepted)) {
       const writes = model.plan(accepted);
-      seq = commitStore(ctx, batch, writes, EVENT_CHANGES, changesForLog(accepted), id, stamps).event.seq;
-      queueBroadcast(ctx, batch, accepted, writes, sender);
+      seq = commitStore(ctx, batch, { writes, type: EVENT_CHANGES, data: changesForLog(accepted), id, stamps }).event.seq;
+      broadcaster.queue(batch, { changes: accepted, writes, sender });
     }
     if ((rejected || vetted !== changes) && sender) {
       // Reconverge the sender: it applied its whole changeset locally, not what the room kept.

@@ -1,8 +1,9 @@
 // What every write operation of the room gets as its first argument: the room's storage, keys,
 // config and hooks, the clock, the id source and the logger (resolved once, room-core.ts), the room's
-// state (state.ts, the only place it changes), the commit queue every write runs in, and the
-// broadcaster. Also the few steps the writes share: numbering events in a batch, and telling
-// listeners and asking for the retention alarm once a group is committed.
+// state (state.ts, the only place it changes), the log as readers see it, the commit queue every
+// write runs in, and the broadcaster; never the whole room. Also the few steps the writes share:
+// numbering events in a batch, and telling listeners and asking for the retention alarm once a
+// group is committed.
 import type { Broadcaster } from "../live/broadcast.ts";
 import type { Batch, CommitQueue } from "../storage/commit-queue.ts";
 import type { RoomConfig } from "../room/config.ts";
@@ -11,7 +12,7 @@ import type { RoomHooks } from "../room/hooks.ts";
 import type { Keys } from "../storage/keys.ts";
 import { hasRetention, RETENTION_DELAY_MS } from "../log/retention.ts";
 import type { RoomState } from "./state.ts";
-import type { RoomContext, RoomCore } from "../room/types.ts";
+import type { LogReader, RoomContext } from "../room/types.ts";
 import type { RoomStorage } from "../storage/room-storage.ts";
 
 export interface WriteContext {
@@ -25,13 +26,12 @@ export interface WriteContext {
   /** Logs a failed storage write or alarm request (nothing else is logged from here). */
   readonly logError: (error: unknown) => void;
   readonly state: RoomState;
+  /** The log as its readers see it (retention, delivery): positions and committed events. */
+  readonly log: LogReader;
   /** The commit queue, refusing every job while the room is write-locked (storage/write-lock.ts). */
   readonly queue: CommitQueue;
+  /** Queues a group's changesets in its batch, to broadcast once it is durable (live/broadcast.ts). */
   readonly broadcaster: Broadcaster;
-  /** Changesets to broadcast once each commit group is durable (see queueBroadcast). */
-  readonly groupBroadcasts: WeakMap<Batch, ReturnType<Broadcaster["entry"]>[]>;
-  /** The room as its hooks see it: the validation webhook and delivery are given the whole core. */
-  readonly room: () => RoomCore;
 }
 
 /** Where the events of a batch are numbered from: the batch's next seq, at the clock's time now. */

@@ -7,7 +7,7 @@ import { changesFromLog, etagOf } from "../../protocol.ts";
 import { countChanges, isPlainObject, parseChanges, parseJson, type Changes } from "../store/changes.ts";
 import { fail } from "../common/errors.ts";
 import { readBody, readIfMatch, respond } from "../room/http.ts";
-import type { RoomCore } from "../room/types.ts";
+import type { ApplyOptions, ChangesResult, LogReader, RoomContext } from "../room/types.ts";
 
 /** A changeset in `$changes` data's encoding (null deletes), validated as client input. */
 export const parseLoggedChanges = (thing: unknown, maxCells: number): Changes => {
@@ -19,7 +19,14 @@ export const parseLoggedChanges = (thing: unknown, maxCells: number): Changes =>
   return changes;
 };
 
-export const patchStore = async (core: RoomCore, request: Request, headers: Headers): Promise<Response> => {
+/** What a PATCH uses of the room: its limits, the store's seq, and the changeset write. */
+export interface PatchPort {
+  readonly options: Pick<RoomContext, "config">;
+  readonly log: Pick<LogReader, "storeSeq">;
+  applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
+}
+
+export const patchStore = async (core: PatchPort, request: Request, headers: Headers): Promise<Response> => {
   const { limits } = core.options.config;
   const ifMatch = readIfMatch(request);
   const changes = parseLoggedChanges(parseJson(await readBody(request, limits.maxBodyBytes)), limits.maxCellsPerChange);

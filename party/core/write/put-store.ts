@@ -11,7 +11,7 @@ import { RoomError } from "../common/errors.ts";
 import { filterChanges } from "../room/hooks.ts";
 import type { PutResult } from "../room/types.ts";
 import { changesOf } from "../store/model.ts";
-import { commitStore, queueBroadcast, vet } from "./store-commit.ts";
+import { commitStore, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
 
@@ -24,14 +24,14 @@ export const putStore = (ctx: WriteContext, content: Content, origin: unknown, i
     if (replacing && ifMatch !== state.meta.storeSeq) {
       throw new RoomError("precondition_failed", `The store is at seq ${state.meta.storeSeq}, not ${ifMatch}.`);
     }
-    await validateWrite(ctx.room(), "put", content, origin);
+    await validateWrite(ctx.options, "put", content, origin);
     const initialSave = !model.hasStore;
     const asChanges: Changes = initialSave
       ? [content[0], content[1], 1]
       : changesOf(model.planReplace(content));
     const vetted = await vet(ctx, asChanges, initialSave, origin);
     if (!vetted) throw new RoomError("forbidden", "The room's rules did not accept this store.");
-    const { accepted, rejected } = await filterChanges(hooks, vetted, initialSave, origin, model);
+    const { accepted, rejected } = await filterChanges(hooks, vetted, { initialSave, origin, model });
     if (rejected && (replacing || isEmptyChanges(accepted) !== isEmptyChanges(asChanges))) {
       throw new RoomError("forbidden", "The room's rules did not accept this store.");
     }
@@ -43,8 +43,8 @@ export const putStore = (ctx: WriteContext, content: Content, origin: unknown, i
     // The content as stored: no deletion of what was not there, no empty table or row.
     const stored = changesOf(writes.filter((write) => write.value !== undefined));
     const data = [stored[0], stored[1]];
-    const { event } = commitStore(ctx, batch, writes, initialSave ? EVENT_INIT : EVENT_REPLACE, data);
-    if (!isEmptyChanges(diff)) queueBroadcast(ctx, batch, diff, writes);
+    const { event } = commitStore(ctx, batch, { writes, type: initialSave ? EVENT_INIT : EVENT_REPLACE, data });
+    if (!isEmptyChanges(diff)) ctx.broadcaster.queue(batch, { changes: diff, writes });
     return { status: replacing ? (initialSave ? 201 : 200) : 201, seq: event.seq } as PutResult;
   });
 };

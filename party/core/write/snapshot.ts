@@ -13,7 +13,7 @@ export const scheduleSnapshot = (ctx: WriteContext): void => {
     void ctx.queue
       .run((batch) => {
         const previousChunks = state.snapshot.begin();
-        state.snapshot.stored(putSnapshot(batch, ctx.keys, state.model, state.meta.storeSeq, previousChunks));
+        state.snapshot.stored(putSnapshot(batch, ctx.keys, state.model, { seq: state.meta.storeSeq, previousChunks }));
       })
       .catch(ctx.logError);
   }, 0);

@@ -1,13 +1,12 @@
 // The steps every write of the store shares (apply-changes.ts, put-store.ts): the hook that may
-// veto or rewrite a changeset, recording store writes with their $store event in a batch, and
-// queueing the changeset's broadcast for when the batch is durable.
+// veto or rewrite a changeset, and recording store writes with their $store event in a batch (the
+// changeset's broadcast is queued in the same batch, live/broadcast.ts).
 // Postconditions: everything is recorded in the batch (entries, undo steps, after-commit effects),
 // so it is written, undone or sent with the commit group as a whole (storage/commit-queue.ts).
 import { STORE_STREAM } from "../../protocol.ts";
 import { parseChanges, type Changes } from "../store/changes.ts";
 import type { Batch } from "../storage/commit-queue.ts";
 import { putAudit, putEvent, type StoredEvent } from "../storage/event-log.ts";
-import type { RoomConnection } from "../room/types.ts";
 import type { StoreWrite } from "../store/model.ts";
 import { emitAfterCommit, eventContext, type WriteContext } from "./context.ts";
 import { scheduleSnapshot } from "./snapshot.ts";
@@ -19,16 +18,20 @@ export const vet = async (ctx: WriteContext, changes: Changes, initialSave: bool
   return answer === true ? changes : answer === false ? undefined : parseChanges(answer);
 };
 
+/** Store writes and the $store event that says them. */
+export interface StoreCommit {
+  writes: StoreWrite[];
+  /** The event's type ($changes, $init, $replace) and data. */
+  type: string;
+  data: unknown;
+  /** The event's id (a changeset's message id), if it has one. */
+  id?: string;
+  /** Passed to `onStoreWrite` with the writes (a synchronizer client's stamps). */
+  stamps?: unknown;
+}
+
 /** Records store writes and one $store event in the batch; returns the event. */
-export const commitStore = (
-  ctx: WriteContext,
-  batch: Batch,
-  writes: StoreWrite[],
-  type: string,
-  data: unknown,
-  id?: string,
-  stamps?: unknown,
-): StoredEvent => {
+export const commitStore = (ctx: WriteContext, batch: Batch, { writes, type, data, id, stamps }: StoreCommit): StoredEvent => {
   const { keys, state } = ctx;
   state.commitStore(batch, writes);
   for (const write of writes) {
@@ -47,15 +50,4 @@ export const commitStore = (
   // Keep the snapshot close behind the store, so that waking up stays cheap.
   if (state.snapshot.noteWrite(writes.length)) batch.onCommit(() => scheduleSnapshot(ctx));
   return stored;
-};
-
-/** Queues a changeset to broadcast once its batch commits; a group's changesets go out together. */
-export const queueBroadcast = (ctx: WriteContext, batch: Batch, changes: Changes, writes: StoreWrite[], sender?: RoomConnection): void => {
-  let list = ctx.groupBroadcasts.get(batch);
-  if (!list) {
-    ctx.groupBroadcasts.set(batch, (list = []));
-    const flushed = list;
-    batch.onCommit(() => ctx.broadcaster.flush(flushed));
-  }
-  list.push(ctx.broadcaster.entry(changes, writes, sender));
 };

@@ -15,11 +15,14 @@ import type { Changes, Content } from "../store/changes.ts";
 import { RoomError } from "../common/errors.ts";
 import type { EventInput } from "../storage/event-log.ts";
 import { parseLoggedChanges } from "./patch.ts";
-import { stateOf, type RoomConnection, type RoomCore } from "../room/types.ts";
+import { stateOf, type RoomConnection, type RoomContext } from "../room/types.ts";
 import { MAX_WEBHOOK_ANSWER_BYTES, postSigned } from "../webhooks/signature.ts";
 
 /** Longest refusal reason passed on to the writer, in characters. */
 const MAX_REASON_CHARS = 200;
+
+/** What the validation webhook uses of the room: its name, config, clock and logger. */
+export type ValidationPort = Pick<RoomContext, "name" | "config" | "now" | "logger">;
 
 export type WriteKind = "changes" | "patch" | "put" | "append";
 type Payload<K extends WriteKind> = K extends "changes" | "patch" ? Changes : K extends "put" ? Content : EventInput[];
@@ -31,20 +34,20 @@ const roleOfOrigin = (origin: unknown): string => {
   return "write";
 };
 
-const requestBody = (core: RoomCore, kind: WriteKind, payload: unknown, origin: unknown): string => {
+const requestBody = (room: ValidationPort, kind: WriteKind, payload: unknown, origin: unknown): string => {
   const field = kind === "put" ? "content" : kind === "append" ? "events" : "changes";
   // Changesets travel as `$changes` data does: null for a deletion.
   const value = kind === "changes" || kind === "patch" ? changesForLog(payload as Changes) : payload;
-  return JSON.stringify({ room: core.options.name, kind, [field]: value, role: roleOfOrigin(origin) });
+  return JSON.stringify({ room: room.name, kind, [field]: value, role: roleOfOrigin(origin) });
 };
 
 /** POSTs the body and returns the service's verdict; throws (the service failed: fail-open applies) for anything else. */
-const askService = async (core: RoomCore, body: string): Promise<{ accept: boolean; reason?: unknown; changes?: unknown }> => {
-  const { url, timeoutMs } = core.options.config.webhooks.validate!;
-  const nowMs = core.options.now();
+const askService = async (room: ValidationPort, body: string): Promise<{ accept: boolean; reason?: unknown; changes?: unknown }> => {
+  const { url, timeoutMs } = room.config.webhooks.validate!;
+  const nowMs = room.now();
   // A rewritten changeset is client input: it may be as large as a body the room accepts.
-  const maxAnswerBytes = Math.max(MAX_WEBHOOK_ANSWER_BYTES, core.options.config.limits.maxBodyBytes);
-  const { status, text } = await postSigned(url, body, { secret: core.options.config.webhooks.secret, nowMs, timeoutMs, maxAnswerBytes });
+  const maxAnswerBytes = Math.max(MAX_WEBHOOK_ANSWER_BYTES, room.config.limits.maxBodyBytes);
+  const { status, text } = await postSigned(url, body, { secret: room.config.webhooks.secret, nowMs, timeoutMs, maxAnswerBytes });
   if (status < 200 || status > 299) throw new Error(`answered HTTP ${status}`);
   let answer: unknown;
   try {
@@ -63,16 +66,16 @@ const askService = async (core: RoomCore, body: string): Promise<{ accept: boole
  * payload itself, or a changeset the service rewrote. Throws `forbidden` when the service refuses
  * and `unavailable` when it fails (unless fail-open). Changes nothing itself.
  */
-export const validateWrite = async <K extends WriteKind>(core: RoomCore, kind: K, payload: Payload<K>, origin: unknown): Promise<Payload<K>> => {
-  const settings = core.options.config.webhooks.validate;
+export const validateWrite = async <K extends WriteKind>(room: ValidationPort, kind: K, payload: Payload<K>, origin: unknown): Promise<Payload<K>> => {
+  const settings = room.config.webhooks.validate;
   // A resend of events already stored appends nothing: there is nothing to ask about.
   if (!settings || (kind === "append" && (payload as EventInput[]).length === 0)) return payload;
   let answer: Awaited<ReturnType<typeof askService>>;
   try {
-    answer = await askService(core, requestBody(core, kind, payload, origin));
+    answer = await askService(room, requestBody(room, kind, payload, origin));
   } catch (error) {
-    const message = `roomstore: the validation webhook of room ${JSON.stringify(core.options.name)} ${(error as Error).message}`;
-    core.options.logger.error(settings.failOpen ? `${message}; committing (VALIDATE_FAIL_OPEN)` : message);
+    const message = `roomstore: the validation webhook of room ${JSON.stringify(room.name)} ${(error as Error).message}`;
+    room.logger.error(settings.failOpen ? `${message}; committing (VALIDATE_FAIL_OPEN)` : message);
     if (settings.failOpen) return payload;
     throw new RoomError("unavailable", "The validation service failed or did not answer in time; nothing was changed.");
   }
@@ -85,7 +88,7 @@ export const validateWrite = async <K extends WriteKind>(core: RoomCore, kind: K
     throw new RoomError("unavailable", "The validation service rewrote a write that is not a changeset; nothing was changed.");
   }
   try {
-    return parseLoggedChanges(answer.changes, core.options.config.limits.maxCellsPerChange) as Payload<K>;
+    return parseLoggedChanges(answer.changes, room.config.limits.maxCellsPerChange) as Payload<K>;
   } catch {
     throw new RoomError("unavailable", "The validation service answered a rewrite that is not a valid changeset; nothing was changed.");
   }

@@ -23,13 +23,13 @@ describe("webhook signatures", () => {
   it("verify with the right secret and body within the tolerance, and nothing else", async () => {
     const body = '{"a":1}';
     const header = await signBody("k", body, 1000);
-    expect(await verifySignature("k", header, body, 1000 + 299)).toBe(true);
-    expect(await verifySignature("k", header, body, 1000 - 299)).toBe(true);
-    expect(await verifySignature("k", header, body, 1000 + 301)).toBe(false);
-    expect(await verifySignature("other", header, body, 1000)).toBe(false);
-    expect(await verifySignature("k", header, '{"a":2}', 1000)).toBe(false);
-    expect(await verifySignature("k", null, body, 1000)).toBe(false);
-    expect(await verifySignature("k", header.replace("t=1000", "t=1001"), body, 1000)).toBe(false);
+    expect(await verifySignature("k", header, body, { nowSeconds: 1000 + 299 })).toBe(true);
+    expect(await verifySignature("k", header, body, { nowSeconds: 1000 - 299 })).toBe(true);
+    expect(await verifySignature("k", header, body, { nowSeconds: 1000 + 301 })).toBe(false);
+    expect(await verifySignature("other", header, body, { nowSeconds: 1000 })).toBe(false);
+    expect(await verifySignature("k", header, '{"a":2}', { nowSeconds: 1000 })).toBe(false);
+    expect(await verifySignature("k", null, body, { nowSeconds: 1000 })).toBe(false);
+    expect(await verifySignature("k", header.replace("t=1000", "t=1001"), body, { nowSeconds: 1000 })).toBe(false);
   });
 });
 
@@ -49,23 +49,23 @@ describe("retry backoff", () => {
 describe("delivery batches", () => {
   it("hold at most the event count, in seq order, and settle through their last event", () => {
     const read = [1, 2, 3, 4, 5].map((seq) => event(seq));
-    const batch = takeBatch(read, {}, 0, 3);
+    const batch = takeBatch(read, {}, 0, { maxEvents: 3 });
     expect(batch.events.map((json) => JSON.parse(json).seq)).toEqual([1, 2, 3]);
     expect(batch).toMatchObject({ firstSeq: 1, lastSeq: 3, through: 3 });
   });
 
   it("hold at most the byte count, but always one event, however large", () => {
     const big = (seq: number) => event(seq, "orders", "placed", "x".repeat(600));
-    expect(takeBatch([big(1), big(2), big(3)], {}, 0, 100, 1500).events).toHaveLength(2);
-    expect(takeBatch([big(7), big(8)], {}, 6, 100, 10)).toMatchObject({ firstSeq: 7, lastSeq: 7, through: 7 });
+    expect(takeBatch([big(1), big(2), big(3)], {}, 0, { maxEvents: 100, maxBytes: 1500 }).events).toHaveLength(2);
+    expect(takeBatch([big(7), big(8)], {}, 6, { maxEvents: 100, maxBytes: 10 })).toMatchObject({ firstSeq: 7, lastSeq: 7, through: 7 });
   });
 
   it("skip what the filters leave out, and settle past it without passing an event they keep", () => {
     const read = [event(1, "other"), event(2, "orders", "placed"), event(3, "orders", "note"), event(4, "orders", "paid"), event(5, "other")];
     const filter = { streams: ["orders"], types: ["placed", "paid"] };
-    const first = takeBatch(read, filter, 0, 1);
+    const first = takeBatch(read, filter, 0, { maxEvents: 1 });
     expect(first).toMatchObject({ firstSeq: 2, lastSeq: 2, through: 3 });
-    const second = takeBatch(read.slice(3), filter, 3, 1);
+    const second = takeBatch(read.slice(3), filter, 3, { maxEvents: 1 });
     expect(second).toMatchObject({ firstSeq: 4, lastSeq: 4, through: 5 });
     expect(takeBatch([event(9, "other")], filter, 8)).toEqual({ events: [], through: 9 });
     expect(isDelivered({ types: ["paid"] }, { stream: "any", type: "paid" })).toBe(true);
