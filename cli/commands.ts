@@ -4,12 +4,15 @@
 // reached.
 import type { HttpOptions } from "../client/http.ts";
 import {
+  AT_PARAM,
   DEFAULT_EVENTS_PATH,
   DEFAULT_STORE_PATH,
   isSeqText,
+  RESTORE_PATH,
   SSE_CAUGHT_UP,
   SSE_ERROR,
   type ErrorBody,
+  type RestoreResult,
   type RoomEvent,
 } from "../party/protocol.ts";
 import { roomRequest } from "./http.ts";
@@ -41,10 +44,25 @@ const seqOption = (values: Values, name: string, also: string[] = []): string | 
   throw new UsageError(`--${name} takes a seq${also.length ? ` or ${also.join(", ")}` : ""}, not ${JSON.stringify(value)}.`);
 };
 
-export const snapshot = async ({ room, rest, signal }: CommandContext) => {
+export const snapshot = async ({ room, values, rest, signal }: CommandContext) => {
   noMore(rest);
-  const text = await (await roomRequest(room, DEFAULT_STORE_PATH, { signal })).text();
+  const params = { [AT_PARAM]: seqOption(values, "at") };
+  const text = await (await roomRequest(room, DEFAULT_STORE_PATH, { params, signal })).text();
   if (text !== "") await out(text + "\n");
+};
+
+export const restore = async ({ room, values, rest, signal }: CommandContext) => {
+  noMore(rest);
+  const at = seqOption(values, "at");
+  if (at === undefined) throw new UsageError("restore needs --at N, the log position to restore the store to.");
+  if (values.yes !== true) throw new UsageError("restore replaces the whole store: confirm with --yes.");
+  const response = await roomRequest(room, RESTORE_PATH, {
+    method: "POST",
+    body: JSON.stringify({ at: Number(at) }),
+    headers: { "Content-Type": "application/json" },
+    signal,
+  });
+  await out(JSON.stringify((await response.json()) as RestoreResult) + "\n");
 };
 
 export const append = async ({ room, values, rest, signal }: CommandContext) => {

@@ -3,18 +3,19 @@
 // stdout carries data only; progress and errors go to stderr. Exit status: 0 done, 1 refused or
 // failed (one line on stderr), 2 bad usage.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { append, deleteRoom, snapshot, tail, type CommandContext } from "./commands.ts";
+import { append, deleteRoom, restore, snapshot, tail, type CommandContext } from "./commands.ts";
 import { exportRoom, importRoom } from "./export-import.ts";
 import { describeFailure } from "./http.ts";
 import { parseRoomUrl } from "./room-url.ts";
+import { parsePartyUrl, rooms } from "./rooms.ts";
 import { helpOf, MAIN_HELP, UsageError } from "./usage.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 const COMMON: Options = { token: { type: "string" }, help: { type: "boolean", short: "h" } };
 
-const COMMANDS: Record<string, { options: Options; run: (context: CommandContext) => Promise<void> }> = {
-  snapshot: { options: {}, run: snapshot },
+const COMMANDS: Record<string, { options: Options; run: (context: CommandContext) => Promise<void>; partyUrl?: boolean }> = {
+  snapshot: { options: { at: { type: "string" } }, run: snapshot },
   tail: {
     options: { stream: { type: "string" }, types: { type: "string" }, from: { type: "string" }, after: { type: "string" }, until: { type: "string" } },
     run: tail,
@@ -22,7 +23,10 @@ const COMMANDS: Record<string, { options: Options; run: (context: CommandContext
   append: { options: { type: { type: "string" }, stream: { type: "string" }, id: { type: "string" }, data: { type: "string" } }, run: append },
   export: { options: { output: { type: "string", short: "o" } }, run: exportRoom },
   import: { options: {}, run: importRoom },
+  restore: { options: { at: { type: "string" }, yes: { type: "boolean" } }, run: restore },
   delete: { options: { yes: { type: "boolean" } }, run: deleteRoom },
+  // Its URL names a party, not a room: `roomstore rooms <party-url>`.
+  rooms: { options: { prefix: { type: "string" } }, run: rooms, partyUrl: true },
 };
 
 /** Exit statuses. */
@@ -67,7 +71,7 @@ const main = async (argv: string[]): Promise<number> => {
     }
     const token = (values.token as string | undefined) ?? process.env.ROOMSTORE_TOKEN;
     const [url, ...rest] = positionals;
-    const room = parseRoomUrl(url, token || undefined);
+    const room = (spec.partyUrl ? parsePartyUrl : parseRoomUrl)(url, token || undefined);
     hasToken = Boolean(token);
     await spec.run({ room, values: values as CommandContext["values"], rest, signal: interrupt.signal });
     return 0;

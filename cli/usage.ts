@@ -11,9 +11,14 @@ const COMMON = `Options for every command:
   -h, --help    this help`;
 
 export const COMMAND_HELP: Record<string, string> = {
-  snapshot: `roomstore snapshot <room-url>
+  snapshot: `roomstore snapshot <room-url> [--at N]
 
-Prints the room's store as TinyBase content, [tables, values] JSON (nothing for a room with no store).`,
+Prints the room's store as TinyBase content, [tables, values] JSON (nothing for a room with no store).
+With --at N, the store as it was right after log position N (0 to the head).`,
+  restore: `roomstore restore <room-url> --at N --yes
+
+Makes the store what it was right after log position N again, as one $replace event that every
+client receives. Prints {seq, restoredFrom}. Refuses without --yes.`,
   tail: `roomstore tail <room-url> [--stream S] [--types a,b] [--from N | --after N] [--until caught-up]
 
 Prints the room's events as NDJSON, one event per line: the history the selectors choose, then
@@ -34,17 +39,24 @@ leaves the room empty.`,
   delete: `roomstore delete <room-url> --yes
 
 Deletes the room: its store, its log and its alarm; open sockets are closed. The room is then new.`,
+  rooms: `roomstore rooms <party-url> [--prefix P]
+
+Prints the party's rooms as NDJSON, one room per line in name order: {name, head, cells, events,
+created, lastWrite}, every page of the listing. <party-url> is http(s)://host/parties/<party>.
+Needs the write token or a token signed for room "*" when auth is on.`,
 };
 
 export const MAIN_HELP = `roomstore <command> <room-url> [options]
 
 Commands:
-  snapshot   print the store as [tables, values] JSON
+  snapshot   print the store as [tables, values] JSON (--at N: as of a log position)
+  restore    make the store what it was at a log position
   tail       print events as NDJSON, live
   append     append one event
   export     write the room's export
   import     load an export into an empty room
   delete     delete the room
+  rooms      list a party's rooms as NDJSON (takes <party-url>: http(s)://host/parties/<party>)
 
 ${URL_HINT}
 Data goes to stdout; progress and errors to stderr. Exit status: 0 done, 1 refused or failed,

@@ -2,12 +2,15 @@
 // pages of events. Same addressing as PartySocket (host, room, party, query), so a token passed as
 // `token` (or `query: { token }`) opens HTTP routes as it opens the socket.
 import {
+  AT_PARAM,
   DEFAULT_EVENTS_PATH,
   DEFAULT_STORE_PATH,
   etagOf,
   parseEtag,
   PARTY_NAME,
+  RESTORE_PATH,
   roomSegment,
+  type RestoreResult,
   type ErrorBody,
   type ErrorCode,
   type RoomEvent,
@@ -109,9 +112,12 @@ export interface Snapshot {
   modified: boolean;
 }
 
-/** The whole store. With `ifNoneMatch` (a seq from an earlier snapshot), a 304 is `modified: false`. */
-export const getSnapshot = async (options: HttpOptions, { ifNoneMatch }: { ifNoneMatch?: number } = {}): Promise<Snapshot> => {
-  const url = await roomUrl(options, options.storePath ?? DEFAULT_STORE_PATH);
+/**
+ * The whole store. With `ifNoneMatch` (a seq from an earlier snapshot), a 304 is `modified: false`.
+ * With `at`, the store as it was right after that log position (`seq`: the last `$store` event then).
+ */
+export const getSnapshot = async (options: HttpOptions, { ifNoneMatch, at }: { ifNoneMatch?: number; at?: number } = {}): Promise<Snapshot> => {
+  const url = await roomUrl(options, options.storePath ?? DEFAULT_STORE_PATH, at === undefined ? {} : { [AT_PARAM]: String(at) });
   const headers: Record<string, string> = ifNoneMatch === undefined ? {} : { "If-None-Match": etagOf(ifNoneMatch) };
   const response = await request(options, url, { headers, cache: "no-store" });
   const seq = parseEtag(response.headers.get("ETag")) ?? 0;
@@ -132,6 +138,15 @@ export const putSnapshot = async (options: HttpOptions, content: Content): Promi
   if (response.status === 201) return true;
   if (response.status === 205) return false;
   throw await failed(response);
+};
+
+/** `POST {room}/restore`: the store becomes what it was right after log position `at`, as one `$replace`. */
+export const restoreStore = async (options: HttpOptions, at: number, { ifMatch }: { ifMatch?: number } = {}): Promise<RestoreResult> => {
+  const url = await roomUrl(options, RESTORE_PATH);
+  const headers: Record<string, string> = { "Content-Type": "application/json", ...(ifMatch === undefined ? {} : { "If-Match": etagOf(ifMatch) }) };
+  const response = await request(options, url, { method: "POST", body: JSON.stringify({ at }), headers });
+  if (!response.ok) throw await failed(response);
+  return (await response.json()) as RestoreResult;
 };
 
 export interface EventPage {

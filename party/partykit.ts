@@ -3,10 +3,11 @@
 import type * as Party from "partykit/server";
 import type { KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createRoomHost } from "./adapters/host.ts";
-import type { Room as RoomApi, RoomConfigInput, RoomHooks } from "./core/index.ts";
+import { admitListing, DIRECTORY_SEGMENT, listedParty, recordedName, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { partykitIdentity, partykitListing, partykitReportSender, rememberParties } from "./adapters/directory-link.ts";
 import { errorResponse } from "./core/room/http.ts";
 import { gate, notARoomPath } from "./gate.ts";
-import { CLOSE_NORMAL, PARTY_NAME, parseRoomPath } from "./protocol.ts";
+import { CLOSE_NORMAL, PARTY_NAME, parseRoomPath, roomName } from "./protocol.ts";
 
 export default class Room implements Party.Server {
   /** Same default as on Workers: see docs/operations.md#hibernation-and-liveroom. */
@@ -17,12 +18,16 @@ export default class Room implements Party.Server {
 
   readonly party: Party.Room;
   readonly #host = createRoomHost(() => ({
-    segment: this.party.id,
     storage: this.party.storage as unknown as KeyValueStorage & Party.Storage,
     env: this.party.env,
     config: this.config,
     hooks: this,
     connections: () => this.party.getConnections(),
+    identify: async (storage, config) => {
+      const { segment, name } = await partykitIdentity(this.party, () => recordedName(storage, config.storagePrefix));
+      return segment === DIRECTORY_SEGMENT ? { directory: true } : { room: name ?? roomName(segment!) };
+    },
+    links: () => ({ sendReport: partykitReportSender(this.party.name, () => this.party.context.parties) }),
   }));
 
   constructor(party: Party.Room) {
@@ -47,16 +52,26 @@ export default class Room implements Party.Server {
 
   /** The gate, run by PartyKit before a socket or request reaches the room. */
   static onBeforeConnect(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
+    rememberParties(lobby.parties);
     return admit(request as unknown as Request, lobby);
   }
 
   static onBeforeRequest(request: Party.Request, lobby: Party.Lobby): Promise<Request | Response> {
+    rememberParties(lobby.parties);
     return admit(request as unknown as Request, lobby);
   }
 
-  /** Every path that is not a room's: PartyKit would answer a plain-text 404. */
-  static onFetch(): Response {
-    return errorResponse(notARoomPath());
+  /**
+   * Every path that is not a room's: `GET /parties/:party` lists the party's rooms (its directory,
+   * core/directory/); anything else is a JSON 404, where PartyKit would answer a plain-text one.
+   */
+  static async onFetch(request: Party.Request, lobby: Party.FetchLobby): Promise<Response> {
+    rememberParties(lobby.parties);
+    const party = listedParty(new URL(request.url).pathname);
+    if (party === undefined || !Object.hasOwn(lobby.parties, party)) return errorResponse(notARoomPath());
+    const directory = partykitListing(lobby.parties, party);
+    const admitted = await admitListing(request as unknown as Request, lobby.env, directory.url);
+    return admitted instanceof Response ? admitted : directory.send(admitted);
   }
 
   async onConnect(connection: Party.Connection, context: Party.ConnectionContext): Promise<void> {

@@ -204,6 +204,23 @@ export interface ExportBase {
   base: { seq: number; content: [Record<string, unknown>, Record<string, unknown>] };
 }
 
+// ---- Time travel and restore ----
+
+/** `GET {storePath}?at=<seq>`: the store as it was right after log position `seq` (0 to head). */
+export const AT_PARAM = "at";
+/** `POST {room}/restore` with `{"at": <seq>}`: the store becomes its content at `seq`, as one `$replace`. */
+export const RESTORE_PATH = "/restore";
+/**
+ * The room keeps a checkpoint of the store (log/checkpoints.ts) at least every this many seqs, so
+ * that a read at any position replays fewer `$store` events than this, however long the log.
+ */
+export const CHECKPOINT_EVENTS = 1_000;
+/** What `POST {room}/restore` answers: the `$replace` event's seq, and the position restored. */
+export interface RestoreResult {
+  seq: number;
+  restoredFrom: number;
+}
+
 /** What a successful import answers (201). */
 export interface ImportResult {
   head: number;
@@ -519,3 +536,26 @@ export const MAX_SYNC_PARTIAL_BYTES_PER_ROOM = 64 * 1024 * 1024;
 export const SYNC_REQUEST_TIMEOUT_MS = 1_000;
 /** Most requests the room has pending on one synchronizer socket (TinyBase's MAX_PENDING_REQUESTS). */
 export const MAX_SYNC_PENDING_REQUESTS = 100;
+
+// ---- Room directory (party/core/directory/) ----
+
+/** `GET /parties/<party>` lists the party's rooms, at most this many per page unless `?limit=` says fewer. */
+export const DEFAULT_LIST_LIMIT = 100;
+/** Largest `?limit=` of a room listing. */
+export const MAX_LIST_LIMIT = 1_000;
+
+/** One room of a listing: what the room last reported of itself (its stats' figures of the same names). */
+export interface ListedRoom {
+  name: string;
+  head: number;
+  cells: number;
+  events: number;
+  created: string | null;
+  lastWrite: string | null;
+}
+
+/** `GET /parties/<party>`: rooms in name order; `next` is the `after` of the next page, null on the last. */
+export interface RoomListing {
+  rooms: ListedRoom[];
+  next: string | null;
+}

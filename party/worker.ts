@@ -6,9 +6,10 @@ import { Server, type Connection, type ConnectionContext, type WSMessage } from 
 import type { KeyValueStorage } from "./adapters/durable-storage.ts";
 import { createRoomHost } from "./adapters/host.ts";
 import { routeRoomRequest, type Env } from "./adapters/routing.ts";
-import type { Room as RoomApi, RoomConfigInput, RoomHooks } from "./core/index.ts";
+import { DIRECTORY_NAME, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import { workersReportSender } from "./adapters/directory-link.ts";
 import { isUpgrade } from "./core/room/http.ts";
-import { CLOSE_NO_STATUS, CLOSE_TRY_AGAIN } from "./protocol.ts";
+import { CLOSE_NO_STATUS, CLOSE_TRY_AGAIN, roomName } from "./protocol.ts";
 
 export { routeRoomRequest, type Env };
 
@@ -23,12 +24,13 @@ export class Room extends Server<Env & Cloudflare.Env> {
   config: RoomConfigInput = {};
 
   readonly #host = createRoomHost(() => ({
-    segment: this.name,
     storage: this.ctx.storage as unknown as KeyValueStorage & DurableObjectStorage,
     env: this.env as Record<string, unknown>,
     config: this.config,
     hooks: this,
     connections: () => this.getConnections(),
+    identify: async () => (this.name === DIRECTORY_NAME ? { directory: true } : { room: roomName(this.name) }),
+    links: () => ({ sendReport: workersReportSender(this.env, this.ctx.id, this.name) }),
   }));
 
   constructor(ctx: DurableObjectState, env: Env & Cloudflare.Env) {

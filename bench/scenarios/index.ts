@@ -1,5 +1,6 @@
 // The scenarios of `npm run bench`, in the order they run and print.
 import type { Scenario } from "../scenario.ts";
+import { directory } from "./directory.ts";
 import { durableStreams } from "./durable-streams.ts";
 import { eventLog } from "./event-log.ts";
 import { exportImport } from "./export-import.ts";
@@ -11,6 +12,7 @@ import { snapshot } from "./snapshot.ts";
 import { sync } from "./sync.ts";
 import { stalledReaders } from "./stalled-readers.ts";
 import { throughput } from "./throughput.ts";
+import { timeTravel } from "./time-travel.ts";
 import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector, timeTravel, directory];

@@ -14,6 +14,8 @@ import { createTableGrid, type TableGrid } from "./grid.ts";
 import { createEventLog } from "./log.ts";
 import { createStatsPanel, rememberRoom, showRecent, type StatsPanel } from "./panels.ts";
 import { createUndo, type Undo } from "./undo.ts";
+import { createTimeTravel } from "./time-travel.ts";
+import { createRoomList } from "./rooms.ts";
 import { connectRoom, RoomHttpError, type HttpOptions, type Room } from "../index.ts";
 
 // ---- where: the room from the address ----
@@ -54,6 +56,10 @@ const showStart = (refusal?: Refusal) => {
     error.textContent = `The room refused ${where.token ? "this token" : "to open without a token"} (${refusal.status}): ${refusal.message.replace(/^\d+: /, "")}`;
     (openForm.elements.namedItem("token") as HTMLInputElement).focus();
   } else (openForm.elements.namedItem("room") as HTMLInputElement).focus();
+  // With a token the list loads at once; without one it waits for a click ("List rooms"), so that a
+  // server with auth on answers no 401 the page did not ask for.
+  const rooms = createRoomList({ host: location.host, protocol: location.protocol === "https:" ? "https" : "http", party: where.party, token: where.token });
+  if (where.token) void rooms.load();
 };
 
 const kindOptions = (select: HTMLSelectElement) =>
@@ -249,6 +255,10 @@ function open() {
   });
   showStore({ store, grid, editor, undo, canWrite });
   showLog(room, stats, editor, refusedBy);
+
+  // ---- time travel: the store at a log position, and restoring it ----
+  const travel = createTimeTravel({ http, canWrite, first: () => stats.first, onError: (error) => void refusedBy(error), events: byId("events") });
+  void travel.start().catch((error: Error) => refusedBy(error));
 
   // For the console and the bench: the page's TinyBase store.
   Object.assign(globalThis, { roomstoreInspector: { store, ready: sync.ready } });

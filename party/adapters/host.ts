@@ -11,21 +11,27 @@
 //   retries it.
 import { createDurableStorage, type KeyValueStorage } from "./durable-storage.ts";
 import { createStarter } from "./starter.ts";
-import { createAlarmScheduler, createRoom, resolveConfig, type Room, type RoomConfigInput, type RoomConnection, type RoomHooks } from "../core/index.ts";
+import { createAlarmScheduler, createDirectoryRoom, createRoom, resolveConfig, type Room, type RoomConfig, type RoomConfigInput, type RoomConnection, type RoomHooks, type RoomLinks } from "../core/index.ts";
 import type { AlarmStorage } from "../core/room/alarm-scheduler.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "../core/room/http.ts";
-import { CLOSE_INTERNAL, roomName } from "../protocol.ts";
+import type { RoomStorage } from "../core/storage/room-storage.ts";
+import { CLOSE_INTERNAL } from "../protocol.ts";
+
+/** Who an object is: a room, by its name, or its party's directory of rooms (core/directory/). */
+export type Identity = { room: string } | { directory: true };
 
 /** What a runtime gives its room, read when the room starts (a subclass's `config` is set by then). */
 export interface RoomParts {
-  /** The room's URL segment as routing handed it over (canonical: the gate made it so). */
-  segment: string;
   /** The object's storage: Workers' DurableObjectStorage or PartyKit's Party.Storage. */
   storage: KeyValueStorage & AlarmStorage;
   env: Record<string, unknown>;
   config: RoomConfigInput;
   hooks: RoomHooks;
   connections: () => Iterable<RoomConnection>;
+  /** Who this object is, told by the runtime (a name routing gave, or one the room recorded). */
+  identify(storage: RoomStorage, config: RoomConfig): Promise<Identity>;
+  /** How a room reaches its party's directory on this runtime. */
+  links(): RoomLinks;
 }
 
 export interface RoomHost {
@@ -50,17 +56,25 @@ export interface RoomHost {
 
 const NOT_STARTED_REASON = "The room could not start.";
 
-/** Builds the room from what the runtime gives it, and loads it. */
-const startRoom = async ({ segment, storage, env, config, hooks, connections }: RoomParts): Promise<Room> => {
-  const room = createRoom({
-    name: roomName(segment),
-    storage: createDurableStorage(storage),
-    config: resolveConfig(env, config),
-    hooks,
-    connections,
-    logger: console,
-    scheduleAlarm: createAlarmScheduler(storage),
-  });
+/** Builds the room (or the party's directory) from what the runtime gives it, and loads it. */
+const startRoom = async (parts: RoomParts): Promise<Room> => {
+  const storage = createDurableStorage(parts.storage);
+  const config = resolveConfig(parts.env, parts.config);
+  const identity = await parts.identify(storage, config);
+  // The party's directory of rooms lives in an object of the party's class that no URL reaches.
+  if ("directory" in identity) return createDirectoryRoom({ storage, config, logger: console });
+  const room = createRoom(
+    {
+      name: identity.room,
+      storage,
+      config,
+      hooks: parts.hooks,
+      connections: parts.connections,
+      logger: console,
+      scheduleAlarm: createAlarmScheduler(parts.storage),
+    },
+    parts.links(),
+  );
   await room.load();
   return room;
 };

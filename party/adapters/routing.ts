@@ -1,13 +1,16 @@
 // Workers' front door: `/parties/:party/:room` (protocol.ts, parseRoomPath) routed to its room's
-// Durable Object through the gate, with partyserver's routePartykitRequest. Before partyserver sees
+// Durable Object through the gate, with partyserver's routePartykitRequest, and `GET /parties/:party`
+// to the party's directory of rooms (core/directory/). Before partyserver sees
 // a request, its path is checked (anything else is a JSON 404, whatever partyserver would make of
 // it) and its room segment spelled canonically, so that every spelling of a name reaches the one
 // object partyserver derives from the canonical URL.
 import { routePartykitRequest, type Lobby } from "partyserver";
 import { RoomError } from "../core/common/errors.ts";
+import { admitListing, listedParty } from "../core/index.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "../core/room/http.ts";
 import { canonicalRoomUrl, gate, notARoomPath, parseRoomSegment } from "../gate.ts";
 import { parseRoomPath } from "../protocol.ts";
+import { workersListing } from "./directory-link.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
@@ -26,7 +29,10 @@ const partiesOf = (env: Env): Set<string> =>
 /** Routes `/parties/:party/:room` to its room, through the gate (core/room/auth.ts, gate.ts). */
 export const routeRoomRequest = async (request: Request, env: Env): Promise<Response> => {
   try {
-    const path = parseRoomPath(new URL(request.url).pathname);
+    const pathname = new URL(request.url).pathname;
+    const listed = listedParty(pathname);
+    if (listed !== undefined) return await listRooms(request, env, listed);
+    const path = parseRoomPath(pathname);
     // PartyKit's short form `/party/:room` is no route of partyserver's.
     if (path?.party === undefined) throw notARoomPath();
     if (!partiesOf(env).has(path.party)) throw new RoomError("not_found", `No party ${JSON.stringify(path.party)} here.`);
@@ -40,4 +46,13 @@ export const routeRoomRequest = async (request: Request, env: Env): Promise<Resp
     await discardBody(request, MAX_DRAINED_BODY_BYTES);
     return errorResponse(error);
   }
+};
+
+/** `GET /parties/:party`: the party's rooms, from its directory (core/directory/access.ts says who may). */
+const listRooms = async (request: Request, env: Env, party: string): Promise<Response> => {
+  const binding = Object.keys(env).find((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function" && partyOf(name) === party);
+  if (binding === undefined) throw new RoomError("not_found", `No party ${JSON.stringify(party)} here.`);
+  const directory = workersListing(env, binding, party);
+  const admitted = await admitListing(request, env, directory.url);
+  return admitted instanceof Response ? admitted : directory.send(admitted);
 };

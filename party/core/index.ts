@@ -1,6 +1,5 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
 import { createOpenConnections } from "./live/connections.ts";
-import type { RoomError } from "./common/errors.ts";
 import { createSocketHandlers } from "./transport/sockets.ts";
 import { createRoomMessages } from "./transport/room-messages.ts";
 import { createRequestHandler } from "./transport/routes.ts";
@@ -12,12 +11,16 @@ import { roomAdminResources } from "./admin/routes.ts";
 import { clearUnfinishedImport } from "./storage/write-lock.ts";
 import { createMergeablePeer } from "./sync/mergeable-peer.ts";
 import { createSyncRoom, isSyncConnection } from "./sync/room.ts";
-import { SYNC_PATH } from "../protocol.ts";
+import { CLOSE_POLICY, SYNC_PATH } from "../protocol.ts";
 import { subPath } from "./room/http.ts";
 import { startDelivery, webhookStatus } from "./webhooks/delivery.ts";
 import { createTokenExpiry } from "./live/token-expiry.ts";
 import { createPresence } from "./live/presence.ts";
 import { presenceResource } from "./transport/presence-route.ts";
+import { restoreResource } from "./transport/restore-route.ts";
+import { createReporter, type SendReport } from "./directory/reporter.ts";
+import { createDirectoryHost, type DirectoryHostOptions } from "./directory/host.ts";
+import { RoomError } from "./common/errors.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -43,7 +46,13 @@ export interface Room {
   handleClose(connection: RoomConnection): void;
 }
 
-export const createRoom = (rawOptions: RoomOptions): Room => {
+/** What an adapter gives a room besides its options: how it reports to its party's directory (directory/). */
+export interface RoomLinks {
+  /** Sends one report to the party's directory; absent where there is none to reach (unit tests). */
+  sendReport?: SendReport;
+}
+
+export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room => {
   const options = createRoomContext(rawOptions);
   const open = createOpenConnections(options.connections);
   // Synchronizer sockets hear the store in their own protocol (sync/room.ts), not in TinyBase frames.
@@ -64,9 +73,28 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
   });
   // Presence lives in the sockets' attachments, which outlive a rebuild too.
   const presence = createPresence({ prefix: options.config.messagePrefix, limits: options.config.limits, hooks: options.hooks, now: options.now, setTimer: options.setTimer, connections: only(false) });
+  // The directory's reports follow the room across rebuilds: a DELETE's removal is one of them.
+  const { sendReport } = links;
+  const reporter = sendReport
+    ? createReporter({
+        name: options.name,
+        storage: options.storage,
+        storagePrefix: options.config.storagePrefix,
+        state: () => {
+          const { log, model } = current.core;
+          return { head: log.head, first: log.first, events: log.head >= log.first ? log.head - log.first + 1 : 0, cells: model.cellCount, created: log.createdAt ?? null, lastWrite: log.lastWrite ?? null };
+        },
+        send: sendReport,
+        now: options.now,
+        setTimer: options.setTimer,
+        scheduleAlarm: options.scheduleAlarm,
+        logError: (message, error) => options.logger.error(message, error),
+      })
+    : undefined;
   /** The core and its handlers; built again from storage after an import or a DELETE. */
   const build = () => {
     const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
+    if (reporter) core.onEvents(() => reporter.changed());
     const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
     const sync = createSyncRoom(core, peer, only(true));
     const subscriptions = createSubscriptions(core);
@@ -82,7 +110,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
         webhook: () => webhookStatus(core),
       });
     const streams = createDurableStreamHandler(core);
-    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence)], streams, stats, sseReaders });
+    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence), restoreResource(core)], streams, stats, sseReaders });
     return { core, peer, sync, subscriptions, sockets, handleRequest };
   };
   const load = async (room: ReturnType<typeof build>) => {
@@ -97,6 +125,7 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     const next = build();
     await load(next);
     current = next;
+    await reporter?.rebuilt();
     // Their feeds read the old room's log: ended, they reconnect to the room as it now is.
     sseReaders.endAll();
   }
@@ -104,7 +133,10 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
     get core() {
       return current.core;
     },
-    load: () => load(current),
+    load: async () => {
+      await load(current);
+      await reporter?.load();
+    },
     handleRequest: (request) => current.handleRequest(request),
     isFull: () => current.sockets.isFull(),
     socketRefusal: (request) => current.sockets.refusal(request),
@@ -129,14 +161,42 @@ export const createRoom = (rawOptions: RoomOptions): Room => {
       current.sync.close(connection);
       if (!isSyncConnection(connection)) presence.leave(connection);
     },
-    handleAlarm() {
+    async handleAlarm() {
       tokens.sweep();
-      return current.core.handleAlarm();
+      await current.core.handleAlarm();
+      // After retention, whose trims change the figures (`events`) without a write.
+      await reporter?.alarm();
     },
   };
 };
 
+/**
+ * The party's directory of rooms (directory/), as adapters serve it: the object of the party's
+ * class under DIRECTORY_NAME gets this instead of a room. It has no core and opens no socket.
+ */
+export const createDirectoryRoom = (options: DirectoryHostOptions): Room => {
+  const host = createDirectoryHost(options);
+  const refusal = new RoomError("not_found", "The directory opens no sockets.");
+  return {
+    get core(): RoomCore {
+      throw new Error("The directory of rooms has no room core.");
+    },
+    load: async () => {},
+    handleRequest: (request) => host.handleRequest(request),
+    isFull: () => false,
+    socketRefusal: () => refusal,
+    prepareSocket: async () => {},
+    handleConnect: (connection) => connection.close(CLOSE_POLICY, refusal.message),
+    handleMessage: async () => {},
+    handleAlarm: async () => {},
+    handleClose: () => {},
+  };
+};
+
 export type { RoomConnection, RoomCore, RoomOptions } from "./room-core.ts";
+export { DIRECTORY_NAME, DIRECTORY_SEGMENT } from "./directory/reports.ts";
+export { recordedName } from "./directory/reporter.ts";
+export { admitListing, listedParty } from "./directory/access.ts";
 export type { RoomHooks } from "./room/hooks.ts";
 export { resolveConfig, type RoomConfig, type RoomConfigInput } from "./room/config.ts";
 export { webhookStatus } from "./webhooks/delivery.ts";

@@ -46,8 +46,8 @@ export interface RoomCore {
    * it becomes the $changes event's id, and a changeset with an id already applied is not applied again.
    */
   applyChanges(changes: Changes, origin: unknown, options?: ApplyOptions): Promise<ChangesResult>;
-  /** A PUT of the whole store: first save, or (with `ifMatch`) an atomic replace. */
-  putStore(content: Content, origin: unknown, ifMatch?: number): Promise<PutResult>;
+  /** A PUT of the whole store: first save, or (with `ifMatch`, a seq or `"*"` for any) an atomic replace. */
+  putStore(content: Content, origin: unknown, ifMatch?: number | "*"): Promise<PutResult>;
   /**
    * Appends application events, all or nothing; returns them (duplicates as first stored). With a
    * message id `mid`, an append with that mid already stored is answered with its events again.

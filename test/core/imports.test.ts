@@ -142,7 +142,8 @@ const CORE_FOLDERS: Record<string, string[]> = {
   transport: ["common", "store", "storage", "room", "log", "live", "write", "durable-streams"],
   sync: ["common", "store", "storage", "room", "live", "transport"],
   admin: ["common", "store", "storage", "room", "log", "durable-streams", "transport"],
-  "(entry)": ["common", "store", "storage", "room", "log", "live", "webhooks", "durable-streams", "write", "transport", "sync", "admin"],
+  directory: ["common", "storage", "room"],
+  "(entry)": ["common", "store", "storage", "room", "log", "live", "webhooks", "durable-streams", "write", "transport", "sync", "admin", "directory"],
 };
 
 /** The folder of party/core a file is in, "(entry)" for the core's own top-level files. */

@@ -5,9 +5,11 @@
 // `GET {storePath}`, from the keyboard too; rows, tables and values are added and deleted, and
 // deletions undone; a refused edit shows the room's value; live events, filters and paging, with
 // one time format; a read-only token sees no writing controls, and a missing or wrong token gets
-// the start view with the room's refusal; an unknown room stays unknown.
+// the start view with the room's refusal; an unknown room stays unknown; the start page lists the
+// party's rooms (filter, open, export, delete).
 // No page errors anywhere. Screenshots go to test-results/inspector-*.png.
 import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../support/servers.ts";
@@ -283,6 +285,38 @@ describe("the room inspector in Chromium", () => {
     await page.context().close();
   });
 
+  it("shows the store as of any log position, read-only, and restores it after a confirmation", async () => {
+    const room = "inspector-travel";
+    await put(room, [{ pets: { fido: { legs: 4 } } }, { open: true }]);
+    const replaced = await fetch(url(room, "/store"), { method: "PUT", body: JSON.stringify([{ pets: { rex: { legs: 3 } } }, {}]), headers: { ...auth, "If-Match": '"1"' } });
+    expect(replaced.status).toBe(200);
+    const page = await openInspector(room);
+    await page.fill("#travel-form [name=at]", "1");
+    await page.click("#travel-form button");
+    await page.locator("#travel-status", { hasText: "right after seq 1" }).waitFor();
+    expect(await page.locator("#travel-status").innerText()).toContain("1 tables, 1 rows, 1 values");
+    expect(await page.locator("#travel-store").innerText()).toContain('"fido"');
+    // Looking changed nothing.
+    expect(await storeOf(room)).toBe('[{"pets":{"rex":{"legs":3}}},{}]');
+    await screenshot(page, "time-travel");
+    await page.click("#travel-restore"); // the confirmation is accepted (openInspector)
+    await eventually(() => storeOf(room)).toBe('[{"pets":{"fido":{"legs":4}}},{"open":true}]');
+    await page.locator("#travel-status", { hasText: "Restored to seq 1, as seq 3" }).waitFor();
+    await eventually(() => cell(page, "fido", "legs").innerText()).toBe("4");
+    await screenshot(page, "time-travel-restored");
+    // A click on an event's seq in the log shows the store right after it.
+    await page.locator('#events [data-seq="2"] .seq').click();
+    await page.locator("#travel-status", { hasText: "right after seq 2" }).waitFor();
+    expect(await page.locator("#travel-store").innerText()).toContain('"rex"');
+    // A read-only token sees the past store, and no restore.
+    const reader = await openInspector(room, READ_TOKEN);
+    await reader.fill("#travel-form [name=at]", "2");
+    await reader.click("#travel-form button");
+    await reader.locator("#travel-status", { hasText: "right after seq 2" }).waitFor();
+    expect(await reader.locator("#travel-restore").isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
   it("with a read-only token shows the room without writing controls, and without a token or with a wrong one the room's refusal", async () => {
     await put("readonly", [{ pets: { fido: { age: 3 } } }, { open: true }]);
     const page = await openInspector("readonly", READ_TOKEN);
@@ -317,6 +351,40 @@ describe("the room inspector in Chromium", () => {
       if (status === "401") await screenshot(refused, "refused");
       await refused.context().close();
     }
+  });
+
+  it("lists the party's rooms on the start page: filtered by prefix, paged, opened, exported and deleted", async () => {
+    for (const room of ["dir-a", "dir-b", "dir-c"]) await put(room, [{ pets: { fido: { legs: 4, name: "Fido" } } }, {}]);
+    const listed = async () => ((await (await fetch(`${server.origin}/parties/main?prefix=dir-`, { headers: auth })).json()) as { rooms: { name: string }[] }).rooms.map((room) => room.name);
+    await waitFor(listed, (names) => names.length === 3, { what: "the rooms reported" });
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true })).newPage();
+    page.on("pageerror", (error) => errors.push(`start page: ${error.message}`));
+    page.on("console", (message) => void (message.type() === "error" && errors.push(`start page: ${message.text()}`)));
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.goto(`${server.origin}/?token=${WRITE_TOKEN}`);
+    await page.locator("#rooms-body tr").first().waitFor();
+    await page.fill("#rooms-form [name=prefix]", "dir-");
+    await page.click("#rooms-form button");
+    const names = () => page.locator("#rooms-body tr td:first-child").allInnerTexts();
+    await eventually(names).toEqual(["dir-a", "dir-b", "dir-c"]);
+    const first = page.locator("#rooms-body tr").first().locator("td");
+    expect((await first.allInnerTexts()).slice(1, 3)).toEqual(["1", "2"]);
+    expect(await first.nth(3).innerText()).toMatch(TIME_FORMAT);
+    await screenshot(page, "rooms");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('#rooms-body tr:has-text("dir-a") button', { hasText: "Export" }).click()]);
+    const exported = await readFile((await download.path())!, "utf8");
+    expect(JSON.parse(exported.split("\n")[0])).toMatchObject({ format: "roomstore-export", room: "dir-a", head: 1 });
+
+    await page.locator('#rooms-body tr:has-text("dir-b") button', { hasText: "Delete" }).click();
+    await eventually(names).toEqual(["dir-a", "dir-c"]);
+    expect(await storeOf("dir-b")).toBe("");
+    await waitFor(listed, (left) => !left.includes("dir-b"), { what: "dir-b gone from the directory" });
+
+    await page.locator("#rooms-body a", { hasText: /^dir-c$/ }).click();
+    await page.locator("#status", { hasText: "live" }).waitFor();
+    expect(new URL(page.url()).searchParams.get("room")).toBe("dir-c");
+    await page.context().close();
   });
 
   it("leaves a room it views unknown, and creates it with the first edit", async () => {

@@ -120,6 +120,18 @@ describe("the command line against wrangler dev", () => {
     expect(snapshot.stdout).toBe('[{"pets":{"fido":{"legs":4}}},{"open":true}]\n');
   });
 
+  it("prints the store as of a log position, and restores it with --yes (1 and a clear line when refused)", async () => {
+    await seed(server, "cli-travel");
+    const at1 = await cli(["snapshot", url("cli-travel"), "--at", "1"]);
+    expect(at1, at1.stderr).toMatchObject({ code: 0, stdout: '[{"t":{"seed":{"n":0}}},{"z":1,"a":2}]\n' });
+    const restored = await cli(["restore", url("cli-travel"), "--at", "1", "--yes"]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout)).toEqual({ seq: 10, restoredFrom: 1 });
+    expect(await storeText(server, "cli-travel")).toBe('[{"t":{"seed":{"n":0}}},{"z":1,"a":2}]');
+    const past = await cli(["snapshot", url("cli-travel"), "--at", "99"]);
+    expect([past.code, past.stdout, past.stderr]).toEqual([1, "", expect.stringMatching(/past the head.*\(bad_request\)\n$/)]);
+  });
+
   it("exits 2 on bad usage, with nothing on stdout; prints help on stdout", async () => {
     const cases: [string[], RegExp][] = [
       [[], /roomstore <command>/],
@@ -127,6 +139,9 @@ describe("the command line against wrangler dev", () => {
       [["snapshot", "http://host/not-a-room"], /Not a room URL/],
       [["tail", url("cli-usage"), "--from", "1", "--after", "2"], /--from or --after/],
       [["delete", url("cli-usage")], /--yes/],
+      [["restore", url("cli-usage"), "--at", "1"], /--yes/],
+      [["restore", url("cli-usage"), "--yes"], /--at N/],
+      [["snapshot", url("cli-usage"), "--at", "one"], /--at takes a seq/],
       [["export", url("cli-usage"), "--bogus"], /Unknown option/],
     ];
     const runs = await Promise.all(cases.map(([args]) => cli(args)));

@@ -171,6 +171,12 @@ const checkHookedRoom = async (server: RunningServer, room: string) => {
     await waitFor(() => writer.store.hasTable("secret"), (has) => !has, { what: "the writer to drop the refused table" });
     expect(reader.store.hasTable("secret")).toBe(false);
     expect(await serverContent(server.origin, room)).toEqual([{ pets: { fido: { species: "dog" } } }, {}]);
+    // The project's own class keeps the party's directory too, with nothing more in its config.
+    await waitFor(
+      async () => ((await (await fetch(`${server.origin}/parties/main?prefix=${room}`)).json()) as { rooms: { name: string }[] }).rooms.map((listed) => listed.name),
+      (names) => names.includes(room),
+      { what: "the room listed by its party" },
+    );
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }

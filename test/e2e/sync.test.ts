@@ -1,10 +1,13 @@
 // Unmodified TinyBase 10 synchronizer clients (createWsSynchronizer over a MergeableStore) at
 // `{room}/sync` of a real `wrangler dev` and a real `partykit dev`: in Node over `ws` (and, under
 // wrangler dev, in Debian's Chromium), mixed with persister clients and HTTP PUTs under concurrent
-// bursts, offline edits both ways, a restart with a large room loaded cold, and bad frames.
+// bursts, offline edits both ways, a restore that every client kind follows (persister,
+// synchronizer, the client library, a log subscriber), a restart with a large room loaded cold,
+// and bad frames.
 import { build } from "esbuild";
 import { chromium, type Browser } from "playwright-core";
-import { createMergeableStore } from "tinybase";
+import { createMergeableStore, createStore } from "tinybase";
+import { connectRoom } from "../../client/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startServer, type RunningServer } from "../support/servers.ts";
@@ -58,6 +61,46 @@ describe.each(["wrangler", "partykit"] as const)("TinyBase synchronizer clients 
   afterAll(async () => {
     await Promise.all(open.map((client) => client.close().catch(() => undefined)));
     await server?.stop();
+  });
+
+  it("converge with persister and client-library clients and a log subscriber on a restore, and go on syncing after it", async () => {
+    const room = "sync-restore";
+    const restored = [{ pets: { fido: { legs: 4 } } }, { open: true }];
+    const p = await connectTinyBase(server.host, room, { setup: (store) => store.setContent(restored as never) });
+    open.push(p);
+    const s = await sync(room);
+    await converged(room, [p, s], "the first save");
+    const position = await head(room);
+    s.store.setCell("pets", "fido", "legs", 3).setCell("pets", "rex", "legs", 4);
+    p.store.delValue("open");
+    await waitFor(() => fromServer(room), (content) => canonical(content) === canonical([{ pets: { fido: { legs: 3 }, rex: { legs: 4 } } }, {}]), { what: "the edits" });
+    const library = connectRoom({ host: server.host, room });
+    open.push({ close: async () => library.close() });
+    const libraryStore = createStore();
+    await library.syncStore(libraryStore).ready;
+    // A subscriber of the log: the $store events after the position, live, up to the restore's.
+    const subscribed: { type: string }[] = [];
+    const subscription = (async () => {
+      for await (const event of library.events({ stream: "$store", after: position })) {
+        subscribed.push(event);
+        if (event.type === "$replace") return;
+      }
+    })();
+    const past = await fetch(`${server.origin}/parties/main/${room}/store?at=${position}`);
+    expect([past.status, canonical(await past.json())]).toEqual([200, canonical(restored)]);
+    const response = await fetch(`${server.origin}/parties/main/${room}/restore`, { method: "POST", body: JSON.stringify({ at: position }) });
+    expect(response.status).toBe(200);
+    const { seq, restoredFrom } = (await response.json()) as { seq: number; restoredFrom: number };
+    expect(restoredFrom).toBe(position);
+    const clients = [p, s, { store: libraryStore } as unknown as TinyBaseClient];
+    expect(canonical(await converged(room, clients, "every client kind to follow the restore"))).toBe(canonical(restored));
+    // A reader of the log sees one $replace with the restored content.
+    const events = ((await (await fetch(`${server.origin}/parties/main/${room}/events?from=${seq}`)).json()) as { events: { type: string; data: unknown }[] }).events;
+    expect(events.map(({ type, data }) => [type, canonical(data)])).toEqual([["$replace", canonical(restored)]]);
+    await subscription;
+    expect(subscribed.at(-1)).toMatchObject({ seq, type: "$replace" });
+    s.store.setCell("pets", "fido", "legs", 5);
+    await waitFor(() => [p.store.getCell("pets", "fido", "legs"), libraryStore.getCell("pets", "fido", "legs")], (cells) => cells.every((cell) => cell === 5), { what: "a change after the restore" });
   });
 
   it("converge with persister clients and HTTP PUTs under concurrent bursts", async () => {

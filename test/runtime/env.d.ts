@@ -19,9 +19,11 @@ declare namespace Cloudflare {
     Live: DurableObjectNamespace;
     Hooked: DurableObjectNamespace;
     Retaining: DurableObjectNamespace;
+    Travel: DurableObjectNamespace;
     Guarded: DurableObjectNamespace;
     Limited: DurableObjectNamespace;
     Misconfigured: DurableObjectNamespace;
     Signed: DurableObjectNamespace;
+    Flaky: DurableObjectNamespace;
   }
 }

@@ -43,6 +43,11 @@ export class RetainingRoom extends Room {
   override config = { retention: { maxEvents: 5 } };
 }
 
+/** Keeps the newest five events, with a checkpoint of the store every four seqs (log/checkpoints.ts). */
+export class TravelRoom extends Room {
+  override config = { retention: { maxEvents: 5 }, limits: { checkpointEvents: 4 } };
+}
+
 /** One recorded call of a permission hook; the origin is reduced to what it is. */
 export interface HookCall {
   hook: string;
@@ -114,5 +119,20 @@ export class LimitedRoom extends Room {
 export class MisconfiguredRoom extends Room {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, { ...env, RESPONSE_HEADERS: "{not json" } as never);
+  }
+}
+
+/**
+ * Rooms whose directory refuses the next `failReports` reports with a 503 (set on the directory's
+ * instance by a test), to see a room retry from its alarm.
+ */
+export class FlakyRoom extends Room {
+  failReports = 0;
+  override async onRequest(request: Request): Promise<Response> {
+    if (this.failReports > 0 && new URL(request.url).pathname.endsWith("/report")) {
+      this.failReports--;
+      return new Response("{}", { status: 503 });
+    }
+    return super.onRequest(request);
   }
 }

@@ -20,6 +20,8 @@ interface BaseHeader {
   chunks: number;
   /** Whether a store existed as of `seq` (an empty store is still a store). */
   created: boolean;
+  /** Seq of the last $store event at or before `seq` (bases from before checkpoints lack it). */
+  storeSeq?: number;
 }
 
 export interface Base {
@@ -28,6 +30,7 @@ export interface Base {
   json: string;
   created: boolean;
   chunks: number;
+  storeSeq?: number;
 }
 
 /** Where a base's entries go: a commit batch, or the import's own writes. */
@@ -42,7 +45,7 @@ export const readBase = async (storage: RoomStorage, keys: Keys): Promise<Base |
   if (!header) return undefined;
   const chunkKeys = Array.from({ length: header.chunks }, (_, i) => keys.baseChunk(i));
   const chunks = await storage.get(chunkKeys);
-  return { seq: header.seq, json: chunkKeys.map((key) => chunks.get(key)).join(""), created: header.created, chunks: header.chunks };
+  return { ...header, json: chunkKeys.map((key) => chunks.get(key)).join("") };
 };
 
 /** Puts a base in the sink, deleting the chunks a larger earlier one left. */
@@ -51,7 +54,9 @@ export const putBase = (sink: EntrySink, keys: Keys, base: Omit<Base, "chunks">,
   const chunks = Math.max(1, Math.ceil(json.length / MAX_STORED_CHARS));
   for (let i = 0; i < chunks; i++) sink.put(keys.baseChunk(i), json.slice(i * MAX_STORED_CHARS, (i + 1) * MAX_STORED_CHARS));
   for (let i = chunks; i < previousChunks; i++) sink.delete(keys.baseChunk(i));
-  sink.put(keys.base, { seq: base.seq, chunks, created: base.created } satisfies BaseHeader);
+  const header: BaseHeader = { seq: base.seq, chunks, created: base.created };
+  if (base.storeSeq !== undefined) header.storeSeq = base.storeSeq;
+  sink.put(keys.base, header);
 };
 
 const EMPTY_CONTENT = "[{},{}]";
@@ -78,11 +83,13 @@ export const advanceBase = async (
   const model = createStoreModel();
   model.commit(orderedContentWrites(old?.json ?? EMPTY_CONTENT));
   let created = old?.created ?? false;
-  for (const { json } of storeEvents) {
+  let storeSeq = old?.storeSeq ?? (first === 1 ? 0 : undefined);
+  for (const { seq, json } of storeEvents) {
     applyStoreEvent(model, JSON.parse(json) as RoomEvent);
     created = true;
+    storeSeq = seq;
   }
-  const base = { seq: newFirst - 1, json: model.toJson(), created };
+  const base = { seq: newFirst - 1, json: model.toJson(), created, storeSeq };
   return { put: (sink) => putBase(sink, keys, base, old?.chunks) };
 };
 

@@ -6,6 +6,7 @@
 // It reads the log through the LogReader port and changes what the room retains only through
 // `retain`, inside a commit group: the room's bookkeeping stays the room's.
 import { advanceBase } from "./base.ts";
+import { trimCheckpoints } from "./checkpoints.ts";
 import type { Batch, Job } from "../storage/commit-queue.ts";
 import type { RetentionPolicy } from "../room/config.ts";
 import { MAX_STORED_CHARS, type RoomEvent } from "../storage/event-log.ts";
@@ -59,8 +60,11 @@ const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: num
   const old = await readRange(storage, keys, { selection: {}, lower: previousFirst, upper: first - 1, limit: MAX_TRIM_EVENTS_PER_RUN });
   // The store as of first-1, for exports and ordered loads of a trimmed log (base.ts).
   const base = await advanceBase(storage, keys, { first: previousFirst, newFirst: first, trimmed: old.events });
+  // Checkpoints before the new base start no read any more (log/checkpoints.ts).
+  const checkpoints = await trimCheckpoints(storage, keys, first);
   return port.run((batch) => {
     base?.put(batch);
+    checkpoints.put(batch);
     for (const { seq, json } of old.events) {
       const event = JSON.parse(json) as RoomEvent;
       const head = keys.events.at(seq);
@@ -74,7 +78,7 @@ const trimEvents = async (port: RetentionPort, policy: RetentionPolicy, now: num
     }
     port.retain(batch, { first, auditCursor: keys.auditStart });
     // A full run's worth trimmed: there may be more.
-    return first - previousFirst >= MAX_TRIM_EVENTS_PER_RUN;
+    return first - previousFirst >= MAX_TRIM_EVENTS_PER_RUN || checkpoints.more;
   });
 };
 

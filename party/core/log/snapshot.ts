@@ -23,8 +23,8 @@ export const SNAPSHOT_REWRITE_EVENTS = 500;
 export const SNAPSHOT_EVERY_EVENTS = 1_000;
 export const SNAPSHOT_EVERY_CELLS = 10_000;
 /** Pages of events read while replaying: at most this many events, and this many characters of them. */
-const REPLAY_PAGE_EVENTS = 1_000;
-const REPLAY_PAGE_CHARS = 4 * 1024 * 1024;
+export const REPLAY_PAGE_EVENTS = 1_000;
+export const REPLAY_PAGE_CHARS = 4 * 1024 * 1024;
 
 interface SnapshotHeader {
   seq: number;

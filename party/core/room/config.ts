@@ -21,6 +21,7 @@ import {
   DEFAULT_LONG_POLL_TIMEOUT_MS,
   MAX_PRESENCE_BYTES,
   PRESENCE_INTERVAL_MS,
+  CHECKPOINT_EVENTS,
 } from "../../protocol.ts";
 import { authConfigFromEnv, type AuthConfig } from "./auth.ts";
 import { ConfigError } from "../common/errors.ts";
@@ -48,6 +49,8 @@ export interface RoomLimits {
   maxPresenceBytes: number;
   /** Shortest time between two presence frames to one socket. */
   presenceIntervalMs: number;
+  /** Most seqs between two checkpoints of the store (log/checkpoints.ts): a read `?at=` replays fewer $store events. */
+  checkpointEvents: number;
 }
 
 /** How much of the log log/retention.ts keeps: each bound trims the oldest events past it. */
@@ -107,6 +110,7 @@ export const DEFAULT_LIMITS: RoomLimits = {
   longPollTimeoutMs: DEFAULT_LONG_POLL_TIMEOUT_MS,
   maxPresenceBytes: MAX_PRESENCE_BYTES,
   presenceIntervalMs: PRESENCE_INTERVAL_MS,
+  checkpointEvents: CHECKPOINT_EVENTS,
 };
 
 /** Environment variable of each limit, e.g. `MAX_FRAME_BYTES = "1048576"`. */
@@ -128,6 +132,7 @@ const LIMIT_VARS: Record<keyof RoomLimits, string> = {
   longPollTimeoutMs: "LONG_POLL_TIMEOUT_MS",
   maxPresenceBytes: "MAX_PRESENCE_BYTES",
   presenceIntervalMs: "PRESENCE_INTERVAL_MS",
+  checkpointEvents: "CHECKPOINT_EVENTS",
 };
 
 const text = (env: Record<string, unknown>, name: string): string | undefined =>

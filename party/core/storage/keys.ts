@@ -18,6 +18,10 @@
 //   P f                               the base: { seq, chunks, created }, the store as of seq
 //                                     first-1, kept by retention once it trims (log/base.ts)
 //   P f.<i>                           chunk i of the base's JSON
+//   P t <seq>                         a checkpoint: { chunks, created }, the store as of that
+//                                     $store seq, written as the log grows (log/checkpoints.ts)
+//   P t.<seq>.<i>                     chunk i of that checkpoint's JSON ("." sorts before every
+//                                     digit, so a range of headers holds no chunk)
 //   P ar "t","r" <seq> "c"            audit: the value a $store event gave the cell (null: deleted);
 //                                     a cell's history is read from its row's (log/reads.ts)
 //   P av "id" <seq>                   audit: the value a $store event gave a value (null: deleted)
@@ -29,6 +33,8 @@
 //                                     written or read, and swept by retention with the audit range
 //   P hc / P hv / P hl                synchronizer stamps of cells and values, and the latest of
 //                                     them (sync/stamps.ts)
+//   P $d                              what the party's directory last acknowledged of the room, and
+//                                     its name (directory/reporter.ts)
 //
 // One change writes its cells, one event, its index entries, its audit entries and the meta key:
 // work proportional to the change, never to the store.
@@ -64,6 +70,8 @@ export const createKeys = (prefix: string) => {
     snapshotChunk: (index: number) => prefix + "k." + index,
     base: prefix + "f",
     baseChunk: (index: number) => prefix + "f." + index,
+    checkpoints: seqRange(prefix + "t"),
+    checkpointChunk: (seq: number, index: number) => prefix + "t." + seqKey(seq) + "." + index,
     eventId: (stream: string, id: string) => prefix + "i" + JSON.stringify(stream) + JSON.stringify(id),
     byStream: (stream: string) => seqRange(prefix + "s" + JSON.stringify(stream)),
     byType: (type: string) => seqRange(prefix + "y" + JSON.stringify(type)),

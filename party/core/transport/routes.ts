@@ -1,12 +1,13 @@
 // The room's HTTP resources, in one table: `{storePath}` (TinyBase's persister protocol plus
 // conditional requests) and `{eventsPath}` (the event log). Every body is validated before any
 // state changes; every failure is a JSON error with one of protocol.ts's codes.
-import { etagOf, parseEtag, ROLE_RESPONSE_HEADER, STATS_PATH, type RoomStats } from "../../protocol.ts";
+import { AT_PARAM, etagOf, parseEtag, ROLE_RESPONSE_HEADER, STATS_PATH, type RoomStats } from "../../protocol.ts";
 import { roleOf } from "../room/auth.ts";
 import { parseContent, parseJson } from "../store/changes.ts";
 import { RoomError } from "../common/errors.ts";
 import { parseAppendInputs } from "../storage/event-log.ts";
 import { readHistory, readPage } from "../log/reads.ts";
+import { storeAtPosition, type TimeTravelPort } from "../log/time-travel.ts";
 import { assertOriginAllowed, corsHeaders, discardBody, errorResponse, jsonResponse, methodNotAllowed, preflight, readBody, readIfMatch, respond, subPath } from "../room/http.ts";
 import type { LogReader, PutResult, RoomContext } from "../room/types.ts";
 import type { StoreModel } from "../store/model.ts";
@@ -22,7 +23,7 @@ export type Handler = (request: Request, headers: Headers) => Promise<Response>;
 export type Resource = Partial<Record<"GET" | "PUT" | "POST" | "PATCH" | "DELETE", Handler>>;
 
 /** What the routes use of the room, and what they hand on to an SSE stream and a PATCH. */
-export interface RoutePort extends SsePort, PatchPort {
+export interface RoutePort extends SsePort, PatchPort, TimeTravelPort {
   readonly options: Pick<RoomContext, "config" | "now" | "logger">;
   readonly log: LogReader;
   readonly model: Pick<StoreModel, "hasStore" | "toJson" | "toJsonParts">;
@@ -47,6 +48,14 @@ export const createRequestHandler = (core: RoutePort, { more, streams, ...extras
   const log = (error: unknown) => core.options.logger.error("roomstore: request failed", error);
 
   const getStore: Handler = async (request, headers) => {
+    const at = new URL(request.url).searchParams.get(AT_PARAM);
+    if (at !== null) {
+      // The store as of a log position (log/time-travel.ts): an empty body while no store existed yet.
+      const { json, storeSeq } = await storeAtPosition(core, at);
+      headers.set("ETag", etagOf(storeSeq));
+      headers.set("Cache-Control", "no-store");
+      return respond(200, json ?? "", headers);
+    }
     await core.settled();
     headers.set("ETag", etagOf(core.log.storeSeq));
     headers.set("Cache-Control", "no-store");

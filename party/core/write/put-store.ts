@@ -15,13 +15,14 @@ import { commitStore, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
 
-export const putStore = (ctx: WriteContext, content: Content, origin: unknown, ifMatch?: number): Promise<PutResult> => {
+/** `ifMatch`: the store's seq a replace expects, or `"*"` to replace whatever it is at (a restore). */
+export const putStore = (ctx: WriteContext, content: Content, origin: unknown, ifMatch?: number | "*"): Promise<PutResult> => {
   const { state, hooks } = ctx;
   const { model } = state;
   return ctx.queue.run(async (batch) => {
     const replacing = ifMatch !== undefined;
     if (!replacing && model.hasStore) return { status: 205 as const, seq: state.meta.storeSeq };
-    if (replacing && ifMatch !== state.meta.storeSeq) {
+    if (replacing && ifMatch !== "*" && ifMatch !== state.meta.storeSeq) {
       throw new RoomError("precondition_failed", `The store is at seq ${state.meta.storeSeq}, not ${ifMatch}.`);
     }
     await validateWrite(ctx.options, "put", content, origin);

@@ -10,6 +10,7 @@ import { putAudit, putEvent, type StoredEvent } from "../storage/event-log.ts";
 import type { StoreWrite } from "../store/model.ts";
 import { emitAfterCommit, eventContext, type WriteContext } from "./context.ts";
 import { scheduleSnapshot } from "./snapshot.ts";
+import { isCheckpointDue, putCheckpoint } from "../log/checkpoints.ts";
 
 /** The whole-changeset hook: may reject, pass or rewrite (a rewrite is validated again). */
 export const vet = async (ctx: WriteContext, changes: Changes, initialSave: boolean, origin: unknown): Promise<Changes | undefined> => {
@@ -43,6 +44,10 @@ export const commitStore = (ctx: WriteContext, batch: Batch, { writes, type, dat
   const stored = putEvent(context, { stream: STORE_STREAM, type, data, id });
   batch.nextSeq = context.seq;
   putAudit(keys, stored.event.seq, writes, batch.put);
+  // A checkpoint when this event opens a new window of seqs, so that reads `?at=` stay short (log/checkpoints.ts).
+  if (isCheckpointDue(state.meta.storeSeq, stored.event.seq, ctx.config.limits.checkpointEvents)) {
+    putCheckpoint(batch, keys, { seq: stored.event.seq, json: state.model.toJson(), created: true });
+  }
   // The synchronizer stamps these writes in the same batch (sync/room.ts).
   ctx.options.onStoreWrite?.(batch, writes, stamps);
   state.moveStore(stored.event.seq);
