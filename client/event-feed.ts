@@ -41,14 +41,17 @@ export const CREDIT_WINDOW = 256;
 
 type Waiter = { resolve: (result: IteratorResult<RoomEvent>) => void; reject: (error: Error) => void };
 
-/** One feed's state, which the functions below share. */
-interface Feed {
+/** A feed's state: its subscription, what waits for the caller, and where it stands. */
+interface FeedState {
   readonly link: FeedLink;
   readonly selectors: EventSelectors;
   readonly options: FeedOptions;
+  /** Events the room may send ahead of the caller (the credit window). */
   readonly window: number;
   readonly sid: string;
+  /** Events received, not yet taken: at most `window`. */
   readonly buffer: RoomEvent[];
+  /** Callers waiting for an event, oldest first. */
   readonly waiting: Waiter[];
   lastSeq: number;
   /** Events consumed since credit was last granted. */
@@ -56,13 +59,13 @@ interface Feed {
   /** The room ended the subscription for want of credit: subscribe again when the caller reads. */
   suspended: boolean;
   ended: boolean;
-  failure: Error | undefined;
-  markCaughtUp: (seq: number) => void;
-  /** Stops hearing the link's messages and opens. */
-  unlisten: () => void;
+  failure?: Error;
+  readonly markCaughtUp: (seq: number) => void;
+  /** Set once the feed listens to the link. */
+  stop?: () => void;
 }
 
-const subscribe = (feed: Feed) => {
+const subscribe = (feed: FeedState): void => {
   if (feed.ended) return;
   feed.suspended = false;
   // After anything was seen, resume after it; the end of the range (`to`, `until`) stays.
@@ -70,14 +73,15 @@ const subscribe = (feed: Feed) => {
   // Credit covers what the buffer can still take: buffered + in flight never exceeds the window.
   feed.consumed = 0;
   const message: ClientMessage = { t: "sub", sid: feed.sid, selectors: resumed, credit: feed.window - feed.buffer.length };
-  feed.link.send(feed.options.timeoutMs === undefined ? message : { ...message, timeoutMs: feed.options.timeoutMs });
+  const { timeoutMs } = feed.options;
+  feed.link.send(timeoutMs === undefined ? message : { ...message, timeoutMs });
 };
 
-const finish = (feed: Feed, error?: Error) => {
+const finish = (feed: FeedState, error?: Error): void => {
   if (feed.ended) return;
   feed.ended = true;
   feed.failure = error;
-  feed.unlisten();
+  feed.stop?.();
   feed.markCaughtUp(feed.lastSeq);
   // Buffered events still go to waiting readers; the rest learn that the feed ended.
   while (feed.waiting.length > 0) {
@@ -89,7 +93,7 @@ const finish = (feed: Feed, error?: Error) => {
 };
 
 /** Hands one buffered event to the caller and grants credit once half the window is consumed. */
-const take = (feed: Feed): IteratorResult<RoomEvent> => {
+const take = (feed: FeedState): IteratorResult<RoomEvent> => {
   const event = feed.buffer.shift()!;
   feed.consumed++;
   if (!feed.ended && !feed.suspended && feed.consumed >= feed.window / 2) {
@@ -99,7 +103,7 @@ const take = (feed: Feed): IteratorResult<RoomEvent> => {
   return { done: false, value: event };
 };
 
-const onMessage = (feed: Feed, message: ServerMessage) => {
+const onMessage = (feed: FeedState, message: ServerMessage): void => {
   if (!("sid" in message) || message.sid !== feed.sid) return;
   switch (message.t) {
     case "ev": {
@@ -123,7 +127,8 @@ const onMessage = (feed: Feed, message: ServerMessage) => {
   }
 };
 
-const next = (feed: Feed) =>
+/** The next event: a buffered one, else one awaited (subscribing again after a `timeout`). */
+const next = (feed: FeedState): Promise<IteratorResult<RoomEvent>> =>
   new Promise<IteratorResult<RoomEvent>>((resolve, reject) => {
     if (feed.buffer.length > 0) return resolve(take(feed));
     if (feed.ended) return feed.failure ? reject(feed.failure) : resolve({ done: true, value: undefined });
@@ -131,10 +136,17 @@ const next = (feed: Feed) =>
     feed.waiting.push({ resolve, reject });
   });
 
+const close = (feed: FeedState): void => {
+  if (feed.ended) return;
+  if (feed.link.isOpen) feed.link.send({ t: "unsub", sid: feed.sid });
+  feed.buffer.length = 0;
+  finish(feed);
+};
+
 export const openFeed = (link: FeedLink, selectors: EventSelectors, options: FeedOptions = {}): EventFeed => {
   let markCaughtUp!: (seq: number) => void;
   const caughtUp = new Promise<number>((resolve) => (markCaughtUp = resolve));
-  const feed: Feed = {
+  const state: FeedState = {
     link,
     selectors,
     options,
@@ -146,40 +158,32 @@ export const openFeed = (link: FeedLink, selectors: EventSelectors, options: Fee
     consumed: 0,
     suspended: false,
     ended: false,
-    failure: undefined,
     markCaughtUp,
-    unlisten: () => {},
   };
-  const stopMessages = link.onMessage((message) => onMessage(feed, message));
-  const stopOpen = link.onOpen(() => subscribe(feed));
-  feed.unlisten = () => {
+  const stopMessages = link.onMessage((message) => onMessage(state, message));
+  const stopOpen = link.onOpen(() => subscribe(state));
+  state.stop = () => {
     stopMessages();
     stopOpen();
   };
-  if (link.isOpen) subscribe(feed);
-
-  const events: EventFeed = {
+  if (link.isOpen) subscribe(state);
+  const feed: EventFeed = {
     [Symbol.asyncIterator]: () => ({
-      next: () => next(feed),
+      next: () => next(state),
       // `break` or a throw in `for await`: stop the subscription.
       return: async () => {
-        events.close();
+        close(state);
         return { done: true, value: undefined };
       },
     }),
     async each(handle) {
-      for await (const event of events) await handle(event);
+      for await (const event of feed) await handle(event);
     },
-    close() {
-      if (feed.ended) return;
-      if (link.isOpen) link.send({ t: "unsub", sid: feed.sid });
-      feed.buffer.length = 0;
-      finish(feed);
-    },
+    close: () => close(state),
     get lastSeq() {
-      return feed.lastSeq;
+      return state.lastSeq;
     },
     caughtUp,
   };
-  return events;
+  return feed;
 };

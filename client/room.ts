@@ -27,7 +27,7 @@ import { requestQuery, type HttpOptions } from "./http.ts";
 import { newId } from "./ids.ts";
 import { createRoomPresence, type RoomPresence } from "./presence.ts";
 import { syncStore, type StoreLike, type StoreSync, type StoreSyncOptions } from "./store-sync.ts";
-import { createTokenRefresh, type TokenRefresh, type TokenSource } from "./token.ts";
+import { createTokenRefresh, type TokenSource } from "./token.ts";
 
 /** PartySocket's options (host, room, party, query, protocol, reconnect timings…), plus the room's config. */
 export interface RoomOptions extends Omit<PartySocketOptions, "room" | "path" | "basePath" | "prefix"> {
@@ -106,82 +106,88 @@ const listen = <T>(set: Set<T>, listener: T) => {
   return () => void set.delete(listener);
 };
 
-type PendingWrite = { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void };
-
-/** One room's socket and what it keeps, which the functions below share. */
-interface Connection {
+/** A room's state: its socket, the writes waiting for an answer, the listeners, and whether it was closed. */
+interface RoomState {
   readonly prefix: string;
   readonly socket: PartySocket;
-  readonly tokens: TokenRefresh | undefined;
-  readonly pending: Map<string, PendingWrite>;
+  readonly tokens?: ReturnType<typeof createTokenRefresh>;
+  /** Writes sent and not yet answered, by mid: sent again on every reconnect. */
+  readonly pending: Map<string, { message: Write; resolve: (ok: Ok) => void; reject: (error: Error) => void }>;
   readonly messageListeners: Set<(message: ServerMessage) => void>;
   readonly changesListeners: Set<(changes: unknown) => void>;
   readonly openListeners: Set<() => void>;
   closed: boolean;
 }
 
-const isOpen = ({ socket }: Connection): boolean => socket.readyState === socket.OPEN;
+const isOpen = (socket: PartySocket): boolean => socket.readyState === socket.OPEN;
 
 // Sent only while open: PartySocket would queue the rest and flush it on open, but pending
 // writes are sent again on open anyway and feeds subscribe afresh.
-const send = (connection: Connection, message: ClientMessage) => {
-  if (isOpen(connection)) connection.socket.send(encodeFrame(connection.prefix, ROOM_MESSAGE, JSON.stringify(message)));
+const send = (state: RoomState, message: ClientMessage): void => {
+  if (isOpen(state.socket)) state.socket.send(encodeFrame(state.prefix, ROOM_MESSAGE, JSON.stringify(message)));
 };
 
-const onOpened = (connection: Connection) => {
-  connection.tokens?.opened();
+/** A (re)connection: the open listeners, then every write not yet answered, again. */
+const onOpen = (state: RoomState): void => {
+  state.tokens?.opened();
   // A copy: a listener that opens a feed must not see that feed's listener run in this same round.
-  for (const listener of [...connection.openListeners]) listener();
-  for (const { message } of connection.pending.values()) send(connection, message);
+  for (const listener of [...state.openListeners]) listener();
+  for (const { message } of state.pending.values()) send(state, message);
 };
 
-/** A frame from the room: a TinyBase changeset, or a roomstore message (which may answer a write). */
-const onFrame = (connection: Connection, event: MessageEvent) => {
-  const frame = typeof event.data === "string" ? decodeFrame(connection.prefix, event.data) : undefined;
+/** A frame from the room: a TinyBase changeset, or a roomstore message (an answer settles its write). */
+const onFrame = (state: RoomState, event: MessageEvent): void => {
+  const frame = typeof event.data === "string" ? decodeFrame(state.prefix, event.data) : undefined;
   if (frame?.type === SET_CHANGES) {
     const changes = parseOrUndefined(frame.payload);
-    if (changes !== undefined) for (const listener of connection.changesListeners) listener(changes);
+    if (changes !== undefined) for (const listener of state.changesListeners) listener(changes);
     return;
   }
   const message = frame?.type === ROOM_MESSAGE ? parseOrUndefined(frame.payload) : undefined;
   if (!isServerMessage(message)) return;
   if (message.t === "ok" || message.t === "nack") {
-    const write = connection.pending.get(message.mid);
-    connection.pending.delete(message.mid);
+    const write = state.pending.get(message.mid);
+    state.pending.delete(message.mid);
     if (message.t === "ok") write?.resolve(message);
     else write?.reject(new RoomRejection(message));
-    connection.tokens?.answer(message);
+    state.tokens?.answer(message);
   }
-  for (const listener of connection.messageListeners) listener(message);
+  for (const listener of state.messageListeners) listener(message);
 };
 
-/** Sends a write and keeps it until the room answers it: sent again on every reconnect. */
-const acknowledged = (connection: Connection, message: Write) =>
+/** Sends a write and resolves with the room's `ok` (rejects on its `nack`); kept until answered. */
+const acknowledged = (state: RoomState, message: Write): Promise<Ok> =>
   new Promise<Ok>((resolve, reject) => {
-    if (connection.closed) return reject(new Error("The room is closed."));
+    if (state.closed) return reject(new Error("The room is closed."));
     // The room closes the socket on a frame over its limit (1009), and a resend after the
     // reconnect would do it again, forever: refuse it here, as the room would.
-    if (exceedsBytes(encodeFrame(connection.prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
+    if (exceedsBytes(encodeFrame(state.prefix, ROOM_MESSAGE, JSON.stringify(message)), MAX_FRAME_BYTES)) {
       return reject(new RoomRejection({ error: { code: "too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` } }));
     }
-    if (connection.pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
-    connection.pending.set(message.mid, { message, resolve, reject });
-    send(connection, message);
+    if (state.pending.size >= MAX_PENDING_WRITES) return reject(new Error(`More than ${MAX_PENDING_WRITES} writes wait for the room.`));
+    state.pending.set(message.mid, { message, resolve, reject });
+    send(state, message);
   });
 
-const closeRoom = (connection: Connection) => {
-  connection.closed = true;
-  for (const { reject } of connection.pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
-  connection.pending.clear();
-  connection.tokens?.stop();
-  connection.socket.close();
+const append = async (state: RoomState, events: EventInput[], { ifMatch }: { ifMatch?: number } = {}): Promise<number[]> => {
+  const message: Write = { t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) };
+  return (await acknowledged(state, message)).seqs ?? [];
 };
 
-/** The same room for HTTP readers: the scheme PartySocket chose for the socket, so HTTP goes where the socket goes. */
-const httpOf = (options: RoomOptions, socket: PartySocket): HttpOptions => ({
+const close = (state: RoomState): void => {
+  state.closed = true;
+  for (const { reject } of state.pending.values()) reject(new Error("The room was closed before the write was acknowledged."));
+  state.pending.clear();
+  state.tokens?.stop();
+  state.socket.close();
+};
+
+/** The same room for HTTP readers, going where the socket goes. */
+const httpOf = (options: RoomOptions, socket: PartySocket, party: string): HttpOptions => ({
   host: options.host,
   room: options.room,
-  party: options.party ?? PARTY_NAME,
+  party,
+  // The scheme PartySocket chose for the socket, so HTTP goes where the socket goes.
   protocol: socket.roomUrl.startsWith("wss:") ? "https" : "http",
   query: options.query,
   token: options.token,
@@ -191,33 +197,31 @@ const httpOf = (options: RoomOptions, socket: PartySocket): HttpOptions => ({
 });
 
 export const connectRoom = (options: RoomOptions): Room => {
-  const { messagePrefix: prefix = "", storePath, eventsPath, fetch, token, ...socketOptions } = options;
-  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(connection, message), get isOpen(): boolean { return isOpen(connection); } });
+  // The room's own options are not PartySocket's.
+  const { messagePrefix: prefix = "", storePath: _storePath, eventsPath: _eventsPath, fetch: _fetch, token, ...socketOptions } = options;
+  const party = options.party ?? PARTY_NAME;
+  const tokens = token === undefined ? undefined : createTokenRefresh(token, { send: (message) => send(state, message), get isOpen(): boolean { return isOpen(socket); } });
   // PartySocket calls a query function for every connection attempt.
   const query = tokens ? () => requestQuery({ query: socketOptions.query, token: tokens.next }) : socketOptions.query;
   // PartySocket 1.3 puts `room` into its URL as it is: encoded here, a name with `/`, `?` or `#`
   // stays one path segment and reaches its own room, as the HTTP readers' URLs do (roomUrl).
-  const socket = new PartySocket({ ...socketOptions, query, room: roomSegment(options.room), party: options.party ?? PARTY_NAME });
-  const connection: Connection = { prefix, socket, tokens, pending: new Map(), messageListeners: new Set(), changesListeners: new Set(), openListeners: new Set(), closed: false };
-  socket.addEventListener("open", () => onOpened(connection));
+  const socket = new PartySocket({ ...socketOptions, query, room: roomSegment(options.room), party });
+  const state: RoomState = { prefix, socket, tokens, pending: new Map(), messageListeners: new Set(), changesListeners: new Set(), openListeners: new Set(), closed: false };
+  socket.addEventListener("open", () => onOpen(state));
   socket.addEventListener("close", () => tokens?.stop());
-  socket.addEventListener("message", (event: MessageEvent) => onFrame(connection, event));
-
+  socket.addEventListener("message", (event: MessageEvent) => onFrame(state, event));
   const link: FeedLink = {
-    send: (message) => send(connection, message),
-    onMessage: (listener) => listen(connection.messageListeners, listener),
-    onOpen: (listener) => listen(connection.openListeners, listener),
+    send: (message) => send(state, message),
+    onMessage: (listener) => listen(state.messageListeners, listener),
+    onOpen: (listener) => listen(state.openListeners, listener),
     get isOpen() {
-      return isOpen(connection);
+      return isOpen(socket);
     },
   };
   const room: Room = {
     socket,
-    http: httpOf(options, socket),
-    async append(events, { ifMatch } = {}) {
-      const message: Write = { t: "append", mid: newId(), events, ...(ifMatch === undefined ? {} : { ifMatch }) };
-      return (await acknowledged(connection, message)).seqs ?? [];
-    },
+    http: httpOf(options, socket, party),
+    append: (events, appendOptions) => append(state, events, appendOptions),
     stream: (name) => ({
       event: (type, data, extra = {}) => ({
         append: async () => (await room.append([{ ...extra, type, data, stream: name }]))[0],
@@ -226,19 +230,17 @@ export const connectRoom = (options: RoomOptions): Room => {
     events: (selectors = {}, feedOptions) => openFeed(link, selectors, feedOptions),
     presence: createRoomPresence(link),
     syncStore: (store, syncOptions) => syncStore(room, store, syncOptions),
-    async sendChanges(changes, mid = newId()) {
-      return (await acknowledged(connection, { t: "changes", mid, changes })).seq ?? null;
-    },
+    sendChanges: async (changes, mid = newId()) => (await acknowledged(state, { t: "changes", mid, changes })).seq ?? null,
     onMessage: link.onMessage,
-    onChangesFrame: (listener) => listen(connection.changesListeners, listener),
+    onChangesFrame: (listener) => listen(state.changesListeners, listener),
     onOpen: link.onOpen,
     get pendingWrites() {
-      return connection.pending.size;
+      return state.pending.size;
     },
     get closed() {
-      return connection.closed;
+      return state.closed;
     },
-    close: () => closeRoom(connection),
+    close: () => close(state),
   };
   return room;
 };

@@ -7,6 +7,7 @@ import { exportImport } from "./export-import.ts";
 import { fixedLoad } from "./fixed-load.ts";
 import { importLargeStore } from "./import-large-store.ts";
 import { inspector } from "./inspector.ts";
+import { presence } from "./presence.ts";
 import { smallChange } from "./small-change.ts";
 import { snapshot } from "./snapshot.ts";
 import { sync } from "./sync.ts";
@@ -15,4 +16,4 @@ import { throughput } from "./throughput.ts";
 import { timeTravel } from "./time-travel.ts";
 import { webhooks } from "./webhooks.ts";
 
-export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector, timeTravel, directory];
+export const SCENARIOS: readonly Scenario[] = [throughput, fixedLoad, snapshot, smallChange, eventLog, stalledReaders, exportImport, importLargeStore, sync, webhooks, durableStreams, inspector, timeTravel, directory, presence];

@@ -5,18 +5,22 @@
 // Without a room it shows the start view alone. Looking never creates a room: the store sync
 // loads without saving (`createOnLoad: false`), and only a first edit creates it. Bundled to
 // public/inspector.js by wrangler's [build] command, and into the package by `npm run build`.
-import { createStore, type Store } from "tinybase";
+import { createStore } from "tinybase";
 import { CELL_KINDS, CellInputError, formatCell, parseCell, type CellKind } from "./cells.ts";
 import { createAccess, isRefusal, type Refusal } from "./access.ts";
 import { byId, element } from "./dom.ts";
-import { createEditor, type Editor, type Target } from "./editor.ts";
-import { createTableGrid, type TableGrid } from "./grid.ts";
+import { createEditor, type Target } from "./editor.ts";
+import { createTableGrid } from "./grid.ts";
 import { createEventLog } from "./log.ts";
-import { createStatsPanel, rememberRoom, showRecent, type StatsPanel } from "./panels.ts";
-import { createUndo, type Undo } from "./undo.ts";
+import { createStatsPanel, rememberRoom, showRecent } from "./panels.ts";
+import { createUndo } from "./undo.ts";
 import { createTimeTravel } from "./time-travel.ts";
 import { createRoomList } from "./rooms.ts";
-import { connectRoom, RoomHttpError, type HttpOptions, type Room } from "../index.ts";
+import { createPresencePanel } from "./presence-panel.ts";
+import { createTableTools, showRowCounts } from "./table-tools.ts";
+import { showFirstRows } from "./first-rows.ts";
+import type { Content } from "../tinybase-encoding.ts";
+import { connectRoom, RoomHttpError, type HttpOptions } from "../index.ts";
 
 // ---- where: the room from the address ----
 
@@ -66,8 +70,16 @@ const kindOptions = (select: HTMLSelectElement) =>
   select.replaceChildren(...CELL_KINDS.map((kind) => Object.assign(element("option", "", kind === "json" ? "object / array (JSON)" : kind), { value: kind })));
 for (const select of document.querySelectorAll<HTMLSelectElement>("select[name=kind]")) kindOptions(select);
 
-/** The room's name in the page's header and title, remembered among the recent rooms. */
-const showRoomHeader = () => {
+// A name no room can have (".", "..") is refused by connectRoom: said here, not thrown away.
+if (where.room) {
+  try {
+    open();
+  } catch (error) {
+    setStatus(`cannot open: ${(error as Error).message}`, "error");
+  }
+} else showStart();
+
+function open() {
   document.title = `${where.room} · roomstore inspector`;
   byId("welcome").hidden = true;
   byId("inspector").hidden = false;
@@ -75,141 +87,7 @@ const showRoomHeader = () => {
   byId("room-name").textContent = where.party ? `${where.room} (${where.party})` : where.room;
   rememberRoom({ room: where.room, party: where.party });
   setStatus("connecting…", "offline");
-};
 
-/** Keeps `store` in sync with the room, and the status badge with the socket. */
-const followRoom = (room: Room, store: Store, refusedBy: (error: Error) => boolean, onRejected: (error: Error) => void) => {
-  let loaded = false;
-  room.socket.addEventListener("open", () => loaded && setStatus("live", "ok"));
-  room.socket.addEventListener("close", () => loaded && setStatus("offline, reconnecting…", "offline"));
-  const sync = room.syncStore(store, { createOnLoad: false, onRejected });
-  sync.ready.then(
-    () => {
-      loaded = true;
-      const open = room.socket.readyState === room.socket.OPEN;
-      setStatus(open ? "live" : "offline, reconnecting…", open ? "ok" : "offline");
-    },
-    (error: Error) => {
-      if (refusedBy(error)) return;
-      setStatus(`cannot load: ${error.message}`, "error");
-      room.close();
-    },
-  );
-  return sync;
-};
-
-/** What the store's views (the tables, the forms, the values) share. */
-interface StoreView {
-  readonly store: Store;
-  readonly grid: TableGrid;
-  readonly editor: Editor;
-  readonly undo: Undo;
-  readonly canWrite: () => boolean;
-}
-
-/** The table tabs, the grid on the chosen table, and its deletion. */
-const showTables = (view: StoreView) => {
-  const { store, grid } = view;
-  const tableIds = store.getTableIds();
-  if (!tableIds.includes(grid.tableId)) grid.show(tableIds[0] ?? "");
-  byId("no-tables").hidden = tableIds.length > 0;
-  byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
-  byId("tables").replaceChildren(
-    ...tableIds.map((tableId) => {
-      const tab = element("button", "", tableId);
-      tab.type = "button";
-      tab.setAttribute("role", "tab");
-      tab.setAttribute("aria-selected", String(tableId === grid.tableId));
-      tab.addEventListener("click", () => {
-        grid.show(tableId);
-        showTables(view);
-      });
-      return tab;
-    }),
-  );
-  const add = byId<HTMLFormElement>("add-form").elements.namedItem("table") as HTMLInputElement;
-  if (!add.value && grid.tableId) add.value = grid.tableId;
-};
-
-/** A form of the page that writes one cell or value; a value that does not parse is refused here. */
-const onWriteForm = (view: StoreView, id: string, write: (field: (name: string) => string, value: never) => void) => {
-  const form = byId<HTMLFormElement>(id);
-  const error = byId(id.replace("-form", "-error"));
-  form.addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
-    if (!view.canWrite()) return;
-    try {
-      write(field, parseCell(field("kind") as CellKind, field("text")) as never);
-      error.textContent = "";
-    } catch (caught) {
-      if (!(caught instanceof CellInputError)) throw caught;
-      error.textContent = caught.message;
-    }
-  });
-};
-
-const showValues = ({ store, editor, undo, canWrite }: StoreView) =>
-  byId("values").replaceChildren(
-    ...store.getValueIds().map((id) => {
-      const item = element("li");
-      item.dataset.value = id;
-      const name = element("button", "value-id", id);
-      name.type = "button";
-      name.addEventListener("click", () => editor.select({ kind: "value", id }));
-      const { text, kind } = formatCell(store.getValue(id));
-      const remove = element("button", "icon write", "×");
-      remove.type = "button";
-      remove.setAttribute("aria-label", `Delete value ${id}`);
-      remove.addEventListener("click", () => canWrite() && undo.delValue(id));
-      item.append(name, element("span", `cell t-${kind}`, text), element("span", "kind", kind), remove);
-      return item;
-    }),
-  );
-
-/** The tables, the forms that write and the values, kept as the store changes. */
-const showStore = (view: StoreView) => {
-  const { store, grid, canWrite } = view;
-  store.addTableIdsListener(() => showTables(view));
-  showTables(view);
-  byId("delete-table").addEventListener("click", () => {
-    if (canWrite() && grid.tableId && confirm(`Delete table ${grid.tableId} and all its rows?`)) store.delTable(grid.tableId);
-  });
-  onWriteForm(view, "add-form", (field, value) => {
-    store.setCell(field("table"), field("row"), field("cell"), value);
-    if (grid.tableId !== field("table")) {
-      grid.show(field("table"));
-      showTables(view);
-    }
-  });
-  onWriteForm(view, "value-form", (field, value) => store.setValue(field("id"), value));
-  store.addValuesListener(() => showValues(view));
-  showValues(view);
-};
-
-/** The event log, live, and its filters. */
-const showLog = (room: Room, stats: StatsPanel, editor: Editor, refusedBy: (error: Error) => boolean) => {
-  const log = createEventLog({
-    room,
-    list: byId<HTMLOListElement>("events"),
-    olderButton: byId<HTMLButtonElement>("older"),
-    status: byId("log-status"),
-    first: () => stats.first,
-    onLive: stats.refresh,
-    onError: (error) => refusedBy(error) || setStatus(error.message, "error"),
-  });
-  const filters = byId<HTMLFormElement>("log-filters");
-  filters.addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    const field = (name: string) => (filters.elements.namedItem(name) as HTMLInputElement).value.trim();
-    const types = field("types").split(",").map((type) => type.trim()).filter(Boolean);
-    void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
-  });
-  void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
-};
-
-function open() {
-  showRoomHeader();
   const room = connectRoom({
     host: location.host,
     room: where.room,
@@ -229,14 +107,49 @@ function open() {
   const refusedBy = (error: Error) => error instanceof RoomHttpError && isRefusal(error.status) && (access.refuse({ status: error.status, message: error.message }), true);
   const canWrite = () => access.canWrite;
   const undo = createUndo(store, byId("undo"));
+
+  // ---- connection state ----
+  let loaded = false;
+  room.socket.addEventListener("open", () => loaded && setStatus("live", "ok"));
+  room.socket.addEventListener("close", () => loaded && setStatus("offline, reconnecting…", "offline"));
+
   // A refused edit: the editor says why and shows the room's value; the stats read the role again.
-  const sync = followRoom(room, store, refusedBy, (error) => {
+  const rejected = (error: Error) => {
     editor.rejected(error);
     stats.refresh();
-  });
-  const stats = createStatsPanel(http, byId("stats"), access);
+  };
+  // The first snapshot's first rows show while TinyBase takes it in; the grid replaces them.
+  const preview = byId("grid-preview");
+  const endPreview = () => {
+    if (preview.hidden) return;
+    preview.hidden = true;
+    preview.replaceChildren();
+    byId("grid").hidden = false;
+  };
+  const onSnapshot = async (content: Content) => {
+    if (loaded || store.getTableIds().length > 0) return;
+    byId("grid").hidden = true;
+    await showFirstRows(content, preview);
+  };
+  const sync = room.syncStore(store, { createOnLoad: false, onRejected: rejected, onSnapshot });
+  void sync.ready.finally(endPreview).catch(() => {});
+  sync.ready.then(
+    () => {
+      loaded = true;
+      const open = room.socket.readyState === room.socket.OPEN;
+      setStatus(open ? "live" : "offline, reconnecting…", open ? "ok" : "offline");
+    },
+    (error: Error) => {
+      if (refusedBy(error)) return;
+      setStatus(`cannot load: ${error.message}`, "error");
+      room.close();
+    },
+  );
 
-  // The Selected panel and the grid.
+  const stats = createStatsPanel(http, byId("stats"), access);
+  createPresencePanel(room.presence, byId("presence"), byId("presence-count"));
+
+  // ---- the Selected panel, the tables and the grid ----
   const focusValue = (id: string) => [...document.querySelectorAll<HTMLElement>("#values li")].find((item) => item.dataset.value === id)?.querySelector("button")?.focus();
   const editor = createEditor({
     store,
@@ -246,15 +159,119 @@ function open() {
     back: (target: Target) => (target.kind === "cell" ? grid.reveal(target.address) : focusValue(target.id)),
     onError: (error) => refusedBy(error) || editor.error(error.message),
   });
+  const tools = createTableTools({ store, form: byId<HTMLFormElement>("row-tools"), count: byId("row-count"), onChange: () => grid.refresh() });
   const grid = createTableGrid(store, byId("grid"), {
     select: (address) => editor.select({ kind: "cell", address }),
     edit: (address) => editor.edit({ kind: "cell", address }),
     deleteCell: (address) => canWrite() && undo.delCell(address.tableId, address.rowId, address.cellId),
     deleteRow: (tableId, rowId) => canWrite() && undo.delRow(tableId, rowId),
     firstRows: () => performance.mark("inspector:first-rows"),
+    rowIds: tools.rowIds,
   });
-  showStore({ store, grid, editor, undo, canWrite });
-  showLog(room, stats, editor, refusedBy);
+  const showTable = (tableId: string) => {
+    tools.show(tableId);
+    grid.show(tableId);
+  };
+  const showTables = () => {
+    const tableIds = store.getTableIds();
+    if (!tableIds.includes(grid.tableId)) showTable(tableIds[0] ?? "");
+    if (tableIds.length > 0) endPreview();
+    byId("no-tables").hidden = tableIds.length > 0;
+    byId("row-tools").hidden = tableIds.length === 0;
+    byId<HTMLButtonElement>("delete-table").disabled = !grid.tableId;
+    byId("tables").replaceChildren(
+      ...tableIds.map((tableId) => {
+        const tab = element("button", "", tableId);
+        const count = element("span", "row-count");
+        count.dataset.rowCount = tableId;
+        count.title = "rows";
+        tab.append(" ", count);
+        tab.type = "button";
+        tab.setAttribute("role", "tab");
+        tab.setAttribute("aria-selected", String(tableId === grid.tableId));
+        tab.addEventListener("click", () => {
+          showTable(tableId);
+          showTables();
+        });
+        return tab;
+      }),
+    );
+    updateCounts();
+    const add = byId<HTMLFormElement>("add-form").elements.namedItem("table") as HTMLInputElement;
+    if (!add.value && grid.tableId) add.value = grid.tableId;
+  };
+  const updateCounts = showRowCounts(store, byId("tables"));
+  store.addTableIdsListener(showTables);
+  showTables();
+  byId("delete-table").addEventListener("click", () => {
+    if (canWrite() && grid.tableId && confirm(`Delete table ${grid.tableId} and all its rows?`)) store.delTable(grid.tableId);
+  });
+
+  /** A form of the page that writes one cell or value; a value that does not parse is refused here. */
+  const onWriteForm = (id: string, write: (field: (name: string) => string, value: never) => void) => {
+    const form = byId<HTMLFormElement>(id);
+    const error = byId(id.replace("-form", "-error"));
+    form.addEventListener("submit", (submit) => {
+      submit.preventDefault();
+      const field = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+      if (!canWrite()) return;
+      try {
+        write(field, parseCell(field("kind") as CellKind, field("text")) as never);
+        error.textContent = "";
+      } catch (caught) {
+        if (!(caught instanceof CellInputError)) throw caught;
+        error.textContent = caught.message;
+      }
+    });
+  };
+  onWriteForm("add-form", (field, value) => {
+    store.setCell(field("table"), field("row"), field("cell"), value);
+    if (grid.tableId !== field("table")) {
+      showTable(field("table"));
+      showTables();
+    }
+  });
+  onWriteForm("value-form", (field, value) => store.setValue(field("id"), value));
+
+  // ---- values ----
+  const showValues = () =>
+    byId("values").replaceChildren(
+      ...store.getValueIds().map((id) => {
+        const item = element("li");
+        item.dataset.value = id;
+        const name = element("button", "value-id", id);
+        name.type = "button";
+        name.addEventListener("click", () => editor.select({ kind: "value", id }));
+        const { text, kind } = formatCell(store.getValue(id));
+        const remove = element("button", "icon write", "×");
+        remove.type = "button";
+        remove.setAttribute("aria-label", `Delete value ${id}`);
+        remove.addEventListener("click", () => canWrite() && undo.delValue(id));
+        item.append(name, element("span", `cell t-${kind}`, text), element("span", "kind", kind), remove);
+        return item;
+      }),
+    );
+  store.addValuesListener(showValues);
+  showValues();
+
+  // ---- the event log ----
+  const log = createEventLog({
+    room,
+    list: byId<HTMLOListElement>("events"),
+    olderButton: byId<HTMLButtonElement>("older"),
+    status: byId("log-status"),
+    first: () => stats.first,
+    onLive: stats.refresh,
+    onError: (error) => refusedBy(error) || setStatus(error.message, "error"),
+  });
+  const filters = byId<HTMLFormElement>("log-filters");
+  filters.addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    const field = (name: string) => (filters.elements.namedItem(name) as HTMLInputElement).value.trim();
+    const types = field("types").split(",").map((type) => type.trim()).filter(Boolean);
+    void log.setFilters({ stream: field("stream") || undefined, types }).catch((error: Error) => refusedBy(error) || editor.error(error.message));
+  });
+  void log.start().catch((error: Error) => refusedBy(error) || setStatus(error.message, "error"));
 
   // ---- time travel: the store at a log position, and restoring it ----
   const travel = createTimeTravel({ http, canWrite, first: () => stats.first, onError: (error) => void refusedBy(error), events: byId("events") });
@@ -263,12 +280,3 @@ function open() {
   // For the console and the bench: the page's TinyBase store.
   Object.assign(globalThis, { roomstoreInspector: { store, ready: sync.ready } });
 }
-
-// A name no room can have (".", "..") is refused by connectRoom: said here, not thrown away.
-if (where.room) {
-  try {
-    open();
-  } catch (error) {
-    setStatus(`cannot open: ${(error as Error).message}`, "error");
-  }
-} else showStart();

@@ -22,6 +22,8 @@ export interface GridHandlers {
   deleteRow(tableId: string, rowId: string): void;
   /** The first rows of a table were put on the page (the bench's "time to first rows"). */
   firstRows?(tableId: string): void;
+  /** The rows to show, in order (a search, a sort); default: every row, in the store's order. */
+  rowIds?(tableId: string): string[];
 }
 
 interface RenderedRow {
@@ -169,7 +171,7 @@ export const renderRows = (grid: GridView) => {
 };
 
 export const refreshRows = (grid: GridView) => {
-  grid.rowIds = grid.tableId ? grid.store.getRowIds(grid.tableId) : [];
+  grid.rowIds = !grid.tableId ? [] : grid.handlers.rowIds ? grid.handlers.rowIds(grid.tableId) : grid.store.getRowIds(grid.tableId);
   grid.active.row = Math.min(grid.active.row, Math.max(0, grid.rowIds.length - 1));
   grid.scroller.setAttribute("aria-rowcount", String(grid.rowIds.length + 1));
   grid.virtualizer.setOptions({ ...grid.virtualizer.options, count: grid.rowIds.length });

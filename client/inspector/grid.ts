@@ -171,6 +171,8 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
       moveTo(grid, address);
       focusActive(grid);
     },
+    /** Reads the rows to show again (the search or the sort changed). */
+    refresh: () => refreshRows(grid),
     get tableId() {
       return grid.tableId;
     },

@@ -1,26 +1,28 @@
 // The room as adapters use it: one call builds the core and its HTTP and WebSocket handlers.
-import { createOpenConnections } from "./live/connections.ts";
+import { createOpenConnections, type OpenConnections } from "./live/connections.ts";
 import { createSocketHandlers } from "./transport/sockets.ts";
 import { createRoomMessages } from "./transport/room-messages.ts";
 import { createRequestHandler } from "./transport/routes.ts";
 import { createDurableStreamHandler } from "./durable-streams/handler.ts";
-import { countReaders, readStats } from "./room/stats.ts";
+import { countReaders, readStats, type ReaderCount } from "./room/stats.ts";
 import { createRoomContext, createRoomCore, type RoomConnection, type RoomCore, type RoomOptions } from "./room-core.ts";
+import type { RoomContext } from "./room/types.ts";
 import { createSubscriptions } from "./live/subscriptions.ts";
 import { roomAdminResources } from "./admin/routes.ts";
 import { clearUnfinishedImport } from "./storage/write-lock.ts";
 import { createMergeablePeer } from "./sync/mergeable-peer.ts";
 import { createSyncRoom, isSyncConnection } from "./sync/room.ts";
 import { CLOSE_POLICY, SYNC_PATH } from "../protocol.ts";
+import { RoomError } from "./common/errors.ts";
+import { createDirectoryHost, type DirectoryHostOptions } from "./directory/host.ts";
 import { subPath } from "./room/http.ts";
 import { startDelivery, webhookStatus } from "./webhooks/delivery.ts";
-import { createTokenExpiry } from "./live/token-expiry.ts";
-import { createPresence } from "./live/presence.ts";
+import { createTokenExpiry, type TokenExpiry } from "./live/token-expiry.ts";
+import { createPresence, type Presence } from "./live/presence.ts";
 import { presenceResource } from "./transport/presence-route.ts";
 import { restoreResource } from "./transport/restore-route.ts";
-import { createReporter, type SendReport } from "./directory/reporter.ts";
-import { createDirectoryHost, type DirectoryHostOptions } from "./directory/host.ts";
-import { RoomError } from "./common/errors.ts";
+import { createRoomReporter, type RoomLinks } from "./directory-room.ts";
+import type { Reporter } from "./directory/reporter.ts";
 
 export interface Room {
   readonly core: RoomCore;
@@ -46,22 +48,33 @@ export interface Room {
   handleClose(connection: RoomConnection): void;
 }
 
-/** What an adapter gives a room besides its options: how it reports to its party's directory (directory/). */
-export interface RoomLinks {
-  /** Sends one report to the party's directory; absent where there is none to reach (unit tests). */
-  sendReport?: SendReport;
+/** What outlives a rebuild of the room (an import, a DELETE): the sockets, their tokens' expiries, presence, the SSE readers. */
+interface Lasting {
+  readonly options: RoomContext;
+  readonly open: OpenConnections;
+  readonly sseReaders: ReaderCount;
+  readonly tokens: TokenExpiry;
+  readonly presence: Presence;
 }
 
-export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room => {
-  const options = createRoomContext(rawOptions);
+/** The room's state: what lasts, and the core with its handlers as built last. */
+interface RoomHost extends Lasting {
+  current: BuiltRoom;
+  /** Its reports to the party's directory; they follow the room across rebuilds (a DELETE's removal is one). */
+  reporter?: Reporter;
+}
+
+type BuiltRoom = ReturnType<typeof build>;
+
+/** The open sockets of one protocol: synchronizer sockets hear the store in their own (sync/room.ts), not in TinyBase frames. */
+const only = (open: OpenConnections, sync: boolean) =>
+  function* (): Generator<RoomConnection> {
+    for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
+  };
+
+const lastingOf = (options: RoomContext): Lasting => {
   const open = createOpenConnections(options.connections);
-  // Synchronizer sockets hear the store in their own protocol (sync/room.ts), not in TinyBase frames.
-  const only = (sync: boolean) =>
-    function* (): Generator<RoomConnection> {
-      for (const connection of open) if (isSyncConnection(connection) === sync) yield connection;
-    };
-  const sseReaders = countReaders();
-  // Sockets outlive a rebuild of the room (an import, a DELETE), and so do their tokens' expiries.
+  // Sockets outlive a rebuild of the room, and so do their tokens' expiries.
   const tokens = createTokenExpiry({
     name: options.name,
     auth: options.config.auth,
@@ -72,98 +85,97 @@ export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room
     logError: (error) => options.logger.error("roomstore: could not set the alarm", error),
   });
   // Presence lives in the sockets' attachments, which outlive a rebuild too.
-  const presence = createPresence({ prefix: options.config.messagePrefix, limits: options.config.limits, hooks: options.hooks, now: options.now, setTimer: options.setTimer, connections: only(false) });
-  // The directory's reports follow the room across rebuilds: a DELETE's removal is one of them.
-  const { sendReport } = links;
-  const reporter = sendReport
-    ? createReporter({
-        name: options.name,
-        storage: options.storage,
-        storagePrefix: options.config.storagePrefix,
-        state: () => {
-          const { log, model } = current.core;
-          return { head: log.head, first: log.first, events: log.head >= log.first ? log.head - log.first + 1 : 0, cells: model.cellCount, created: log.createdAt ?? null, lastWrite: log.lastWrite ?? null };
-        },
-        send: sendReport,
-        now: options.now,
-        setTimer: options.setTimer,
-        scheduleAlarm: options.scheduleAlarm,
-        logError: (message, error) => options.logger.error(message, error),
-      })
-    : undefined;
-  /** The core and its handlers; built again from storage after an import or a DELETE. */
-  const build = () => {
-    const core = createRoomCore({ ...options, connections: only(false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
-    if (reporter) core.onEvents(() => reporter.changed());
-    const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
-    const sync = createSyncRoom(core, peer, only(true));
-    const subscriptions = createSubscriptions(core);
-    const messages = createRoomMessages(core, { subscriptions, tokens, presence });
-    const sockets = createSocketHandlers(core, { messages, subscriptions, countOpen: () => [...open].length });
-    const admin = roomAdminResources(core, { connections: () => open, reload });
-    const stats = () =>
-      readStats({
-        core,
-        connections: () => open.size,
-        subscriptions: () => subscriptions.size,
-        sseReaders: () => sseReaders.size,
-        webhook: () => webhookStatus(core),
-      });
-    const streams = createDurableStreamHandler(core);
-    const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence), restoreResource(core)], streams, stats, sseReaders });
-    return { core, peer, sync, subscriptions, sockets, handleRequest };
-  };
-  const load = async (room: ReturnType<typeof build>) => {
-    // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).
-    await clearUnfinishedImport(options.storage, room.core.keys);
-    await Promise.all([room.core.load(), room.peer.open()]);
-    room.subscriptions.resetOrphans(open);
-    await startDelivery(room.core);
-  };
-  let current = build();
-  async function reload() {
-    const next = build();
-    await load(next);
-    current = next;
-    await reporter?.rebuilt();
-    // Their feeds read the old room's log: ended, they reconnect to the room as it now is.
-    sseReaders.endAll();
-  }
+  const presence = createPresence({ prefix: options.config.messagePrefix, limits: options.config.limits, hooks: options.hooks, now: options.now, setTimer: options.setTimer, connections: only(open, false) });
+  return { options, open, sseReaders: countReaders(), tokens, presence };
+};
+
+/** The core and its handlers; built again from storage after an import or a DELETE (`reload`). */
+const build = ({ options, open, sseReaders, tokens, presence, reporter }: Lasting & { reporter?: Reporter }, reload: () => Promise<void>) => {
+  const core = createRoomCore({ ...options, connections: only(open, false), onStoreWrite: (...write) => sync.onStoreWrite(...write) });
+  if (reporter) core.onEvents(() => reporter.changed());
+  const peer = createMergeablePeer({ storage: options.storage, storagePrefix: core.options.config.storagePrefix, model: core.model, name: options.name, now: core.options.now });
+  const sync = createSyncRoom(core, peer, only(open, true));
+  const subscriptions = createSubscriptions(core);
+  const messages = createRoomMessages(core, { subscriptions, tokens, presence });
+  const sockets = createSocketHandlers(core, { messages, subscriptions, countOpen: () => [...open].length });
+  const admin = roomAdminResources(core, { connections: () => open, reload });
+  const stats = () =>
+    readStats({
+      core,
+      connections: () => open.size,
+      subscriptions: () => subscriptions.size,
+      sseReaders: () => sseReaders.size,
+      webhook: () => webhookStatus(core),
+    });
+  const streams = createDurableStreamHandler(core);
+  const handleRequest = createRequestHandler(core, { more: [...admin, presenceResource(presence), restoreResource(core)], streams, stats, sseReaders });
+  return { core, peer, sync, subscriptions, sockets, handleRequest };
+};
+
+const load = async ({ options, open }: Lasting, room: BuiltRoom): Promise<void> => {
+  // A room that stopped mid-import is erased before it loads (storage/write-lock.ts).
+  await clearUnfinishedImport(options.storage, room.core.keys);
+  await Promise.all([room.core.load(), room.peer.open()]);
+  room.subscriptions.resetOrphans(open);
+  await startDelivery(room.core);
+};
+
+/** Builds the room again from storage, and swaps it in once loaded. */
+const reload = async (host: RoomHost): Promise<void> => {
+  const next = build(host, () => reload(host));
+  await load(host, next);
+  host.current = next;
+  await host.reporter?.rebuilt();
+  // Their feeds read the old room's log: ended, they reconnect to the room as it now is.
+  host.sseReaders.endAll();
+};
+
+const isSyncRequest = (request: Request): boolean => subPath(new URL(request.url).pathname) === SYNC_PATH;
+
+const connect = (host: RoomHost, connection: RoomConnection, request: Request): void => {
+  host.open.add(connection);
+  if (isSyncRequest(request)) host.current.sync.connect(connection);
+  if (!host.current.sockets.connect(connection, request)) return;
+  host.tokens.admit(connection, request);
+  if (!isSyncConnection(connection)) host.presence.hello(connection);
+};
+
+const close = (host: RoomHost, connection: RoomConnection): void => {
+  host.open.delete(connection);
+  host.tokens.forget(connection);
+  host.current.sockets.close(connection);
+  host.current.sync.close(connection);
+  if (!isSyncConnection(connection)) host.presence.leave(connection);
+};
+
+export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room => {
+  const lasting = lastingOf(createRoomContext(rawOptions));
+  const reporter = links.sendReport && createRoomReporter(lasting.options, links.sendReport, () => host.current.core);
+  const host: RoomHost = { ...lasting, reporter, current: build({ ...lasting, reporter }, () => reload(host)) };
+  const { tokens } = host;
   return {
     get core() {
-      return current.core;
+      return host.current.core;
     },
     load: async () => {
-      await load(current);
+      await load(host, host.current);
       await reporter?.load();
     },
-    handleRequest: (request) => current.handleRequest(request),
-    isFull: () => current.sockets.isFull(),
-    socketRefusal: (request) => current.sockets.refusal(request),
+    handleRequest: (request) => host.current.handleRequest(request),
+    isFull: () => host.current.sockets.isFull(),
+    socketRefusal: (request) => host.current.sockets.refusal(request),
     prepareSocket: async (request) => {
-      if (subPath(new URL(request.url).pathname) === SYNC_PATH) await current.sync.prepare();
+      if (isSyncRequest(request)) await host.current.sync.prepare();
     },
-    handleConnect(connection, request) {
-      open.add(connection);
-      if (subPath(new URL(request.url).pathname) === SYNC_PATH) current.sync.connect(connection);
-      if (!current.sockets.connect(connection, request)) return;
-      tokens.admit(connection, request);
-      if (!isSyncConnection(connection)) presence.hello(connection);
-    },
+    handleConnect: (connection, request) => connect(host, connection, request),
     async handleMessage(connection, message) {
       if (tokens.endIfExpired(connection)) return;
-      return isSyncConnection(connection) ? current.sync.message(connection, message) : current.sockets.message(connection, message);
+      return isSyncConnection(connection) ? host.current.sync.message(connection, message) : host.current.sockets.message(connection, message);
     },
-    handleClose(connection) {
-      open.delete(connection);
-      tokens.forget(connection);
-      current.sockets.close(connection);
-      current.sync.close(connection);
-      if (!isSyncConnection(connection)) presence.leave(connection);
-    },
+    handleClose: (connection) => close(host, connection),
     async handleAlarm() {
       tokens.sweep();
-      await current.core.handleAlarm();
+      await host.current.core.handleAlarm();
       // After retention, whose trims change the figures (`events`) without a write.
       await reporter?.alarm();
     },
@@ -171,8 +183,8 @@ export const createRoom = (rawOptions: RoomOptions, links: RoomLinks = {}): Room
 };
 
 /**
- * The party's directory of rooms (directory/), as adapters serve it: the object of the party's
- * class under DIRECTORY_NAME gets this instead of a room. It has no core and opens no socket.
+ * The party's directory of rooms (directory/), as adapters serve it: the object of the party's class under
+ * DIRECTORY_NAME gets this instead of a room. It has no core and opens no socket.
  */
 export const createDirectoryRoom = (options: DirectoryHostOptions): Room => {
   const host = createDirectoryHost(options);
@@ -194,6 +206,7 @@ export const createDirectoryRoom = (options: DirectoryHostOptions): Room => {
 };
 
 export type { RoomConnection, RoomCore, RoomOptions } from "./room-core.ts";
+export type { RoomLinks } from "./directory-room.ts";
 export { DIRECTORY_NAME, DIRECTORY_SEGMENT } from "./directory/reports.ts";
 export { recordedName } from "./directory/reporter.ts";
 export { admitListing, listedParty } from "./directory/access.ts";

@@ -3,9 +3,10 @@
 //   reader as much as any other);
 // - the directions the layers keep (docs/design.md, "Layout"): party/core imports no runtime and no
 //   adapter; client/ takes only party/protocol.ts of the server; cli/ takes nothing of party/core;
-//   the protocol module imports only its own parts, and everything else imports it by its entry.
-// - and one shape of the code the layout relies on: no function of the sources takes more than four
-//   positional parameters (more become an options object, STYLE.md).
+//   the protocol module imports only its own parts, and everything else imports it by its entry;
+// - and two shapes of the code the layout relies on: no function of the sources takes more than four
+//   positional parameters (more become an options object, STYLE.md), and none of party/ is longer
+//   than MAX_FUNCTION_LINES (a longer one becomes plain functions over an explicit state).
 // The imports are read by TypeScript's own scanner (`preProcessFile`: every `import`, `export … from`,
 // `import type` and `import("…")`, never one inside a string), and the loops found by a depth-first
 // walk: a few lines over a dependency the project has, where madge or dependency-cruiser would bring
@@ -54,24 +55,52 @@ const cyclesOf = (graph: Map<string, string[]>): string[][] => {
 const MAX_POSITIONAL_PARAMETERS = 4;
 
 /**
- * Every function with a body (declarations, arrows, function expressions, methods, accessors) that
- * takes more than MAX_POSITIONAL_PARAMETERS, as `file:line name (count)`. Signatures without a body
- * are not counted: RoomHooks' methods keep TinyBase's names and argument order, which users implement.
+ * Most lines a function of party/ spans, from its first token to its closing brace, the functions
+ * nested in it included: a function longer than a screen or so becomes plain functions over an
+ * explicit state (STYLE.md). The longest left are about 85 lines.
  */
-const longParameterLists = (file: string, text: string): string[] => {
+const MAX_FUNCTION_LINES = 100;
+
+/** One function with a body, as the checks below name it. */
+interface FunctionShape {
+  /** `file:line name`. */
+  at: string;
+  parameters: number;
+  lines: number;
+}
+
+/**
+ * Every function with a body (declarations, arrows, function expressions, methods, accessors).
+ * Signatures without a body are not counted: RoomHooks' methods keep TinyBase's names and argument
+ * order, which users implement.
+ */
+const functionsOf = (file: string, text: string): FunctionShape[] => {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
-  const found: string[] = [];
+  const lineOf = (position: number) => source.getLineAndCharacterOfPosition(position).line + 1;
+  const found: FunctionShape[] = [];
   const visit = (node: ts.Node) => {
-    if (ts.isFunctionLike(node) && "body" in node && node.body && node.parameters.length > MAX_POSITIONAL_PARAMETERS) {
+    if (ts.isFunctionLike(node) && "body" in node && node.body) {
       const named = node.name ?? (ts.isVariableDeclaration(node.parent) || ts.isPropertyAssignment(node.parent) ? node.parent.name : undefined);
-      const line = source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
-      found.push(`${file}:${line} ${named?.getText() ?? "(anonymous)"} (${node.parameters.length})`);
+      const line = lineOf(node.getStart());
+      found.push({ at: `${file}:${line} ${named?.getText() ?? "(anonymous)"}`, parameters: node.parameters.length, lines: lineOf(node.getEnd()) - line + 1 });
     }
     ts.forEachChild(node, visit);
   };
   visit(source);
   return found;
 };
+
+/** The functions that take more than MAX_POSITIONAL_PARAMETERS, as `file:line name (count)`. */
+const longParameterLists = (file: string, text: string): string[] =>
+  functionsOf(file, text)
+    .filter(({ parameters }) => parameters > MAX_POSITIONAL_PARAMETERS)
+    .map(({ at, parameters }) => `${at} (${parameters})`);
+
+/** The functions longer than `limit` lines, as `file:line name (lines)`. */
+const longFunctions = (file: string, text: string, limit = MAX_FUNCTION_LINES): string[] =>
+  functionsOf(file, text)
+    .filter(({ lines }) => lines > limit)
+    .map(({ at, lines }) => `${at} (${lines} lines)`);
 
 const graph = new Map(
   SOURCE_DIRS.flatMap(sourceFiles).map((file) => [file, importsOf(file, readFileSync(path.join(ROOT, file), "utf8"))] as const),
@@ -189,6 +218,40 @@ describe("imports", () => {
 
   it("party/, client/, cli/: no function takes more than four positional parameters", () => {
     const long = SOURCE_DIRS.flatMap(sourceFiles).flatMap((file) => longParameterLists(file, readFileSync(path.join(ROOT, file), "utf8")));
+    expect(long).toEqual([]);
+  });
+
+  it("counts a function's lines from its first token to its end, nested functions included, and not its comment", () => {
+    const text = [
+      "/** A comment above is not the function's. */",
+      "function outer() {", // line 2
+      "  const inner = () => {", // line 3
+      "    return 1;",
+      "  };", // line 5
+      "  return inner;",
+      "}", // line 7
+      "const object = {",
+      "  method() {", // line 9
+      "    return 2;",
+      "  },", // line 11
+      "  get value() { return 3; },",
+      "};",
+      "const oneLine = (a) => a;",
+      "interface Shape { method(): void }",
+    ].join("\n");
+    expect(functionsOf("x.ts", text).map(({ at, lines }) => `${at} ${lines}`)).toEqual([
+      "x.ts:2 outer 6",
+      "x.ts:3 inner 3",
+      "x.ts:9 method 3",
+      "x.ts:12 value 1",
+      "x.ts:14 oneLine 1",
+    ]);
+    expect(longFunctions("x.ts", text, 5)).toEqual(["x.ts:2 outer (6 lines)"]);
+    expect(longFunctions("x.ts", text, 6)).toEqual([]);
+  });
+
+  it(`party/: no function is longer than ${MAX_FUNCTION_LINES} lines`, () => {
+    const long = sourceFiles("party").flatMap((file) => longFunctions(file, readFileSync(path.join(ROOT, file), "utf8")));
     expect(long).toEqual([]);
   });
 

@@ -88,121 +88,133 @@ export interface Reporter {
 const matches = (acked: Acked | null, state: RoomState): boolean =>
   state.head === 0 ? acked === null : acked !== null && acked.head === state.head && acked.first === state.first;
 
-export const createReporter = (options: ReporterOptions): Reporter => {
-  const { storage, now } = options;
-  const key = recordKey(options.storagePrefix);
-  let record: ReportRecord | undefined;
-  let lastV = 0;
-  let lastStart = -Infinity;
-  let inFlight: Promise<void> | undefined;
-  let timer = false;
-  let failures = 0;
+/** A reporter's state: its options, the record as stored, and the report in flight. */
+interface Reports {
+  readonly options: ReporterOptions;
+  readonly key: string;
+  record: ReportRecord | undefined;
+  lastV: number;
+  lastStart: number;
+  inFlight: Promise<void> | undefined;
+  timer: boolean;
+  failures: number;
   /** An alarm was asked for the owed report and has not run since. */
-  let armed = false;
+  armed: boolean;
   /** Bumped by a rebuild: an answer to a report sent before it records nothing. */
-  let epoch = 0;
+  epoch: number;
+}
 
-  const owed = () => {
-    const state = options.state();
-    return record ? record.pending || !matches(record.acked, state) : state.head > 0;
-  };
+const owed = (reports: Reports): boolean => {
+  const state = reports.options.state();
+  return reports.record ? reports.record.pending || !matches(reports.record.acked, state) : state.head > 0;
+};
 
-  const store = (next: ReportRecord | undefined) => {
-    record = next;
-    const write = next ? storage.write(new Map([[key, next]]), []) : storage.write(new Map(), [key]);
-    return write.catch((error) => options.logError("roomstore: could not keep the directory report's record", error));
-  };
+const store = (reports: Reports, next: ReportRecord | undefined): Promise<void> => {
+  const { storage, logError } = reports.options;
+  reports.record = next;
+  const write = next ? storage.write(new Map([[reports.key, next]]), []) : storage.write(new Map(), [reports.key]);
+  return write.catch((error) => logError("roomstore: could not keep the directory report's record", error));
+};
 
-  const askAlarm = (ms: number) => {
-    if (!options.scheduleAlarm) return;
-    void Promise.resolve(options.scheduleAlarm(now() + ms)).catch((error) => options.logError("roomstore: could not set the alarm", error));
-  };
+const askAlarm = ({ options }: Reports, ms: number): void => {
+  if (!options.scheduleAlarm) return;
+  void Promise.resolve(options.scheduleAlarm(options.now() + ms)).catch((error) => options.logError("roomstore: could not set the alarm", error));
+};
 
-  const retryIn = () => Math.min(REPORT_RETRY_MS * 2 ** Math.max(failures - 1, 0), REPORT_RETRY_MAX_MS);
+const retryIn = ({ failures }: Reports): number => Math.min(REPORT_RETRY_MS * 2 ** Math.max(failures - 1, 0), REPORT_RETRY_MAX_MS);
 
-  const sendOnce = async (): Promise<void> => {
-    const state = options.state();
-    const sentEpoch = epoch;
-    const v = Math.max(now(), lastV + 1);
-    lastV = v;
-    lastStart = now();
-    const { first, ...figures } = state;
-    const report: DirectoryReport = { name: options.name, v, room: state.head > 0 ? figures : null };
-    let answer: ReportAnswer | undefined;
-    // A timer cleared as soon as the report is answered: a pending one would keep a Durable Object
-    // from hibernating (AbortSignal.timeout's stays until it fires).
-    const abort = new AbortController();
-    const timeout = setTimeout(() => abort.abort(new Error("The directory did not answer in time.")), REPORT_TIMEOUT_MS);
-    try {
-      answer = parseAnswer(await options.send(report, abort.signal));
-      if (!answer) throw new Error("The directory's answer is not one.");
-    } catch (error) {
-      failures++;
-      options.logError("roomstore: the directory report did not land; it is tried again from the alarm", error);
-      askAlarm(retryIn());
-      return;
-    } finally {
-      clearTimeout(timeout);
-    }
-    failures = 0;
-    if (sentEpoch !== epoch) return;
-    // The directory holds a later version, from an earlier incarnation of the room under a clock
-    // that ran ahead: the next report goes on from it.
-    if (!answer.applied && answer.v > v) lastV = answer.v;
-    else await store(state.head > 0 ? { name: options.name, acked: { head: state.head, first }, pending: false } : undefined);
-  };
-
-  const start = (): Promise<void> =>
-    (inFlight = sendOnce().finally(() => {
-      inFlight = undefined;
-      if (failures === 0) schedule();
-    }));
-
-  /** Sends now, or once the report in flight is done and the interval has passed. */
-  function schedule(): void {
-    if (inFlight || timer || !owed()) return;
-    const wait = lastStart + REPORT_INTERVAL_MS - now();
-    if (wait <= 0) {
-      void start();
-      return;
-    }
-    timer = true;
-    options.setTimer(() => {
-      timer = false;
-      schedule();
-    }, wait);
+/** Sends the report once, within REPORT_TIMEOUT_MS; the directory's answer, or undefined when it did not land. */
+const post = async (reports: Reports, report: DirectoryReport): Promise<ReportAnswer | undefined> => {
+  const { options } = reports;
+  // A timer cleared as soon as the report is answered: a pending one would keep a Durable Object
+  // from hibernating (AbortSignal.timeout's stays until it fires).
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(new Error("The directory did not answer in time.")), REPORT_TIMEOUT_MS);
+  try {
+    const answer = parseAnswer(await options.send(report, abort.signal));
+    if (!answer) throw new Error("The directory's answer is not one.");
+    return answer;
+  } catch (error) {
+    reports.failures++;
+    options.logError("roomstore: the directory report did not land; it is tried again from the alarm", error);
+    askAlarm(reports, retryIn(reports));
+    return undefined;
+  } finally {
+    clearTimeout(timeout);
   }
+};
 
-  /** Makes an owed report durable (the record, the alarm), then sends it. */
-  const owe = () => {
-    if (!owed()) return;
-    if (!record) void store({ name: options.name, acked: null, pending: false });
-    if (!armed) {
-      armed = true;
-      askAlarm(REPORT_ALARM_MS);
-    }
-    schedule();
-  };
+const sendOnce = async (reports: Reports): Promise<void> => {
+  const { options } = reports;
+  const state = options.state();
+  const sentEpoch = reports.epoch;
+  const v = Math.max(options.now(), reports.lastV + 1);
+  reports.lastV = v;
+  reports.lastStart = options.now();
+  const { first, ...figures } = state;
+  const answer = await post(reports, { name: options.name, v, room: state.head > 0 ? figures : null });
+  if (!answer) return;
+  reports.failures = 0;
+  if (sentEpoch !== reports.epoch) return;
+  // The directory holds a later version, from an earlier incarnation of the room under a clock
+  // that ran ahead: the next report goes on from it.
+  if (!answer.applied && answer.v > v) reports.lastV = answer.v;
+  else await store(reports, state.head > 0 ? { name: options.name, acked: { head: state.head, first }, pending: false } : undefined);
+};
 
+const start = (reports: Reports): Promise<void> =>
+  (reports.inFlight = sendOnce(reports).finally(() => {
+    reports.inFlight = undefined;
+    if (reports.failures === 0) schedule(reports);
+  }));
+
+/** Sends now, or once the report in flight is done and the interval has passed. */
+function schedule(reports: Reports): void {
+  if (reports.inFlight || reports.timer || !owed(reports)) return;
+  const wait = reports.lastStart + REPORT_INTERVAL_MS - reports.options.now();
+  if (wait <= 0) {
+    void start(reports);
+    return;
+  }
+  reports.timer = true;
+  reports.options.setTimer(() => {
+    reports.timer = false;
+    schedule(reports);
+  }, wait);
+}
+
+/** Makes an owed report durable (the record, the alarm), then sends it. */
+const owe = (reports: Reports): void => {
+  if (!owed(reports)) return;
+  if (!reports.record) void store(reports, { name: reports.options.name, acked: null, pending: false });
+  if (!reports.armed) {
+    reports.armed = true;
+    askAlarm(reports, REPORT_ALARM_MS);
+  }
+  schedule(reports);
+};
+
+export const createReporter = (options: ReporterOptions): Reporter => {
+  const reports: Reports = { options, key: recordKey(options.storagePrefix), record: undefined, lastV: 0, lastStart: -Infinity, inFlight: undefined, timer: false, failures: 0, armed: false, epoch: 0 };
   return {
     async load() {
-      record = (await storage.get([key])).get(key) as ReportRecord | undefined;
-      owe();
+      reports.record = (await options.storage.get([reports.key])).get(reports.key) as ReportRecord | undefined;
+      owe(reports);
     },
-    changed: owe,
+    changed: () => owe(reports),
     async rebuilt() {
-      epoch++;
+      reports.epoch++;
       // A DELETE's erase took the record and the alarm with it: what the directory holds is unknown now.
-      armed = false;
-      await store({ name: options.name, acked: record?.acked ?? null, pending: true });
-      owe();
+      reports.armed = false;
+      await store(reports, { name: options.name, acked: reports.record?.acked ?? null, pending: true });
+      owe(reports);
     },
     async alarm() {
-      armed = false;
-      if (inFlight) await inFlight;
-      if (!owed()) return;
-      await start();
-      if (owed()) askAlarm(retryIn());
+      reports.armed = false;
+      if (reports.inFlight) await reports.inFlight;
+      if (!owed(reports)) return;
+      await start(reports);
+      if (owed(reports)) askAlarm(reports, retryIn(reports));
     },
   };
 };

@@ -114,125 +114,143 @@ const isSentBy = (entry: Entry, sender: string) => entry.sender !== undefined &&
 
 const cellKey = (write: StoreWrite) => (write.kind === "cell" ? JSON.stringify(write.path) : "v" + JSON.stringify(write.id));
 
-export const createBroadcaster = (options: {
+/** What the broadcaster is given. */
+export interface BroadcasterOptions {
   prefix: string;
   /** The connections that hear TinyBase frames. */
   connections: () => Iterable<RoomConnection>;
   /** The room's current values of the cells and values named. */
   currentOf: (changes: Changes) => Changes;
   now: () => number;
-}) => {
+}
+
+/** The broadcaster's state: who wrote what lately, and which flushes each open connection heard. */
+interface Broadcasts {
+  readonly options: BroadcasterOptions;
   /** Last writer of each recently written cell, oldest first, with the index of the flush that sends it. */
-  const lastWriters = new Map<string, { sender: string; at: number; flush: number }>();
+  readonly lastWriters: Map<string, { sender: string; at: number; flush: number }>;
   /** Index of the next flush: a group's entries are made before its flush, and groups never overlap. */
-  let flushes = 0;
+  flushes: number;
   /** Per open connection (by socket id), the first flush it was sent or a correction's: it heard every one since. */
-  let hearsFrom = new Map<string, number>();
-
-  const noteWriter = (key: string, sender: string, at: number) => {
-    lastWriters.delete(key);
-    lastWriters.set(key, { sender, at, flush: flushes });
-  };
-
-  const forgetOld = (now: number) => {
-    for (const [key, writer] of lastWriters) {
-      if (now - writer.at < CONFLICT_WINDOW_MS) break;
-      lastWriters.delete(key);
-    }
-  };
-
-  const framesFor = (sender: string, list: Entry[]): string[] => {
-    const others = list.filter((entry) => !isSentBy(entry, sender)).map((entry) => entry.changes);
-    const echo = list.flatMap((entry) => (isSentBy(entry, sender) ? (entry.echo ?? []) : []));
-    if (echo.length > 0) others.push(options.currentOf(changesOf(echo)));
-    return framesOf(options.prefix, others);
-  };
-
-  /**
-   * The room sent `sender` its values for these cells: count that as another writer's write, so
-   * that the sender's own next write to them, made before the correction arrived, is echoed.
-   */
-  const noteCorrection = (writes: StoreWrite[], sender: string) => {
-    const now = options.now();
-    if (!hearsFrom.has(sender)) hearsFrom.set(sender, flushes);
-    for (const write of writes) {
-      // The correction may delete the cell's row or table (when they are gone from the room):
-      // a set into them that the sender made meanwhile is echoed too.
-      for (const key of [cellKey(write), ...containersOf(write)]) noteWriter(key, ROOM_WRITER + sender, now);
-    }
-  };
-
-  /**
-   * An entry for the group's list: records who wrote which cells, and what must be echoed. A
-   * write no connection sent is recorded too: its frame may reach a client after that client's
-   * own write to the same cells, which the room then applies after it.
-   */
-  const entry = ({ changes, writes, sender: connection }: Broadcast): Entry => {
-    const sender = connection === undefined ? REQUEST_WRITER : socketIdOf(connection);
-    const now = options.now();
-    forgetOld(now);
-    const echo: StoreWrite[] = [];
-    // A connection that has heard no flush yet hears this group's.
-    const from = hearsFrom.get(sender) ?? flushes;
-    const crossed = (key: string) => {
-      const last = lastWriters.get(key);
-      return last !== undefined && last.sender !== sender && last.flush >= from;
-    };
-    for (const write of writes) {
-      // A cell set into a row or table another connection just deleted conflicts with that
-      // deletion too: the deletion reached this sender after its own set, and removed it there.
-      const keys = [cellKey(write), ...containersOf(write)];
-      if (connection && keys.some(crossed)) echo.push(write);
-      noteWriter(keys[0], sender, now);
-      if (write.value === undefined) for (const key of keys.slice(1)) noteWriter(key, sender, now);
-    }
-    if (connection === undefined) return { changes };
-    return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
-  };
-
-  /** Sends a committed group's changesets to every connection. */
-  const flush = (list: Entry[]) => {
-    if (list.length === 0) return;
-    const senders = new Map<string, RoomConnection>();
-    for (const { sender } of list) if (sender) senders.set(socketIdOf(sender), sender);
-    const frames = framesOf(options.prefix, list.map((entry) => entry.changes));
-    // Rebuilt from the open connections, so that it forgets the closed ones.
-    const heard = new Map<string, number>();
-    for (const connection of options.connections()) {
-      const id = socketIdOf(connection);
-      heard.set(id, hearsFrom.get(id) ?? flushes);
-      if (!senders.has(id)) for (const frame of frames) connection.send(frame);
-    }
-    hearsFrom = heard;
-    for (const [id, connection] of senders) {
-      try {
-        for (const frame of framesFor(id, list)) connection.send(frame);
-        // An echo is a correction too: it may arrive after the sender wrote these cells again.
-        const echoed = list.flatMap((entry) => (isSentBy(entry, id) ? (entry.echo ?? []) : []));
-        if (echoed.length > 0) noteCorrection(echoed, id);
-      } catch {
-        // The sender left after its change was committed: nothing to reconverge.
-      }
-    }
-    flushes++;
-  };
-
+  hearsFrom: Map<string, number>;
   /** The group's changesets, sent together once it commits. */
-  const groupBroadcasts: GroupPart<Entry[]> = {
-    create(batch) {
-      const list: Entry[] = [];
-      batch.onCommit(() => flush(list));
-      return list;
+  readonly groupBroadcasts: GroupPart<Entry[]>;
+}
+
+const noteWriter = (state: Broadcasts, key: string, sender: string, at: number): void => {
+  state.lastWriters.delete(key);
+  state.lastWriters.set(key, { sender, at, flush: state.flushes });
+};
+
+const forgetOld = (state: Broadcasts, now: number): void => {
+  for (const [key, writer] of state.lastWriters) {
+    if (now - writer.at < CONFLICT_WINDOW_MS) break;
+    state.lastWriters.delete(key);
+  }
+};
+
+/** What one sender of the group hears: the others' changesets, then the room's values of the cells it must be echoed. */
+const framesFor = (state: Broadcasts, sender: string, list: Entry[]): string[] => {
+  const others = list.filter((entry) => !isSentBy(entry, sender)).map((entry) => entry.changes);
+  const echo = list.flatMap((entry) => (isSentBy(entry, sender) ? (entry.echo ?? []) : []));
+  if (echo.length > 0) others.push(state.options.currentOf(changesOf(echo)));
+  return framesOf(state.options.prefix, others);
+};
+
+/**
+ * The room sent `sender` its values for these cells: count that as another writer's write, so
+ * that the sender's own next write to them, made before the correction arrived, is echoed.
+ */
+const noteCorrection = (state: Broadcasts, writes: StoreWrite[], sender: string): void => {
+  const now = state.options.now();
+  if (!state.hearsFrom.has(sender)) state.hearsFrom.set(sender, state.flushes);
+  for (const write of writes) {
+    // The correction may delete the cell's row or table (when they are gone from the room):
+    // a set into them that the sender made meanwhile is echoed too.
+    for (const key of [cellKey(write), ...containersOf(write)]) noteWriter(state, key, ROOM_WRITER + sender, now);
+  }
+};
+
+/** True when another writer wrote one of `keys` in a flush that `sender` heard (from flush `from` on). */
+const crossed = (state: Broadcasts, keys: string[], sender: string, from: number): boolean => {
+  for (const key of keys) {
+    const last = state.lastWriters.get(key);
+    if (last !== undefined && last.sender !== sender && last.flush >= from) return true;
+  }
+  return false;
+};
+
+/**
+ * An entry for the group's list: records who wrote which cells, and what must be echoed. A
+ * write no connection sent is recorded too: its frame may reach a client after that client's
+ * own write to the same cells, which the room then applies after it.
+ */
+const entryOf = (state: Broadcasts, { changes, writes, sender: connection }: Broadcast): Entry => {
+  const sender = connection === undefined ? REQUEST_WRITER : socketIdOf(connection);
+  const now = state.options.now();
+  forgetOld(state, now);
+  const echo: StoreWrite[] = [];
+  // A connection that has heard no flush yet hears this group's.
+  const from = state.hearsFrom.get(sender) ?? state.flushes;
+  for (const write of writes) {
+    // A cell set into a row or table another connection just deleted conflicts with that
+    // deletion too: the deletion reached this sender after its own set, and removed it there.
+    const keys = [cellKey(write), ...containersOf(write)];
+    if (connection && crossed(state, keys, sender, from)) echo.push(write);
+    noteWriter(state, keys[0], sender, now);
+    if (write.value === undefined) for (const key of keys.slice(1)) noteWriter(state, key, sender, now);
+  }
+  if (connection === undefined) return { changes };
+  return echo.length > 0 ? { changes, sender: connection, echo } : { changes, sender: connection };
+};
+
+/** Sends a committed group's changesets to every connection. */
+const flush = (state: Broadcasts, list: Entry[]): void => {
+  if (list.length === 0) return;
+  const senders = new Map<string, RoomConnection>();
+  for (const { sender } of list) if (sender) senders.set(socketIdOf(sender), sender);
+  const frames = framesOf(state.options.prefix, list.map((entry) => entry.changes));
+  // Rebuilt from the open connections, so that it forgets the closed ones.
+  const heard = new Map<string, number>();
+  for (const connection of state.options.connections()) {
+    const id = socketIdOf(connection);
+    heard.set(id, state.hearsFrom.get(id) ?? state.flushes);
+    if (!senders.has(id)) for (const frame of frames) connection.send(frame);
+  }
+  state.hearsFrom = heard;
+  for (const [id, connection] of senders) {
+    try {
+      for (const frame of framesFor(state, id, list)) connection.send(frame);
+      // An echo is a correction too: it may arrive after the sender wrote these cells again.
+      const echoed = list.flatMap((entry) => (isSentBy(entry, id) ? (entry.echo ?? []) : []));
+      if (echoed.length > 0) noteCorrection(state, echoed, id);
+    } catch {
+      // The sender left after its change was committed: nothing to reconverge.
+    }
+  }
+  state.flushes++;
+};
+
+export const createBroadcaster = (options: BroadcasterOptions) => {
+  const state: Broadcasts = {
+    options,
+    lastWriters: new Map(),
+    flushes: 0,
+    hearsFrom: new Map(),
+    groupBroadcasts: {
+      create(batch) {
+        const list: Entry[] = [];
+        batch.onCommit(() => flush(state, list));
+        return list;
+      },
     },
   };
-
   return {
     /** Queues a changeset to broadcast once its batch commits; a group's changesets go out together. */
     queue(batch: Batch, broadcast: Broadcast): void {
-      batch.part(groupBroadcasts).push(entry(broadcast));
+      batch.part(state.groupBroadcasts).push(entryOf(state, broadcast));
     },
-
-    noteCorrection,
+    noteCorrection: (writes: StoreWrite[], sender: string): void => noteCorrection(state, writes, sender),
   };
 };
 

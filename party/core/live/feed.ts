@@ -20,11 +20,10 @@
 // whose frame is one message) gets the text whole.
 import type { EndReason } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
-import { eventTypeOf, MAX_STORED_CHARS } from "../storage/event-log.ts";
+import { eventTypeOf, MAX_STORED_CHARS, type StoredEvent } from "../storage/event-log.ts";
 import { readEventChunk, readRange, readRangeDeferred, type ChunkedEvent, type EventText } from "../log/reads.ts";
 import type { LogReader, Logger } from "../room/types.ts";
 import { matches, type Selectors } from "../log/selectors.ts";
-
 
 export interface FeedSink {
   /** How many more events the reader can take now. */
@@ -65,145 +64,176 @@ async function* chunksOf(log: LogReader, event: ChunkedEvent, first: string): As
   }
 }
 
-/** Opens a feed over the log's read port; `logger` hears of a read that failed. */
-export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, sink: FeedSink): Feed => {
-  const byteRoom = () => sink.byteRoom?.() ?? Infinity;
-  const fits = (bytes: number) => bytes <= byteRoom() || (sink.isEmpty?.() ?? false);
-  // `after=past-events` starts at the head; `until=caught-up` ends at the head, both as of now.
-  let lastSeq = (selectors.pastEvents ? log.head + 1 : selectors.lower) - 1;
-  const upper = selectors.untilCaughtUp ? log.head : selectors.upper;
-  let live = false;
-  let caughtUpSent = false;
-  let pumping = false;
-  let closed = false;
+/** A feed's state: what it reads and for whom, where it stands, and what it is doing. */
+interface FeedState {
+  readonly log: LogReader;
+  readonly logger: Logger;
+  readonly selectors: Selectors;
+  readonly sink: FeedSink;
+  /** The last seq of the range; none for an open range. */
+  readonly upper: number | undefined;
+  /** The newest seq the feed has considered (taken, or passed over as not selected). */
+  lastSeq: number;
+  /** At the head: commits reach the sink through `onLive`; else `pump` reads from storage. */
+  live: boolean;
+  caughtUpSent: boolean;
+  /** A catch-up is running. */
+  pumping: boolean;
+  closed: boolean;
+  /** Set when catch-up stopped for want of room: only the reader (pull, ack) pumps again then. */
+  blocked: boolean;
+  /** A pump asked for while one was running: the reader's room changed meanwhile. */
+  pumpAgain: boolean;
+  stopListening: (() => void) | undefined;
+}
 
-  const end = (reason: EndReason, error?: RoomError) => {
-    if (closed) return;
-    close();
-    sink.end(reason, error);
-  };
+const byteRoom = (feed: FeedState): number => feed.sink.byteRoom?.() ?? Infinity;
+const fits = (feed: FeedState, bytes: number): boolean => bytes <= byteRoom(feed) || (feed.sink.isEmpty?.() ?? false);
 
-  /** At the end of the range: say so, and stop. */
-  const finishIfDone = (): boolean => {
-    if (upper !== undefined && lastSeq >= upper) {
-      end("done");
-      return true;
-    }
-    return false;
-  };
+const close = (feed: FeedState): void => {
+  feed.closed = true;
+  feed.stopListening!();
+};
 
-  const stopListening = log.onEvents((events) => {
-    if (closed) return;
-    if (!live) {
-      if (!pumping) sink.waiting?.();
-      return;
-    }
-    for (const { event, json } of events) {
-      if (event.seq <= lastSeq) continue;
-      if (upper !== undefined && event.seq > upper) return void end("done");
-      if (matches(selectors, event)) {
-        if (sink.pieces && json.length > MAX_STORED_CHARS && json.length > byteRoom()) {
-          // More than the reader has room for: written from storage, piece by piece; fall behind and read it from there now.
-          live = false;
-          return feed.pump();
-        }
-        if (sink.capacity() <= 0 || !fits(json.length)) {
-          // Out of capacity: fall behind; `pump` reads the rest from storage later.
-          live = false;
-          return;
-        }
-        sink.event({ seq: event.seq, json }, event.type);
+const end = (feed: FeedState, reason: EndReason, error?: RoomError): void => {
+  if (feed.closed) return;
+  close(feed);
+  feed.sink.end(reason, error);
+};
+
+/** At the end of the range: say so, and stop. */
+const finishIfDone = (feed: FeedState): void => {
+  if (feed.upper !== undefined && feed.lastSeq >= feed.upper) end(feed, "done");
+};
+
+/** Committed events, as they come: written while the feed is live and the reader has room for them. */
+const onLive = (feed: FeedState, events: StoredEvent[]): void => {
+  if (feed.closed) return;
+  if (!feed.live) {
+    if (!feed.pumping) feed.sink.waiting?.();
+    return;
+  }
+  const { sink, upper } = feed;
+  for (const { event, json } of events) {
+    if (event.seq <= feed.lastSeq) continue;
+    if (upper !== undefined && event.seq > upper) return end(feed, "done");
+    if (matches(feed.selectors, event)) {
+      if (sink.pieces && json.length > MAX_STORED_CHARS && json.length > byteRoom(feed)) {
+        // More than the reader has room for: written from storage, piece by piece; fall behind and read it from there now.
+        feed.live = false;
+        return pump(feed);
       }
-      lastSeq = event.seq;
-    }
-    finishIfDone();
-  });
-
-  const catchUp = async () => {
-    while (!closed) {
-      const head = log.head;
-      const target = upper === undefined ? head : Math.min(upper, head);
-      if (lastSeq >= target) {
-        if (!live) {
-          // Same synchronous step as the head check: no commit can fall between the two.
-          live = true;
-          if (!caughtUpSent) {
-            caughtUpSent = true;
-            sink.caughtUp(head);
-            if (selectors.untilCaughtUp) return end("done");
-          }
-        }
-        finishIfDone();
+      if (sink.capacity() <= 0 || !fits(feed, json.length)) {
+        // Out of capacity: fall behind; `pump` reads the rest from storage later.
+        feed.live = false;
         return;
       }
-      const room = sink.capacity();
-      if (room <= 0 || (byteRoom() <= 0 && !sink.isEmpty?.())) return void (blocked = true);
-      const query = { selection: selectors, lower: lastSeq + 1, upper: target, limit: Math.min(room, FEED_PAGE_EVENTS), maxBytes: Math.max(1, byteRoom()) };
-      const read = sink.pieces
-        ? await readRangeDeferred(log.storage, log.keys, query)
-        : await readRange(log.storage, log.keys, query);
-      if (closed) return;
-      let taken = 0;
-      for (const event of read.events) {
-        if (!("json" in event)) {
-          // A large event, last of its read: taken with any room at all, written as room comes.
-          if (sink.capacity() <= 0 || byteRoom() <= 0) break;
-          await writePieces(event);
-          if (closed) return;
-          lastSeq = event.seq;
-          taken++;
-          continue;
-        }
-        // The reader's room may have changed while the page was read: what does not fit is read again later.
-        if (sink.capacity() <= 0 || !fits(event.json.length)) break;
-        sink.event(event, eventTypeOf(event.json));
-        lastSeq = event.seq;
-        taken++;
-      }
-      if (taken < read.events.length) return void (blocked = true);
-      if (read.reachedEnd) lastSeq = Math.max(lastSeq, target);
+      sink.event({ seq: event.seq, json }, event.type);
     }
+    feed.lastSeq = event.seq;
+  }
+  finishIfDone(feed);
+};
+
+/** Catches up from storage, unless closed, live, or already at it (then it runs again after). */
+const pump = (feed: FeedState): void => {
+  if (feed.closed || feed.live) return;
+  if (feed.pumping) return void (feed.pumpAgain = true);
+  feed.pumping = true;
+  feed.blocked = false;
+  feed.pumpAgain = false;
+  catchUp(feed)
+    .catch((error) => {
+      feed.logger.error("roomstore: feed failed", error);
+      end(feed, "error", new RoomError("internal", "The room could not read its log."));
+    })
+    .finally(() => {
+      feed.pumping = false;
+      // Capacity may have come back, or the feed fell behind, while it read.
+      if (!feed.closed && !feed.live && feed.sink.capacity() > 0 && (!feed.blocked || feed.pumpAgain)) pump(feed);
+    });
+};
+
+/** Reads pages from storage while the reader has room, until the feed reaches the head (or its range's end). */
+const catchUp = async (feed: FeedState): Promise<void> => {
+  const { log, sink } = feed;
+  while (!feed.closed) {
+    const head = log.head;
+    const target = feed.upper === undefined ? head : Math.min(feed.upper, head);
+    if (feed.lastSeq >= target) return reachHead(feed, head);
+    const room = sink.capacity();
+    if (room <= 0 || (byteRoom(feed) <= 0 && !sink.isEmpty?.())) return void (feed.blocked = true);
+    const query = { selection: feed.selectors, lower: feed.lastSeq + 1, upper: target, limit: Math.min(room, FEED_PAGE_EVENTS), maxBytes: Math.max(1, byteRoom(feed)) };
+    const read = sink.pieces ? await readRangeDeferred(log.storage, log.keys, query) : await readRange(log.storage, log.keys, query);
+    if (feed.closed) return;
+    let taken = 0;
+    for (const event of read.events) {
+      if (!("json" in event)) {
+        // A large event, last of its read: taken with any room at all, written as room comes.
+        if (sink.capacity() <= 0 || byteRoom(feed) <= 0) break;
+        await writePieces(feed, event);
+        if (feed.closed) return;
+        feed.lastSeq = event.seq;
+        taken++;
+        continue;
+      }
+      // The reader's room may have changed while the page was read: what does not fit is read again later.
+      if (sink.capacity() <= 0 || !fits(feed, event.json.length)) break;
+      sink.event(event, eventTypeOf(event.json));
+      feed.lastSeq = event.seq;
+      taken++;
+    }
+    if (taken < read.events.length) return void (feed.blocked = true);
+    if (read.reachedEnd) feed.lastSeq = Math.max(feed.lastSeq, target);
+  }
+};
+
+/** Caught up with `head`: live from now on, in the same synchronous step as the head check, so that no commit falls between the two. */
+const reachHead = (feed: FeedState, head: number): void => {
+  if (!feed.live) {
+    feed.live = true;
+    if (!feed.caughtUpSent) {
+      feed.caughtUpSent = true;
+      feed.sink.caughtUp(head);
+      if (feed.selectors.untilCaughtUp) return end(feed, "done");
+    }
+  }
+  finishIfDone(feed);
+};
+
+/** One large event, written from storage piece by piece as the reader takes them. */
+const writePieces = async (feed: FeedState, event: ChunkedEvent): Promise<void> => {
+  const { log } = feed;
+  const first = await readEventChunk(log.storage, log.keys, event.seq, 0);
+  // Gone since it was listed (retention): skipped, as a read skips what is gone.
+  if (first === undefined || feed.closed) return;
+  await feed.sink.pieces!(event.seq, eventTypeOf(first), chunksOf(log, event, first));
+};
+
+/** Opens a feed over the log's read port; `logger` hears of a read that failed. */
+export const openFeed = (log: LogReader, logger: Logger, selectors: Selectors, sink: FeedSink): Feed => {
+  const feed: FeedState = {
+    log,
+    logger,
+    selectors,
+    sink,
+    // `until=caught-up` ends at the head as of now; `after=past-events` starts there.
+    upper: selectors.untilCaughtUp ? log.head : selectors.upper,
+    lastSeq: (selectors.pastEvents ? log.head + 1 : selectors.lower) - 1,
+    live: false,
+    caughtUpSent: false,
+    pumping: false,
+    closed: false,
+    blocked: false,
+    pumpAgain: false,
+    stopListening: undefined,
   };
-
-  const close = () => {
-    closed = true;
-    stopListening();
-  };
-
-  const writePieces = async (event: ChunkedEvent) => {
-    const first = await readEventChunk(log.storage, log.keys, event.seq, 0);
-    // Gone since it was listed (retention): skipped, as a read skips what is gone.
-    if (first === undefined || closed) return;
-    await sink.pieces!(event.seq, eventTypeOf(first), chunksOf(log, event, first));
-  };
-
-  /** Set when catch-up stopped for want of room: only the reader (pull, ack) pumps again then. */
-  let blocked = false;
-  /** A pump asked for while one was running: the reader's room changed meanwhile. */
-  let pumpAgain = false;
-
-  const feed: Feed = {
-    pump() {
-      if (closed || live) return;
-      if (pumping) return void (pumpAgain = true);
-      pumping = true;
-      blocked = false;
-      pumpAgain = false;
-      catchUp()
-        .catch((error) => {
-          logger.error("roomstore: feed failed", error);
-          end("error", new RoomError("internal", "The room could not read its log."));
-        })
-        .finally(() => {
-          pumping = false;
-          // Capacity may have come back, or the feed fell behind, while it read.
-          if (!closed && !live && sink.capacity() > 0 && (!blocked || pumpAgain)) feed.pump();
-        });
-    },
-    close,
+  feed.stopListening = log.onEvents((events) => onLive(feed, events));
+  return {
+    pump: () => pump(feed),
+    close: () => close(feed),
     get lastSeq() {
-      return lastSeq;
+      return feed.lastSeq;
     },
   };
-  return feed;
 };

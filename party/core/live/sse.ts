@@ -10,14 +10,14 @@
 // the `snapshot` record in slices of the store's text. Whatever one event weighs, the queue holds
 // at most its budget plus one piece. Between the pieces of a record nothing else is written (no
 // heartbeat); an error in the middle of one breaks the stream instead of ending a half record.
-import { isSeqText, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT } from "../../protocol.ts";
+import { isSeqText, SSE_CAUGHT_UP, SSE_ERROR, SSE_SNAPSHOT, type EndReason } from "../../protocol.ts";
 import { RoomError } from "../common/errors.ts";
 import { MAX_STORED_CHARS } from "../storage/event-log.ts";
 import { FEED_PAGE_EVENTS, openFeed, type Feed } from "./feed.ts";
 import type { LogReader, RoomContext } from "../room/types.ts";
 import type { StoreModel } from "../store/model.ts";
 import type { MemoryGauge } from "../room/memory.ts";
-import { parseSelectors } from "../log/selectors.ts";
+import { parseSelectors, type SelectorLimits, type Selectors } from "../log/selectors.ts";
 
 /** A comment line this often keeps proxies and clients from closing an idle stream. */
 export const HEARTBEAT_MS = 15_000;
@@ -64,8 +64,8 @@ export interface SsePort {
   readonly memory: Pick<MemoryGauge, "track">;
 }
 
-/** The SSE response: validates selectors first, so a bad one is a JSON 400, not a broken stream. */
-export const createSseResponse = (core: SsePort, request: Request, headers: Headers, now: () => number): Response => {
+/** What the request asks for: its selectors (Last-Event-ID resumes after that seq), and whether a snapshot comes first. */
+const readRequest = (request: Request, limits: SelectorLimits): { selectors: Selectors; withSnapshot: boolean } => {
   const params = new URL(request.url).searchParams;
   const snapshot = params.get("snapshot");
   if (snapshot !== null && snapshot !== "1" && snapshot !== "0" && snapshot !== "true" && snapshot !== "false") {
@@ -78,126 +78,169 @@ export const createSseResponse = (core: SsePort, request: Request, headers: Head
     params.delete("from");
     params.set("after", lastEventId);
   }
-  const selectors = parseSelectors(params, core.options.config.limits);
-  const withSnapshot = (snapshot === "1" || snapshot === "true") && lastEventId === null;
-  const encoder = new TextEncoder();
-  let feed: Feed | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
-  let fullSince: number | undefined;
-  const queueBytes = core.options.config.limits.maxSseQueueBytes;
-  let desiredSize = () => queueBytes;
-  const stopGauge = core.memory.track(() => Math.max(0, queueBytes - desiredSize()));
-  let ended = false;
+  const selectors = parseSelectors(params, limits);
+  return { selectors, withSnapshot: (snapshot === "1" || snapshot === "true") && lastEventId === null };
+};
+
+/** One SSE stream's state: what it reads, its queue, its feed and heartbeat once started. */
+interface SseStream {
+  readonly port: SsePort;
+  readonly selectors: Selectors;
+  readonly now: () => number;
+  /** The queue's budget, in bytes (maxSseQueueBytes). */
+  readonly queueBytes: number;
+  /** Set when the stream starts. */
+  controller?: ReadableStreamDefaultController<Uint8Array>;
+  feed?: Feed;
+  heartbeat?: ReturnType<typeof setInterval>;
+  /** When the queue was first seen full, for SSE_STALL_MS; none while it has room. */
+  fullSince?: number;
+  stopGauge: () => void;
+  ended: boolean;
   /** A record is being written in pieces: nothing else may be written until it is whole. */
-  let midRecord = false;
+  midRecord: boolean;
   /** Woken when the reader takes from the queue (pull) or goes away. */
-  let wake: (() => void) | undefined;
-  const roomInQueue = () => (desiredSize() > 0 || ended ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve)));
-  const wakeWriter = () => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
+  wake?: () => void;
+}
 
-  const stop = () => {
-    ended = true;
-    wakeWriter();
-    stopGauge();
-    feed?.close();
-    clearInterval(heartbeat);
-  };
+const noop = () => {};
+const encoder = new TextEncoder();
 
+/** Room left in the queue, in bytes: all of it until the stream starts. */
+const desiredSize = (stream: SseStream): number => (stream.controller ? (stream.controller.desiredSize ?? 0) : stream.queueBytes);
+
+const write = (stream: SseStream, text: string): void => stream.controller!.enqueue(encoder.encode(text));
+
+const roomInQueue = (stream: SseStream): Promise<void> =>
+  desiredSize(stream) > 0 || stream.ended ? Promise.resolve() : new Promise<void>((resolve) => (stream.wake = resolve));
+
+const wakeWriter = (stream: SseStream): void => {
+  const resolve = stream.wake;
+  stream.wake = undefined;
+  resolve?.();
+};
+
+const stop = (stream: SseStream): void => {
+  stream.ended = true;
+  wakeWriter(stream);
+  stream.stopGauge();
+  stream.feed?.close();
+  clearInterval(stream.heartbeat);
+};
+
+/** The reader took from the queue: what waited for room goes on. */
+const pull = (stream: SseStream): void => {
+  wakeWriter(stream);
+  stream.feed?.pump();
+};
+
+const start = (stream: SseStream, controller: ReadableStreamDefaultController<Uint8Array>, withSnapshot: boolean): void => {
+  stream.controller = controller;
+  write(stream, `retry: ${SSE_RETRY_MS}\n\n`);
+  if (withSnapshot) writeSnapshot(stream);
+  else openLog(stream);
+  stream.heartbeat = setInterval(() => beat(stream), HEARTBEAT_MS);
+};
+
+/** A comment while the reader has room (none in the middle of a record); dropped once it stayed full SSE_STALL_MS. */
+const beat = (stream: SseStream): void => {
+  if ((stream.controller!.desiredSize ?? 0) > 0) {
+    stream.fullSince = undefined;
+    if (!stream.midRecord) write(stream, ": heartbeat\n\n");
+  } else if (stream.fullSince === undefined) {
+    stream.fullSince = stream.now();
+  } else if (stream.now() - stream.fullSince > SSE_STALL_MS) {
+    stop(stream);
+    stream.controller!.error(new Error("The reader stopped reading."));
+  }
+};
+
+/** One data line from `pieces`, each enqueued once the queue has room; none may hold a line break. */
+const writePieces = async (stream: SseStream, head: string, pieces: AsyncIterable<string> | Iterable<string>, tail = ""): Promise<void> => {
+  stream.midRecord = true;
+  let text = head;
+  for await (const piece of pieces) {
+    await roomInQueue(stream);
+    if (stream.ended) return;
+    // Event texts are JSON.stringify's output, which escapes every control character.
+    if (LINE_BREAK.test(piece)) throw new Error("A record written in pieces holds a line break.");
+    write(stream, text + piece);
+    text = "";
+  }
+  write(stream, text + tail + "\n\n");
+  stream.midRecord = false;
+};
+
+/** The feed, written as records, the queue's room its capacity. */
+const openLog = (stream: SseStream): void => {
+  const { port, queueBytes } = stream;
+  stream.feed = openFeed(port.log, port.options.logger, stream.selectors, {
+    capacity: () => (desiredSize(stream) > 0 ? FEED_PAGE_EVENTS : 0),
+    byteRoom: () => desiredSize(stream),
+    isEmpty: () => desiredSize(stream) >= queueBytes,
+    event: (event, type) => write(stream, sseRecord({ id: String(event.seq), event: type, data: event.json })),
+    pieces: (seq, type, pieces) => writePieces(stream, recordHead({ id: String(seq), event: type }), pieces),
+    caughtUp: (head) => write(stream, sseRecord({ event: SSE_CAUGHT_UP, data: `{"seq":${head}}` })),
+    end: (reason, error) => endFeed(stream, reason, error),
+  });
+};
+
+/** The feed ended: its error as a record, and the stream closed when the feed is done or failed. */
+const endFeed = (stream: SseStream, reason: EndReason, error?: RoomError): void => {
+  const controller = stream.controller!;
+  if (stream.midRecord) {
+    // Half a record cannot be ended well: the stream breaks, and the client resumes after its last id.
+    stop(stream);
+    return controller.error(new Error("The room could not read its log."));
+  }
+  if (error) write(stream, sseRecord({ event: SSE_ERROR, data: JSON.stringify({ error: { code: error.code, message: error.message } }) }));
+  if (reason === "done" || reason === "error") {
+    stream.ended = true;
+    clearInterval(stream.heartbeat);
+    stream.stopGauge();
+    controller.close();
+  }
+};
+
+/** The `snapshot` record, the store's text as of now, then the log from where the snapshot stood. */
+const writeSnapshot = (stream: SseStream): void => {
+  const { port, selectors } = stream;
+  const seq = port.log.storeSeq;
+  // The store's text as of now, shared with the room's own cache while the store is unchanged.
+  const content = port.model.hasStore ? port.model.toJsonParts() : ["null"];
+  // The log is read once the snapshot is written, from where the snapshot (or the head, for
+  // `after=past-events`) stood when the request came: what was appended meanwhile follows it.
+  if (selectors.pastEvents) selectors.lower = port.log.head + 1;
+  selectors.pastEvents = false;
+  if (selectors.lower <= seq) selectors.lower = seq + 1;
+  writePieces(stream, recordHead({ event: SSE_SNAPSHOT }) + `{"seq":${seq},"content":`, slicesOf(content), "}").then(
+    () => {
+      if (stream.ended) return;
+      openLog(stream);
+      stream.feed!.pump();
+    },
+    (error) => {
+      port.options.logger.error("roomstore: SSE snapshot failed", error);
+      stop(stream);
+      stream.controller!.error(new Error("The room could not write its snapshot."));
+    },
+  );
+};
+
+/** The SSE response: validates selectors first, so a bad one is a JSON 400, not a broken stream. */
+export const createSseResponse = (port: SsePort, request: Request, headers: Headers, now: () => number): Response => {
+  const { selectors, withSnapshot } = readRequest(request, port.options.config.limits);
+  const queueBytes = port.options.config.limits.maxSseQueueBytes;
+  const stream: SseStream = { port, selectors, now, queueBytes, stopGauge: noop, ended: false, midRecord: false };
+  stream.stopGauge = port.memory.track(() => Math.max(0, queueBytes - desiredSize(stream)));
   const body = new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        const write = (text: string) => controller.enqueue(encoder.encode(text));
-        desiredSize = () => controller.desiredSize ?? 0;
-        /** One data line from `pieces`, each enqueued once the queue has room; none may hold a line break. */
-        const writePieces = async (head: string, pieces: AsyncIterable<string> | Iterable<string>, tail = "") => {
-          midRecord = true;
-          let text = head;
-          for await (const piece of pieces) {
-            await roomInQueue();
-            if (ended) return;
-            // Event texts are JSON.stringify's output, which escapes every control character.
-            if (LINE_BREAK.test(piece)) throw new Error("A record written in pieces holds a line break.");
-            write(text + piece);
-            text = "";
-          }
-          write(text + tail + "\n\n");
-          midRecord = false;
-        };
-        write(`retry: ${SSE_RETRY_MS}\n\n`);
-        const openLog = () => {
-          feed = openFeed(core.log, core.options.logger, selectors, {
-            capacity: () => (desiredSize() > 0 ? FEED_PAGE_EVENTS : 0),
-            byteRoom: desiredSize,
-            isEmpty: () => desiredSize() >= queueBytes,
-            event: (event, type) => write(sseRecord({ id: String(event.seq), event: type, data: event.json })),
-            pieces: (seq, type, pieces) => writePieces(recordHead({ id: String(seq), event: type }), pieces),
-            caughtUp: (head) => write(sseRecord({ event: SSE_CAUGHT_UP, data: `{"seq":${head}}` })),
-            end: (reason, error) => {
-              if (midRecord) {
-                // Half a record cannot be ended well: the stream breaks, and the client resumes after its last id.
-                stop();
-                return controller.error(new Error("The room could not read its log."));
-              }
-              if (error) write(sseRecord({ event: SSE_ERROR, data: JSON.stringify({ error: { code: error.code, message: error.message } }) }));
-              if (reason === "done" || reason === "error") {
-                ended = true;
-                clearInterval(heartbeat);
-                stopGauge();
-                controller.close();
-              }
-            },
-          });
-        };
-        if (!withSnapshot) openLog();
-        else {
-          const seq = core.log.storeSeq;
-          // The store's text as of now, shared with the room's own cache while the store is unchanged.
-          const content = core.model.hasStore ? core.model.toJsonParts() : ["null"];
-          // The log is read once the snapshot is written, from where the snapshot (or the head, for
-          // `after=past-events`) stood when the request came: what was appended meanwhile follows it.
-          if (selectors.pastEvents) selectors.lower = core.log.head + 1;
-          selectors.pastEvents = false;
-          if (selectors.lower <= seq) selectors.lower = seq + 1;
-          writePieces(recordHead({ event: SSE_SNAPSHOT }) + `{"seq":${seq},"content":`, slicesOf(content), "}").then(
-            () => {
-              if (ended) return;
-              openLog();
-              feed!.pump();
-            },
-            (error) => {
-              core.options.logger.error("roomstore: SSE snapshot failed", error);
-              stop();
-              controller.error(new Error("The room could not write its snapshot."));
-            },
-          );
-        }
-        heartbeat = setInterval(() => {
-          if ((controller.desiredSize ?? 0) > 0) {
-            fullSince = undefined;
-            if (!midRecord) write(": heartbeat\n\n");
-          } else if (fullSince === undefined) {
-            fullSince = now();
-          } else if (now() - fullSince > SSE_STALL_MS) {
-            stop();
-            controller.error(new Error("The reader stopped reading."));
-          }
-        }, HEARTBEAT_MS);
-      },
-      pull() {
-        wakeWriter();
-        feed?.pump();
-      },
-      cancel() {
-        stop();
-      },
+      start: (controller) => start(stream, controller, withSnapshot),
+      pull: () => pull(stream),
+      cancel: () => stop(stream),
     },
     new ByteLengthQueuingStrategy({ highWaterMark: queueBytes }),
   );
-
   headers.set("Content-Type", "text/event-stream; charset=utf-8");
   headers.set("Cache-Control", "no-cache, no-transform");
   headers.set("X-Accel-Buffering", "no");

@@ -42,91 +42,99 @@ export interface TokenExpiryContext {
   logError: (error: unknown) => void;
 }
 
-export const createTokenExpiry = (ctx: TokenExpiryContext) => {
+/** The state of the tokens' expiries: the sockets that have one, and the alarm asked for. */
+interface Expiries {
+  readonly ctx: TokenExpiryContext;
   /** Sockets with an expiry, by the room's own socket id: read from their states once per wake-up, then followed. */
-  let known: Map<string, { connection: RoomConnection; exp: number }> | undefined;
+  known?: Map<string, { connection: RoomConnection; exp: number }>;
   /** The earliest alarm this instance asked for and has not seen run. */
-  let requestedAt: number | undefined;
+  requestedAt?: number;
+}
 
-  const expiries = () => {
-    if (!known) {
-      known = new Map();
-      for (const connection of ctx.connections()) {
-        const exp = stateOf(connection).tokenExp;
-        if (exp !== undefined) known.set(socketIdOf(connection), { connection, exp });
-      }
+const expiries = (state: Expiries): Map<string, { connection: RoomConnection; exp: number }> => {
+  if (!state.known) {
+    state.known = new Map();
+    for (const connection of state.ctx.connections()) {
+      const exp = stateOf(connection).tokenExp;
+      if (exp !== undefined) state.known.set(socketIdOf(connection), { connection, exp });
     }
-    return known;
-  };
+  }
+  return state.known;
+};
 
-  const askAlarm = (at: number) => {
-    if (!ctx.scheduleAlarm || (requestedAt !== undefined && requestedAt <= at)) return;
-    requestedAt = at;
-    void Promise.resolve(ctx.scheduleAlarm(at)).catch(ctx.logError);
-  };
+const askAlarm = (state: Expiries, at: number): void => {
+  const { scheduleAlarm, logError } = state.ctx;
+  if (!scheduleAlarm || (state.requestedAt !== undefined && state.requestedAt <= at)) return;
+  state.requestedAt = at;
+  void Promise.resolve(scheduleAlarm(at)).catch(logError);
+};
 
-  /** Keeps a socket's expiry in its state and here, and asks for the alarm at it. */
-  const track = (connection: RoomConnection, exp: number | undefined) => {
-    updateState(connection, { tokenExp: exp });
-    if (exp === undefined) return void expiries().delete(socketIdOf(connection));
-    expiries().set(socketIdOf(connection), { connection, exp });
-    askAlarm(exp * 1000);
-  };
+/** Keeps a socket's expiry in its state and here, and asks for the alarm at it. */
+const track = (state: Expiries, connection: RoomConnection, exp: number | undefined): void => {
+  updateState(connection, { tokenExp: exp });
+  if (exp === undefined) return void expiries(state).delete(socketIdOf(connection));
+  expiries(state).set(socketIdOf(connection), { connection, exp });
+  askAlarm(state, exp * 1000);
+};
 
-  const send = (connection: RoomConnection, message: ServerMessage) => connection.send(encodeServerMessage(ctx.messagePrefix, message));
+/** Closes a socket whose token expired before this frame: true when it did (the frame is not served). */
+const endIfExpired = (state: Expiries, connection: RoomConnection): boolean => {
+  const { tokenExp, closedByRoom } = stateOf(connection);
+  if (closedByRoom || tokenExp === undefined || tokenExp * 1000 > state.ctx.now()) return false;
+  closeByRoom(connection, CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON);
+  return true;
+};
 
-  /** Closes a socket whose token expired before this frame: true when it did (the frame is not served). */
-  const endIfExpired = (connection: RoomConnection): boolean => {
-    const { tokenExp, closedByRoom } = stateOf(connection);
-    if (closedByRoom || tokenExp === undefined || tokenExp * 1000 > ctx.now()) return false;
-    closeByRoom(connection, CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON);
-    return true;
-  };
+/** From the alarm: closes every socket whose token expired, and asks for the alarm at the next expiry. */
+const sweep = (state: Expiries): void => {
+  state.requestedAt = undefined;
+  const now = state.ctx.now();
+  let next: number | undefined;
+  for (const [id, { connection, exp }] of expiries(state)) {
+    if (connection.readyState !== undefined && connection.readyState !== OPEN) {
+      expiries(state).delete(id);
+    } else if (exp * 1000 <= now) {
+      expiries(state).delete(id);
+      closeByRoom(connection, CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON);
+    } else if (next === undefined || exp < next) {
+      next = exp;
+    }
+  }
+  if (next !== undefined) askAlarm(state, next * 1000);
+};
 
+const send = (ctx: TokenExpiryContext, connection: RoomConnection, message: ServerMessage): void =>
+  connection.send(encodeServerMessage(ctx.messagePrefix, message));
+
+/** An `auth` frame: the new token's role and expiry apply (`ok`), or nothing changes (`nack`). */
+const refresh = async (state: Expiries, connection: RoomConnection, { mid, token }: Extract<ClientMessage, { t: "auth" }>): Promise<void> => {
+  const { ctx } = state;
+  try {
+    const admission = await authorizeToken(ctx.auth, token, ctx.name, ctx.now() / 1000);
+    // The room may have closed it while the signature was checked (its old token expired).
+    if (stateOf(connection).closedByRoom) return;
+    updateState(connection, { role: admission.role });
+    track(state, connection, admission.exp);
+    send(ctx, connection, { t: "ok", mid });
+  } catch (error) {
+    send(ctx, connection, { t: "nack", mid, ...errorBody(toRoomError(error)) });
+  }
+};
+
+export const createTokenExpiry = (ctx: TokenExpiryContext) => {
+  const state: Expiries = { ctx };
   return {
     /** Keeps the expiry of a socket the room admitted, as the gate passed it on. */
     admit(connection: RoomConnection, request: Request): void {
       const exp = tokenExpiryOf(request);
-      if (exp !== undefined) track(connection, exp);
+      if (exp !== undefined) track(state, connection, exp);
     },
-
-    endIfExpired,
-
-    /** From the alarm: closes every socket whose token expired, and asks for the alarm at the next expiry. */
-    sweep(): void {
-      requestedAt = undefined;
-      const now = ctx.now();
-      let next: number | undefined;
-      for (const [id, { connection, exp }] of expiries()) {
-        if (connection.readyState !== undefined && connection.readyState !== OPEN) {
-          expiries().delete(id);
-        } else if (exp * 1000 <= now) {
-          expiries().delete(id);
-          closeByRoom(connection, CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON);
-        } else if (next === undefined || exp < next) {
-          next = exp;
-        }
-      }
-      if (next !== undefined) askAlarm(next * 1000);
-    },
-
-    /** An `auth` frame: the new token's role and expiry apply (`ok`), or nothing changes (`nack`). */
-    async refresh(connection: RoomConnection, { mid, token }: Extract<ClientMessage, { t: "auth" }>): Promise<void> {
-      try {
-        const admission = await authorizeToken(ctx.auth, token, ctx.name, ctx.now() / 1000);
-        // The room may have closed it while the signature was checked (its old token expired).
-        if (stateOf(connection).closedByRoom) return;
-        updateState(connection, { role: admission.role });
-        track(connection, admission.exp);
-        send(connection, { t: "ok", mid });
-      } catch (error) {
-        send(connection, { t: "nack", mid, ...errorBody(toRoomError(error)) });
-      }
-    },
-
+    endIfExpired: (connection: RoomConnection): boolean => endIfExpired(state, connection),
+    sweep: (): void => sweep(state),
+    refresh: (connection: RoomConnection, message: Extract<ClientMessage, { t: "auth" }>): Promise<void> => refresh(state, connection, message),
     /** Forgets a closed socket. */
     forget(connection: RoomConnection): void {
-      known?.delete(socketIdOf(connection));
+      state.known?.delete(socketIdOf(connection));
     },
   };
 };
