@@ -54,7 +54,8 @@ export function mergeRounds(specs: readonly MetricSpec[], targets: readonly Targ
         if (figures.length > 0) merged.record(name, spec.key, figures[0]);
         continue;
       }
-      merged.record(name, spec.key, spec.better === "none" ? Math.max(...numbers) : median(numbers));
+      const largest = (spec.rounds ?? (spec.better === "none" ? "largest" : "median")) === "largest";
+      merged.record(name, spec.key, largest ? Math.max(...numbers) : median(numbers));
       if (numbers.length < figures.length) merged.note(`${name} ${spec.label}: ${figures.length - numbers.length} of ${figures.length} rounds gave no figure`);
     }
   }

@@ -19,6 +19,8 @@ export interface MetricSpec {
   /** Which direction is better; "none" for counts that are not compared as a ratio. */
   better: "higher" | "lower" | "none";
   decimals: number;
+  /** How rounds combine: their median, or their largest (counts such as "lost"); by default the largest for "none", else the median. */
+  rounds?: "median" | "largest";
 }
 
 /** A figure, or a short note ("n/a", "error: …") shown in its place. */
@@ -81,4 +83,9 @@ export async function forEachTarget(
 
 export function metric(key: string, label: string, better: MetricSpec["better"], decimals = 1): MetricSpec {
   return { key, label, better, decimals };
+}
+
+/** A ratio of two figures of the same round, not compared with a baseline's: over rounds, its median. */
+export function ratioMetric(key: string, label: string): MetricSpec {
+  return { key, label, better: "none", decimals: 2, rounds: "median" };
 }

@@ -12,7 +12,7 @@
 // Everything refused here is a JSON error from the one error helper (core/room/http.ts). The room
 // checks the role and the origin again with its full config (a subclass may set it in code).
 import { authConfigFromEnv, authorizeToken, tokenOf, withAdmission } from "./core/room/auth.ts";
-import { resolveConfig } from "./core/room/config.ts";
+import { resolveConfig, type RoomConfig } from "./core/room/config.ts";
 import { RoomError } from "./core/common/errors.ts";
 import { assertOriginAllowed, assertSocketPath, discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES, preflight } from "./core/room/http.ts";
 import { canonicalRoomName, PARTY_NAME, parseRoomPath, ROOM_NAME_RULE, roomSegment } from "./protocol.ts";
@@ -36,12 +36,20 @@ export const canonicalRoomUrl = (url: string, name: string): string => {
   return target.toString();
 };
 
+/** Each environment's config, resolved once: the runtime hands the same environment to every request of an isolate. */
+const configs = new WeakMap<Record<string, unknown>, RoomConfig>();
+const configOf = (env: Record<string, unknown>): RoomConfig => {
+  let config = configs.get(env);
+  if (!config) configs.set(env, (config = resolveConfig(env)));
+  return config;
+};
+
 /** Admits `request` to the room whose URL segment is `segment`, or answers it. */
 export const gate = async (request: Request, env: Record<string, unknown>, segment: string): Promise<Request | Response> => {
   try {
     const name = parseRoomSegment(segment);
     if (isUpgrade(request)) assertSocketPath(request);
-    const config = resolveConfig(env);
+    const config = configOf(env);
     assertOriginAllowed(config.allowedOrigins, request);
     if (request.method === "OPTIONS") return preflight(config, request);
     if (Number(request.headers.get("Content-Length")) > config.limits.maxBodyBytes) {

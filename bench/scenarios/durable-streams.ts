@@ -3,7 +3,7 @@
 // append→SSE latency, and catch-up read throughput. Only targets with an event log are measured;
 // the reference server's figures and the ratios to it are printed under the table.
 import { spawn, type ChildProcess } from "node:child_process";
-import { forEachTarget, metric } from "../scenario.ts";
+import { forEachTarget, metric, ratioMetric } from "../scenario.ts";
 import type { RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
 import { median, summarize } from "../stats.ts";
 
@@ -18,6 +18,8 @@ const catchupMessages = (options: RunOptions) => (options.quick ? 2_000 : 20_000
 
 const KEYS = ["sseP50", "sseMax", "catchupMessages", "catchupMegabytes"] as const;
 type Figures = Record<(typeof KEYS)[number], number>;
+/** Each target's figures over the reference server's of the same round. */
+const RATIO_KEYS = ["sseP50Ratio", "catchupRatio"] as const;
 
 export const durableStreams: Scenario = {
   name: "durable-streams",
@@ -32,6 +34,8 @@ export const durableStreams: Scenario = {
     metric("sseMax", "append→SSE, max ms", "lower", 1),
     metric("catchupMessages", "catch-up, messages/s", "higher", 0),
     metric("catchupMegabytes", "catch-up, MB/s", "higher", 1),
+    ratioMetric("sseP50Ratio", "append→SSE median ÷ the reference server's"),
+    ratioMetric("catchupRatio", "catch-up messages/s ÷ the reference server's"),
   ],
   async run(context: ScenarioContext) {
     const reference = await startReference().catch((error: unknown) => {
@@ -43,14 +47,16 @@ export const durableStreams: Scenario = {
       if (referenceFigures) {
         context.sink.note(`reference server: ${KEYS.map((key) => `${key} ${referenceFigures[key].toFixed(1)}`).join(", ")}`);
       }
-      await forEachTarget(context, KEYS, async (target) => {
+      await forEachTarget(context, [...KEYS, ...RATIO_KEYS], async (target) => {
         if (!target.events) {
-          for (const key of KEYS) context.sink.record(target.name, key, "n/a");
+          for (const key of [...KEYS, ...RATIO_KEYS]) context.sink.record(target.name, key, "n/a");
           return;
         }
         const figures = await measure(context, `${target.server.origin}/parties/main/ds-bench-${context.options.runId}`, target.name);
         for (const key of KEYS) context.sink.record(target.name, key, figures[key]);
         if (referenceFigures) {
+          context.sink.record(target.name, "sseP50Ratio", figures.sseP50 / referenceFigures.sseP50);
+          context.sink.record(target.name, "catchupRatio", figures.catchupMessages / referenceFigures.catchupMessages);
           context.sink.note(`${target.name} ÷ reference: ${KEYS.map((key) => `${key} ${(figures[key] / referenceFigures[key]).toFixed(2)}`).join(", ")}`);
         }
       });

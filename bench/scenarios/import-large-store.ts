@@ -10,7 +10,7 @@ import { residentBytes, workerdPids } from "../../test/support/resident.ts";
 import { importBody, LARGE_CELL_CHARS, onRoomstoreOnly, residentMb, syntheticExport, withPeakMemory } from "./export-import.ts";
 
 const eventCount = (options: RunOptions) => (options.quick ? 5_000 : 50_000);
-const KEYS = ["rate", "peakMb", "growthMb", "storeMb"];
+const KEYS = ["rate", "cpuRate", "peakMb", "growthMb", "storeMb"];
 
 export const importLargeStore: Scenario = {
   name: "import-large-store",
@@ -19,9 +19,11 @@ export const importLargeStore: Scenario = {
     `a synthetic export of ${eventCount(options).toLocaleString("en")} $store events, each setting a new cell of ${LARGE_CELL_CHARS} characters, ` +
       "imported by one streamed POST {room}/import (the response comes once the room has loaded the store)",
     "memory: resident set (VmRSS) of the server's workerd process, sampled every 100 ms; growth = peak − before; measured on roomstore only",
+    "events per workerd CPU second: the events over the CPU time (user + system) the workerd processes used meanwhile",
   ],
   metrics: () => [
     metric("rate", "import, events/s", "higher", 0),
+    metric("cpuRate", "import, events per workerd CPU second", "higher", 0),
     metric("peakMb", "peak workerd RSS MB", "lower", 0),
     metric("growthMb", "peak growth of workerd RSS MB", "lower", 0),
     metric("storeMb", "the store's JSON, MB", "none", 1),
@@ -35,6 +37,7 @@ export const importLargeStore: Scenario = {
       const started = performance.now();
       const imported = await withPeakMemory(pids, () => importBody(target, room, syntheticExport(count, true)));
       context.sink.record(target.name, "rate", imported.result / ((performance.now() - started) / 1000));
+      context.sink.record(target.name, "cpuRate", imported.result / imported.cpuSeconds);
       context.sink.record(target.name, "peakMb", imported.peakMb);
       context.sink.record(target.name, "growthMb", imported.peakMb - before);
       const store = await fetch(`${target.server.origin}/parties/main/${room}/store`);

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { createMergeableStore, type MergeableStore } from "tinybase";
 import { createWsSynchronizer } from "tinybase/synchronizers/synchronizer-ws-client";
 import { WebSocket } from "ws";
-import { forEachTarget, metric } from "../scenario.ts";
+import { forEachTarget, metric, ratioMetric } from "../scenario.ts";
 import type { RunningTarget, Scenario, ScenarioContext } from "../scenario.ts";
 import { median, summarize } from "../stats.ts";
 
@@ -87,12 +87,13 @@ export const sync: Scenario = {
     metric("joinClient", "of which the client's own decoding and applying, ms", "lower", 0),
     metric("joinRepeat", "join again, nothing changed since the last join, ms", "lower", 0),
     metric("joinFloor", "the client alone: parsing and applying the same content in memory, no server, ms", "lower", 0),
+    ratioMetric("joinOverFloor", "join ÷ the client alone"),
     metric("rss", "workerd memory after the joins, MB", "lower", 0),
     metric("growth", "workerd memory growth, MB", "lower", 0),
   ],
   async run(context) {
     await forEachTarget(context, ["rate", "p50", "p99", "lost"], (target) => converge(context, target));
-    await forEachTarget(context, ["join", "joinServer", "joinClient", "joinRepeat", "joinFloor", "rss", "growth"], (target) => join(context, target));
+    await forEachTarget(context, ["join", "joinServer", "joinClient", "joinRepeat", "joinFloor", "joinOverFloor", "rss", "growth"], (target) => join(context, target));
   },
 };
 
@@ -193,9 +194,11 @@ async function join(context: ScenarioContext, target: RunningTarget): Promise<vo
     serverParts.push(lastFrame - started);
     clientParts.push(done - lastFrame);
   }
-  context.sink.record(target.name, "joinFloor", clientFloor(filler.store));
+  const floor = clientFloor(filler.store);
+  context.sink.record(target.name, "joinFloor", floor);
   await Promise.all([filler.close(), watcher.close()]);
   context.sink.record(target.name, "join", median(times));
+  context.sink.record(target.name, "joinOverFloor", median(times) / floor);
   context.sink.record(target.name, "joinServer", median(serverParts));
   context.sink.record(target.name, "joinClient", median(clientParts));
   const after = workerdMb(target);

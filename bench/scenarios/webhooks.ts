@@ -5,7 +5,7 @@
 import { startServer, type RunningServer } from "../../test/support/servers.ts";
 import { startReceiver, type Receiver } from "../../test/support/webhook-receiver.ts";
 import { closeSockets, encodeCell, onCells, openSockets, putStore, sleep, waitFor } from "../load.ts";
-import { metric } from "../scenario.ts";
+import { metric, ratioMetric } from "../scenario.ts";
 import type { RunOptions, Scenario, ScenarioContext } from "../scenario.ts";
 import { summarize } from "../stats.ts";
 
@@ -34,7 +34,7 @@ export const webhooks: Scenario = {
   metrics: () => [
     metric("rate.none", "changes/s, no validator", "higher", 0),
     metric("rate.validated", "changes/s, ~1 ms validator", "higher", 0),
-    metric("rate.ratio", "validated ÷ none", "none", 2),
+    ratioMetric("rate.ratio", "validated ÷ none"),
     metric("lag.p50", "delivery lag p50 ms (200 changes/s)", "lower", 1),
     metric("lag.p99", "delivery lag p99 ms (200 changes/s)", "lower", 1),
   ],

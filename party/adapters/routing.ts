@@ -22,9 +22,16 @@ export interface Env {
 const partyOf = (binding: string) =>
   binding === binding.toUpperCase() ? binding.toLowerCase().replace(/_/g, "-") : binding.replace(/[A-Z]/g, (letter, at) => (at ? "-" : "") + letter.toLowerCase()).replace(/_/g, "-");
 
-/** The parties of a deployment: its Durable Object bindings, by the name routing gives them. */
-const partiesOf = (env: Env): Set<string> =>
-  new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+/** The parties of a deployment: its Durable Object bindings, by the name routing gives them; once per environment. */
+const parties = new WeakMap<Env, Set<string>>();
+const partiesOf = (env: Env): Set<string> => {
+  let found = parties.get(env);
+  if (!found) {
+    found = new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+    parties.set(env, found);
+  }
+  return found;
+};
 
 /** Routes `/parties/:party/:room` to its room, through the gate (core/room/auth.ts, gate.ts). */
 export const routeRoomRequest = async (request: Request, env: Env): Promise<Response> => {

@@ -31,3 +31,23 @@ export const residentBytes = (pids: number[]): number =>
       return sum;
     }
   }, 0);
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on every Linux this runs on). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * The CPU seconds those processes have used so far (user + system, /proc/PID/stat). The difference
+ * across a measurement is the runtime's own cost of it, which a loaded machine stretches in wall
+ * time far more than in CPU time.
+ */
+export const cpuSeconds = (pids: number[]): number =>
+  pids.reduce((sum, pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command's ")".
+      return sum + (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    } catch {
+      return sum;
+    }
+  }, 0);

@@ -33,7 +33,6 @@ import { LOG_STREAM_PREFIX } from "../durable-streams/model.ts";
 export async function* readLines(body: ReadableStream<Uint8Array>, maxLineBytes: number): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   const reader = body.getReader();
-  let pending = "";
   /** Bytes of the line under way, up to the end of the last chunk read. */
   let lineBytes = 0;
   const count = (bytes: Uint8Array) => {
@@ -53,24 +52,44 @@ export async function* readLines(body: ReadableStream<Uint8Array>, maxLineBytes:
       throw new RoomError("bad_request", "The body is not valid UTF-8.");
     }
   };
+  /** The next chunk, asked for before the lines of this one are taken: it arrives while they are stored. */
+  const read = () => {
+    const next = reader.read();
+    // Awaited below; a rejection left when the reader stops early must not go unhandled.
+    next.catch(() => undefined);
+    return next;
+  };
+  let ahead = read();
+  /** The line under way, in the pieces the chunks brought: joined once, when its end comes. */
+  let partial: string[] = [];
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (!done) count(value);
-      pending += decode(done ? undefined : value);
-      let end: number;
-      while ((end = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, end).replace(/\r$/, "");
-        pending = pending.slice(end + 1);
-        if (line.trim() !== "") yield line;
+      const { done, value } = await ahead;
+      if (!done) {
+        ahead = read();
+        count(value);
       }
+      const text = decode(done ? undefined : value);
+      let from = 0;
+      for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", from)) {
+        let line = text.slice(from, end);
+        from = end + 1;
+        if (partial.length > 0) [line, partial] = [partial.join("") + line, []];
+        if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+        if (!isBlank(line)) yield line;
+      }
+      if (from < text.length) partial.push(text.slice(from));
       if (done) break;
     }
-    if (pending.trim() !== "") yield pending;
+    const last = partial.join("");
+    if (!isBlank(last)) yield last;
   } finally {
     reader.releaseLock();
   }
 }
+
+/** An export's lines start with "{" and TinyBase content with "[": only a line that does not is trimmed to see. */
+const isBlank = (line: string) => line.length === 0 || (line.charCodeAt(0) <= 32 && line.trim() === "");
 
 const isSeq = (thing: unknown): thing is number => Number.isSafeInteger(thing) && (thing as number) >= 0;
 
@@ -104,6 +123,15 @@ export const parseExportBase = (line: string, seq: number): { content: Content; 
   return { content, json };
 };
 
+/** The last ts found to be a time: the events of one commit group share theirs, and parsing one costs. */
+let lastTime = "";
+const isTime = (ts: string): boolean => {
+  if (ts === lastTime) return true;
+  if (Number.isNaN(Date.parse(ts))) return false;
+  lastTime = ts;
+  return true;
+};
+
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 const checkName = (name: unknown, what: string, seq: number): string => {
@@ -129,7 +157,7 @@ export const parseExportEvent = (line: string, expectedSeq: number, withStreams 
   const type = checkName(event.type, "type", seq);
   const id = checkName(event.id, "id", seq);
   if (event.tz !== undefined) checkName(event.tz, "tz", seq);
-  if (typeof event.ts !== "string" || Number.isNaN(Date.parse(event.ts))) fail("bad_request", `Event ${seq}: ts must be an ISO time.`);
+  if (typeof event.ts !== "string" || !isTime(event.ts)) fail("bad_request", `Event ${seq}: ts must be an ISO time.`);
   if (stream === STORE_STREAM) {
     if (!STORE_TYPES.includes(type)) fail("bad_request", `Event ${seq}: ${STORE_STREAM} has only the types ${STORE_TYPES.join(", ")}.`);
   } else if (isStreamLog) {

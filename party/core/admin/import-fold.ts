@@ -40,7 +40,7 @@ export const createImportWriter = (storage: RoomStorage, keys: Keys): ImportWrit
   const isStoreKey = (key: string) => key.startsWith(keys.cells) || key.startsWith(keys.values);
   return {
     put(key, value) {
-      deletes.delete(key);
+      if (deletes.size > 0) deletes.delete(key);
       puts.set(key, value);
       if (isStoreKey(key)) store.set(key, value as Cell);
       chars += key.length + (typeof value === "string" ? value.length : 16);

@@ -79,6 +79,8 @@ export interface RoomOptions {
   /** Runs `run` after `ms` milliseconds (default: setTimeout); presence coalesces its frames with it. */
   setTimer?: (run: () => void, ms: number) => void;
   newId?: () => string;
+  /** Events an import writes per storage write (default IMPORT_BATCH_EVENTS, admin/export-import.ts); tests cross batches with fewer. */
+  importBatchEvents?: number;
   logger?: Logger;
   /** Asks the runtime for an alarm at `at` (ms) unless one is set no later (alarm-scheduler.ts); retention and delivery run in it. */
   scheduleAlarm?: (at: number) => Promise<void> | void;

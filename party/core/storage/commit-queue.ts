@@ -63,6 +63,8 @@ export const MAX_JOBS_PER_BATCH = 256;
 
 export interface CommitQueue {
   run<T>(job: Job<T>): Promise<T>;
+  /** True when no job is queued and no group is being prepared or written: memory is what storage holds. */
+  idle(): boolean;
 }
 
 interface Queued {
@@ -179,5 +181,6 @@ export const createCommitQueue = (options: {
         queue.push({ job, resolve: resolve as (value: unknown) => void, reject });
         if (!draining) void drain();
       }),
+    idle: () => !draining && queue.length === 0,
   };
 };

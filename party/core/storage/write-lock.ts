@@ -28,6 +28,7 @@ export const lockableQueue = (queue: CommitQueue, meta: Lockable): CommitQueue =
       refuseWhileLocked(meta);
       return job(batch);
     }),
+  idle: () => queue.idle(),
 });
 
 /** Erases a room whose stored meta says an import was under way when it stopped. True if it did. */

@@ -26,6 +26,16 @@ export const applyChanges = (
 ): Promise<ChangesResult> => {
   const { keys, storage, state, hooks, broadcaster } = ctx;
   const { model } = state;
+  const kind = sender ? "changes" : "patch";
+  // A client's frame is asked about as it arrives, not when its job comes up: the frames of one
+  // group then wait for their answers together, each job still awaiting its own in commit order.
+  // Asked in the job, as before: what may turn out stale there (a PATCH's If-Match, a resend of a
+  // message id, no store yet), so that the service never sees it, and a changeset resolved against
+  // the store (`resolve`), known only there.
+  const early = sender !== undefined && id === undefined && !resolve && model.hasStore;
+  const asked = early ? validateWrite(ctx.options, kind, changes, origin) : undefined;
+  // A job that ends before it reads the answer (a duplicate, no store) leaves it unread.
+  asked?.catch(() => undefined);
   return ctx.queue.run(async (batch) => {
     if (id !== undefined) {
       const key = keys.eventId(STORE_STREAM, id);
@@ -36,7 +46,7 @@ export const applyChanges = (
     const { storeSeq } = state.meta;
     if (ifMatch !== undefined && ifMatch !== storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${storeSeq}, not ${ifMatch}.`);
     if (resolve) changes = resolve(changes);
-    const vetted = await vet(ctx, await validateWrite(ctx.options, sender ? "changes" : "patch", changes, origin), false, origin);
+    const vetted = await vet(ctx, await (asked ?? validateWrite(ctx.options, kind, changes, origin)), false, origin);
     const { accepted, rejected } = vetted
       ? await filterChanges(hooks, vetted, { initialSave: false, origin, model })
       : { accepted: [{}, {}, 1] as Changes, rejected: true };

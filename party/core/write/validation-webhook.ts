@@ -1,7 +1,9 @@
 // The validation webhook: before a write commits, the room POSTs it to VALIDATE_URL and commits
-// only on the service's accept. Called inside the write's commit-queue job, before the job changes
-// anything (storage/commit-queue.ts), so that commits keep their order of arrival; the price is that the
-// room's writes wait for the service one after another (docs/webhooks.md, "Costs").
+// only on the service's accept. Its answer is awaited inside the write's commit-queue job, before
+// the job changes anything (storage/commit-queue.ts), so that commits keep their order of arrival.
+// A client's changeset frame is asked about as it arrives (write/apply-changes.ts), so that the
+// answers for one commit group overlap; other writes are asked in their job, one after another
+// (docs/webhooks.md, "Costs").
 //
 // Request: `{"room","kind","changes"|"content"|"events","role"}`, signed as deliveries are.
 // Answers: 2xx `{"accept":true}` commits as sent; 2xx `{"accept":true,"changes":[…]}` commits the

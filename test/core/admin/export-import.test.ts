@@ -45,6 +45,24 @@ describe("the export format", () => {
     expect(await collect(readLines(streamOf("é".repeat(50) + "\n" + "x".repeat(100)), 100))).toHaveLength(2);
   });
 
+  it("joins a line that many chunks bring, a CR LF split between two of them, and a last line with no end", async () => {
+    const long = "x".repeat(1_000);
+    const parts = [...long.match(/.{1,7}/g)!, "\r", "\n  \n", "{}", "\r\n[1]"];
+    expect(await collect(readLines(streamOf(...parts), 2_000))).toEqual([long, "{}", "[1]"]);
+  });
+
+  it("lets its reader stop early with a chunk still being read, and leaves no rejection unhandled", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new TextEncoder().encode("a\nb\n")),
+      // The next chunk never comes, and the stream then fails: a read of it was under way.
+      pull: (controller) => new Promise((_, reject) => setTimeout(() => (controller.error(new Error("gone")), reject(new Error("gone"))), 10)),
+    });
+    const lines = readLines(body, 100);
+    expect((await lines.next()).value).toBe("a");
+    await lines.return(undefined);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  });
+
   it.each([
     ['{"format":"other"}', "bad_request"],
     // Version 2 counts its stream lines; version 3 is no version this room reads.

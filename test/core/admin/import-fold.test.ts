@@ -2,11 +2,13 @@
 // are those the room wrote living through the same events, and no write of it holds the whole store.
 import { describe, expect, it } from "vitest";
 import { MAX_STORED_CHARS } from "../../../party/core/storage/event-log.ts";
-import { IMPORT_BATCH_CHARS, IMPORT_BATCH_EVENTS } from "../../../party/core/admin/export-import.ts";
+import { IMPORT_BATCH_CHARS } from "../../../party/core/admin/export-import.ts";
 import { createMemoryStorage } from "../../../party/core/storage/room-storage.ts";
 import { changesFrame, createTestRoom, settle, type TestRoom } from "../support/harness.ts";
 
 const DELETED = "\uFFFC";
+/** Events per write of the imports here, fewer than a room's, so that a few hundred events cross batches. */
+const BATCH_EVENTS = 500;
 const storeText = async (room: TestRoom) => (await room.request("GET", "/store")).text();
 const exportText = async (room: TestRoom) => (await room.request("GET", "/export")).text();
 
@@ -41,9 +43,9 @@ const liveThrough = async (room: TestRoom, steps: number) => {
 describe("an import folds the store into storage", () => {
   it("writes the cells, values, audit entries and indexes that the room wrote living through the same events, across batches", async () => {
     const source = await createTestRoom();
-    await liveThrough(source, IMPORT_BATCH_EVENTS + 100);
+    await liveThrough(source, BATCH_EVENTS + 100);
     const text = await exportText(source);
-    const target = await createTestRoom({ storage: createMemoryStorage() });
+    const target = await createTestRoom({ storage: createMemoryStorage(), importBatchEvents: BATCH_EVENTS });
     expect((await target.request("POST", "/import", text)).status).toBe(201);
     await settle();
     expect(livedEntries(target)).toEqual(livedEntries(source));

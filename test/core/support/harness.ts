@@ -60,6 +60,7 @@ export const createTestRoom = async (
     env?: Record<string, unknown>;
     scheduleAlarm?: (at: number) => void;
     setTimer?: (run: () => void, ms: number) => void;
+    importBatchEvents?: number;
   } = {},
 ): Promise<TestRoom> => {
   const storage = options.storage ?? createMemoryStorage();
@@ -75,6 +76,7 @@ export const createTestRoom = async (
     newId: () => `id-${++counter}`,
     scheduleAlarm: options.scheduleAlarm,
     setTimer: options.setTimer,
+    importBatchEvents: options.importBatchEvents,
   });
   await room.load();
   return {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookStatus } from "../../../party/core/index.ts";
 import { startReceiver, verifyRoomstoreSignature, type Receiver } from "../../support/webhook-receiver.ts";
-import { createTestRoom } from "../support/harness.ts";
+import { changesFrame, createTestRoom, settle } from "../support/harness.ts";
 
 describe("webhook delivery from the alarm", () => {
   let receiver: Receiver;
@@ -104,5 +104,33 @@ describe("the validation webhook", () => {
     const refused = await room.request("POST", "/events", [{ type: "good" }, { type: "bad" }]);
     expect([refused.status, (await refused.json()).error]).toEqual([403, { code: "forbidden", message: "Refused by validation: no bad events" }]);
     expect(room.room.core.log.head).toBe(1);
+  });
+});
+
+describe("a slow validation webhook", () => {
+  it("is asked about the changesets of one group together, which still commit in their order, each all or nothing", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const validator = await startReceiver(async ({ json }) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      inFlight--;
+      return { body: JSON.stringify(json?.changes ?? null).includes('"bad"') ? { accept: false, reason: "bad" } : { accept: true } };
+    });
+    try {
+      const validate = { url: `${validator.origin}/validate`, timeoutMs: 2_000, failOpen: false };
+      const room = await createTestRoom({ now: Date.now, config: { webhooks: { validate } } });
+      expect((await room.request("PUT", "/store", [{}, {}])).status).toBe(201);
+      const writer = room.connect("w");
+      const cells = [0, 1, "bad", 3, 4];
+      await Promise.all(cells.map((c, i) => room.room.handleMessage(writer, changesFrame([{ t: { [`r${i}`]: { c } } }, {}, 1]))));
+      await settle();
+      expect(most).toBe(cells.length);
+      const page = (await (await room.request("GET", "/events?types=$changes")).json()) as { events: { data: [Record<string, Record<string, unknown>>] }[] };
+      expect(page.events.map((event) => Object.keys(event.data[0].t))).toEqual([["r0"], ["r1"], ["r3"], ["r4"]]);
+      expect(JSON.parse(await (await room.request("GET", "/store")).text())).toEqual([{ t: { r0: { c: 0 }, r1: { c: 1 }, r3: { c: 3 }, r4: { c: 4 } } }, {}]);
+    } finally {
+      await validator.close();
+    }
   });
 });
