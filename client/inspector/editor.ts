@@ -173,5 +173,3 @@ export const createEditor = (options: EditorOptions) => {
     },
   };
 };
-
-export type Editor = ReturnType<typeof createEditor>;

@@ -99,5 +99,3 @@ export const createStatsPanel = (http: HttpOptions, into: HTMLElement, access: A
     },
   };
 };
-
-export type StatsPanel = ReturnType<typeof createStatsPanel>;
