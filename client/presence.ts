@@ -2,7 +2,7 @@
 // connection's, from the room's hello on each (re)connection and the coalesced changes after it
 // (SPEC "Presence"). A reconnection is a new connection with a new id: the hello replaces every
 // peer, and this client's own state is sent again, so that the others see it return.
-import { exceedsBytes, isPresenceState, MAX_PRESENCE_BYTES, type PresencePeers, type PresenceState } from "../party/protocol.ts";
+import { exceedsBytes, isPresenceState, MAX_PRESENCE_BYTES, type PresenceChanges, type PresenceHello, type PresencePeers, type PresenceState } from "../party/protocol.ts";
 import type { FeedLink } from "./event-feed.ts";
 
 export interface RoomPresence {
@@ -18,6 +18,23 @@ export interface RoomPresence {
   onChange(listener: (peers: Readonly<PresencePeers>) => void): () => void;
 }
 
+/** The peers after a presence frame: a hello replaces them all, changes update them; never this connection. */
+const peersAfter = (peers: PresencePeers, self: string | undefined, message: PresenceHello | PresenceChanges): PresencePeers => {
+  if ("self" in message) {
+    const next = { ...message.peers };
+    delete next[message.self];
+    return next;
+  }
+  const next = { ...peers };
+  for (const [id, state] of Object.entries(message.set)) {
+    if (id === self) continue;
+    if (state === null) delete next[id];
+    else next[id] = state;
+  }
+  for (const id of message.left) delete next[id];
+  return next;
+};
+
 export const createRoomPresence = (link: Pick<FeedLink, "send" | "onMessage" | "onOpen">): RoomPresence => {
   let own: PresenceState | null = null;
   let self: string | undefined;
@@ -32,20 +49,8 @@ export const createRoomPresence = (link: Pick<FeedLink, "send" | "onMessage" | "
   });
   link.onMessage((message) => {
     if (message.t !== "presence") return;
-    if ("self" in message) {
-      self = message.self;
-      peers = { ...message.peers };
-      delete peers[self];
-      return changed();
-    }
-    const next = { ...peers };
-    for (const [id, state] of Object.entries(message.set)) {
-      if (id === self) continue;
-      if (state === null) delete next[id];
-      else next[id] = state;
-    }
-    for (const id of message.left) delete next[id];
-    peers = next;
+    if ("self" in message) self = message.self;
+    peers = peersAfter(peers, self, message);
     changed();
   });
 

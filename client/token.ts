@@ -47,6 +47,17 @@ export interface RefreshLink {
   readonly isOpen: boolean;
 }
 
+export interface TokenRefresh {
+  /** The token for a new connection. */
+  next(): Promise<string>;
+  /** The socket opened with the token `next` gave. */
+  opened(): void;
+  /** The socket closed, or the room did. */
+  stop(): void;
+  /** Takes the room's answer to the refresh, if `message` is one. */
+  answer(message: ServerMessage): void;
+}
+
 /**
  * A socket's token: a fresh one for each connection (`next`), and, from a function, a fresh one
  * before a signed token expires, sent as an `auth` frame. On `ok` the new token is the socket's,
@@ -54,7 +65,7 @@ export interface RefreshLink {
  * old token until the room closes it at its `exp`, and the reconnection asks the function again.
  * A new token that expires no later than the old one is not refreshed again before it expires.
  */
-export const createTokenRefresh = (source: TokenSource, link: RefreshLink) => {
+export const createTokenRefresh = (source: TokenSource, link: RefreshLink): TokenRefresh => {
   let current: string | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let asked: { mid: string; token: string } | undefined;
@@ -85,16 +96,12 @@ export const createTokenRefresh = (source: TokenSource, link: RefreshLink) => {
   };
 
   return {
-    /** The token for a new connection. */
-    async next(): Promise<string> {
+    async next() {
       return (current = await resolveToken(source));
     },
-    /** The socket opened with the token `next` gave. */
     opened: schedule,
-    /** The socket closed, or the room did. */
     stop,
-    /** Takes the room's answer to the refresh, if `message` is one. */
-    answer(message: ServerMessage): void {
+    answer(message) {
       if ((message.t !== "ok" && message.t !== "nack") || message.mid !== asked?.mid) return;
       if (message.t === "ok") {
         current = asked.token;

@@ -15,7 +15,7 @@ import { authConfigFromEnv, authorizeToken, tokenOf, withAdmission } from "./cor
 import { resolveConfig, type RoomConfig } from "./core/room/config.ts";
 import { RoomError } from "./core/common/errors.ts";
 import { assertOriginAllowed, assertSocketPath, discardBody, errorResponse, isUpgrade, MAX_DRAINED_BODY_BYTES, preflight } from "./core/room/http.ts";
-import { canonicalRoomName, ROOM_NAME_RULE, roomSegment } from "./protocol.ts";
+import { canonicalRoomName, PARTY_NAME, parseRoomPath, ROOM_NAME_RULE, roomSegment } from "./protocol.ts";
 
 /** The canonical name of a room from its URL segment, or a `bad_request` RoomError. */
 export const parseRoomSegment = (segment: string): string => {
@@ -24,12 +24,15 @@ export const parseRoomSegment = (segment: string): string => {
   return name;
 };
 
+/** What both runtimes answer at a path that is no room's: a JSON 404. */
+export const notARoomPath = (): RoomError => new RoomError("not_found", `Rooms live at /parties/${PARTY_NAME}/:room.`);
+
 /** `url` with its room segment (`/parties/:party/:room`, or PartyKit's `/party/:room`) spelled canonically. */
 export const canonicalRoomUrl = (url: string, name: string): string => {
   const target = new URL(url);
-  const parts = target.pathname.split("/");
-  parts[parts[1] === "party" ? 2 : 3] = roomSegment(name);
-  target.pathname = parts.join("/");
+  const path = parseRoomPath(target.pathname);
+  if (!path) return url;
+  target.pathname = path.prefix + roomSegment(name) + path.rest;
   return target.toString();
 };
 

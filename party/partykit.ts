@@ -1,14 +1,13 @@
-// roomstore under PartyKit (`npx partykit dev`): the same room core behind PartyKit's
-// `Party.Server`. Rooms are at `/parties/main/:room`, PartyKit's default party.
+// roomstore under PartyKit (`npx partykit dev`): the same room behind PartyKit's `Party.Server`
+// (adapters/host.ts). Rooms are at `/parties/main/:room`, PartyKit's default party.
 import type * as Party from "partykit/server";
-import { createDurableStorage, type KeyValueStorage } from "./adapters/durable-storage.ts";
-import { createStarter } from "./adapters/starter.ts";
-import { RoomError } from "./core/common/errors.ts";
-import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "./core/room/http.ts";
-import { admitListing, createAlarmScheduler, createDirectoryRoom, createRoom, DIRECTORY_SEGMENT, listedParty, recordedName, resolveConfig, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
+import type { KeyValueStorage } from "./adapters/durable-storage.ts";
+import { createRoomHost } from "./adapters/host.ts";
+import { admitListing, DIRECTORY_SEGMENT, listedParty, recordedName, type Room as RoomApi, type RoomConfigInput, type RoomHooks } from "./core/index.ts";
 import { partykitIdentity, partykitListing, partykitReportSender, rememberParties } from "./adapters/directory-link.ts";
-import { gate } from "./gate.ts";
-import { CLOSE_INTERNAL, CLOSE_NORMAL, PARTY_NAME, roomName } from "./protocol.ts";
+import { errorResponse } from "./core/room/http.ts";
+import { gate, notARoomPath } from "./gate.ts";
+import { CLOSE_NORMAL, PARTY_NAME, parseRoomPath, roomName } from "./protocol.ts";
 
 export default class Room implements Party.Server {
   /** Same default as on Workers: see docs/operations.md#hibernation-and-liveroom. */
@@ -18,55 +17,37 @@ export default class Room implements Party.Server {
   config: RoomConfigInput = {};
 
   readonly party: Party.Room;
-  readonly #starter = createStarter(() => this.#start(), (error) => console.error("roomstore: the room could not start", error));
+  readonly #host = createRoomHost(() => ({
+    storage: this.party.storage as unknown as KeyValueStorage & Party.Storage,
+    env: this.party.env,
+    config: this.config,
+    hooks: this,
+    connections: () => this.party.getConnections(),
+    identify: async (storage, config) => {
+      const { segment, name } = await partykitIdentity(this.party, () => recordedName(storage, config.storagePrefix));
+      return segment === DIRECTORY_SEGMENT ? { directory: true } : { room: name ?? roomName(segment!) };
+    },
+    links: () => ({ sendReport: partykitReportSender(this.party.name, () => this.party.context.parties) }),
+  }));
 
   constructor(party: Party.Room) {
     this.party = party;
   }
 
   get room(): RoomApi {
-    const room = this.#starter.current;
-    if (!room) throw new Error("The room is used before onStart.");
-    return room;
+    return this.#host.room;
   }
 
   /**
    * Never throws: PartyKit 0.0.115 would answer the request with the error's message and never
-   * call onStart again (see starter.ts).
+   * call onStart again (see adapters/starter.ts).
    */
   async onStart(): Promise<void> {
-    await this.#starter.ready().catch(() => undefined);
+    await this.#host.start();
   }
 
-  async #start(): Promise<RoomApi> {
-    const storage = createDurableStorage(this.party.storage as unknown as KeyValueStorage);
-    const config = resolveConfig(this.party.env, this.config);
-    const { segment, name } = await partykitIdentity(this.party, () => recordedName(storage, config.storagePrefix));
-    // The party's directory of rooms lives in an object of this class that no URL reaches (core/directory/).
-    if (segment === DIRECTORY_SEGMENT) return createDirectoryRoom({ storage, config, logger: console });
-    const room = createRoom(
-      {
-        name: name ?? roomName(segment!),
-        storage,
-        config,
-        hooks: this,
-        connections: () => this.party.getConnections(),
-        logger: console,
-        scheduleAlarm: createAlarmScheduler(this.party.storage),
-      },
-      { sendReport: partykitReportSender(this.party.name, () => this.party.context.parties) },
-    );
-    await room.load();
-    return room;
-  }
-
-  async onRequest(request: Party.Request): Promise<Response> {
-    try {
-      return await (await this.#starter.ready()).handleRequest(request as unknown as Request);
-    } catch (error) {
-      await discardBody(request as unknown as Request, MAX_DRAINED_BODY_BYTES);
-      return errorResponse(error);
-    }
+  onRequest(request: Party.Request): Promise<Response> {
+    return this.#host.request(request as unknown as Request);
   }
 
   /** The gate, run by PartyKit before a socket or request reaches the room. */
@@ -87,27 +68,23 @@ export default class Room implements Party.Server {
   static async onFetch(request: Party.Request, lobby: Party.FetchLobby): Promise<Response> {
     rememberParties(lobby.parties);
     const party = listedParty(new URL(request.url).pathname);
-    if (party === undefined || !Object.hasOwn(lobby.parties, party)) return errorResponse(new RoomError("not_found", "Rooms live at /parties/main/:room."));
+    if (party === undefined || !Object.hasOwn(lobby.parties, party)) return errorResponse(notARoomPath());
     const directory = partykitListing(lobby.parties, party);
     const admitted = await admitListing(request as unknown as Request, lobby.env, directory.url);
     return admitted instanceof Response ? admitted : directory.send(admitted);
   }
 
   async onConnect(connection: Party.Connection, context: Party.ConnectionContext): Promise<void> {
-    const room = this.#starter.current;
-    if (!room) return connection.close(CLOSE_INTERNAL, "The room could not start.");
     const request = context.request as unknown as Request;
-    room.handleConnect(connection, request);
+    if (!this.#host.connect(connection, request)) return;
     // PartyKit answers the upgrade once this resolves: a synchronizer client, whose requests time
     // out after 1 s, then finds the room's stamps and MergeableStore ready. A failure here is met
     // again, and answered, by the socket's first message.
-    await room.prepareSocket(request).catch(() => undefined);
+    await this.room.prepareSocket(request).catch(() => undefined);
   }
 
-  async onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
-    const room = await this.#starter.ready().catch(() => undefined);
-    if (room) await room.handleMessage(sender, message);
-    else sender.close(CLOSE_INTERNAL, "The room could not start.");
+  onMessage(message: string | ArrayBuffer | ArrayBufferView, sender: Party.Connection): Promise<void> {
+    return this.#host.message(sender, message);
   }
 
   /**
@@ -116,7 +93,7 @@ export default class Room implements Party.Server {
    * (5.5.1) wants a Close back: send a normal one. It may fail if the client is already gone.
    */
   onClose(connection: Party.Connection): void {
-    this.#starter.current?.handleClose(connection);
+    this.#host.close(connection);
     try {
       connection.close(CLOSE_NORMAL);
     } catch {
@@ -125,12 +102,12 @@ export default class Room implements Party.Server {
   }
 
   onError(connection: Party.Connection): void {
-    this.#starter.current?.handleClose(connection);
+    this.#host.close(connection);
   }
 
   /** A failed start-up throws here, so that the runtime retries the alarm. */
-  async onAlarm(): Promise<void> {
-    await (await this.#starter.ready()).handleAlarm();
+  onAlarm(): Promise<void> {
+    return this.#host.alarm();
   }
 }
 
@@ -147,9 +124,7 @@ const admit = async (request: Request, lobby: Party.Lobby): Promise<Request | Re
   const admitted = await gate(request, lobby.env, lobby.id);
   if (admitted instanceof Response) return admitted;
   const url = new URL(admitted.url);
-  const parts = url.pathname.split("/");
-  const at = parts[1] === "party" ? 2 : 3;
-  if (parts[at] === lobby.id) return admitted;
-  const rest = "/" + parts.slice(at + 1).join("/");
-  return lobby.parties[PARTY_NAME].get(parts[at]).fetch(rest + url.search, admitted);
+  const path = parseRoomPath(url.pathname);
+  if (!path || path.segment === lobby.id) return admitted;
+  return lobby.parties[PARTY_NAME].get(path.segment).fetch((path.rest || "/") + url.search, admitted);
 };

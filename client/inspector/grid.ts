@@ -9,51 +9,110 @@
 // deletes it (the editor panel does the writing).
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from "@tanstack/virtual-core";
 import type { Store } from "tinybase";
-import { formatCell } from "./cells.ts";
 import { element } from "./dom.ts";
+import { addressAt, markActive, refreshColumns, refreshRows, renderHeader, renderRows, showCell, type CellAddress, type GridHandlers, type GridView } from "./grid-view.ts";
 
 /** Row height in CSS pixels (fixed, so that the virtualizer needs no measuring). */
 export const ROW_PX = 28;
 /** Rows rendered beyond each edge of the viewport, so that a quick scroll shows no blank. */
 const OVERSCAN_ROWS = 8;
 
-export interface CellAddress {
-  tableId: string;
-  rowId: string;
-  cellId: string;
-}
+const stopListening = (grid: GridView) => {
+  for (const id of grid.listeners) grid.store.delListener(id);
+  grid.listeners = [];
+};
 
-export interface GridHandlers {
-  /** A cell was chosen (click or keyboard): show it in the editor. */
-  select(address: CellAddress): void;
-  /** Enter on a cell, or a double click: move to the editor's input. */
-  edit(address: CellAddress): void;
-  /** Delete on a cell. */
-  deleteCell(address: CellAddress): void;
-  deleteRow(tableId: string, rowId: string): void;
-  /** The first rows of a table were put on the page (the bench's "time to first rows"). */
-  firstRows?(tableId: string): void;
-  /** The rows to show, in order (a search, a sort); default: every row, in the store's order. */
-  rowIds?(tableId: string): string[];
-}
+const focusActive = (grid: GridView) => {
+  grid.virtualizer.scrollToIndex(grid.active.row, { align: "auto" });
+  // The virtualizer renders the row on its next change; focus once it is there.
+  requestAnimationFrame(() => {
+    const address = addressAt(grid, grid.active.row, grid.active.column);
+    const node = address && grid.rendered.get(address.rowId)?.cells.get(address.cellId);
+    node?.focus();
+    if (address) grid.handlers.select(address);
+  });
+};
 
-interface RenderedRow {
-  element: HTMLElement;
-  cells: Map<string, HTMLElement>;
-}
+const addressOf = (grid: GridView, target: EventTarget | null): CellAddress | undefined => {
+  const node = (target as HTMLElement | null)?.closest<HTMLElement>("[role=gridcell]");
+  const rowId = node?.closest<HTMLElement>("[data-row]")?.dataset.row;
+  return node && rowId !== undefined ? { tableId: grid.tableId, rowId, cellId: node.dataset.cell! } : undefined;
+};
 
+const moveTo = (grid: GridView, address: CellAddress) => {
+  grid.active.row = Math.max(0, grid.rowIds.indexOf(address.rowId));
+  grid.active.column = Math.max(0, grid.cellIds.indexOf(address.cellId));
+  markActive(grid);
+};
 
-const showCell = (node: HTMLElement, store: Store, { tableId, rowId, cellId }: CellAddress) => {
-  if (!store.hasCell(tableId, rowId, cellId)) {
-    node.textContent = "";
-    node.className = "cell t-none";
-    node.title = "no cell";
+const onClick = (grid: GridView, event: MouseEvent) => {
+  const button = (event.target as HTMLElement).closest<HTMLElement>("[data-action=delete-row]");
+  if (button) {
+    const rowId = button.closest<HTMLElement>("[data-row]")?.dataset.row;
+    if (rowId !== undefined) grid.handlers.deleteRow(grid.tableId, rowId);
     return;
   }
-  const { text, kind } = formatCell(store.getCell(tableId, rowId, cellId));
-  node.textContent = text;
-  node.className = `cell t-${kind}`;
-  node.title = kind;
+  const address = addressOf(grid, event.target);
+  if (!address) return;
+  moveTo(grid, address);
+  grid.handlers.select(address);
+};
+
+const onKeyDown = (grid: GridView, event: KeyboardEvent) => {
+  const { active, rowIds, cellIds } = grid;
+  const page = Math.max(1, Math.floor(grid.scroller.clientHeight / ROW_PX) - 2);
+  const moves: Record<string, [number, number]> = {
+    ArrowUp: [-1, 0],
+    ArrowDown: [1, 0],
+    ArrowLeft: [0, -1],
+    ArrowRight: [0, 1],
+    PageUp: [-page, 0],
+    PageDown: [page, 0],
+    Home: [event.ctrlKey ? -rowIds.length : 0, -cellIds.length],
+    End: [event.ctrlKey ? rowIds.length : 0, cellIds.length],
+  };
+  const move = moves[event.key];
+  if (move) {
+    event.preventDefault();
+    active.row = Math.min(Math.max(0, active.row + move[0]), Math.max(0, rowIds.length - 1));
+    active.column = Math.min(Math.max(0, active.column + move[1]), Math.max(0, cellIds.length - 1));
+    markActive(grid);
+    focusActive(grid);
+    return;
+  }
+  const address = addressAt(grid, active.row, active.column);
+  if (!address) return;
+  if (event.key === "Enter" || event.key === "F2") {
+    event.preventDefault();
+    grid.handlers.edit(address);
+  } else if (event.key === "Delete") {
+    event.preventDefault();
+    grid.handlers.deleteCell(address);
+  }
+};
+
+/** Shows a table (or none, with ""): listens to it alone. */
+const show = (grid: GridView, id: string) => {
+  const { store, scroller } = grid;
+  stopListening(grid);
+  grid.tableId = id;
+  scroller.setAttribute("aria-label", id ? `Table ${id}` : "No table");
+  grid.active.row = grid.active.column = 0;
+  scroller.scrollTop = 0;
+  if (id) {
+    grid.listeners = [
+      store.addCellListener(id, null, null, (_store, _table, rowId, cellId) => {
+        const node = grid.rendered.get(rowId)?.cells.get(cellId);
+        if (node) showCell(node, store, { tableId: id, rowId, cellId });
+      }),
+      store.addRowIdsListener(id, () => refreshRows(grid)),
+      store.addTableCellIdsListener(id, () => refreshColumns(grid)),
+    ];
+  }
+  grid.cellIds = id ? store.getTableCellIds(id) : [];
+  renderHeader(grid);
+  grid.rendered.clear(); // another table's rows, even where a row id is the same
+  refreshRows(grid);
 };
 
 export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridHandlers) => {
@@ -65,14 +124,6 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
   const space = element("div", "grid-space");
   scroller.append(space);
   root.replaceChildren(scroller);
-
-  let tableId = "";
-  let rowIds: string[] = [];
-  let cellIds: string[] = [];
-  const rendered = new Map<string, RenderedRow>();
-  const active = { row: 0, column: 0 };
-  let listeners: string[] = [];
-  let reportedFirstRows = false;
 
   const virtualizer = new Virtualizer<HTMLDivElement, HTMLDivElement>({
     count: 0,
@@ -86,250 +137,47 @@ export const createTableGrid = (store: Store, root: HTMLElement, handlers: GridH
     // into view stops below it.
     paddingStart: ROW_PX,
     scrollPaddingStart: ROW_PX,
-    onChange: () => renderRows(),
+    onChange: () => renderRows(grid),
   });
+  const grid: GridView = {
+    store,
+    handlers,
+    scroller,
+    header,
+    space,
+    virtualizer,
+    tableId: "",
+    rowIds: [],
+    cellIds: [],
+    rendered: new Map(),
+    active: { row: 0, column: 0 },
+    listeners: [],
+    reportedFirstRows: false,
+  };
   const unmount = virtualizer._didMount();
 
-  const addressAt = (row: number, column: number): CellAddress | undefined =>
-    rowIds[row] !== undefined && cellIds[column] !== undefined ? { tableId, rowId: rowIds[row], cellId: cellIds[column] } : undefined;
-
-  const gridWidth = () => `calc(var(--row-head) + ${cellIds.length} * var(--cell-width))`;
-
-  const renderHeader = () => {
-    const corner = element("div", "row-head", "row id");
-    corner.setAttribute("role", "columnheader");
-    header.replaceChildren(
-      corner,
-      ...cellIds.map((cellId) => {
-        const node = element("div", "cell", cellId);
-        node.setAttribute("role", "columnheader");
-        node.title = cellId;
-        return node;
-      }),
-    );
-    header.style.width = space.style.width = gridWidth();
-    scroller.setAttribute("aria-colcount", String(cellIds.length + 1));
-  };
-
-  const buildRow = (rowId: string, index: number): RenderedRow => {
-    const row = element("div", "grid-row");
-    row.setAttribute("role", "row");
-    row.dataset.row = rowId;
-    const head = element("div", "row-head");
-    head.setAttribute("role", "rowheader");
-    const label = element("span", "row-id", rowId);
-    label.title = rowId;
-    const remove = element("button", "icon write", "×");
-    remove.type = "button";
-    remove.tabIndex = -1;
-    remove.dataset.action = "delete-row";
-    remove.setAttribute("aria-label", `Delete row ${rowId}`);
-    head.append(label, remove);
-    row.append(head);
-    const cells = new Map<string, HTMLElement>();
-    cellIds.forEach((cellId, column) => {
-      const node = element("div");
-      node.setAttribute("role", "gridcell");
-      node.dataset.cell = cellId;
-      node.dataset.column = String(column);
-      showCell(node, store, { tableId, rowId, cellId });
-      cells.set(cellId, node);
-      row.append(node);
-    });
-    row.setAttribute("aria-rowindex", String(index + 2));
-    return { element: row, cells };
-  };
-
-  const markActive = () => {
-    for (const [rowId, { cells }] of rendered) {
-      for (const [cellId, node] of cells) {
-        const isActive = rowId === rowIds[active.row] && cellId === cellIds[active.column];
-        node.tabIndex = isActive ? 0 : -1;
-        node.setAttribute("aria-selected", String(isActive));
-      }
-    }
-  };
-
-  /**
-   * Puts `ordered` after the header, inserting only the rows that came: a row that stays is never
-   * taken out of the page. A node taken out, even to go straight back, loses focus, and a click
-   * pressed on it before and released after lands on the grid instead (Chromium retargets it).
-   * The virtualizer re-renders on each scroll and 150 ms after (its isScrolling flag): a click
-   * right after a scroll would select nothing, and the keyboard would go on from the old cell.
-   */
-  const placeRows = (ordered: HTMLElement[]) => {
-    if (header.parentNode !== space) space.prepend(header);
-    let next = header.nextSibling;
-    for (const row of ordered) {
-      if (row === next) next = row.nextSibling;
-      else space.insertBefore(row, next);
-    }
-    while (next) {
-      const after = next.nextSibling;
-      next.remove();
-      next = after;
-    }
-  };
-
-  function renderRows() {
-    const items = virtualizer.getVirtualItems();
-    const keep = new Set<string>();
-    const ordered: HTMLElement[] = [];
-    for (const item of items) {
-      const rowId = rowIds[item.index];
-      if (rowId === undefined) continue;
-      keep.add(rowId);
-      let row = rendered.get(rowId);
-      if (!row) rendered.set(rowId, (row = buildRow(rowId, item.index)));
-      row.element.setAttribute("aria-rowindex", String(item.index + 2));
-      row.element.style.transform = `translateY(${item.start}px)`;
-      ordered.push(row.element);
-    }
-    for (const [rowId, row] of [...rendered]) {
-      if (keep.has(rowId)) continue;
-      row.element.remove();
-      rendered.delete(rowId);
-    }
-    space.style.height = `${virtualizer.getTotalSize()}px`;
-    placeRows(ordered);
-    markActive();
-    if (!reportedFirstRows && ordered.length > 0) {
-      reportedFirstRows = true;
-      handlers.firstRows?.(tableId);
-    }
-  }
-
-  const refreshRows = () => {
-    rowIds = !tableId ? [] : handlers.rowIds ? handlers.rowIds(tableId) : store.getRowIds(tableId);
-    active.row = Math.min(active.row, Math.max(0, rowIds.length - 1));
-    scroller.setAttribute("aria-rowcount", String(rowIds.length + 1));
-    virtualizer.setOptions({ ...virtualizer.options, count: rowIds.length });
-    virtualizer._willUpdate();
-    // Rows that stay keep their element (renderRows places them where they now are); only rows
-    // that came are built and only rows that went are removed.
-    renderRows();
-  };
-
-  const refreshColumns = () => {
-    cellIds = tableId ? store.getTableCellIds(tableId) : [];
-    active.column = Math.min(active.column, Math.max(0, cellIds.length - 1));
-    renderHeader();
-    rendered.clear();
-    renderRows();
-  };
-
-  const stopListening = () => {
-    for (const id of listeners) store.delListener(id);
-    listeners = [];
-  };
-
-  const focusActive = () => {
-    virtualizer.scrollToIndex(active.row, { align: "auto" });
-    // The virtualizer renders the row on its next change; focus once it is there.
-    requestAnimationFrame(() => {
-      const address = addressAt(active.row, active.column);
-      const node = address && rendered.get(address.rowId)?.cells.get(address.cellId);
-      node?.focus();
-      if (address) handlers.select(address);
-    });
-  };
-
-  const addressOf = (target: EventTarget | null): CellAddress | undefined => {
-    const node = (target as HTMLElement | null)?.closest<HTMLElement>("[role=gridcell]");
-    const rowId = node?.closest<HTMLElement>("[data-row]")?.dataset.row;
-    return node && rowId !== undefined ? { tableId, rowId, cellId: node.dataset.cell! } : undefined;
-  };
-
-  const moveTo = (address: CellAddress) => {
-    active.row = Math.max(0, rowIds.indexOf(address.rowId));
-    active.column = Math.max(0, cellIds.indexOf(address.cellId));
-    markActive();
-  };
-
-  scroller.addEventListener("click", (event) => {
-    const button = (event.target as HTMLElement).closest<HTMLElement>("[data-action=delete-row]");
-    if (button) {
-      const rowId = button.closest<HTMLElement>("[data-row]")?.dataset.row;
-      if (rowId !== undefined) handlers.deleteRow(tableId, rowId);
-      return;
-    }
-    const address = addressOf(event.target);
-    if (!address) return;
-    moveTo(address);
-    handlers.select(address);
-  });
+  scroller.addEventListener("click", (event) => onClick(grid, event));
   scroller.addEventListener("dblclick", (event) => {
-    const address = addressOf(event.target);
+    const address = addressOf(grid, event.target);
     if (address) handlers.edit(address);
   });
-  scroller.addEventListener("keydown", (event) => {
-    const page = Math.max(1, Math.floor(scroller.clientHeight / ROW_PX) - 2);
-    const moves: Record<string, [number, number]> = {
-      ArrowUp: [-1, 0],
-      ArrowDown: [1, 0],
-      ArrowLeft: [0, -1],
-      ArrowRight: [0, 1],
-      PageUp: [-page, 0],
-      PageDown: [page, 0],
-      Home: [event.ctrlKey ? -rowIds.length : 0, -cellIds.length],
-      End: [event.ctrlKey ? rowIds.length : 0, cellIds.length],
-    };
-    const move = moves[event.key];
-    if (move) {
-      event.preventDefault();
-      active.row = Math.min(Math.max(0, active.row + move[0]), Math.max(0, rowIds.length - 1));
-      active.column = Math.min(Math.max(0, active.column + move[1]), Math.max(0, cellIds.length - 1));
-      markActive();
-      focusActive();
-      return;
-    }
-    const address = addressAt(active.row, active.column);
-    if (!address) return;
-    if (event.key === "Enter" || event.key === "F2") {
-      event.preventDefault();
-      handlers.edit(address);
-    } else if (event.key === "Delete") {
-      event.preventDefault();
-      handlers.deleteCell(address);
-    }
-  });
+  scroller.addEventListener("keydown", (event) => onKeyDown(grid, event));
 
   return {
-    /** Shows a table (or none, with ""): listens to it alone. */
-    show(id: string) {
-      stopListening();
-      tableId = id;
-      scroller.setAttribute("aria-label", id ? `Table ${id}` : "No table");
-      active.row = active.column = 0;
-      scroller.scrollTop = 0;
-      if (id) {
-        listeners = [
-          store.addCellListener(id, null, null, (_store, _table, rowId, cellId) => {
-            const node = rendered.get(rowId)?.cells.get(cellId);
-            if (node) showCell(node, store, { tableId: id, rowId, cellId });
-          }),
-          store.addRowIdsListener(id, refreshRows),
-          store.addTableCellIdsListener(id, refreshColumns),
-        ];
-      }
-      cellIds = id ? store.getTableCellIds(id) : [];
-      renderHeader();
-      rendered.clear(); // another table's rows, even where a row id is the same
-      refreshRows();
-    },
+    show: (id: string) => show(grid, id),
     /** Scrolls to a row and makes its cell the active one. */
     reveal(address: CellAddress) {
-      if (address.tableId !== tableId) return;
-      moveTo(address);
-      focusActive();
+      if (address.tableId !== grid.tableId) return;
+      moveTo(grid, address);
+      focusActive(grid);
     },
     /** Reads the rows to show again (the search or the sort changed). */
-    refresh: () => refreshRows(),
+    refresh: () => refreshRows(grid),
     get tableId() {
-      return tableId;
+      return grid.tableId;
     },
     destroy() {
-      stopListening();
+      stopListening(grid);
       unmount();
     },
   };

@@ -57,86 +57,92 @@ export interface EventLogOptions {
   onError: (error: Error) => void;
 }
 
-export const createEventLog = (options: EventLogOptions) => {
-  const { room, list, olderButton, status } = options;
-  let filters: LogFilters = {};
-  let feed: ReturnType<Room["events"]> | undefined;
+/** One log's state, which the functions below share. */
+interface LogState {
+  readonly options: EventLogOptions;
+  filters: LogFilters;
+  feed: ReturnType<Room["events"]> | undefined;
   /** The lowest seq the list covers: everything the filters match from here up is shown. */
-  let lower = 1;
-  let generation = 0;
+  lower: number;
+  generation: number;
+}
 
-  const selectors = () => ({ stream: filters.stream || undefined, types: filters.types?.length ? filters.types : undefined });
+const selectorsOf = ({ filters }: LogState) => ({ stream: filters.stream || undefined, types: filters.types?.length ? filters.types : undefined });
 
-  const setLower = (seq: number) => {
-    lower = seq;
-    olderButton.disabled = lower <= options.first();
-  };
+const setLower = (log: LogState, seq: number) => {
+  log.lower = seq;
+  log.options.olderButton.disabled = log.lower <= log.options.first();
+};
 
-  const trim = () => {
-    while (list.childElementCount > MAX_LOG_ITEMS) list.lastElementChild!.remove();
-    const oldest = list.lastElementChild as HTMLElement | null;
-    if (list.childElementCount === MAX_LOG_ITEMS && oldest) setLower(Number(oldest.dataset.seq));
-  };
+const trim = (log: LogState) => {
+  const { list } = log.options;
+  while (list.childElementCount > MAX_LOG_ITEMS) list.lastElementChild!.remove();
+  const oldest = list.lastElementChild as HTMLElement | null;
+  if (list.childElementCount === MAX_LOG_ITEMS && oldest) setLower(log, Number(oldest.dataset.seq));
+};
 
-  const showLive = (event: RoomEvent) => {
-    list.prepend(eventItem(event));
-    trim();
-    options.onLive?.(event);
-  };
+const showLive = (log: LogState, event: RoomEvent) => {
+  log.options.list.prepend(eventItem(event));
+  trim(log);
+  log.options.onLive?.(event);
+};
 
-  /** Starts the tail afresh: the newest window of seqs, then live. */
-  const restart = async () => {
-    const mine = ++generation;
-    feed?.close();
-    list.replaceChildren();
-    status.textContent = "loading…";
-    let head: number;
-    try {
-      ({ head } = await readEventPage(room.http, { until: "caught-up", limit: 1 }));
-    } catch (error) {
-      // Never "loading…" for good: say the log could not be read, and why (the caller shows it).
-      if (mine === generation) status.textContent = error instanceof RoomHttpError && (error.status === 401 || error.status === 403) ? "refused" : "stopped";
-      throw error;
-    }
-    if (mine !== generation) return;
-    const after = Math.max(0, head - LOG_WINDOW_SEQS);
-    setLower(after + 1);
-    const current = (feed = room.events({ ...selectors(), after }));
-    void current.caughtUp.then(() => mine === generation && (status.textContent = "live"));
-    current.each(showLive).catch((error: Error) => {
-      if (mine !== generation) return;
-      status.textContent = "stopped";
-      options.onError(error);
-    });
-  };
+/** Starts the tail afresh: the newest window of seqs, then live. */
+const restart = async (log: LogState) => {
+  const { room, list, status } = log.options;
+  const mine = ++log.generation;
+  log.feed?.close();
+  list.replaceChildren();
+  status.textContent = "loading…";
+  let head: number;
+  try {
+    ({ head } = await readEventPage(room.http, { until: "caught-up", limit: 1 }));
+  } catch (error) {
+    // Never "loading…" for good: say the log could not be read, and why (the caller shows it).
+    if (mine === log.generation) status.textContent = error instanceof RoomHttpError && (error.status === 401 || error.status === 403) ? "refused" : "stopped";
+    throw error;
+  }
+  if (mine !== log.generation) return;
+  const after = Math.max(0, head - LOG_WINDOW_SEQS);
+  setLower(log, after + 1);
+  const current = (log.feed = room.events({ ...selectorsOf(log), after }));
+  void current.caughtUp.then(() => mine === log.generation && (status.textContent = "live"));
+  current.each((event) => showLive(log, event)).catch((error: Error) => {
+    if (mine !== log.generation) return;
+    status.textContent = "stopped";
+    log.options.onError(error);
+  });
+};
 
-  /** Reads back through history, a window at a time, until it finds events or reaches the first seq. */
-  const older = async () => {
-    olderButton.disabled = true;
-    const mine = generation;
-    let found: RoomEvent[] = [];
-    for (let step = 0; step < MAX_EMPTY_STEPS && found.length === 0 && lower > options.first(); step++) {
-      const from = Math.max(options.first(), lower - LOG_WINDOW_SEQS);
-      const page = await readEventPage(room.http, { ...selectors(), from, to: lower - 1, limit: LOG_WINDOW_SEQS });
-      if (mine !== generation) return;
-      found = page.events;
-      setLower(from);
-    }
-    list.append(...found.reverse().map(eventItem));
-    olderButton.disabled = lower <= options.first();
-  };
+/** Reads back through history, a window at a time, until it finds events or reaches the first seq. */
+const older = async (log: LogState) => {
+  const { room, list, olderButton, first } = log.options;
+  olderButton.disabled = true;
+  const mine = log.generation;
+  let found: RoomEvent[] = [];
+  for (let step = 0; step < MAX_EMPTY_STEPS && found.length === 0 && log.lower > first(); step++) {
+    const from = Math.max(first(), log.lower - LOG_WINDOW_SEQS);
+    const page = await readEventPage(room.http, { ...selectorsOf(log), from, to: log.lower - 1, limit: LOG_WINDOW_SEQS });
+    if (mine !== log.generation) return;
+    found = page.events;
+    setLower(log, from);
+  }
+  list.append(...found.reverse().map(eventItem));
+  olderButton.disabled = log.lower <= first();
+};
 
-  olderButton.addEventListener("click", () => void older().catch(options.onError));
-
+export const createEventLog = (options: EventLogOptions) => {
+  const log: LogState = { options, filters: {}, feed: undefined, lower: 1, generation: 0 };
+  options.olderButton.addEventListener("click", () => void older(log).catch(options.onError));
   return {
     setFilters(next: LogFilters) {
-      filters = next;
-      return restart();
+      log.filters = next;
+      return restart(log);
     },
-    start: restart,
+    start: () => restart(log),
     stop() {
-      generation++;
-      feed?.close();
+      log.generation++;
+      log.feed?.close();
     },
   };
 };

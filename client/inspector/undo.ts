@@ -54,3 +54,5 @@ export const createUndo = (store: Store, bar: HTMLElement) => {
     hide,
   };
 };
+
+export type Undo = ReturnType<typeof createUndo>;

@@ -4,7 +4,7 @@
 // - Workers: the party's namespace is the binding whose `idFromName(name)` gives back the room's
 //   own id (ids are derived per namespace), found once per object, so a room finds it in an alarm
 //   too, with no request to read it from. The listing route finds it by the party's name in the
-//   URL, kebab-cased as partyserver's routing does (worker.ts, `partiesOf`).
+//   URL, kebab-cased as partyserver's routing does (routing.ts, `partiesOf`).
 // - PartyKit 0.0.115: through `room.context.parties[party].get(name)`, which its runtime refuses
 //   inside `onAlarm` ("You can not access `Party.context.parties` in the `onAlarm` handler").
 //   Every `parties` object any handler of this isolate was given is the same one (the facade keeps

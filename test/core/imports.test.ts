@@ -3,9 +3,10 @@
 //   reader as much as any other);
 // - the directions the layers keep (docs/design.md, "Layout"): party/core imports no runtime and no
 //   adapter; client/ takes only party/protocol.ts of the server; cli/ takes nothing of party/core;
-// - and two shapes of the code the layout relies on: no function of party/ takes more than four
-//   positional parameters (more become an options object, STYLE.md), and none is longer than
-//   MAX_FUNCTION_LINES (a longer one becomes plain functions over an explicit state).
+//   the protocol module imports only its own parts, and everything else imports it by its entry;
+// - and two shapes of the code the layout relies on: no function of the sources takes more than four
+//   positional parameters (more become an options object, STYLE.md), and none of party/ is longer
+//   than MAX_FUNCTION_LINES (a longer one becomes plain functions over an explicit state).
 // The imports are read by TypeScript's own scanner (`preProcessFile`: every `import`, `export … from`,
 // `import type` and `import("…")`, never one inside a string), and the loops found by a depth-first
 // walk: a few lines over a dependency the project has, where madge or dependency-cruiser would bring
@@ -50,7 +51,7 @@ const cyclesOf = (graph: Map<string, string[]>): string[][] => {
   return cycles;
 };
 
-/** Most positional parameters a function of party/ takes. */
+/** Most positional parameters a function of the sources takes. */
 const MAX_POSITIONAL_PARAMETERS = 4;
 
 /**
@@ -127,6 +128,28 @@ const DIRECTIONS: { files: string; why: string; forbids: (imported: string) => b
     why: "the client library never imports the inspector app, which is built on it",
     forbids: (imported) => imported.startsWith("client/inspector/"),
   },
+  {
+    files: "party/adapters/",
+    outside: "party/adapters/routing.ts",
+    why: "what both adapters share imports no runtime (routing.ts is Workers' own)",
+    forbids: (imported) => /^(cloudflare:|partyserver$|partykit(\/|$))/.test(imported),
+  },
+  {
+    files: "party/protocol",
+    why: "the protocol module is pure: it imports only its own parts (party/protocol/)",
+    forbids: (imported) => !imported.startsWith("party/protocol/"),
+  },
+  {
+    files: "party/",
+    outside: "party/protocol",
+    why: "the room imports the protocol through its one entry, party/protocol.ts",
+    forbids: (imported) => imported.startsWith("party/protocol/"),
+  },
+  {
+    files: "cli/",
+    why: "the command line imports the protocol through its one entry, party/protocol.ts",
+    forbids: (imported) => imported.startsWith("party/protocol/"),
+  },
   { files: "cli/", why: "the command line speaks to a room over HTTP, never through its core", forbids: (imported) => imported.startsWith("party/core/") },
 ];
 
@@ -193,8 +216,8 @@ describe("imports", () => {
     expect(longParameterLists("x.ts", text)).toEqual(["x.ts:1 arrow (5)", "x.ts:2 declared (6)", "x.ts:3 method (5)"]);
   });
 
-  it("party/: no function takes more than four positional parameters", () => {
-    const long = sourceFiles("party").flatMap((file) => longParameterLists(file, readFileSync(path.join(ROOT, file), "utf8")));
+  it("party/, client/, cli/: no function takes more than four positional parameters", () => {
+    const long = SOURCE_DIRS.flatMap(sourceFiles).flatMap((file) => longParameterLists(file, readFileSync(path.join(ROOT, file), "utf8")));
     expect(long).toEqual([]);
   });
 

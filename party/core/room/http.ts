@@ -1,6 +1,6 @@
 // HTTP responses and request bodies: JSON, errors, CORS and bounded reads. Fetch API only, so the
 // same code runs in workerd, under PartyKit and in Node.
-import { parseEtag, ROLE_RESPONSE_HEADER, SYNC_PATH, type ErrorBody } from "../../protocol.ts";
+import { parseEtag, parseRoomPath, ROLE_RESPONSE_HEADER, SYNC_PATH, type ErrorBody } from "../../protocol.ts";
 import type { RoomConfig } from "./config.ts";
 import { errorBody, RoomError, toRoomError } from "../common/errors.ts";
 
@@ -156,8 +156,8 @@ const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: 
 
 /** The part of a URL path after `/parties/:party/:room` (or PartyKit's `/party/:room`), or the whole path elsewhere. */
 export const subPath = (pathname: string): string => {
-  const match = pathname.match(/^\/(?:parties\/[^/]+|party)\/[^/]+(\/.*)?$/);
-  return match ? (match[1] ?? "/") : pathname;
+  const path = parseRoomPath(pathname);
+  return path && path.segment !== "" ? path.rest || "/" : pathname;
 };
 
 /** A room's WebSocket sub-paths: the room itself (its main socket) and `{room}/sync`. */

@@ -7,7 +7,8 @@ import { authorize, ROLE_HEADER, signToken } from "../../../party/core/room/auth
 import { resolveConfig } from "../../../party/core/room/config.ts";
 import { CONFIG_ERROR_MESSAGE, isRoomError } from "../../../party/core/common/errors.ts";
 import { gate } from "../../../party/gate.ts";
-import { canonicalRoomName, MAX_ROOM_NAME_CHARS, roomSegment } from "../../../party/protocol.ts";
+import { canonicalRoomName, MAX_ROOM_NAME_CHARS, parseRoomPath, roomSegment } from "../../../party/protocol.ts";
+import { subPath } from "../../../party/core/room/http.ts";
 import { ADMITTED, changesFrame, createConnection, createTestRoom, messageFrame, receivedChanges, receivedMessages, settle, type TestRoom } from "../support/harness.ts";
 
 /** A socket opened with `headers` (what the gate passed on), listed by the runtime as the room hears of it. */
@@ -162,6 +163,20 @@ describe("room names", () => {
 
   it.each(["", ".", "..", "a\u0000b", "x".repeat(MAX_ROOM_NAME_CHARS + 1)])("refuses to encode %j, which no room can have", (name) =>
     expect(() => roomSegment(name)).toThrow(RangeError));
+
+  it.each([
+    ["/parties/main/a%2Fb", { prefix: "/parties/main/", party: "main", segment: "a%2Fb", rest: "" }, "/"],
+    ["/parties/live/r/events/history", { prefix: "/parties/live/", party: "live", segment: "r", rest: "/events/history" }, "/events/history"],
+    ["/parties/main/r/", { prefix: "/parties/main/", party: "main", segment: "r", rest: "/" }, "/"],
+    ["/party/r/sync", { prefix: "/party/", party: undefined, segment: "r", rest: "/sync" }, "/sync"],
+    ["/parties/main//store", { prefix: "/parties/main/", party: "main", segment: "", rest: "/store" }, "/parties/main//store"],
+    ["/parties/main", undefined, "/parties/main"],
+    ["/store", undefined, "/store"],
+  ])("reads the room path %s, and the room's own path in it", (pathname, path, sub) => {
+    expect(parseRoomPath(pathname)).toEqual(path);
+    if (path) expect(path.prefix + path.segment + path.rest).toBe(pathname);
+    expect(subPath(pathname)).toBe(sub);
+  });
 });
 
 describe("start-up", () => {
