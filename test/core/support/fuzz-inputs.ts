@@ -154,7 +154,13 @@ const readRole = fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1
 const ifMatch = fc.oneof(fc.constant(undefined), fc.constantFrom('"0"', '"1"', '"99"', "W/\"2\"", "nope", "*"), fc.constant("current"));
 const withIfMatch = (headers: Record<string, string>, value: string | undefined) =>
   value === undefined ? { headers } : value === "current" ? { headers, ifMatchCurrent: true } : { headers: { ...headers, "If-Match": value } };
-const query = selectors.map((params) => new URLSearchParams(Object.entries(params).map(([name, value]) => [name, String(value)])).toString());
+/**
+ * A selector's value as a query parameter. Not `String(value)`: junk may be an object with a
+ * `toString` key that is no function (fast-check's keys include it), and String() then throws
+ * inside the generator, which fast-check reports without a seed to replay.
+ */
+export const queryParam = (value: unknown): string => (typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
+const query = selectors.map((params) => new URLSearchParams(Object.entries(params).map(([name, value]) => [name, queryParam(value)])).toString());
 
 export const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
   fc.tuple(fc.oneof({ weight: 4, arbitrary: validContent }, { weight: 2, arbitrary: mutated(validContent) }, { weight: 1, arbitrary: junk }), ifMatch, readRole).map(([content, match, role]) => ({

@@ -14,7 +14,7 @@ import type { RoomHooks } from "../../../party/core/index.ts";
 import { createMemoryStorage } from "../../../party/core/storage/room-storage.ts";
 import { DELETED, ERROR_STATUS, LOGGED_NULL } from "../../../party/protocol.ts";
 import { foldStoreEvents } from "../../support/fold.ts";
-import { frame, FUZZ_LIMITS, request, validContent, type Frame, type FuzzRequest } from "../support/fuzz-inputs.ts";
+import { frame, FUZZ_LIMITS, queryParam, request, validContent, type Frame, type FuzzRequest } from "../support/fuzz-inputs.ts";
 import { createTestRoom, settle, type TestConnection, type TestRoom } from "../support/harness.ts";
 
 /** About 40 ms a run on 2 cores: some 8 s, and 7,000 frames and requests. */
@@ -264,6 +264,17 @@ describe("inputs the fuzz found", () => {
     expect(store).toEqual([{}, {}]); // TinyBase keeps no empty table or row
     const { events } = await allEvents(room);
     expect(foldStoreEvents(events), `$replace data: ${JSON.stringify(events.at(-1).data)}`).toEqual(store);
+  });
+
+  it("turns a junk selector that String() cannot convert into a query the room refuses with invalid_selector", async () => {
+    // fast-check's JSON keys include "toString": String() of such an object throws, and it threw
+    // while the requests were generated, so that the run failed without a seed to replay.
+    const junk = JSON.parse('{"?":true,"toString":false}');
+    expect(() => String(junk)).toThrow(TypeError);
+    const room = await createTestRoom();
+    const response = await room.request("GET", `/events?${new URLSearchParams({ limit: queryParam(junk) })}`);
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe("invalid_selector");
   });
 
   const flooded = async () => {
