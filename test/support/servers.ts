@@ -88,7 +88,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   const start = async (): Promise<void> => {
-    const [command, ...args] = commandLine({ ...options, port, persistDir });
+    // wrangler dev's inspector would take 9229 when it looks free: two servers starting at once
+    // (two in one test, or two test runs) race for it. Each start asks for a port of its own.
+    const inspectorPort = await freePort();
+    const [command, ...args] = commandLine({ ...options, port, persistDir, inspectorPort });
     outputOfThisStart = "";
     append(`$ ${[command, ...args].join(" ")}\n`);
     // Readiness is "the port answers, from our process group", so the port must not answer already.
@@ -122,7 +125,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   // A port the OS picked can be taken by another process (another test run on the machine) before
-  // the dev server binds it: a first start then tries another free port. A restart keeps its port.
+  // the dev server binds it: a first start then tries another free port. A restart keeps its port,
+  // and tries again only when its port is still free (what was taken was the inspector's).
   for (let attempt = 1; ; attempt++) {
     try {
       await start();
@@ -133,16 +137,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       origin = `http://${HOST}:${port}`;
     }
   }
+  const restart = async (): Promise<void> => {
+    await stop();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await start();
+        return;
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || attempt >= START_ATTEMPTS) throw error;
+      }
+    }
+  };
   return {
     origin,
     host: `${HOST}:${port}`,
     port,
     persistDir,
     stop,
-    restart: async () => {
-      await stop();
-      await start();
-    },
+    restart,
     output: () => output,
     processGroup: () => child?.pid,
   };
@@ -177,7 +189,7 @@ function listenOnce(port: number): Promise<number> {
   });
 }
 
-type ResolvedOptions = ServerOptions & { port: number; persistDir: string };
+type ResolvedOptions = ServerOptions & { port: number; persistDir: string; inspectorPort: number };
 
 // The CLIs run directly under this Node (process.execPath, unless options.node
 // names another) rather than through npx: same result, one process fewer, and
@@ -192,6 +204,7 @@ function commandLine(options: ResolvedOptions): string[] {
       "dev",
       "--ip", HOST,
       "--port", String(options.port),
+      "--inspector-port", String(options.inspectorPort),
       "--persist-to", options.persistDir,
       "--show-interactive-dev-session=false",
       ...vars.flatMap(([key, value]) => ["--var", `${key}:${value}`]),
@@ -245,11 +258,11 @@ async function waitUntilServing(origin: string, port: number, child: ChildProces
     new Error(`${why} (pid ${child.pid}, ${origin}). Output:\n${output()}`);
   while (Date.now() < deadline) {
     if (child.pid === undefined) throw fail("could not spawn the dev server");
+    // partykit keeps running after this error, and something else answers; wrangler exits.
+    if (/address already in use/i.test(output())) throw new PortTakenError(fail("port already in use").message);
     if (child.exitCode !== null || child.signalCode !== null) {
       throw fail(`dev server exited (${child.exitCode ?? child.signalCode}) before serving`);
     }
-    // partykit keeps running after this error, and something else answers.
-    if (/address already in use/i.test(output())) throw new PortTakenError(fail("port already in use").message);
     try {
       await fetch(origin, { signal: AbortSignal.timeout(READY_FETCH_TIMEOUT_MS) });
       if (listenersOf(child.pid).some((listener) => listener.port === port)) return;
