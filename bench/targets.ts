@@ -17,7 +17,7 @@ export interface TargetSpec {
   kind: "wrangler" | "partykit";
   /** Project directory holding wrangler.toml or partykit.json. */
   cwd: string;
-  /** Keeps a TinyBase store (GET /store returns what was written). The relay does not. */
+  /** Keeps a TinyBase store (GET /store returns what was written). The relay does not: it keeps a PUT body as text (bench/relay/store.ts). */
   stores: boolean;
   /** Serves the roomstore event API (GET/POST /events, SSE). For event-log scenarios. */
   events: boolean;
@@ -63,7 +63,7 @@ export const TARGET_SPECS: readonly TargetSpec[] = [
     stores: false,
     events: false,
     protocols: ["persister"],
-    description: "bare partyserver relay, no storage (bench/relay), wrangler dev",
+    description: "bare partyserver relay (bench/relay), wrangler dev; stores only the snapshot scenario's body, as text",
   },
   {
     name: "tinybase-sync",
