@@ -15,7 +15,7 @@ import { isDeleted } from "../store/changes.ts";
 import { socketIdOf } from "./connections.ts";
 import type { RoomConnection } from "../room/types.ts";
 import { changesOf, type StoreModel, type StoreWrite } from "../store/model.ts";
-import type { Batch, GroupPart } from "../storage/commit-queue.ts";
+import { listPart, type Batch, type GroupPart } from "../storage/commit-queue.ts";
 
 /**
  * The sender's correction: the room's current values of what `changes` named, sent to the one
@@ -237,13 +237,7 @@ export const createBroadcaster = (options: BroadcasterOptions) => {
     lastWriters: new Map(),
     flushes: 0,
     hearsFrom: new Map(),
-    groupBroadcasts: {
-      create(batch) {
-        const list: Entry[] = [];
-        batch.onCommit(() => flush(state, list));
-        return list;
-      },
-    },
+    groupBroadcasts: listPart((entries) => flush(state, entries)),
   };
   return {
     /** Queues a changeset to broadcast once its batch commits; a group's changesets go out together. */

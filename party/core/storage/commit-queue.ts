@@ -53,6 +53,15 @@ export interface GroupPart<T> {
   create(batch: Batch): T;
 }
 
+/** The common part: a list of a group's items, handed to `flush` once the group commits. */
+export const listPart = <T>(flush: (items: T[]) => void): GroupPart<T[]> => ({
+  create(batch) {
+    const items: T[] = [];
+    batch.onCommit(() => flush(items));
+    return items;
+  },
+});
+
 export type Job<T> = (batch: Batch) => Promise<T> | T;
 
 /** A macrotask hop: events already queued by the runtime run before it resolves. */

@@ -13,7 +13,7 @@
 // each commit group is durable.
 import { CLOSE_POLICY, SYNC_MESSAGE, SYNC_ROOM_ID } from "../../protocol.ts";
 import { isEmptyChanges, parseChanges, type Changes, type Content } from "../store/changes.ts";
-import type { Batch, GroupPart, Job } from "../storage/commit-queue.ts";
+import { listPart, type Batch, type GroupPart, type Job } from "../storage/commit-queue.ts";
 import { socketIdOf } from "../live/connections.ts";
 import { RoomError, toRoomError } from "../common/errors.ts";
 import type { MergeablePeer, StampedInput, StampedWrite } from "./mergeable-peer.ts";
@@ -211,13 +211,7 @@ export const createSyncRoom = (port: SyncPort, peer: MergeablePeer, connections:
     fragmentBudget: createFragmentBudget(),
     pending: new Map(),
     limiter: createRateLimiter(limits.maxMessagesPerSecond, limits.messageBurst, port.options.now),
-    groupWrites: {
-      create(batch) {
-        const list: StampedWrite[] = [];
-        batch.onCommit(() => flush(room, list));
-        return list;
-      },
-    },
+    groupWrites: listPart((writes) => flush(room, writes)),
   };
   return {
     prepare: () => prepare(room),

@@ -2,19 +2,13 @@
 // queue says when it is idle: no job queued and no group being prepared or written, so that a read
 // can skip the trip through it (core.settled) only when memory is what storage holds.
 import { describe, expect, it } from "vitest";
-import { createCommitQueue, type GroupPart } from "../../../party/core/storage/commit-queue.ts";
+import { createCommitQueue, listPart, type GroupPart } from "../../../party/core/storage/commit-queue.ts";
 import { createMemoryStorage } from "../../../party/core/storage/room-storage.ts";
 
 const queueOver = () => createCommitQueue({ storage: createMemoryStorage(), head: () => 0, seal: () => {}, log: () => {} });
 
-/** A part that records its items, and the lists it flushed on commit. */
-const recordingPart = (flushed: string[][]): GroupPart<string[]> => ({
-  create(batch) {
-    const list: string[] = [];
-    batch.onCommit(() => flushed.push(list));
-    return list;
-  },
-});
+/** A list part (the broadcaster's and the synchronizer's kind) that records the lists it flushed on commit. */
+const recordingPart = (flushed: string[][]): GroupPart<string[]> => listPart((list) => void flushed.push(list));
 
 describe("commit queue: a group's parts", () => {
   it("makes a part once per group, shared by the group's jobs, and a new one for the next group", async () => {
