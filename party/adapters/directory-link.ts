@@ -41,7 +41,7 @@ interface Namespace {
  * callable (workerd's RPC proxies), `idFromName` included, and calling it makes an RPC: a property
  * no namespace has tells them apart.
  */
-const isNamespace = (value: unknown): value is Namespace =>
+export const isNamespace = (value: unknown): value is Namespace =>
   typeof (value as { idFromName?: unknown } | null)?.idFromName === "function" && (value as Record<string, unknown>)["roomstoreProbe"] === undefined;
 
 /** The directory's URL as the Workers adapter addresses it: the same shape as a room's, never routed. */

@@ -10,7 +10,7 @@ import { admitListing, listedParty } from "../core/index.ts";
 import { discardBody, errorResponse, MAX_DRAINED_BODY_BYTES } from "../core/room/http.ts";
 import { canonicalRoomUrl, gate, notARoomPath, parseRoomSegment } from "../gate.ts";
 import { parseRoomPath } from "../protocol.ts";
-import { workersListing } from "./directory-link.ts";
+import { isNamespace, workersListing } from "./directory-link.ts";
 
 export interface Env {
   Main: DurableObjectNamespace;
@@ -27,7 +27,7 @@ const parties = new WeakMap<Env, Set<string>>();
 const partiesOf = (env: Env): Set<string> => {
   let found = parties.get(env);
   if (!found) {
-    found = new Set(Object.keys(env).filter((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function").map(partyOf));
+    found = new Set(Object.keys(env).filter((name) => isNamespace(env[name])).map(partyOf));
     parties.set(env, found);
   }
   return found;
@@ -57,7 +57,7 @@ export const routeRoomRequest = async (request: Request, env: Env): Promise<Resp
 
 /** `GET /parties/:party`: the party's rooms, from its directory (core/directory/access.ts says who may). */
 const listRooms = async (request: Request, env: Env, party: string): Promise<Response> => {
-  const binding = Object.keys(env).find((name) => typeof (env[name] as { idFromName?: unknown } | undefined)?.idFromName === "function" && partyOf(name) === party);
+  const binding = Object.keys(env).find((name) => isNamespace(env[name]) && partyOf(name) === party);
   if (binding === undefined) throw new RoomError("not_found", `No party ${JSON.stringify(party)} here.`);
   const directory = workersListing(env, binding, party);
   const admitted = await admitListing(request, env, directory.url);

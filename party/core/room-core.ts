@@ -144,6 +144,7 @@ export const createRoomCore = (rawOptions: RoomOptions): RoomCore => {
     queue,
     broadcaster,
     log: logReader,
+    earlyAsks: { inFlight: 0 },
   };
 
   const core: RoomCore = {

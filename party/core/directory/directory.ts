@@ -52,8 +52,9 @@ export const parseListQuery = (search: URLSearchParams): ListQuery => {
   const limitText = search.get("limit");
   const limit = limitText === null ? DEFAULT_LIST_LIMIT : /^[0-9]{1,4}$/.test(limitText) ? Number(limitText) : NaN;
   if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) throw new RoomError("bad_request", `limit is an integer from 1 to ${MAX_LIST_LIMIT}.`);
-  const prefix = search.get("prefix") ?? "";
-  const after = search.get("after") ?? undefined;
+  // Names are kept in NFC (protocol.ts canonicalRoomName), so a query compares in NFC too.
+  const prefix = (search.get("prefix") ?? "").normalize("NFC");
+  const after = search.get("after")?.normalize("NFC") ?? undefined;
   if (prefix.length > MAX_ROOM_NAME_CHARS || (after !== undefined && (after === "" || after.length > MAX_ROOM_NAME_CHARS))) {
     throw new RoomError("bad_request", `prefix and after are at most ${MAX_ROOM_NAME_CHARS} characters (after: a room name, the next of a page).`);
   }
@@ -80,17 +81,21 @@ export const createDirectory = ({ storage, now }: { storage: RoomStorage; now: (
   const versionOf = (found: Map<string, unknown>, name: string): number =>
     Math.max((found.get(LISTED + name) as Listed | undefined)?.v ?? 0, (found.get(TOMBSTONE + name) as Tombstone | undefined)?.v ?? 0);
 
-  /** Old tombstones among the next few, for the group to delete; the sweep starts over at the end. */
-  const sweep = async (at: number): Promise<string[]> => {
-    const seen = await storage.list({ start: sweepFrom, prefix: TOMBSTONE, limit: TOMBSTONES_SWEPT_PER_GROUP });
+  /**
+   * Old tombstones among the next few, for the group to delete; the sweep starts over at the end.
+   * It looks at more than a group can add (one tombstone per report), so removal keeps pace with deletes.
+   */
+  const sweep = async (at: number, reports: number): Promise<string[]> => {
+    const limit = TOMBSTONES_SWEPT_PER_GROUP + reports;
+    const seen = await storage.list({ start: sweepFrom, prefix: TOMBSTONE, limit });
     const keys = [...seen.keys()];
-    sweepFrom = keys.length < TOMBSTONES_SWEPT_PER_GROUP ? TOMBSTONE : keys[keys.length - 1] + "\u0000";
+    sweepFrom = keys.length < limit ? TOMBSTONE : keys[keys.length - 1] + "\u0000";
     return keys.filter((key) => at - (seen.get(key) as Tombstone).at > TOMBSTONE_MS);
   };
 
   const apply = async (reports: DirectoryReport[]): Promise<ReportAnswer[]> => {
     const names = [...new Set(reports.map((report) => report.name))];
-    const [found, expired] = await Promise.all([storage.get(names.flatMap((name) => [LISTED + name, TOMBSTONE + name])), sweep(now())]);
+    const [found, expired] = await Promise.all([storage.get(names.flatMap((name) => [LISTED + name, TOMBSTONE + name])), sweep(now(), reports.length)]);
     const versions = new Map(names.map((name) => [name, versionOf(found, name)]));
     const puts = new Map<string, unknown>();
     const deletes = new Set(expired);

@@ -34,6 +34,9 @@ export const restoreResource = (core: RestorePort): [string, Resource] => [
     POST: async (request, headers) => {
       const ifMatch = readIfMatch(request);
       const at = parseRestoreBody(parseJson(await readBody(request, core.options.config.limits.maxBodyBytes)));
+      // Refused before the replay where the room already knows the answer; the PUT's job decides.
+      if (!core.model.hasStore) throw new RoomError("conflict", "This room has no store to restore.");
+      if (ifMatch !== undefined && ifMatch !== core.log.storeSeq) throw new RoomError("precondition_failed", `The store is at seq ${core.log.storeSeq}, not ${ifMatch}.`);
       const { at: position, json } = await storeAtPosition(core, at);
       if (!core.model.hasStore) throw new RoomError("conflict", "This room has no store to restore.");
       const content = json === undefined ? EMPTY_CONTENT : (JSON.parse(json) as Content);

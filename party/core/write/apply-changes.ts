@@ -18,6 +18,9 @@ import { commitStore, vet } from "./store-commit.ts";
 import { validateWrite } from "./validation-webhook.ts";
 import type { WriteContext } from "./context.ts";
 
+/** Validation requests a room starts ahead of their jobs, at most (a browser's connections per host, about). */
+const MAX_EARLY_ASKS = 16;
+
 export const applyChanges = (
   ctx: WriteContext,
   changes: Changes,
@@ -31,11 +34,19 @@ export const applyChanges = (
   // group then wait for their answers together, each job still awaiting its own in commit order.
   // Asked in the job, as before: what may turn out stale there (a PATCH's If-Match, a resend of a
   // message id, no store yet), so that the service never sees it, and a changeset resolved against
-  // the store (`resolve`), known only there.
-  const early = sender !== undefined && id === undefined && !resolve && model.hasStore;
-  const asked = early ? validateWrite(ctx.options, kind, changes, origin) : undefined;
-  // A job that ends before it reads the answer (a duplicate, no store) leaves it unread.
-  asked?.catch(() => undefined);
+  // the store (`resolve`), known only there; and none while the room is locked (an import, a
+  // DELETE), whose job refuses it. At most MAX_EARLY_ASKS at once: past that a frame is asked in its
+  // job, so that a burst does not open more requests than the runtime runs at once.
+  const early =
+    sender !== undefined && id === undefined && !resolve && model.hasStore && !state.meta.writeLock &&
+    ctx.config.webhooks.validate !== undefined && ctx.earlyAsks.inFlight < MAX_EARLY_ASKS;
+  let asked: Promise<Changes> | undefined;
+  if (early) {
+    ctx.earlyAsks.inFlight++;
+    asked = validateWrite(ctx.options, kind, changes, origin).finally(() => ctx.earlyAsks.inFlight--);
+    // A job that ends before it reads the answer (a duplicate, no store) leaves it unread.
+    asked.catch(() => undefined);
+  }
   return ctx.queue.run(async (batch) => {
     if (id !== undefined) {
       const key = keys.eventId(STORE_STREAM, id);

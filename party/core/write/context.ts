@@ -32,6 +32,8 @@ export interface WriteContext {
   readonly queue: CommitQueue;
   /** Queues a group's changesets in its batch, to broadcast once it is durable (live/broadcast.ts). */
   readonly broadcaster: Broadcaster;
+  /** Validation requests started as their frames arrived and not yet answered (write/apply-changes.ts). */
+  readonly earlyAsks: { inFlight: number };
 }
 
 /** Where the events of a batch are numbered from: the batch's next seq, at the clock's time now. */

@@ -24,6 +24,8 @@ describe("the directory of rooms", () => {
     const { rooms, next } = await directory.list(parseListQuery(new URLSearchParams("prefix=a/")));
     expect(rooms).toEqual([{ name: "a/b", ...figures(3) }]);
     expect(next).toBeNull();
+    // Names are kept in NFC; a prefix written decomposed (e + combining acute) finds them too.
+    expect(await names(directory, "prefix=e%CC%81")).toEqual(["é"]);
   });
 
   it("pages with after and limit, next naming the last room of a full page", async () => {

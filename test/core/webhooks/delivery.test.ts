@@ -134,3 +134,31 @@ describe("a slow validation webhook", () => {
     }
   });
 });
+
+describe("a burst of changesets to a slow validation webhook", () => {
+  it("asks at most 16 ahead of their jobs; the rest are asked in their turn, and all commit in their order", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const validator = await startReceiver(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      inFlight--;
+      return { body: { accept: true } };
+    });
+    try {
+      const validate = { url: `${validator.origin}/validate`, timeoutMs: 5_000, failOpen: false };
+      const room = await createTestRoom({ now: Date.now, config: { webhooks: { validate } } });
+      expect((await room.request("PUT", "/store", [{}, {}])).status).toBe(201);
+      const writer = room.connect("w");
+      const rows = Array.from({ length: 24 }, (_, i) => `r${String(i).padStart(2, "0")}`);
+      await Promise.all(rows.map((row) => room.room.handleMessage(writer, changesFrame([{ t: { [row]: { c: 1 } } }, {}, 1]))));
+      await settle();
+      expect(most).toBeGreaterThan(1);
+      expect(most).toBeLessThanOrEqual(16);
+      const page = (await (await room.request("GET", "/events?types=$changes")).json()) as { events: { data: [Record<string, Record<string, unknown>>] }[] };
+      expect(page.events.map((event) => Object.keys(event.data[0].t)[0])).toEqual(rows);
+    } finally {
+      await validator.close();
+    }
+  });
+});
